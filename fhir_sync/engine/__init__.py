@@ -1,0 +1,29 @@
+"""The sync engine: pure, deterministic planning on plain data.
+
+It imports only the standard library so that it can be reasoned about, property-tested
+and reused without FHIR, files, HTTP or a clock. Callers pass `today`.
+"""
+
+from fhir_sync.engine.planner import plan_patient
+from fhir_sync.engine.types import (
+    Dosage,
+    Fill,
+    Order,
+    OrderPlan,
+    PatientPlan,
+    Preferences,
+    Renewal,
+    Schedule,
+)
+
+__all__ = [
+    "Dosage",
+    "Fill",
+    "Order",
+    "OrderPlan",
+    "PatientPlan",
+    "Preferences",
+    "Renewal",
+    "Schedule",
+    "plan_patient",
+]

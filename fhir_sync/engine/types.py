@@ -1,0 +1,158 @@
+"""Plain, immutable inputs and outputs of the engine.
+
+The mappings layer fills these from FHIR; nothing here knows FHIR JSON. Fields hold the raw
+facts (dose, frequency, period) rather than derived numbers so that every rule about
+deriving them lives in the engine and is tested there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+
+
+class Schedule(str, Enum):
+    """US DEA controlled-substance schedule (21 CFR 1308). NONE for uncontrolled drugs."""
+
+    NONE = "none"
+    CII = "CII"
+    CIII = "CIII"
+    CIV = "CIV"
+    CV = "CV"
+
+
+@dataclass(frozen=True, slots=True)
+class Dosage:
+    """One dosageInstruction: `dose` units taken `frequency` times every `period` days.
+
+    `period_days` is already converted to days by the caller (h -> 1/24, wk -> 7, ...).
+    `sequence` groups concurrent instructions; the engine sums the first group.
+    """
+
+    dose: float | None
+    frequency: float
+    period_days: float | None
+    as_needed: bool = False
+    sequence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A medication order (prescription) as the engine needs it.
+
+    `drug_key` identifies the drug for duplicate detection (RxNorm code when known);
+    `category` holds MedicationRequest.category codes (community, inpatient, ...);
+    `course` is courseOfTherapyType (continuous, acute, seasonal) or None when absent.
+    `repeats_allowed` is dispenseRequest.numberOfRepeatsAllowed (None: not stated).
+    `package_size` is the number of dose units in one package that cannot be split
+    (an inhaler, a pen, a blister pack); None means any quantity can be dispensed.
+    """
+
+    id: str
+    drug_key: str
+    status: str = "active"
+    intent: str = "order"
+    category: tuple[str, ...] = ()
+    course: str | None = None
+    dosages: tuple[Dosage, ...] = ()
+    authored_on: date | None = None
+    validity_start: date | None = None
+    validity_end: date | None = None
+    repeats_allowed: int | None = None
+    supply_quantity: float | None = None
+    supply_days: float | None = None
+    package_size: float | None = None
+    schedule: Schedule = Schedule.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """A completed dispense. `order_id` is the authorizing order when known.
+
+    `completes_partial` marks the completion of a partial fill (v3 FFC/RFC...), which does not
+    use another refill; `days_supply` or `quantity` say how long it lasts.
+    """
+
+    id: str
+    handed_over: date
+    order_id: str | None = None
+    drug_key: str | None = None
+    days_supply: float | None = None
+    quantity: float | None = None
+    completes_partial: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """How the pharmacy and patient want refills lined up.
+
+    `anchor_day`: preferred day of month (1-31) or None to let the engine choose.
+    `closed_weekdays`: Python weekday numbers (Monday 0) when the pharmacy is closed.
+    `lead_days`: how far ahead outreach and preparation happen.
+    """
+
+    cycle_days: int = 30
+    anchor_day: int | None = None
+    closed_weekdays: frozenset[int] = frozenset()
+    lead_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """A new prescription the prescriber must write, `due` = `needed_by` - lead days."""
+
+    order_id: str
+    needed_by: date
+    due: date
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlan:
+    """What happens to one order.
+
+    Synced orders: `next_fill` is when the next dispense happens, covering `fill_days` days
+    with `quantity` units, so that supply runs to `sync_date` (the anchor date, or a later
+    occurrence of it for an order whose supply lasts past the first one). `short_fill` is
+    True when that dispense is a prorated one-time fill; otherwise it is the full-cycle refill
+    on the anchor. `cycle_quantity` is what every refill after that dispenses.
+    Orders not synced carry only `reason`.
+    """
+
+    order_id: str
+    synced: bool
+    reason: str
+    daily_dose: float | None = None
+    run_out: date | None = None
+    next_fill: date | None = None
+    sync_date: date | None = None
+    short_fill: bool = False
+    fill_days: int = 0
+    quantity: float = 0.0
+    cycle_quantity: float = 0.0
+    refills_left: int | None = None
+    renewal: Renewal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPlan:
+    """The sync plan for one patient. `anchor` is None when no order is synced."""
+
+    patient_id: str
+    today: date
+    cycle_days: int
+    anchor: date | None
+    orders: tuple[OrderPlan, ...] = field(default_factory=tuple)
+
+    @property
+    def synced(self) -> tuple[OrderPlan, ...]:
+        return tuple(o for o in self.orders if o.synced)
+
+    @property
+    def renewals(self) -> tuple[Renewal, ...]:
+        return tuple(o.renewal for o in self.orders if o.renewal is not None)
+
+    @property
+    def short_fills(self) -> tuple[OrderPlan, ...]:
+        return tuple(o for o in self.orders if o.short_fill)
