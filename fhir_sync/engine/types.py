@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 
 
-class Schedule(str, Enum):
+class Schedule(StrEnum):
     """US DEA controlled-substance schedule (21 CFR 1308). NONE for uncontrolled drugs."""
 
     NONE = "none"
@@ -96,6 +96,16 @@ class Preferences:
     anchor_day: int | None = None
     closed_weekdays: frozenset[int] = frozenset()
     lead_days: int = 7
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.cycle_days <= 366:
+            raise ValueError("cycle_days must be between 1 and 366")
+        if self.anchor_day is not None and not 1 <= self.anchor_day <= 31:
+            raise ValueError("anchor_day must be a day of month, 1 to 31")
+        if not self.closed_weekdays <= frozenset(range(7)) or len(self.closed_weekdays) == 7:
+            raise ValueError("closed_weekdays must be weekday numbers 0-6, leaving one open")
+        if not 0 <= self.lead_days <= 90:
+            raise ValueError("lead_days must be between 0 and 90")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,78 @@
+"""Which orders join the sync, and a reason a pharmacist would accept for each that does not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from fhir_sync.engine.rules import Authorization
+from fhir_sync.engine.types import Order
+
+ORDER_INTENTS = frozenset(
+    {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An order with what the engine derived for it, before duplicates are resolved."""
+
+    order: Order
+    daily: float | None
+    auth: Authorization
+
+
+def exclusion_reason(candidate: Candidate, today: date) -> str | None:
+    """Why this order cannot be synced on its own merits, or None when it can."""
+    order = candidate.order
+    if order.status != "active":
+        return f"status is {order.status}: only active prescriptions are synchronized"
+    if order.intent not in ORDER_INTENTS:
+        return f"intent is {order.intent}: a {order.intent} is not a prescription to fill"
+    if "inpatient" in order.category:
+        return "inpatient order: given in hospital, not filled by the community pharmacy"
+    if "discharge" in order.category:
+        return "discharge order: reconcile it with the community prescription first"
+    if any(d.as_needed for d in order.dosages):
+        return "taken as needed (PRN): no predictable run-out date"
+    if order.course == "acute":
+        return "acute course of therapy: not a maintenance medication"
+    if order.course == "seasonal":
+        return "seasonal therapy: not taken all year"
+    expires = candidate.auth.expires
+    if expires is not None and expires < today:
+        return f"prescription expired on {expires.isoformat()}: a new prescription is needed"
+    if candidate.daily is None:
+        return "no usable daily dose in the dosage, the dispense request or the fill history"
+    return None
+
+
+def duplicate_winners(candidates: Sequence[Candidate]) -> dict[str, str]:
+    """For each drug with several syncable orders, map every loser's id to the kept order's id.
+
+    The newest prescription is kept (it reflects the current therapy), then the one valid
+    longest, then the lowest id, so the choice never depends on input order.
+    """
+    by_drug: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        by_drug.setdefault(candidate.order.drug_key, []).append(candidate)
+    losers: dict[str, str] = {}
+    for group in by_drug.values():
+        if len(group) < 2:
+            continue
+        keep = min(group, key=_preference)
+        for other in group:
+            if other is not keep:
+                losers[other.order.id] = keep.order.id
+    return losers
+
+
+def _preference(candidate: Candidate) -> tuple[int, int, str]:
+    written = candidate.order.authored_on or candidate.order.validity_start
+    expires = candidate.auth.expires
+    return (
+        -(written.toordinal() if written else 0),
+        -(expires.toordinal() if expires else date.max.toordinal()),
+        candidate.order.id,
+    )
