@@ -98,8 +98,9 @@ class Preferences:
     lead_days: int = 7
 
     def __post_init__(self) -> None:
-        if not 1 <= self.cycle_days <= 366:
-            raise ValueError("cycle_days must be between 1 and 366")
+        if not 7 <= self.cycle_days <= 366:
+            # At least a week, so that every anchor window holds an open day.
+            raise ValueError("cycle_days must be between 7 and 366")
         if self.anchor_day is not None and not 1 <= self.anchor_day <= 31:
             raise ValueError("anchor_day must be a day of month, 1 to 31")
         if not self.closed_weekdays <= frozenset(range(7)) or len(self.closed_weekdays) == 7:

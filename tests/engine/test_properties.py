@@ -1,0 +1,133 @@
+"""The engine's invariants, stated as properties over generated patients."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fhir_sync.engine import Fill, Order, PatientPlan, Preferences, plan_patient
+from fhir_sync.engine.anchor import Due, _automatic, automatic_by_brute_force
+from fhir_sync.engine.supply import slack_days
+from tests.engine.strategies import TODAY, patients, preferences
+
+settings.register_profile("engine", max_examples=300, deadline=None)
+settings.load_profile("engine")
+
+
+def _plan(orders: list[Order], fills: list[Fill], prefs: Preferences) -> PatientPlan:
+    return plan_patient("p1", orders, fills, TODAY, prefs)
+
+
+@given(patients(), preferences)
+def test_no_synced_order_runs_out_before_its_next_fill_or_the_anchor(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    plan = _plan(*patient, prefs)
+    for o in plan.synced:
+        assert o.next_fill is not None and o.run_out is not None and o.sync_date is not None
+        assert plan.anchor is not None
+        assert TODAY <= o.next_fill <= o.run_out, "supply on hand lasts until the next fill"
+        assert o.next_fill + timedelta(days=o.fill_days) >= o.sync_date
+        assert o.sync_date >= plan.anchor
+        assert (o.sync_date - plan.anchor).days % plan.cycle_days == 0
+        assert plan.anchor >= TODAY + timedelta(days=prefs.lead_days)
+
+
+@given(patients(), preferences)
+def test_prn_acute_inactive_and_non_orders_are_never_synced(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    orders, fills = patient
+    plan = _plan(orders, fills, prefs)
+    by_id = {o.id: o for o in orders}
+    for o in plan.orders:
+        order = by_id[o.order_id]
+        excluded = (
+            any(d.as_needed for d in order.dosages)
+            or order.course in ("acute", "seasonal")
+            or order.status != "active"
+            or order.intent in ("plan", "proposal")
+            or "inpatient" in order.category
+        )
+        if excluded:
+            assert not o.synced and o.reason
+        if not o.synced:
+            assert o.reason, "every order left out says why"
+
+
+@given(patients(), preferences)
+def test_quantities_are_positive_and_supply_ends_on_the_anchor_within_one_package(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    orders, fills = patient
+    plan = _plan(orders, fills, prefs)
+    by_id = {o.id: o for o in orders}
+    for o in plan.synced:
+        assert o.quantity > 0 and o.cycle_quantity > 0 and o.fill_days >= 0
+        assert o.daily_dose is not None and o.next_fill is not None and o.sync_date is not None
+        assert o.run_out is not None
+        slack = slack_days(o.daily_dose, by_id[o.order_id].package_size)
+        supply_end = o.next_fill + timedelta(days=o.fill_days) if o.short_fill else o.run_out
+        assert 0 <= (supply_end - o.sync_date).days <= slack
+
+
+@given(patients(), preferences)
+def test_planning_the_output_state_again_changes_nothing(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    orders, fills = patient
+    first = _plan(orders, fills, prefs)
+    # A short fill is dispensed only when the order authorizes it; otherwise the renewal
+    # comes first and re-planning rightly still shows the short fill.
+    blocked = {
+        o.order_id
+        for o in first.short_fills
+        if o.renewal is not None and o.renewal.needed_by == o.next_fill
+    }
+    dispensed = [
+        Fill(
+            id=f"short-{o.order_id}",
+            handed_over=o.next_fill,
+            order_id=o.order_id,
+            days_supply=o.fill_days,
+            quantity=o.quantity,
+        )
+        for o in first.short_fills
+        if o.next_fill is not None and o.order_id not in blocked
+    ]
+    again = _plan(orders, fills + dispensed, prefs)
+    assert again.anchor == first.anchor
+    assert [o.order_id for o in again.synced] == [o.order_id for o in first.synced]
+    assert {o.order_id for o in again.short_fills} == blocked
+    for before, after in zip(first.synced, again.synced, strict=True):
+        assert after.sync_date == before.sync_date
+        if before.order_id not in blocked:
+            assert after.next_fill == before.sync_date
+            assert after.renewal == before.renewal
+
+
+@given(patients(), preferences, st.randoms(use_true_random=False))
+def test_the_result_does_not_depend_on_input_order(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences, rnd: random.Random
+) -> None:
+    orders, fills = patient
+    shuffled_orders, shuffled_fills = orders[:], fills[:]
+    rnd.shuffle(shuffled_orders)
+    rnd.shuffle(shuffled_fills)
+    assert _plan(orders, fills, prefs) == _plan(shuffled_orders, shuffled_fills, prefs)
+
+
+@given(
+    st.lists(st.builds(Due, day=st.integers(-40, 120), slack=st.integers(0, 40)), max_size=6),
+    preferences.map(lambda p: replace(p, anchor_day=None)),
+)
+def test_automatic_anchor_matches_evaluating_every_day_of_the_window(
+    offsets: list[Due], prefs: Preferences
+) -> None:
+    dues = [Due(TODAY.toordinal() + max(0, d.day), d.slack) for d in offsets]
+    earliest = TODAY + timedelta(days=prefs.lead_days)
+    assert _automatic(dues, earliest, prefs) == automatic_by_brute_force(dues, TODAY, prefs)
