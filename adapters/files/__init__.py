@@ -1,0 +1,14 @@
+"""Reading FHIR resources from local files (Bundles, NDJSON, Bulk Data exports) and writing
+plans as files."""
+
+from adapters.files.reader import InputError, RawResource, discover, read_resources
+from adapters.files.writer import write_json_file, write_ndjson
+
+__all__ = [
+    "InputError",
+    "RawResource",
+    "discover",
+    "read_resources",
+    "write_json_file",
+    "write_ndjson",
+]
