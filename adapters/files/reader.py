@@ -75,7 +75,9 @@ def read_resources(path: Path) -> Iterator[RawResource | InputError]:
 
 
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile is a binary IO
+    return path.open("rb")
 
 
 def _ndjson(stream: IO[bytes], source: str) -> Iterator[RawResource | InputError]:
