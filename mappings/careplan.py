@@ -1,0 +1,129 @@
+"""PatientPlan -> the patient's sync CarePlan (docs/sync-plan-profile.md, "CarePlan").
+
+The CarePlan is what other systems read first: one activity per order the planner looked at,
+synced or not, so that a reader sees both what will be filled and what was left out and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fhir_sync.engine.types import OrderPlan, PatientPlan
+from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
+from mappings.orders import OrderInput
+from mappings.profile import (
+    CS_CARE_PLAN_CATEGORY,
+    EXT_ANCHOR_DATE,
+    EXT_CYCLE_QUANTITY,
+    EXT_DAYS_SUPPLY,
+    EXT_MEDICATION_REQUEST,
+    EXT_REFILLS_REMAINING,
+    EXT_SHORT_FILL,
+    EXT_SYNC_CYCLE,
+    SID_SYNC_PLAN,
+)
+
+
+def _category() -> JsonObject:
+    # A new dict per resource: callers may edit what they get back.
+    return {
+        "coding": [
+            {
+                "system": CS_CARE_PLAN_CATEGORY,
+                "code": "med-sync",
+                "display": "Medication synchronization",
+            }
+        ]
+    }
+
+
+NOT_SYNCED_REASON = "not synchronized"
+
+
+def sync_careplan(
+    plan: PatientPlan,
+    orders: Mapping[str, OrderInput],
+    *,
+    appointment_url: str | None,
+    pharmacy: str | None,
+) -> JsonObject:
+    """The CarePlan; `appointment_url` and `pharmacy` are references ready to write."""
+    extensions: list[JsonObject] = [{"url": EXT_SYNC_CYCLE, "valueDuration": days(plan.cycle_days)}]
+    if plan.anchor is not None:
+        extensions.append({"url": EXT_ANCHOR_DATE, "valueDate": plan.anchor.isoformat()})
+    activities = [
+        _activity(order_plan, _order_input(orders, order_plan.order_id), pharmacy)
+        for order_plan in sorted(plan.orders, key=lambda o: o.order_id)
+    ]
+    if appointment_url is not None:
+        activities.append({"reference": reference(appointment_url)})
+    careplan: JsonObject = {
+        "resourceType": "CarePlan",
+        "extension": extensions,
+        "identifier": identifier(SID_SYNC_PLAN, plan.patient_id),
+        "status": "active",
+        "intent": "plan",
+        "category": [_category()],
+        "title": "Medication synchronization plan",
+        "description": f"Refills aligned to one pickup every {plan.cycle_days} days.",
+        "subject": reference(f"Patient/{plan.patient_id}"),
+        "period": {"start": plan.today.isoformat()},
+    }
+    if activities:
+        careplan["activity"] = activities
+    return careplan
+
+
+def _order_input(orders: Mapping[str, OrderInput], order_id: str) -> OrderInput:
+    found = orders.get(order_id)
+    if found is None:
+        raise ValueError(f"the plan names order {order_id}, which is not among the orders given")
+    return found
+
+
+def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) -> JsonObject:
+    link = {
+        "url": EXT_MEDICATION_REQUEST,
+        "valueReference": reference(f"MedicationRequest/{order_plan.order_id}"),
+    }
+    if not order_plan.synced:
+        return {
+            "detail": {
+                "extension": [link],
+                "kind": "MedicationRequest",
+                "status": "not-started",
+                "statusReason": {"text": order_plan.reason or NOT_SYNCED_REASON},
+                "doNotPerform": True,
+                "productCodeableConcept": order.medication,
+            }
+        }
+    unit = order.unit
+    extensions = [
+        link,
+        {"url": EXT_SHORT_FILL, "valueBoolean": order_plan.short_fill},
+        {"url": EXT_DAYS_SUPPLY, "valueQuantity": days(order_plan.fill_days)},
+        {"url": EXT_CYCLE_QUANTITY, "valueQuantity": quantity(order_plan.cycle_quantity, unit)},
+    ]
+    if order_plan.refills_left is not None:
+        extensions.append({"url": EXT_REFILLS_REMAINING, "valueInteger": order_plan.refills_left})
+    detail: JsonObject = {
+        "extension": extensions,
+        "kind": "MedicationRequest",
+        "status": "scheduled",
+    }
+    period = {}
+    if order_plan.next_fill is not None:
+        period["start"] = order_plan.next_fill.isoformat()
+    if order_plan.sync_date is not None:
+        period["end"] = order_plan.sync_date.isoformat()
+    if period:
+        detail["scheduledPeriod"] = period
+    if pharmacy is not None:
+        detail["location"] = reference(pharmacy)
+    detail["productCodeableConcept"] = order.medication
+    if order_plan.daily_dose is not None:
+        detail["dailyAmount"] = quantity(order_plan.daily_dose, unit)
+    detail["quantity"] = quantity(order_plan.quantity, unit)
+    if order_plan.reason:
+        detail["description"] = order_plan.reason
+    return {"detail": detail}

@@ -1,0 +1,118 @@
+"""MedicationDispense JSON -> engine Fill (completed dispenses only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from fhir_sync.engine.types import Fill
+from mappings.codes import COMPLETING_SUPPLY_TYPES, MEDICATION_DISPENSE_STATUS
+from mappings.errors import MappingError
+from mappings.fhir_values import (
+    JsonObject,
+    duration_days,
+    get_code,
+    get_date,
+    get_list,
+    get_number,
+    get_object,
+    get_str,
+    item_object,
+    reference_id,
+    resource_id,
+    show_code,
+    subject_patient_id,
+)
+from mappings.medications import read_concept, resolve_medication
+from mappings.profile import V3_ACT_CODE
+
+MD: Final = "MedicationDispense"
+
+
+@dataclass(frozen=True, slots=True)
+class FillInput:
+    patient_id: str
+    fill: Fill
+
+
+def map_medication_dispense(res: JsonObject) -> FillInput | None:
+    """Map one MedicationDispense; None for a valid dispense that was not handed over.
+
+    Only `completed` dispenses supplied medication; preparation, cancelled, declined... are
+    no evidence of supply, so they are skipped rather than rejected.
+    """
+    try:
+        return _map(res)
+    except MappingError as error:
+        raise error.under(MD) from None
+
+
+def _map(res: JsonObject) -> FillInput | None:
+    fill_id = resource_id(res, MD)
+    status = get_code(res, "status", "")
+    if status is None:
+        raise MappingError("status is required", ".status", "required")
+    if status not in MEDICATION_DISPENSE_STATUS:
+        raise MappingError(f"unknown status {show_code(status)}", ".status", "code-invalid")
+    if status != "completed":
+        return None
+    patient_id = subject_patient_id(res)
+
+    handed_over = get_date(res, "whenHandedOver", "") or get_date(res, "whenPrepared", "")
+    if handed_over is None:
+        raise MappingError(
+            "a completed dispense needs whenHandedOver", ".whenHandedOver", "required"
+        )
+
+    drug_key = None
+    concept, concept_where, _ = resolve_medication(res)
+    if concept is not None:
+        drug_key, _names = read_concept(concept, concept_where)
+
+    days_supply = quantity = None
+    days = get_object(res, "daysSupply", "")
+    if days is not None:
+        days_supply = duration_days(days, ".daysSupply")
+    amount = get_object(res, "quantity", "")
+    if amount is not None:
+        quantity = get_number(amount, "value", ".quantity")
+
+    fill = Fill(
+        id=fill_id,
+        handed_over=handed_over,
+        order_id=_order_id(res),
+        drug_key=drug_key,
+        days_supply=days_supply,
+        quantity=quantity,
+        completes_partial=_completes_partial(res),
+    )
+    return FillInput(patient_id, fill)
+
+
+def _order_id(res: JsonObject) -> str | None:
+    """The first authorizingPrescription that is a MedicationRequest reference."""
+    prescriptions = get_list(res, "authorizingPrescription", "") or []
+    for index in range(len(prescriptions)):
+        item = item_object(prescriptions, index, "", "authorizingPrescription")
+        reference = get_str(item, "reference", f".authorizingPrescription[{index}]")
+        if reference is not None:
+            order_id = reference_id(reference, "MedicationRequest")
+            if order_id is not None:
+                return order_id
+    return None
+
+
+def _completes_partial(res: JsonObject) -> bool:
+    supply_type = get_object(res, "type", "")
+    if supply_type is None:
+        return False
+    codings = get_list(supply_type, "coding", ".type") or []
+    for index in range(len(codings)):
+        coding = item_object(codings, index, ".type", "coding")
+        where = f".type.coding[{index}]"
+        if (
+            get_str(coding, "system", where) == V3_ACT_CODE
+            and get_code(coding, "code", where) in COMPLETING_SUPPLY_TYPES
+        ):
+            return True
+    return False

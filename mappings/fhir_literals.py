@@ -1,0 +1,80 @@
+"""Builders for the small FHIR datatypes the outbound resources share.
+
+Outbound resources are plain dict literals (no pydantic) so that writing a plan costs about
+as much as serializing it; these helpers keep their numbers, times and identities in one
+deterministic form.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Final
+
+from mappings.fhir_values import ID_PATTERN
+from mappings.profile import UCUM
+
+JsonObject = dict[str, Any]
+
+DECIMAL_PLACES: Final = 6
+
+
+def decimal(value: float) -> int | float:
+    """A FHIR decimal without float noise: rounded, and whole numbers without a fraction."""
+    if type(value) is int:
+        return value
+    rounded = round(float(value), DECIMAL_PLACES)
+    if rounded.is_integer():
+        return int(rounded)
+    return rounded
+
+
+def quantity(value: float, unit: str | None) -> JsonObject:
+    """A quantity in the order's dose unit; no UCUM code since the source unit may be free text."""
+    if unit is None:
+        return {"value": decimal(value)}
+    return {"value": decimal(value), "unit": unit}
+
+
+def days(value: float) -> JsonObject:
+    return {"value": decimal(value), "unit": "days", "system": UCUM, "code": "d"}
+
+
+def reference(target: str) -> JsonObject:
+    return {"reference": target}
+
+
+def instant(moment: datetime) -> str:
+    """A FHIR instant with seconds and a zone; UTC is written as `Z`."""
+    if moment.utcoffset() is None:
+        raise ValueError("an instant needs a time zone")
+    text = moment.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def identifier(system: str, value: str) -> list[JsonObject]:
+    return [{"system": system, "value": value}]
+
+
+def urn_for(system: str, value: str) -> str:
+    """The deterministic fullUrl of the resource with this identifier (UUID v5, URL namespace)."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system}|{value}')}"
+
+
+def conditional_url(resource_type: str, system: str, value: str) -> str:
+    """`Type?identifier=system|value`, unencoded: systems are fixed URLs, values FHIR ids."""
+    return f"{resource_type}?identifier={system}|{value}"
+
+
+def checked_id(value: str, what: str) -> str:
+    """Ids end up in query strings and identifiers, so they must be plain FHIR ids."""
+    if ID_PATTERN.fullmatch(value) is None:
+        raise ValueError(f"{what} must be a FHIR id ([A-Za-z0-9-.]{{1,64}})")
+    return value
+
+
+def local_reference(target: str, resource_type: str) -> str:
+    """`Type/id` from an id or from a `Type/id` reference."""
+    prefix = resource_type + "/"
+    rid = target[len(prefix) :] if target.startswith(prefix) else target
+    return prefix + checked_id(rid, f"{resource_type} id")

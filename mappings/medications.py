@@ -1,0 +1,108 @@
+"""What orders and dispenses share about the drug: its CodeableConcept, key and name text.
+
+The drug key must match between an order and its dispenses for duplicate detection, so both
+sides derive it here, in one pass that also collects the text the schedule heuristic reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mappings.errors import MappingError
+from mappings.fhir_values import JsonObject, get_object, get_str, item_object
+from mappings.profile import RXNORM
+
+
+def read_concept(concept: Any, where: str) -> tuple[str | None, str]:
+    """Check a medication CodeableConcept; return its drug key and its name text.
+
+    The key is the RxNorm code, else the first coding as `system|code` (`|code` without a
+    system, as in FHIR token search), else the lower-cased text; None when there is nothing.
+    The name text joins `text` and the coding displays.
+    """
+    if type(concept) is not dict:
+        raise MappingError("must be a JSON object", where, "structure")
+    text = get_str(concept, "text", where)
+    names = [text] if text is not None else []
+    rxnorm = None
+    first = None
+    codings = concept.get("coding")
+    if codings is not None:
+        if type(codings) is not list:
+            raise MappingError("coding must be a JSON array", f"{where}.coding", "structure")
+        for index in range(len(codings)):
+            coding = item_object(codings, index, where, "coding")
+            code = coding.get("code")
+            system = coding.get("system")
+            display = coding.get("display")
+            if (
+                (code is not None and (type(code) is not str or not code))
+                or (system is not None and (type(system) is not str or not system))
+                or (display is not None and type(display) is not str)
+            ):
+                raise MappingError(
+                    "coding system, code and display must be non-empty strings",
+                    f"{where}.coding[{index}]",
+                    "structure",
+                )
+            if display:
+                names.append(display)
+            if code is not None:
+                if system == RXNORM:
+                    if rxnorm is None:
+                        rxnorm = code
+                elif first is None:
+                    first = f"{system}|{code}" if system is not None else f"|{code}"
+    key = rxnorm or first
+    if key is None and text is not None:
+        key = " ".join(text.lower().split()) or None
+    return key, names[0] if len(names) == 1 else " ".join(names)
+
+
+def resolve_medication(
+    res: JsonObject,
+) -> tuple[JsonObject | None, str, tuple[int, JsonObject] | None]:
+    """The medication as a CodeableConcept, that concept's path, and the contained Medication
+    it came from with its index, if any. The concept is None when the resource names no
+    medication at all.
+    """
+    concept = res.get("medicationCodeableConcept")
+    if concept is not None:
+        return concept, ".medicationCodeableConcept", None
+    ref_where = ".medicationReference"
+    reference = get_object(res, "medicationReference", "")
+    if reference is None:
+        return None, ref_where, None
+    target = get_str(reference, "reference", ref_where)
+    display = get_str(reference, "display", ref_where)
+    if target is not None and target.startswith("#"):
+        found = contained_medication(res, target[1:])
+        if found is not None:
+            index, medication = found
+            med_where = f".contained[{index}]"
+            code = get_object(medication, "code", med_where)
+            if code is not None:
+                return code, f"{med_where}.code", found
+            return {"text": display or target}, ref_where, found
+    name = display or target
+    if name is None:
+        raise MappingError(
+            "medicationReference has neither reference nor display", ref_where, "required"
+        )
+    return {"text": name}, ref_where, None
+
+
+def contained_medication(res: JsonObject, local_id: str | None) -> tuple[int, JsonObject] | None:
+    """The contained Medication with `local_id` (the first one when None) and its index."""
+    contained = res.get("contained")
+    if contained is None:
+        return None
+    if type(contained) is not list:
+        raise MappingError("contained must be a JSON array", ".contained", "structure")
+    for index in range(len(contained)):
+        item = item_object(contained, index, "", "contained")
+        if item.get("resourceType") == "Medication" and (
+            local_id is None or item.get("id") == local_id
+        ):
+            return index, item
+    return None

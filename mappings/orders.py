@@ -1,0 +1,252 @@
+"""MedicationRequest JSON -> engine Order, plus what the outbound side needs to write back.
+
+Works on the plain dict from orjson and reads only the elements the engine uses (see
+docs/sync-plan-profile.md section 4), checking each by hand: pydantic validation of every
+resource would dominate the run time of a bulk sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from fhir_sync.engine.types import Dosage, Order, Schedule
+from mappings.codes import COURSE_OF_THERAPY, MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS
+from mappings.dosages import map_dosages
+from mappings.errors import MappingError
+from mappings.fhir_values import (
+    JsonObject,
+    duration_days,
+    get_code,
+    get_date,
+    get_int,
+    get_list,
+    get_number,
+    get_object,
+    get_str,
+    item_object,
+    resource_id,
+    show_code,
+    subject_patient_id,
+)
+from mappings.medications import contained_medication, read_concept, resolve_medication
+from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
+from mappings.schedules import SCHEDULE_BY_CODE, schedule_from_text
+
+MR: Final = "MedicationRequest"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderInput:
+    """An order with the facts the engine ignores but the sync plan writes back.
+
+    `medication` is the CodeableConcept to echo in the CarePlan; `unit` is the dose unit the
+    plan's quantities are in; `requester` owns renewal Tasks; `location` is the pharmacy the
+    order names. Not hashable (it holds a dict).
+    """
+
+    patient_id: str
+    order: Order
+    medication: JsonObject
+    unit: str | None = None
+    requester: str | None = None
+    location: str | None = None
+
+
+def map_medication_request(res: JsonObject) -> OrderInput:
+    """Map one MedicationRequest; raises MappingError for anything it cannot trust."""
+    try:
+        return _map(res)
+    except MappingError as error:
+        raise error.under(MR) from None
+
+
+def _map(res: JsonObject) -> OrderInput:
+    order_id = resource_id(res, MR)
+    status = _required_code(res, "status", MEDICATION_REQUEST_STATUS)
+    intent = _required_code(res, "intent", MEDICATION_REQUEST_INTENT)
+    patient_id = subject_patient_id(res)
+
+    concept, concept_where, contained = resolve_medication(res)
+    if concept is None:
+        raise MappingError("medication[x] is required", ".medication", "required")
+    drug_key, names = read_concept(concept, concept_where)
+    if drug_key is None:
+        raise MappingError("medication has no code or text", concept_where, "required")
+
+    dosages: tuple[Dosage, ...] = ()
+    unit = None
+    instructions = get_list(res, "dosageInstruction", "")
+    if instructions:
+        dosages, unit = map_dosages(instructions, "")
+
+    validity_start = validity_end = None
+    repeats = None
+    supply_quantity = supply_days = None
+    location = None
+    dispense = get_object(res, "dispenseRequest", "")
+    if dispense is not None:
+        validity = get_object(dispense, "validityPeriod", ".dispenseRequest")
+        if validity is not None:
+            validity_start = get_date(validity, "start", ".dispenseRequest.validityPeriod")
+            validity_end = get_date(validity, "end", ".dispenseRequest.validityPeriod")
+            if validity_start and validity_end and validity_start > validity_end:
+                raise MappingError(
+                    "start is after end", ".dispenseRequest.validityPeriod", "invariant"
+                )
+        repeats = get_int(dispense, "numberOfRepeatsAllowed", ".dispenseRequest")
+        quantity = get_object(dispense, "quantity", ".dispenseRequest")
+        if quantity is not None:
+            where = ".dispenseRequest.quantity"
+            supply_quantity = get_number(quantity, "value", where)
+            if unit is None:
+                unit = get_str(quantity, "unit", where) or get_code(quantity, "code", where)
+        duration = get_object(dispense, "expectedSupplyDuration", ".dispenseRequest")
+        if duration is not None:
+            supply_days = duration_days(duration, ".dispenseRequest.expectedSupplyDuration")
+        performer = get_object(dispense, "performer", ".dispenseRequest")
+        if performer is not None:
+            location = get_str(performer, "reference", ".dispenseRequest.performer")
+
+    package_size, schedule_code = _extensions(res)
+    if package_size is None and "contained" in res:
+        package_size = _contained_package_size(res, contained)
+    if schedule_code is not None:
+        schedule = SCHEDULE_BY_CODE[schedule_code]
+    else:
+        schedule = schedule_from_text(names) if names else Schedule.NONE
+
+    requester = None
+    requester_ref = get_object(res, "requester", "")
+    if requester_ref is not None:
+        requester = get_str(requester_ref, "reference", ".requester")
+
+    order = Order(
+        id=order_id,
+        drug_key=drug_key,
+        status=status,
+        intent=intent,
+        category=_category_codes(res),
+        course=_course(res),
+        dosages=dosages,
+        authored_on=get_date(res, "authoredOn", ""),
+        validity_start=validity_start,
+        validity_end=validity_end,
+        repeats_allowed=repeats,
+        supply_quantity=supply_quantity,
+        supply_days=supply_days,
+        package_size=package_size,
+        schedule=schedule,
+    )
+    return OrderInput(patient_id, order, concept, unit, requester, location)
+
+
+def _required_code(res: JsonObject, key: str, allowed: frozenset[str]) -> str:
+    code = get_code(res, key, "")
+    if code is None:
+        raise MappingError(f"{key} is required", f".{key}", "required")
+    if code not in allowed:
+        raise MappingError(f"unknown {key} {show_code(code)}", f".{key}", "code-invalid")
+    return code
+
+
+def _category_codes(res: JsonObject) -> tuple[str, ...]:
+    categories = get_list(res, "category", "")
+    if not categories:
+        return ()
+    codes: list[str] = []
+    for index in range(len(categories)):
+        category = item_object(categories, index, "", "category")
+        try:
+            _concept_codes(category, codes)
+        except MappingError as error:
+            raise error.under(f".category[{index}]") from None
+    return tuple(codes)
+
+
+def _concept_codes(concept: JsonObject, into: list[str]) -> None:
+    codings = get_list(concept, "coding", "")
+    if not codings:
+        return
+    for index in range(len(codings)):
+        code = get_code(item_object(codings, index, "", "coding"), "code", "")
+        if code is None:
+            continue
+        into.append(code)
+
+
+def _course(res: JsonObject) -> str | None:
+    """The HL7 course-of-therapy code; other (local) codes count as no course stated."""
+    concept = get_object(res, "courseOfTherapyType", "")
+    if concept is None:
+        return None
+    codes: list[str] = []
+    try:
+        _concept_codes(concept, codes)
+    except MappingError as error:
+        raise error.under(".courseOfTherapyType") from None
+    for code in codes:
+        if code in COURSE_OF_THERAPY:
+            return code
+    return None
+
+
+def _extensions(res: JsonObject) -> tuple[float | None, str | None]:
+    """The package-size and controlled-substance-schedule extensions, when present."""
+    extensions = get_list(res, "extension", "")
+    if not extensions:
+        return None, None
+    package_size = schedule = None
+    for index in range(len(extensions)):
+        extension = item_object(extensions, index, "", "extension")
+        url = extension.get("url")
+        if url in (EXT_PACKAGE_SIZE, EXT_CONTROLLED_SUBSTANCE_SCHEDULE):
+            try:
+                if url == EXT_PACKAGE_SIZE:
+                    package_size = _package_size(extension)
+                else:
+                    schedule = _schedule_code(extension)
+            except MappingError as error:
+                raise error.under(f".extension[{index}]") from None
+        elif type(url) is not str:
+            raise MappingError("url is required", f".extension[{index}].url", "required")
+    return package_size, schedule
+
+
+def _package_size(extension: JsonObject) -> float:
+    quantity = get_object(extension, "valueQuantity", "")
+    value = get_number(quantity, "value", ".valueQuantity") if quantity is not None else None
+    if not value:
+        raise MappingError(
+            "package-size needs a positive valueQuantity.value", ".valueQuantity.value", "value"
+        )
+    return value
+
+
+def _schedule_code(extension: JsonObject) -> str:
+    code = get_code(extension, "valueCode", "")
+    if code is None:
+        raise MappingError(
+            "controlled-substance-schedule needs a valueCode", ".valueCode", "required"
+        )
+    if code not in SCHEDULE_BY_CODE:
+        raise MappingError(f"unknown schedule {show_code(code)}", ".valueCode", "code-invalid")
+    return code
+
+
+def _contained_package_size(
+    res: JsonObject, referenced: tuple[int, JsonObject] | None
+) -> float | None:
+    """amount.numerator.value of the referenced contained Medication, else of the first one."""
+    found = referenced or contained_medication(res, None)
+    if found is None:
+        return None
+    index, medication = found
+    where = f".contained[{index}]"
+    amount = get_object(medication, "amount", where)
+    if amount is None:
+        return None
+    numerator = get_object(amount, "numerator", f"{where}.amount")
+    if numerator is None:
+        return None
+    return get_number(numerator, "value", f"{where}.amount.numerator") or None

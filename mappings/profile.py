@@ -1,0 +1,47 @@
+"""Every URL fhir-sync owns or reads, in one place, as docs/sync-plan-profile.md lists them.
+
+Other systems depend on these names: change them only together with that document, and only
+additively.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+BASE: Final = "https://fhir-sync.org"
+_SD: Final = f"{BASE}/StructureDefinition/"
+
+# Extensions read on MedicationRequest.
+EXT_PACKAGE_SIZE: Final = _SD + "package-size"
+EXT_CONTROLLED_SUBSTANCE_SCHEDULE: Final = _SD + "controlled-substance-schedule"
+
+# Extensions written on CarePlan and CarePlan.activity.detail.
+EXT_MEDICATION_REQUEST: Final = _SD + "medication-request"
+EXT_SHORT_FILL: Final = _SD + "short-fill"
+EXT_DAYS_SUPPLY: Final = _SD + "days-supply"
+EXT_CYCLE_QUANTITY: Final = _SD + "cycle-quantity"
+EXT_REFILLS_REMAINING: Final = _SD + "refills-remaining"
+EXT_SYNC_CYCLE: Final = _SD + "sync-cycle"
+EXT_ANCHOR_DATE: Final = _SD + "anchor-date"
+
+# Extension written on OperationOutcome.issue for rejected input.
+EXT_REJECTED_INPUT: Final = _SD + "rejected-input"
+
+# Identifier systems of the resources fhir-sync writes.
+SID_SYNC_PLAN: Final = f"{BASE}/sid/sync-plan"
+SID_SYNC_APPOINTMENT: Final = f"{BASE}/sid/sync-appointment"
+SID_RENEWAL_TASK: Final = f"{BASE}/sid/renewal-task"
+
+# Code systems fhir-sync owns.
+CS_CARE_PLAN_CATEGORY: Final = f"{BASE}/CodeSystem/care-plan-category"
+CS_TASK_CODE: Final = f"{BASE}/CodeSystem/task-code"
+CS_APPOINTMENT_SERVICE: Final = f"{BASE}/CodeSystem/appointment-service"
+
+# External code systems.
+RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM: Final = "http://unitsofmeasure.org"
+V3_ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+V3_GTS_ABBREVIATION: Final = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+COURSE_OF_THERAPY: Final = (
+    "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
+)
