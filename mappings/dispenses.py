@@ -7,6 +7,7 @@ from typing import Final
 
 from fhir_sync.engine.types import Fill
 from mappings.codes import COMPLETING_SUPPLY_TYPES, MEDICATION_DISPENSE_STATUS
+from mappings.contract import require_fields
 from mappings.errors import MappingError
 from mappings.fhir_values import (
     JsonObject,
@@ -27,6 +28,17 @@ from mappings.medications import read_concept, resolve_medication
 from mappings.profile import V3_ACT_CODE
 
 MD: Final = "MedicationDispense"
+
+FILL_FIELDS: Final = (
+    "id",
+    "handed_over",
+    "order_id",
+    "drug_key",
+    "days_supply",
+    "quantity",
+    "completes_partial",
+)
+require_fields(Fill, FILL_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +89,14 @@ def _map(res: JsonObject) -> FillInput | None:
     if amount is not None:
         quantity = get_number(amount, "value", ".quantity")
 
-    fill = Fill(
-        id=fill_id,
-        handed_over=handed_over,
-        order_id=_order_id(res),
-        drug_key=drug_key,
-        days_supply=days_supply,
-        quantity=quantity,
-        completes_partial=_completes_partial(res),
+    fill = Fill(  # positional: see FILL_FIELDS
+        fill_id,
+        handed_over,
+        _order_id(res),
+        drug_key,
+        days_supply,
+        quantity,
+        _completes_partial(res),
     )
     return FillInput(patient_id, fill)
 

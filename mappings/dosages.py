@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fhir_sync.engine.types import Dosage
+from mappings.contract import require_fields
 from mappings.errors import MappingError
 from mappings.fhir_values import (
     PERIOD_UNIT_DAYS,
@@ -25,6 +26,8 @@ from mappings.fhir_values import (
     show_code,
 )
 from mappings.profile import V3_GTS_ABBREVIATION
+
+require_fields(Dosage, ("dose", "frequency", "period_days", "as_needed", "sequence"))
 
 # v3-GTSAbbreviation timing codes (the R4 timing-abbreviation value set) as
 # (frequency, period in days); used only when Timing has no `repeat`.

@@ -209,9 +209,12 @@ def duration_days(duration: JsonObject, where: str) -> float | None:
     if factor is None and unit is not None:
         factor = DURATION_UNIT_DAYS.get(unit.strip().lower())
     if factor is None:
-        offending = code if code is not None else unit
+        if code is not None:
+            raise MappingError(
+                f"unknown time unit {show_code(code)}", f"{where}.code", "code-invalid"
+            )
         raise MappingError(
-            f"unknown time unit {show_code(offending or '')}", f"{where}.code", "code-invalid"
+            f"unknown time unit {show_code(unit or '')}", f"{where}.unit", "code-invalid"
         )
     return value * factor
 

@@ -12,6 +12,7 @@ from typing import Final
 
 from fhir_sync.engine.types import Dosage, Order, Schedule
 from mappings.codes import COURSE_OF_THERAPY, MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS
+from mappings.contract import require_fields
 from mappings.dosages import map_dosages
 from mappings.errors import MappingError
 from mappings.fhir_values import (
@@ -34,6 +35,25 @@ from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
 from mappings.schedules import SCHEDULE_BY_CODE, schedule_from_text
 
 MR: Final = "MedicationRequest"
+
+ORDER_FIELDS: Final = (
+    "id",
+    "drug_key",
+    "status",
+    "intent",
+    "category",
+    "course",
+    "dosages",
+    "authored_on",
+    "validity_start",
+    "validity_end",
+    "repeats_allowed",
+    "supply_quantity",
+    "supply_days",
+    "package_size",
+    "schedule",
+)
+require_fields(Order, ORDER_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,22 +141,22 @@ def _map(res: JsonObject) -> OrderInput:
     if requester_ref is not None:
         requester = get_str(requester_ref, "reference", ".requester")
 
-    order = Order(
-        id=order_id,
-        drug_key=drug_key,
-        status=status,
-        intent=intent,
-        category=_category_codes(res),
-        course=_course(res),
-        dosages=dosages,
-        authored_on=get_date(res, "authoredOn", ""),
-        validity_start=validity_start,
-        validity_end=validity_end,
-        repeats_allowed=repeats,
-        supply_quantity=supply_quantity,
-        supply_days=supply_days,
-        package_size=package_size,
-        schedule=schedule,
+    order = Order(  # positional: see ORDER_FIELDS
+        order_id,
+        drug_key,
+        status,
+        intent,
+        _category_codes(res),
+        _course(res),
+        dosages,
+        get_date(res, "authoredOn", ""),
+        validity_start,
+        validity_end,
+        repeats,
+        supply_quantity,
+        supply_days,
+        package_size,
+        schedule,
     )
     return OrderInput(patient_id, order, concept, unit, requester, location)
 
@@ -169,9 +189,12 @@ def _concept_codes(concept: JsonObject, into: list[str]) -> None:
     if not codings:
         return
     for index in range(len(codings)):
-        code = get_code(item_object(codings, index, "", "coding"), "code", "")
+        coding = item_object(codings, index, "", "coding")
+        code = coding.get("code")
         if code is None:
             continue
+        if type(code) is not str or not code or code.strip() != code:
+            get_code(coding, "code", f".coding[{index}]")  # raises, naming the coding
         into.append(code)
 
 
