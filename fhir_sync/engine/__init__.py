@@ -7,6 +7,7 @@ and reused without FHIR, files, HTTP or a clock. Callers pass `today`.
 from fhir_sync.engine.planner import plan_patient
 from fhir_sync.engine.types import (
     Dosage,
+    Exclusion,
     Fill,
     Order,
     OrderPlan,
@@ -18,6 +19,7 @@ from fhir_sync.engine.types import (
 
 __all__ = [
     "Dosage",
+    "Exclusion",
     "Fill",
     "Order",
     "OrderPlan",

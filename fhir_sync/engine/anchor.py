@@ -45,6 +45,12 @@ def short_days(anchor: int, due: Due, cycle: int) -> int:
 def choose_anchor(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
     """The anchor date for these orders under the patient's preferences."""
     earliest = today + timedelta(days=prefs.lead_days)
+    if prefs.anchor_date is not None:
+        behind = (earliest - prefs.anchor_date).days
+        occurrence = prefs.anchor_date + timedelta(
+            days=-(-behind // prefs.cycle_days) * prefs.cycle_days
+        )
+        return next_open_day(occurrence, prefs.closed_weekdays)
     if prefs.anchor_day is not None:
         return _preferred_day(earliest, prefs)
     return _automatic(dues, earliest, prefs)

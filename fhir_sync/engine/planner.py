@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from fhir_sync.engine.anchor import Due, choose_anchor, join_day
-from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion_reason
+from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
 from fhir_sync.engine.renewals import fills_left, renewal_for
 from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.supply import daily_dose, days_covered, run_out, slack_days, units_for
-from fhir_sync.engine.types import Fill, Order, OrderPlan, PatientPlan, Preferences
+from fhir_sync.engine.types import Exclusion, Fill, Order, OrderPlan, PatientPlan, Preferences
 
 
 def plan_patient(
@@ -35,11 +35,12 @@ def plan_patient(
         Candidate(order, daily_dose(order, by_order.get(order.id, ())), authorization(order))
         for order in ordered
     ]
-    reasons = {c.order.id: exclusion_reason(c, today) for c in candidates}
+    reasons = {c.order.id: exclusion(c, today) for c in candidates}
     syncable = [c for c in candidates if reasons[c.order.id] is None]
     for loser, keeper in duplicate_winners(syncable).items():
         reasons[loser] = (
-            f"duplicate of MedicationRequest/{keeper} (same drug): kept the newer order"
+            Exclusion.DUPLICATE,
+            f"duplicate of MedicationRequest/{keeper} (same drug): kept the newer order",
         )
     synced = [c for c in syncable if reasons[c.order.id] is None]
 
@@ -53,10 +54,12 @@ def plan_patient(
     anchor = choose_anchor(list(dues.values()), today, prefs) if synced else None
     plans = []
     for c in candidates:
-        reason = reasons[c.order.id]
-        if reason is not None or anchor is None:
-            plans.append(OrderPlan(order_id=c.order.id, synced=False, reason=reason or ""))
+        excluded = reasons[c.order.id]
+        if excluded is not None:
+            code, why = excluded
+            plans.append(OrderPlan(order_id=c.order.id, synced=False, reason=why, exclusion=code))
         else:
+            assert anchor is not None  # some order is synced
             used = sum(1 for f in by_order.get(c.order.id, ()) if not f.completes_partial)
             plans.append(_synced_plan(c, dues[c.order.id], used, anchor, today, prefs))
     return PatientPlan(

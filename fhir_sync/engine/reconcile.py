@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fhir_sync.engine.rules import Authorization
-from fhir_sync.engine.types import Order
+from fhir_sync.engine.types import Exclusion, Order
 
 ORDER_INTENTS = frozenset(
     {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
@@ -23,28 +23,42 @@ class Candidate:
     auth: Authorization
 
 
-def exclusion_reason(candidate: Candidate, today: date) -> str | None:
-    """Why this order cannot be synced on its own merits, or None when it can."""
+def exclusion(candidate: Candidate, today: date) -> tuple[Exclusion, str] | None:
+    """Why this order cannot be synced on its own merits (a code and the words for a
+    pharmacist), or None when it can."""
     order = candidate.order
     if order.status != "active":
-        return f"status is {order.status}: only active prescriptions are synchronized"
+        return Exclusion.INACTIVE, (
+            f"status is {order.status}: only active prescriptions are synchronized"
+        )
     if order.intent not in ORDER_INTENTS:
-        return f"intent is {order.intent}: a {order.intent} is not a prescription to fill"
+        return Exclusion.NOT_AN_ORDER, (
+            f"intent is {order.intent}: a {order.intent} is not a prescription to fill"
+        )
     if "inpatient" in order.category:
-        return "inpatient order: given in hospital, not filled by the community pharmacy"
+        return Exclusion.INPATIENT, (
+            "inpatient order: given in hospital, not filled by the community pharmacy"
+        )
     if "discharge" in order.category:
-        return "discharge order: reconcile it with the community prescription first"
+        return (
+            Exclusion.DISCHARGE,
+            "discharge order: reconcile it with the community prescription first",
+        )
     if any(d.as_needed for d in order.dosages):
-        return "taken as needed (PRN): no predictable run-out date"
+        return Exclusion.AS_NEEDED, "taken as needed (PRN): no predictable run-out date"
     if order.course == "acute":
-        return "acute course of therapy: not a maintenance medication"
+        return Exclusion.ACUTE, "acute course of therapy: not a maintenance medication"
     if order.course == "seasonal":
-        return "seasonal therapy: not taken all year"
+        return Exclusion.SEASONAL, "seasonal therapy: not taken all year"
     expires = candidate.auth.expires
     if expires is not None and expires < today:
-        return f"prescription expired on {expires.isoformat()}: a new prescription is needed"
+        return Exclusion.EXPIRED, (
+            f"prescription expired on {expires.isoformat()}: a new prescription is needed"
+        )
     if candidate.daily is None:
-        return "no usable daily dose in the dosage, the dispense request or the fill history"
+        return Exclusion.NO_DAILY_DOSE, (
+            "no usable daily dose in the dosage, the dispense request or the fill history"
+        )
     return None
 
 

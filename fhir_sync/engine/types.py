@@ -22,6 +22,21 @@ class Schedule(StrEnum):
     CV = "CV"
 
 
+class Exclusion(StrEnum):
+    """Why an order is not synchronized, as a stable code (the words are in OrderPlan.reason)."""
+
+    INACTIVE = "inactive"
+    NOT_AN_ORDER = "not-an-order"
+    INPATIENT = "inpatient"
+    DISCHARGE = "discharge"
+    AS_NEEDED = "as-needed"
+    ACUTE = "acute"
+    SEASONAL = "seasonal"
+    EXPIRED = "expired"
+    NO_DAILY_DOSE = "no-daily-dose"
+    DUPLICATE = "duplicate"
+
+
 @dataclass(frozen=True, slots=True)
 class Dosage:
     """One dosageInstruction: `dose` units taken `frequency` times every `period` days.
@@ -88,12 +103,17 @@ class Preferences:
     """How the pharmacy and patient want refills lined up.
 
     `anchor_day`: preferred day of month (1-31) or None to let the engine choose.
+    `anchor_date`: the anchor a synced patient already has; the plan keeps its cycle (the first
+    occurrence `anchor_date + k * cycle_days` at least `lead_days` ahead). Wins over
+    `anchor_day`. Keeping it matters: with unbreakable packages several days can be equally
+    good, and a patient should not be moved between them.
     `closed_weekdays`: Python weekday numbers (Monday 0) when the pharmacy is closed.
     `lead_days`: how far ahead outreach and preparation happen.
     """
 
     cycle_days: int = 30
     anchor_day: int | None = None
+    anchor_date: date | None = None
     closed_weekdays: frozenset[int] = frozenset()
     lead_days: int = 7
 
@@ -128,12 +148,15 @@ class OrderPlan:
     occurrence of it for an order whose supply lasts past the first one). `short_fill` is
     True when that dispense is a prorated one-time fill; otherwise it is the full-cycle refill
     on the anchor. `cycle_quantity` is what every refill after that dispenses.
-    Orders not synced carry only `reason`.
+    Orders not synced carry only `reason` and its code, `exclusion`.
+    `refills_left` counts the dispenses the order still authorizes before the next one (the
+    original fill included when it was never dispensed); None when the order does not say.
     """
 
     order_id: str
     synced: bool
     reason: str
+    exclusion: Exclusion | None = None
     daily_dose: float | None = None
     run_out: date | None = None
     next_fill: date | None = None

@@ -99,7 +99,8 @@ def test_planning_the_output_state_again_changes_nothing(
         for o in first.short_fills
         if o.next_fill is not None and o.order_id not in blocked
     ]
-    again = _plan(orders, fills + dispensed, prefs)
+    kept = replace(prefs, anchor_date=first.anchor)
+    again = _plan(orders, fills + dispensed, kept)
     assert again.anchor == first.anchor
     assert [o.order_id for o in again.synced] == [o.order_id for o in first.synced]
     assert {o.order_id for o in again.short_fills} == blocked
@@ -108,6 +109,38 @@ def test_planning_the_output_state_again_changes_nothing(
         if before.order_id not in blocked:
             assert after.next_fill == before.sync_date
             assert after.renewal == before.renewal
+
+
+@given(patients(), preferences.map(lambda p: replace(p, anchor_day=None)))
+def test_automatic_anchor_is_stable_when_every_supply_can_end_exactly_on_it(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    """Without unbreakable packages the automatic anchor is the one day with no short fill
+    left, so re-planning finds it again without being told."""
+    orders = [replace(o, package_size=None) for o in patient[0]]
+    first = _plan(orders, patient[1], prefs)
+    if any(o.daily_dose is not None and o.daily_dose < 1 for o in first.synced):
+        return  # a fraction of a unit a day: a whole unit overshoots like a package
+    blocked = {
+        o.order_id
+        for o in first.short_fills
+        if o.renewal is not None and o.renewal.needed_by == o.next_fill
+    }
+    dispensed = [
+        Fill(
+            id=f"short-{o.order_id}",
+            handed_over=o.next_fill,
+            order_id=o.order_id,
+            days_supply=o.fill_days,
+        )
+        for o in first.short_fills
+        if o.next_fill is not None and o.order_id not in blocked
+    ]
+    if blocked:
+        return
+    again = _plan(orders, patient[1] + dispensed, prefs)
+    assert again.anchor == first.anchor
+    assert again.short_fills == ()
 
 
 @given(patients(), preferences, st.randoms(use_true_random=False))
