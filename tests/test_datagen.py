@@ -191,13 +191,13 @@ def test_other_seed_or_day_changes_the_data_but_patients_do_not_depend_on_count(
 
 def test_committed_demo_fixture_is_what_the_documented_command_writes(tmp_path: Path) -> None:
     demo = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
-    write_dataset(tmp_path, 20, 7, date(2026, 11, 22))
+    write_dataset(tmp_path, 20, 7, date(2026, 11, 22), bad_records=False)
     for name in ("Patient", "MedicationRequest", "MedicationDispense"):
         assert (demo / f"{name}.ndjson").read_bytes() == (
             tmp_path / f"{name}.ndjson"
         ).read_bytes(), (
-            "fixtures/demo is stale: run python -m fhir_sync.datagen --patients 20 --seed 7 "
-            "--today 2026-11-22 --out fixtures/demo"
+            "fixtures/demo is stale: run fhir-sync generate --patients 20 --seed 7 "
+            "--today 2026-11-22 --no-bad-records --out fixtures/demo"
         )
 
 
