@@ -1,0 +1,5 @@
+"""`python -m fhir_sync` runs the command line."""
+
+from fhir_sync.cli import main
+
+main()

@@ -1,0 +1,135 @@
+"""The `fhir-sync` command line. Exit codes: 0 all good, 1 some input rejected or some
+patient failed (everything else still done), 2 usage errors (bad flag, unreadable path)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from fhir_sync.clihelp import parse_closed_days, parse_today, plan_summary, rich_progress
+from fhir_sync.engine import Preferences
+
+app = typer.Typer(
+    name="fhir-sync",
+    help="Medication synchronization over FHIR R4: line up a patient's refills on one day.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+USAGE = 2
+T = TypeVar("T")
+
+
+@app.command()
+def plan(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="FHIR Bundle JSON or NDJSON files, or folders of them (a Bulk Data export).",
+            show_default=False,
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the plans.")],
+    today: Annotated[
+        str | None, typer.Option(help="Plan as of this date (YYYY-MM-DD); default: today.")
+    ] = None,
+    anchor_day: Annotated[
+        int | None,
+        typer.Option(min=1, max=31, help="Preferred pickup day of month; default: automatic."),
+    ] = None,
+    cycle_days: Annotated[int, typer.Option(help="Refill cycle: 28, 30 or 90 days.")] = 30,
+    closed: Annotated[
+        str, typer.Option(help="Weekdays the pharmacy is closed, e.g. sat,sun.")
+    ] = "",
+    lead_days: Annotated[
+        int, typer.Option(min=0, max=90, help="Days before a fill for outreach/preparation.")
+    ] = 7,
+    pharmacy: Annotated[
+        str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Also validate every input resource fully (slower).")
+    ] = False,
+) -> None:
+    """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
+    from fhir_sync.planning.run import ERRORS_FILE, plan_files
+
+    if cycle_days not in (28, 30, 90):
+        _usage("--cycle-days must be 28, 30 or 90")
+    prefs = Preferences(
+        cycle_days=cycle_days,
+        anchor_day=anchor_day,
+        closed_weekdays=_or_usage(parse_closed_days, closed),
+        lead_days=lead_days,
+    )
+    as_of = _or_usage(parse_today, today) if today else date.today()
+    validate = None
+    if strict:
+        from mappings.validation import validate_resource
+
+        validate = validate_resource
+    try:
+        with rich_progress(err) as progress:
+            report = plan_files(
+                sources,
+                out_dir,
+                as_of,
+                prefs,
+                pharmacy=pharmacy,
+                progress=progress,
+                validate=validate,
+            )
+    except OSError as exc:
+        _usage(f"cannot read input: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+    out.print(plan_summary(report, as_of))
+    if report.rejected:
+        err.print(
+            f"[yellow]{report.rejected} input(s) rejected: see {out_dir / ERRORS_FILE}[/yellow]"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the NDJSON files.")],
+    patients: Annotated[int, typer.Option(min=1, help="How many patients.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 7,
+    today: Annotated[
+        str | None, typer.Option(help="Histories end before this date; default: today.")
+    ] = None,
+    bad_records: Annotated[
+        bool, typer.Option(help="Mix in a few invalid records, as real feeds have.")
+    ] = True,
+) -> None:
+    """Generate realistic synthetic patients, prescriptions and fill histories as NDJSON."""
+    from fhir_sync.datagen import write_dataset
+
+    as_of = _or_usage(parse_today, today) if today else date.today()
+    stats = write_dataset(out_dir, patients, seed, as_of, bad_records=bad_records)
+    out.print(f"wrote {stats} to {out_dir}")
+
+
+def _or_usage(parse: Callable[[str], T], value: str) -> T:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        _usage(str(exc))
+        raise  # unreachable: _usage exits
+
+
+def _usage(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(USAGE)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="fhir-sync")

@@ -1,0 +1,95 @@
+"""Parsing of CLI values and the rich output (progress bars, summary tables) of commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from fhir_sync.planning.run import PlanReport, Progress
+
+WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def parse_closed_days(text: str) -> frozenset[int]:
+    """`sat,sun` -> {5, 6}; full names and any case accepted."""
+    days: set[int] = set()
+    for part in text.split(","):
+        word = part.strip().lower()[:3]
+        if not word:
+            continue
+        if word not in WEEKDAYS:
+            raise ValueError(f"--closed: unknown weekday {part.strip()!r} (use mon,tue,...,sun)")
+        days.add(WEEKDAYS[word])
+    if len(days) == 7:
+        raise ValueError("--closed: the pharmacy must be open at least one day a week")
+    return frozenset(days)
+
+
+def parse_today(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--today: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+class _Bars(Progress):
+    def __init__(self, bars: RichProgress) -> None:
+        self._bars = bars
+        self._reading: TaskID | None = None
+        self._planning: TaskID | None = None
+
+    def reading(self, done_bytes: int, total_bytes: int) -> None:
+        if self._reading is None:
+            self._reading = self._bars.add_task("reading", total=total_bytes)
+        self._bars.update(self._reading, completed=done_bytes)
+
+    def planning(self, done: int, total: int) -> None:
+        if self._planning is None:
+            self._planning = self._bars.add_task("planning", total=total)
+        self._bars.update(self._planning, completed=done)
+
+
+@contextmanager
+def rich_progress(console: Console) -> Iterator[Progress]:
+    """Progress bars on `console` (stderr), drawn only when it is a terminal."""
+    bars = RichProgress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    with bars:
+        yield _Bars(bars)
+
+
+def plan_summary(report: PlanReport, today: date) -> Table:
+    table = Table(title=f"fhir-sync plan as of {today.isoformat()}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("files read", str(report.files))
+    table.add_row("resources read", str(report.resources))
+    table.add_row("patients planned", str(report.patients))
+    table.add_row("orders synced", str(report.synced))
+    table.add_row("orders not synced", str(report.not_synced))
+    for reason, count in sorted(report.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(f"  {reason}", str(count))
+    table.add_row("short fills", str(report.short_fills))
+    table.add_row("renewal requests", str(report.renewals))
+    if report.anchors:
+        first, last = min(report.anchors), max(report.anchors)
+        busiest, count = max(report.anchors.items(), key=lambda kv: (kv[1], -kv[0].toordinal()))
+        table.add_row("anchor dates", f"{first.isoformat()} to {last.isoformat()}")
+        table.add_row(f"  busiest: {busiest.isoformat()}", str(count))
+    table.add_row("inputs rejected", str(report.rejected))
+    table.add_row("duplicate copies skipped", str(report.duplicates))
+    table.add_row("other resources ignored", str(report.ignored))
+    return table

@@ -1,0 +1,1 @@
+"""Orchestration of `fhir-sync plan`: read FHIR files, map, plan each patient, write Bundles."""
