@@ -6,8 +6,10 @@ output is byte-identical for the same input and `today`, whatever order the file
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -87,6 +89,36 @@ def plan_files(
     at all (checked before any work is done).
     """
     files = discover(sources)
+    with gc_paused():
+        return _plan_files(files, out_dir, today, prefs, pharmacy, progress, validate)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk run.
+
+    A run keeps hundreds of thousands of small objects alive until it plans; the collector
+    would scan them all again and again (a quarter of the run time in measurements) while
+    they hold no reference cycles to find. Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _plan_files(
+    files: list[Path],
+    out_dir: Path,
+    today: date,
+    prefs: Preferences,
+    pharmacy: str | None,
+    progress: Progress | None,
+    validate: Callable[[dict[str, Any]], list[str]] | None,
+) -> PlanReport:
     report = PlanReport(files=len(files))
     ui = progress or Progress()
     collected = Collected()

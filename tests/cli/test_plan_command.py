@@ -160,3 +160,19 @@ def test_third_party_data_sets_plan_and_every_resource_validates(tmp_path: Path,
         if a.get("detail", {}).get("status") == "scheduled"
     )
     assert synced > 0, "real maintenance orders get synced"
+
+
+def test_strict_mode_rejects_what_full_validation_rejects(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    lines = (FIXTURES / "demo" / "MedicationRequest.ndjson").read_bytes().splitlines()
+    broken = orjson.loads(lines[0])
+    broken["notAnElement"] = True  # the fast path reads only what it needs and lets it pass
+    (src / "MedicationRequest.ndjson").write_bytes(orjson.dumps(broken) + b"\n")
+    code, output = _plan(str(src), "--out", str(tmp_path / "fast"), "--today", TODAY)
+    assert code == 0, output
+    code, _ = _plan(str(src), "--out", str(tmp_path / "out"), "--today", TODAY, "--strict")
+    assert code == 1
+    outcome = orjson.loads((tmp_path / "out" / "errors.ndjson").read_bytes().splitlines()[0])
+    OperationOutcome.model_validate(outcome)
+    assert broken["id"] in orjson.dumps(outcome).decode()
