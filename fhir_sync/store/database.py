@@ -1,0 +1,92 @@
+"""Connecting to the database: an embedded SQLite file by default, PostgreSQL for production.
+
+SQLite allows one writer at a time. A transaction that reads and then writes under SQLite's
+default deferred BEGIN can fail with "database is locked" at the upgrade, without waiting, when
+another connection wrote in between; so every writing transaction starts with BEGIN IMMEDIATE
+(`write_transaction`) and waits its turn, while reads stay deferred and run alongside.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DATABASE_URL_ENV: Final = "FHIR_SYNC_DATABASE_URL"
+DEFAULT_SQLITE_FILE: Final = "fhir-sync.sqlite3"
+_BEGIN_OPTION: Final = "fhir_sync_begin"
+
+
+def database_url(environ: dict[str, str] | None = None) -> str:
+    """The configured URL: `FHIR_SYNC_DATABASE_URL`, else a SQLite file in the working folder.
+
+    `postgresql://` and `postgres://` URLs get the psycopg 3 driver, the only one installed.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get(DATABASE_URL_ENV, "").strip()
+    if not url:
+        return f"sqlite:///{Path(DEFAULT_SQLITE_FILE).resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def open_engine(url: str, **options: Any) -> Engine:
+    """An Engine with the settings the server relies on for either database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **options
+        )
+        _configure_sqlite(engine)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    return create_engine(url, **options)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, emit BEGIN, so that it can be IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it safe
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: committed on success, rolled back on any exception."""
+    with engine.connect() as connection:
+        if is_sqlite(engine):
+            connection = connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only unit of work: one consistent snapshot, never holding the write lock."""
+    with engine.connect() as connection, connection.begin():
+        yield connection

@@ -1,0 +1,98 @@
+"""Enrollments and the payers' member groups they make up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Table, insert, select, update
+
+from fhir_sync.store.database import is_sqlite
+from fhir_sync.store.tables import Enrollment, PayerGroup
+
+ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
+GROUP: Table = PayerGroup.__table__  # type: ignore[attr-defined]
+
+
+def get_enrollment(
+    connection: Connection, patient_id: str, *, for_update: bool = False
+) -> Enrollment | None:
+    """The enrollment, locked against concurrent changes when `for_update` (PostgreSQL; the
+    SQLite write transaction already excludes other writers)."""
+    statement = select(ENROLLMENT).where(ENROLLMENT.c.patient_id == patient_id)
+    if for_update and not is_sqlite(connection):
+        statement = statement.with_for_update()
+    row = connection.execute(statement).mappings().first()
+    return None if row is None else Enrollment(**row)
+
+
+def save_enrollment(connection: Connection, enrollment: Enrollment, *, new: bool) -> None:
+    values = enrollment.model_dump()
+    if new:
+        connection.execute(insert(ENROLLMENT).values(**values))
+        return
+    patient_id = values.pop("patient_id")
+    connection.execute(
+        update(ENROLLMENT).where(ENROLLMENT.c.patient_id == patient_id).values(**values)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    patient_id: str
+    status: str
+    enrolled_at: datetime
+    revoked_at: datetime | None
+
+
+def payer_members(connection: Connection, payer: str) -> list[Member]:
+    rows = connection.execute(
+        select(
+            ENROLLMENT.c.patient_id,
+            ENROLLMENT.c.status,
+            ENROLLMENT.c.enrolled_at,
+            ENROLLMENT.c.revoked_at,
+        )
+        .where(ENROLLMENT.c.payer == payer)
+        .order_by(ENROLLMENT.c.patient_id)
+    )
+    return [Member(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def touch_payer_group(connection: Connection, payer: str, group_id: str, now: datetime) -> None:
+    """Create the payer's group or bump its version: its membership has changed."""
+    changed = connection.execute(
+        update(GROUP)
+        .where(GROUP.c.payer == payer)
+        .values(version_id=GROUP.c.version_id + 1, last_updated=now)
+    )
+    if not changed.rowcount:
+        connection.execute(
+            insert(GROUP).values(id=group_id, payer=payer, version_id=1, last_updated=now)
+        )
+
+
+def get_payer_group(connection: Connection, group_id: str) -> PayerGroup | None:
+    row = connection.execute(select(GROUP).where(GROUP.c.id == group_id)).mappings().first()
+    return None if row is None else PayerGroup(**row)
+
+
+def payer_groups(
+    connection: Connection,
+    *,
+    ids: Sequence[Sequence[str]] = (),
+    payer: str | None = None,
+    after: str | None = None,
+    limit: int,
+) -> list[PayerGroup]:
+    """Groups in id order; `ids` are AND-ed lists of alternatives, as search parameters are."""
+    statement = select(GROUP)
+    for alternatives in ids:
+        statement = statement.where(GROUP.c.id.in_(list(alternatives)))
+    if payer is not None:
+        statement = statement.where(GROUP.c.payer == payer)
+    if after is not None:
+        statement = statement.where(GROUP.c.id > after)
+    rows = connection.execute(statement.order_by(GROUP.c.id).limit(limit)).mappings()
+    return [PayerGroup(**row) for row in rows]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the server database (`fhir-sync db upgrade`)."""

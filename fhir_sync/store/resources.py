@@ -1,0 +1,132 @@
+"""Writing and reading stored FHIR resources: the served bytes with their search columns.
+
+The caller (which knows FHIR) decides the bytes and the index values; this module only keeps
+them consistent: a resource and its search tokens are replaced together, in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from fhir_sync.store.search import RESOURCE, TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRow:
+    """Everything stored for one resource version; `tokens` are (param, system, code)."""
+
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: datetime
+    body: bytes
+    patient_id: str | None = None
+    payer: str | None = None
+    status: str | None = None
+    date_start: datetime | None = None
+    date_end: datetime | None = None
+    tokens: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A resource as a read returns it."""
+
+    body: bytes
+    version_id: int
+    last_updated: datetime
+    payer: str | None
+
+
+def read_resource(connection: Connection, resource_type: str, resource_id: str) -> Served | None:
+    row = connection.execute(
+        select(
+            RESOURCE.c.body, RESOURCE.c.version_id, RESOURCE.c.last_updated, RESOURCE.c.payer
+        ).where(RESOURCE.c.resource_type == resource_type, RESOURCE.c.id == resource_id)
+    ).first()
+    return None if row is None else Served(row[0], row[1], row[2], row[3])
+
+
+def current_versions(
+    connection: Connection, resource_type: str, ids: Iterable[str]
+) -> dict[str, int]:
+    """id -> version of the resources that exist already."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(RESOURCE.c.id, RESOURCE.c.version_id).where(
+            RESOURCE.c.resource_type == resource_type, RESOURCE.c.id.in_(wanted)
+        )
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def ids_for_patient(connection: Connection, resource_type: str, patient_id: str) -> list[str]:
+    return list(
+        connection.scalars(
+            select(RESOURCE.c.id)
+            .where(RESOURCE.c.resource_type == resource_type, RESOURCE.c.patient_id == patient_id)
+            .order_by(RESOURCE.c.id)
+        )
+    )
+
+
+def save_resources(connection: Connection, rows: Sequence[ResourceRow]) -> None:
+    """Insert or replace each row (its version decided by the caller) and its tokens."""
+    for row in rows:
+        values = {
+            "version_id": row.version_id,
+            "last_updated": row.last_updated,
+            "body": row.body,
+            "patient_id": row.patient_id,
+            "payer": row.payer,
+            "status": row.status,
+            "date_start": row.date_start,
+            "date_end": row.date_end,
+        }
+        key = (RESOURCE.c.resource_type == row.resource_type, RESOURCE.c.id == row.id)
+        if row.version_id > 1:
+            changed = connection.execute(update(RESOURCE).where(*key).values(**values))
+            if changed.rowcount:
+                connection.execute(
+                    delete(TOKEN).where(
+                        TOKEN.c.resource_type == row.resource_type, TOKEN.c.resource_id == row.id
+                    )
+                )
+                _insert_tokens(connection, row)
+                continue
+        connection.execute(
+            insert(RESOURCE).values(resource_type=row.resource_type, id=row.id, **values)
+        )
+        _insert_tokens(connection, row)
+
+
+def _insert_tokens(connection: Connection, row: ResourceRow) -> None:
+    unique = sorted(set(row.tokens))
+    if unique:
+        connection.execute(
+            insert(TOKEN),
+            [
+                {
+                    "resource_type": row.resource_type,
+                    "resource_id": row.id,
+                    "param": param,
+                    "system": system,
+                    "code": code,
+                }
+                for param, system, code in unique
+            ],
+        )
+
+
+def set_payer(connection: Connection, patient_id: str, payer: str | None) -> None:
+    """Move a patient's stored resources to another payer (or none)."""
+    connection.execute(
+        update(RESOURCE).where(RESOURCE.c.patient_id == patient_id).values(payer=payer)
+    )

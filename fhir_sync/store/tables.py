@@ -1,0 +1,188 @@
+"""The server's tables. Every schema change goes through a migration in `migrations/versions`.
+
+Times are aware UTC datetimes (sqlmodel stores them as UTC; SQLite keeps them as text without
+an offset, which compares correctly since every value is UTC). Stored FHIR resources keep the
+exact JSON bytes that are served, plus the few columns searches need, so a read never parses
+JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, LargeBinary, Text
+from sqlmodel import Field, SQLModel
+
+ID = 64  # FHIR ids are at most 64 characters
+URL = 1024
+REFERENCE = 200
+
+
+class Enrollment(SQLModel, table=True):
+    """A patient enrolled by the pharmacy, with how their refills are lined up.
+
+    `status` is active, on-hold or revoked and shows as the CarePlan's status. `anchor_date`
+    is set once a plan chooses one, so that re-plans keep the patient's cycle. `inputs` holds
+    the MedicationRequest/MedicationDispense Bundle given at enrollment (for patients without
+    live endpoints), so the plan can be recomputed later. `plan_hash` detects an unchanged plan
+    (nothing is stored or written back again). `version` increments on every change.
+    """
+
+    __tablename__ = "enrollment"
+
+    patient_id: str = Field(primary_key=True, max_length=ID)
+    status: str = Field(max_length=16)
+    hold_until: date | None = None
+    cycle_days: int = 30
+    anchor_day: int | None = None
+    anchor_date: date | None = None
+    closed_weekdays: str = Field(default="", max_length=16)  # "5,6"
+    lead_days: int = 7
+    pharmacy: str | None = Field(default=None, max_length=REFERENCE)
+    ehr_endpoint: str | None = Field(default=None, max_length=URL)
+    pharmacy_endpoint: str | None = Field(default=None, max_length=URL)
+    target_endpoint: str | None = Field(default=None, max_length=URL)
+    payer: str | None = Field(default=None, max_length=REFERENCE, index=True)
+    inputs: bytes | None = Field(default=None, sa_type=LargeBinary)
+    plan_hash: str | None = Field(default=None, max_length=64)
+    enrolled_at: datetime
+    revoked_at: datetime | None = None
+    updated_at: datetime
+    version: int = 1
+
+
+class StoredResource(SQLModel, table=True):
+    """A FHIR resource as served: `body` is the JSON sent on a read, byte for byte.
+
+    The other columns exist for searching: `date_start`/`date_end` are the resource's date range
+    for the `date` parameter as a half-open interval (`date_end` NULL: open-ended);
+    multi-valued tokens and references live in `SearchToken`. `payer` copies the enrollment's
+    payer so that a payer's searches can filter without a join.
+    """
+
+    __tablename__ = "fhir_resource"
+    __table_args__ = (
+        Index("ix_fhir_resource_patient", "resource_type", "patient_id", "id"),
+        Index("ix_fhir_resource_payer", "resource_type", "payer", "id"),
+        Index("ix_fhir_resource_updated", "resource_type", "last_updated"),
+    )
+
+    resource_type: str = Field(primary_key=True, max_length=32)
+    id: str = Field(primary_key=True, max_length=ID)
+    version_id: int
+    last_updated: datetime
+    patient_id: str | None = Field(default=None, max_length=ID)
+    payer: str | None = Field(default=None, max_length=REFERENCE)
+    status: str | None = Field(default=None, max_length=32)
+    date_start: datetime | None = None
+    date_end: datetime | None = None
+    body: bytes = Field(sa_type=LargeBinary)
+
+
+class SearchToken(SQLModel, table=True):
+    """One value of a token or reference search parameter of a stored resource.
+
+    Tokens (`identifier`, `category`) keep `system` and `code`; references (`based-on`,
+    `activity-reference`) keep the relative reference (`CarePlan/<id>`) in `code` and no system.
+    """
+
+    __tablename__ = "search_token"
+    __table_args__ = (Index("ix_search_token_value", "resource_type", "param", "code", "system"),)
+
+    resource_type: str = Field(primary_key=True, max_length=32)
+    resource_id: str = Field(primary_key=True, max_length=ID)
+    param: str = Field(primary_key=True, max_length=32)
+    system: str = Field(primary_key=True, default="", max_length=URL)
+    code: str = Field(primary_key=True, max_length=REFERENCE)
+
+
+class PayerGroup(SQLModel, table=True):
+    """A payer's member Group. Its members are read from `enrollment` when served (a Group
+    of many thousand members rewritten on every enrollment would cost far more than the
+    reads); this row carries the Group's identity and version."""
+
+    __tablename__ = "payer_group"
+
+    id: str = Field(primary_key=True, max_length=ID)
+    payer: str = Field(unique=True, max_length=REFERENCE)
+    version_id: int = 1
+    last_updated: datetime
+
+
+class OutboxEntry(SQLModel, table=True):
+    """A write to an EHR, committed in the same transaction as the plan it carries.
+
+    `state`: pending, done, dead (gave up) or superseded (a newer plan for the same patient and
+    endpoint was queued before this one was sent). A worker owns a pending row while
+    `claimed_until` is in the future; a crashed worker's claim simply expires.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint: str = Field(max_length=URL)
+    patient_id: str = Field(max_length=ID, index=True)
+    bundle: bytes = Field(sa_type=LargeBinary)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime
+    updated_at: datetime
+
+
+class PullCursor(SQLModel, table=True):
+    """Where the last incremental pull from an endpoint stopped, per resource type.
+
+    `patient_id` is "" for a population pull. The cursor is the value the HTTP client's
+    IncrementalPull returned, stored as text so that the server's own format is kept.
+    """
+
+    __tablename__ = "pull_cursor"
+
+    endpoint: str = Field(primary_key=True, max_length=URL)
+    resource_type: str = Field(primary_key=True, max_length=32)
+    patient_id: str = Field(primary_key=True, default="", max_length=ID)
+    cursor: str = Field(max_length=64)
+    updated_at: datetime
+
+
+class RegisteredClient(SQLModel, table=True):
+    """A SMART Backend Services client: `role` is ehr, prescriber, payer or pharmacy; `jwks`
+    the public keys its assertions are checked against (JSON text); `payer` the Organization a
+    payer client may see the members of."""
+
+    __tablename__ = "registered_client"
+
+    client_id: str = Field(primary_key=True, max_length=128)
+    name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=16)
+    jwks: str = Field(sa_type=Text)
+    payer: str | None = Field(default=None, max_length=REFERENCE)
+    disabled: bool = False
+    created_at: datetime
+
+
+class AuditRecord(SQLModel, table=True):
+    """Who did what to which patient's data, when, and how it ended (an AuditEvent's facts).
+
+    Audit rows may name patients; logs never do.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_recorded", "recorded", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recorded: datetime
+    client_id: str | None = Field(default=None, max_length=128)
+    role: str | None = Field(default=None, max_length=16)
+    action: str = Field(max_length=1)  # C R U D E, as AuditEvent.action
+    interaction: str = Field(max_length=32)  # read, search-type, operation name...
+    resource_type: str | None = Field(default=None, max_length=32)
+    resource_id: str | None = Field(default=None, max_length=ID)
+    patient_id: str | None = Field(default=None, max_length=ID, index=True)
+    outcome: str = Field(max_length=2)  # 0 success, 4 minor, 8 serious, 12 major failure
+    status: int
