@@ -94,6 +94,12 @@ def _map(res: JsonObject) -> OrderInput:
     if drug_key is None:
         raise MappingError("medication has no code or text", concept_where, "required")
 
+    if status != "active":
+        # Only the status decides what happens to an inactive order (it is listed, not
+        # synced) and its fills count toward the drug; half of a real history is such old
+        # orders, so the rest of the resource is not read. --strict still validates it all.
+        return OrderInput(patient_id, Order(order_id, drug_key, status, intent), concept)
+
     dosages: tuple[Dosage, ...] = ()
     unit = None
     instructions = get_list(res, "dosageInstruction", "")

@@ -38,7 +38,12 @@ def test_synthea_examples() -> None:
     diazepam = by_id["06ca4ad8-c363-4c2e-8bfe-8c0043508525"]
     assert diazepam.order.schedule is Schedule.CIV
     assert diazepam.order.drug_key == "563026"
-    hydrocodone = by_id["5e3f0ca3-b45f-4cf1-86e8-cc134ddd5269"]
+    stopped = by_id["5e3f0ca3-b45f-4cf1-86e8-cc134ddd5269"]
+    assert stopped.order.status == "stopped"
+    assert stopped.order.dosages == ()  # an inactive order is listed, nothing more is read
+    raw = orjson.loads(next(x for x in _lines("synthea-r4") if stopped.order.id.encode() in x))
+    raw["status"] = "active"
+    hydrocodone = map_medication_request(raw)
     assert hydrocodone.order.schedule is Schedule.CII
     (dosage,) = hydrocodone.order.dosages
     assert (dosage.dose, dosage.frequency, dosage.period_days) == (1.0, 1.0, 0.25)
