@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,26 +43,17 @@ def baseline(inputs: Path, outputs: Path) -> tuple[float, int, int]:
     return time.perf_counter() - start, len(lines), len(resources)
 
 
-def run_plan(inputs: Path, outputs: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of the real command in its own process."""
+def run_plan(inputs: Path, outputs: Path, jobs: int) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB, of the largest process) of the real command."""
+    command = [sys.executable, "-m", "fhir_sync", "plan", str(inputs), "--out", str(outputs)]
+    command += ["--today", TODAY.isoformat(), "--jobs", str(jobs)]
     start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fhir_sync",
-            "plan",
-            str(inputs),
-            "--out",
-            str(outputs),
-            "--today",
-            TODAY.isoformat(),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if status != 0:
+        raise SystemExit(f"fhir-sync plan failed with status {status}")
+    return elapsed, usage.ru_maxrss
 
 
 def main() -> None:
@@ -76,8 +67,10 @@ def main() -> None:
         print(f"generating {args.patients} patients...", file=sys.stderr)
         write_dataset(inputs, args.patients, args.seed, TODAY, bad_records=False)
         size = sum(f.stat().st_size for f in inputs.glob("*.ndjson"))
-        print("running fhir-sync plan...", file=sys.stderr)
-        plan_s, peak_kib = run_plan(inputs, outputs)
+        runs = {}
+        for jobs in (1, os.cpu_count() or 1):
+            print(f"running fhir-sync plan --jobs {jobs}...", file=sys.stderr)
+            runs[jobs] = run_plan(inputs, outputs, jobs)
         print("measuring the orjson baseline...", file=sys.stderr)
         base_s, lines, written = baseline(inputs, outputs)
     figures = {
@@ -85,11 +78,18 @@ def main() -> None:
         "input_lines": lines,
         "input_mib": round(size / 2**20, 1),
         "output_resources": written,
-        "plan_seconds": round(plan_s, 2),
-        "patients_per_second": round(args.patients / plan_s),
         "baseline_seconds": round(base_s, 2),
-        "ratio": round(plan_s / base_s, 2),
-        "peak_rss_mib": round(peak_kib / 1024),
+        "cpus": os.cpu_count(),
+        "runs": [
+            {
+                "jobs": jobs,
+                "plan_seconds": round(seconds, 2),
+                "patients_per_second": round(args.patients / seconds),
+                "ratio_to_baseline": round(seconds / base_s, 2),
+                "peak_rss_mib_per_process": round(peak_kib / 1024),
+            }
+            for jobs, (seconds, peak_kib) in runs.items()
+        ],
     }
     print(json.dumps(figures, indent=2))
     if args.json:

@@ -11,7 +11,13 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from fhir_sync.clihelp import parse_closed_days, parse_today, plan_summary, rich_progress
+from fhir_sync.clihelp import (
+    auto_jobs,
+    parse_closed_days,
+    parse_today,
+    plan_summary,
+    rich_progress,
+)
 from fhir_sync.engine import Preferences
 
 app = typer.Typer(
@@ -58,6 +64,10 @@ def plan(
     strict: Annotated[
         bool, typer.Option(help="Also validate every input resource fully (slower).")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(min=0, help="Worker processes; 0: one per CPU for large inputs."),
+    ] = 0,
 ) -> None:
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files
@@ -86,6 +96,7 @@ def plan(
                 pharmacy=pharmacy,
                 progress=progress,
                 validate=validate,
+                jobs=jobs or auto_jobs(sources),
             )
     except OSError as exc:
         _usage(f"cannot read input: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))

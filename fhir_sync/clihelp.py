@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TimeElapsedColumn
@@ -29,6 +31,20 @@ def parse_closed_days(text: str) -> frozenset[int]:
     if len(days) == 7:
         raise ValueError("--closed: the pharmacy must be open at least one day a week")
     return frozenset(days)
+
+
+AUTO_JOBS_MIN_BYTES = 32 * 2**20
+
+
+def auto_jobs(sources: list[Path]) -> int:
+    """One worker per CPU when the input is large enough to repay starting them."""
+    size = 0
+    for source in sources:
+        if source.is_file():
+            size += source.stat().st_size
+        elif source.is_dir():
+            size += sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+    return max(1, os.cpu_count() or 1) if size >= AUTO_JOBS_MIN_BYTES else 1
 
 
 def parse_today(text: str) -> date:

@@ -21,11 +21,16 @@ JSON_SUFFIXES = (".json", ".json.gz")
 
 @dataclass(frozen=True, slots=True)
 class RawResource:
-    """A parsed resource and where it came from (`position` is "line 12" or "entry 3")."""
+    """A parsed resource and where it came from (`position` is "line 12" or "entry 3").
+
+    `rank` orders records by their place in the file (line, then nested entry indexes), so
+    that "the first one read" means the same thing however the work was split up.
+    """
 
     source: str
     position: str
     resource: dict[str, Any]
+    rank: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,7 @@ class InputError:
     message: str
     resource_type: str | None = None
     resource_id: str | None = None
+    rank: tuple[int, ...] = ()
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -64,37 +70,45 @@ def _is_fhir_file(name: str) -> bool:
     return name.endswith(NDJSON_SUFFIXES + JSON_SUFFIXES) and not name.startswith(".")
 
 
+def is_ndjson(path: Path) -> bool:
+    return path.name.endswith(NDJSON_SUFFIXES)
+
+
 def read_resources(path: Path) -> Iterator[RawResource | InputError]:
     """Every resource in one file, or an InputError where one could not be read."""
     source = str(path)
-    with _open(path) as stream:
-        if path.name.endswith(NDJSON_SUFFIXES):
+    with open_input(path) as stream:
+        if is_ndjson(path):
             yield from _ndjson(stream, source)
         else:
             yield from _json_document(stream.read(), source)
 
 
-def _open(path: Path) -> IO[bytes]:
+def open_input(path: Path) -> IO[bytes]:
+    """A binary stream of the file, decompressed when it is gzipped."""
     if path.name.endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile is a binary IO
     return path.open("rb")
 
 
 def _ndjson(stream: IO[bytes], source: str) -> Iterator[RawResource | InputError]:
-    loads = orjson.loads
     for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        position = f"line {number}"
-        try:
-            value = loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield InputError(source, position, f"invalid JSON: {exc.msg}")
-            continue
-        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-            yield from _bundle_entries(value, source, position + " ")
-        else:
-            yield _checked(value, source, position)
+        if line.strip():
+            yield from parse_line(line, source, number)
+
+
+def parse_line(line: bytes, source: str, number: int) -> Iterator[RawResource | InputError]:
+    """The resource (or, for a Bundle, resources) on one NDJSON line."""
+    position = f"line {number}"
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        yield InputError(source, position, f"invalid JSON: {exc.msg}", rank=(number,))
+        return
+    if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+        yield from _bundle_entries(value, source, position + " ", (number,))
+    else:
+        yield _checked(value, source, position, (number,))
 
 
 def _json_document(data: bytes, source: str) -> Iterator[RawResource | InputError]:
@@ -104,17 +118,17 @@ def _json_document(data: bytes, source: str) -> Iterator[RawResource | InputErro
         yield InputError(source, "document", f"invalid JSON: {exc.msg}")
         return
     if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-        yield from _bundle_entries(value, source, "")
+        yield from _bundle_entries(value, source, "", ())
     else:
-        yield _checked(value, source, "document")
+        yield _checked(value, source, "document", ())
 
 
 def _bundle_entries(
-    bundle: dict[str, Any], source: str, prefix: str
+    bundle: dict[str, Any], source: str, prefix: str, rank: tuple[int, ...]
 ) -> Iterator[RawResource | InputError]:
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
-        yield InputError(source, prefix + "Bundle.entry", "Bundle.entry is not a list")
+        yield InputError(source, prefix + "Bundle.entry", "Bundle.entry is not a list", rank=rank)
         return
     for index, entry in enumerate(entries):
         position = f"{prefix}entry {index}"
@@ -122,15 +136,17 @@ def _bundle_entries(
         if resource is None:
             continue  # e.g. a transaction-response entry holding only a status
         if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
-            yield from _bundle_entries(resource, source, position + " ")
+            yield from _bundle_entries(resource, source, position + " ", (*rank, index))
         else:
-            yield _checked(resource, source, position)
+            yield _checked(resource, source, position, (*rank, index))
 
 
-def _checked(value: Any, source: str, position: str) -> RawResource | InputError:
+def _checked(
+    value: Any, source: str, position: str, rank: tuple[int, ...]
+) -> RawResource | InputError:
     if not isinstance(value, dict):
-        return InputError(source, position, "not a JSON object")
+        return InputError(source, position, "not a JSON object", rank=rank)
     kind = value.get("resourceType")
     if not isinstance(kind, str) or not kind:
-        return InputError(source, position, "no resourceType")
-    return RawResource(source, position, value)
+        return InputError(source, position, "no resourceType", rank=rank)
+    return RawResource(source, position, value, rank)

@@ -3,6 +3,9 @@
 Everything is mapped the moment it is read and only the engine's plain values are kept, so a
 population's inputs cost a few small objects per resource instead of their JSON trees.
 A resource that cannot be used becomes a `Rejection`; nothing else stops the run.
+
+Mapping (`map_record`) and filing under a patient (`add`) are separate steps so that parallel
+workers can map what they read and hand a record to the worker that owns its patient.
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ from mappings.errors import MappingError
 from mappings.orders import OrderInput, map_medication_request
 from mappings.patients import map_patient
 
+Rank = tuple[int, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """An input left out of planning, with where it was and why (no patient data)."""
+    """An input left out of planning, with where it was and why (no patient data).
+
+    `rank` is its place in the input (file index, line, entry...), to report in input order.
+    """
 
     source: str
     position: str
@@ -30,14 +38,29 @@ class Rejection:
     expression: str | None = None
     resource_type: str | None = None
     resource_id: str | None = None
+    rank: Rank = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """A mapped resource and the patient it belongs to. `value` is an OrderInput, a Fill or
+    None (a Patient)."""
+
+    kind: str
+    patient_id: str
+    key: str
+    value: OrderInput | Fill | None
+    source: str
+    position: str
+    rank: Rank
 
 
 @dataclass(slots=True)
 class PatientInputs:
     orders: dict[str, OrderInput] = field(default_factory=dict)
     fills: dict[str, Fill] = field(default_factory=dict)
-    # where each order and fill came from, in case it must be rejected later
-    where: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # where each order and fill came from: (source, position, rank)
+    where: dict[tuple[str, str], tuple[str, str, Rank]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -51,100 +74,133 @@ class Collected:
     not_dispensed: int = 0  # dispenses that were not handed over (cancelled, in progress...)
 
 
-KNOWN = ("Patient", "MedicationRequest", "MedicationDispense")
+KNOWN = frozenset({"Patient", "MedicationRequest", "MedicationDispense"})
 
 
 def collect(
-    records: Iterable[RawResource | InputError], into: Collected | None = None
+    records: Iterable[RawResource | InputError],
+    into: Collected | None = None,
+    *,
+    file_index: int = 0,
 ) -> Collected:
     """Map every record into per-patient inputs; rejections are kept, never raised."""
     out = into if into is not None else Collected()
     for record in records:
-        if isinstance(record, InputError):
-            out.rejections.append(
-                Rejection(record.source, record.position, record.message, code="structure")
-            )
-            continue
-        out.resources += 1
-        res = record.resource
-        kind = res["resourceType"]
-        if kind not in KNOWN:
-            out.ignored += 1
-            continue
-        try:
-            _add(out, kind, res, record)
-        except MappingError as exc:
-            out.rejections.append(
-                Rejection(
-                    record.source,
-                    record.position,
-                    exc.message,
-                    code=exc.code,
-                    expression=exc.expression,
-                    resource_type=kind,
-                    resource_id=_id_of(res),
-                )
-            )
+        mapped = map_record(record, out, file_index)
+        if mapped is not None:
+            add(out, mapped)
     return out
 
 
-def _add(out: Collected, kind: str, res: dict[str, Any], record: RawResource) -> None:
-    if kind == "MedicationRequest":
-        mapped = map_medication_request(res)
-        inputs = out.patients.setdefault(mapped.patient_id, PatientInputs())
-        _keep(out, inputs, inputs.orders, mapped.order.id, mapped, kind, record)
-    elif kind == "MedicationDispense":
-        dispensed = map_medication_dispense(res)
-        if dispensed is None:
-            out.not_dispensed += 1
-            return
-        inputs = out.patients.setdefault(dispensed.patient_id, PatientInputs())
-        _keep(out, inputs, inputs.fills, dispensed.fill.id, dispensed.fill, kind, record)
-    else:
-        patient = map_patient(res)
-        out.declared.add(patient.id)
-        out.patients.setdefault(patient.id, PatientInputs())
-
-
-def _keep(
-    out: Collected,
-    inputs: PatientInputs,
-    table: dict[str, Any],
-    key: str,
-    value: object,
-    kind: str,
-    record: RawResource,
-) -> None:
-    """Keep the first version of a resource; an identical copy is dropped quietly, a
-    conflicting one is rejected (the files disagree and only a person can say which is right)."""
-    previous = table.get(key)
-    if previous is None:
-        table[key] = value
-        inputs.where[(kind, key)] = (record.source, record.position)
-    elif previous == value:
-        out.duplicates += 1
-    else:
-        first = inputs.where[(kind, key)]
+def map_record(
+    record: RawResource | InputError, out: Collected, file_index: int = 0
+) -> Mapped | None:
+    """Map one record; a rejection or a skipped resource is counted in `out`, giving None."""
+    rank = (file_index, *record.rank)
+    if isinstance(record, InputError):
+        out.rejections.append(
+            Rejection(record.source, record.position, record.message, "structure", rank=rank)
+        )
+        return None
+    out.resources += 1
+    res = record.resource
+    kind = res["resourceType"]
+    if kind not in KNOWN:
+        out.ignored += 1
+        return None
+    try:
+        return _map(kind, res, record, rank, out)
+    except MappingError as exc:
         out.rejections.append(
             Rejection(
                 record.source,
                 record.position,
-                f"another {kind} with this id and different content was read first "
-                f"({first[0]}, {first[1]}); that one was kept",
-                code="duplicate",
+                exc.message,
+                code=exc.code,
+                expression=exc.expression,
                 resource_type=kind,
-                resource_id=key,
+                resource_id=_id_of(res),
+                rank=rank,
             )
         )
+        return None
 
 
-def reject_orphans(collected: Collected) -> None:
-    """When Patient resources were given, orders and fills must belong to one of them."""
-    if not collected.declared:
+def _map(
+    kind: str, res: dict[str, Any], record: RawResource, rank: Rank, out: Collected
+) -> Mapped | None:
+    if kind == "MedicationRequest":
+        order = map_medication_request(res)
+        return Mapped(
+            kind, order.patient_id, order.order.id, order, record.source, record.position, rank
+        )
+    if kind == "MedicationDispense":
+        dispensed = map_medication_dispense(res)
+        if dispensed is None:
+            out.not_dispensed += 1
+            return None
+        fill = dispensed.fill
+        return Mapped(
+            kind, dispensed.patient_id, fill.id, fill, record.source, record.position, rank
+        )
+    patient = map_patient(res)
+    return Mapped(kind, patient.id, patient.id, None, record.source, record.position, rank)
+
+
+def add(out: Collected, mapped: Mapped) -> None:
+    """File a mapped resource under its patient.
+
+    The first version of a resource in input order is kept; an identical copy is dropped
+    quietly, a conflicting one is rejected (the files disagree and only a person can say
+    which is right).
+    """
+    inputs = out.patients.get(mapped.patient_id)
+    if inputs is None:
+        inputs = out.patients[mapped.patient_id] = PatientInputs()
+    if mapped.value is None:
+        out.declared.add(mapped.patient_id)
+        return
+    table: dict[str, Any] = inputs.orders if mapped.kind == "MedicationRequest" else inputs.fills
+    where_key = (mapped.kind, mapped.key)
+    previous = table.get(mapped.key)
+    here = (mapped.source, mapped.position, mapped.rank)
+    if previous is None:
+        table[mapped.key] = mapped.value
+        inputs.where[where_key] = here
+        return
+    if previous == mapped.value:
+        out.duplicates += 1
+        return
+    first = inputs.where[where_key]
+    if mapped.rank < first[2]:  # read out of input order (parallel workers): it comes first
+        table[mapped.key] = mapped.value
+        inputs.where[where_key] = here
+        first, here = here, first
+    out.rejections.append(
+        Rejection(
+            here[0],
+            here[1],
+            f"another {mapped.kind} with this id and different content was read first "
+            f"({first[0]}, {first[1]}); that one was kept",
+            code="duplicate",
+            resource_type=mapped.kind,
+            resource_id=mapped.key,
+            rank=here[2],
+        )
+    )
+
+
+def reject_orphans(collected: Collected, any_declared: bool | None = None) -> None:
+    """When Patient resources were given, orders and fills must belong to one of them.
+
+    `any_declared` says whether any Patient was read at all, for a worker that sees only
+    some patients; by default it is whether this collection declared any.
+    """
+    if not (collected.declared if any_declared is None else any_declared):
         return
     for patient_id in sorted(set(collected.patients) - collected.declared):
         inputs = collected.patients.pop(patient_id)
-        for (kind, key), (source, position) in sorted(inputs.where.items()):
+        for (kind, key), (source, position, rank) in sorted(inputs.where.items()):
             collected.rejections.append(
                 Rejection(
                     source,
@@ -154,10 +210,11 @@ def reject_orphans(collected: Collected) -> None:
                     expression=f"{kind}.subject",
                     resource_type=kind,
                     resource_id=key,
+                    rank=rank,
                 )
             )
 
 
-def _id_of(res: dict[str, object]) -> str | None:
+def _id_of(res: dict[str, Any]) -> str | None:
     value = res.get("id")
     return value if isinstance(value, str) else None

@@ -1,7 +1,9 @@
 """`fhir-sync plan` end to end: files in, one transaction Bundle per patient out.
 
-Reading and mapping stream; planning and writing go patient by patient in id order, so the
-output is byte-identical for the same input and `today`, whatever order the files list things.
+Reading and mapping stream; planning and writing go patient by patient, each patient's file
+written once from its own inputs, so the output is byte-identical for the same input and
+`today` whatever order the files list things in and however many worker processes share the
+work (see `workers.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mappings.bundle import plan_bundle
 from mappings.outcome import rejected_input_outcome
 
 ERRORS_FILE = "errors.ndjson"
+Validator = Callable[[dict[str, Any]], list[str]]
 
 
 @dataclass(slots=True)
@@ -61,6 +64,16 @@ class PlanReport:
         if plan.anchor is not None:
             self.anchors[plan.anchor] += 1
 
+    def merge(self, other: PlanReport) -> None:
+        """Add a worker's counts (files are counted once, by the caller)."""
+        for name in (
+            "resources", "patients", "synced", "not_synced", "short_fills", "renewals",
+            "rejected", "ignored", "duplicates",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.anchors.update(other.anchors)
+        self.reasons.update(other.reasons)
+
 
 class Progress:
     """Callbacks for long runs; the CLI draws bars, tests and libraries pass nothing."""
@@ -72,6 +85,17 @@ class Progress:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    """Everything a run needs besides its inputs; plain data, so workers can share it."""
+
+    out_dir: Path
+    today: date
+    prefs: Preferences
+    pharmacy: str | None = None
+    validate: Validator | None = None
+
+
 def plan_files(
     sources: Sequence[Path],
     out_dir: Path,
@@ -80,17 +104,74 @@ def plan_files(
     *,
     pharmacy: str | None = None,
     progress: Progress | None = None,
-    validate: Callable[[dict[str, Any]], list[str]] | None = None,
+    validate: Validator | None = None,
+    jobs: int = 1,
 ) -> PlanReport:
     """Plan every patient found in `sources` and write `out_dir/<patient id>.json`.
 
     `validate`, when given, checks each input resource fully (e.g. with fhir.resources) and
-    a resource with problems is rejected. Raises OSError only for paths that cannot be read
-    at all (checked before any work is done).
+    a resource with problems is rejected. `jobs` > 1 shares the work between that many
+    processes (by patient). Raises OSError only for paths that cannot be read at all
+    (checked before any work is done).
     """
     files = discover(sources)
+    settings = PlanSettings(out_dir, today, prefs, pharmacy, validate)
+    ui = progress or Progress()
+    out_dir.mkdir(parents=True, exist_ok=True)
     with gc_paused():
-        return _plan_files(files, out_dir, today, prefs, pharmacy, progress, validate)
+        if jobs > 1:
+            from fhir_sync.planning.workers import plan_in_workers
+
+            report, rejections = plan_in_workers(files, settings, jobs, ui)
+        else:
+            report, rejections = _plan_here(files, settings, ui)
+    report.files = len(files)
+    rejections.sort(key=lambda r: r.rank)
+    report.rejected = len(rejections)
+    write_ndjson(out_dir / ERRORS_FILE, (_outcome(r) for r in rejections))
+    return report
+
+
+def _plan_here(
+    files: list[Path], settings: PlanSettings, ui: Progress
+) -> tuple[PlanReport, list[Rejection]]:
+    collected = Collected()
+    total = sum(f.stat().st_size for f in files)
+    done = 0
+    for index, path in enumerate(files):
+        records = validated(read_resources(path), settings.validate, collected, index)
+        collect(records, collected, file_index=index)
+        done += path.stat().st_size
+        ui.reading(done, total)
+    reject_orphans(collected)
+    report = plan_collected(collected, settings, ui.planning)
+    return report, collected.rejections
+
+
+def plan_collected(
+    collected: Collected, settings: PlanSettings, on_planned: Callable[[int, int], None]
+) -> PlanReport:
+    """Plan and write every patient in `collected` (consumed as it goes, to free memory)."""
+    report = PlanReport(
+        resources=collected.resources, ignored=collected.ignored, duplicates=collected.duplicates
+    )
+    patient_ids = sorted(collected.patients)
+    for index, patient_id in enumerate(patient_ids, start=1):
+        inputs = collected.patients.pop(patient_id)
+        orders = inputs.orders
+        plan = plan_patient(
+            patient_id,
+            [o.order for o in orders.values()],
+            inputs.fills.values(),
+            settings.today,
+            settings.prefs,
+        )
+        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy)
+        write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
+        report.add(plan)
+        if index % 500 == 0 or index == len(patient_ids):
+            on_planned(index, len(patient_ids))
+    return report
 
 
 @contextmanager
@@ -110,58 +191,13 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _plan_files(
-    files: list[Path],
-    out_dir: Path,
-    today: date,
-    prefs: Preferences,
-    pharmacy: str | None,
-    progress: Progress | None,
-    validate: Callable[[dict[str, Any]], list[str]] | None,
-) -> PlanReport:
-    report = PlanReport(files=len(files))
-    ui = progress or Progress()
-    collected = Collected()
-    total = sum(f.stat().st_size for f in files)
-    done = 0
-    for path in files:
-        collect(_validated(read_resources(path), validate, collected), collected)
-        done += path.stat().st_size
-        ui.reading(done, total)
-    reject_orphans(collected)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    patient_ids = sorted(collected.patients)
-    for index, patient_id in enumerate(patient_ids, start=1):
-        inputs = collected.patients.pop(patient_id)
-        orders = inputs.orders
-        plan = plan_patient(
-            patient_id,
-            [o.order for o in orders.values()],
-            inputs.fills.values(),
-            today,
-            prefs,
-        )
-        write_json_file(
-            out_dir / f"{patient_id}.json", plan_bundle(plan, orders, pharmacy=pharmacy)
-        )
-        report.add(plan)
-        if index % 500 == 0 or index == len(patient_ids):
-            ui.planning(index, len(patient_ids))
-
-    write_ndjson(out_dir / ERRORS_FILE, (_outcome(r) for r in collected.rejections))
-    report.resources = collected.resources
-    report.rejected = len(collected.rejections)
-    report.ignored = collected.ignored
-    report.duplicates = collected.duplicates
-    return report
-
-
-def _validated(
+def validated(
     records: Iterator[RawResource | InputError],
-    validate: Callable[[dict[str, Any]], list[str]] | None,
+    validate: Validator | None,
     collected: Collected,
+    file_index: int,
 ) -> Iterator[RawResource | InputError]:
+    """`records` without those that full validation rejects (recorded in `collected`)."""
     if validate is None:
         yield from records
         return
@@ -170,13 +206,15 @@ def _validated(
             problems = validate(record.resource)
             if problems:
                 res = record.resource
+                rid = res.get("id")
                 collected.rejections.append(
                     Rejection(
                         record.source,
                         record.position,
                         "; ".join(problems),
                         resource_type=str(res.get("resourceType")),
-                        resource_id=res.get("id") if isinstance(res.get("id"), str) else None,
+                        resource_id=rid if isinstance(rid, str) else None,
+                        rank=(file_index, *record.rank),
                     )
                 )
                 continue
