@@ -23,6 +23,7 @@ EXT_CYCLE_QUANTITY: Final = _SD + "cycle-quantity"
 EXT_REFILLS_REMAINING: Final = _SD + "refills-remaining"
 EXT_SYNC_CYCLE: Final = _SD + "sync-cycle"
 EXT_ANCHOR_DATE: Final = _SD + "anchor-date"
+EXT_PLAN_DIGEST: Final = _SD + "plan-digest"
 
 # Extension written on OperationOutcome.issue for rejected input.
 EXT_REJECTED_INPUT: Final = _SD + "rejected-input"
