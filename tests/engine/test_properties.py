@@ -75,17 +75,12 @@ def test_quantities_are_positive_and_supply_ends_on_the_anchor_within_one_packag
         assert 0 <= (supply_end - o.sync_date).days <= slack
 
 
-@given(patients(), preferences)
-def test_planning_the_output_state_again_changes_nothing(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
-) -> None:
-    orders, fills = patient
-    first = _plan(orders, fills, prefs)
-    # A short fill is dispensed only when the order authorizes it; otherwise the renewal
-    # comes first and re-planning rightly still shows the short fill.
+def _dispense_short_fills(plan: PatientPlan) -> tuple[set[str], list[Fill]]:
+    """The plan carried out: each short fill dispensed, except those the order does not
+    authorize (the renewal comes first, and re-planning rightly still shows them)."""
     blocked = {
         o.order_id
-        for o in first.short_fills
+        for o in plan.short_fills
         if o.renewal is not None and o.renewal.needed_by == o.next_fill
     }
     dispensed = [
@@ -96,9 +91,19 @@ def test_planning_the_output_state_again_changes_nothing(
             days_supply=o.fill_days,
             quantity=o.quantity,
         )
-        for o in first.short_fills
+        for o in plan.short_fills
         if o.next_fill is not None and o.order_id not in blocked
     ]
+    return blocked, dispensed
+
+
+@given(patients(), preferences)
+def test_planning_the_output_state_again_changes_nothing(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    orders, fills = patient
+    first = _plan(orders, fills, prefs)
+    blocked, dispensed = _dispense_short_fills(first)
     kept = replace(prefs, anchor_date=first.anchor)
     again = _plan(orders, fills + dispensed, kept)
     assert again.anchor == first.anchor
@@ -121,21 +126,7 @@ def test_automatic_anchor_is_stable_when_every_supply_can_end_exactly_on_it(
     first = _plan(orders, patient[1], prefs)
     if any(o.daily_dose is not None and o.daily_dose < 1 for o in first.synced):
         return  # a fraction of a unit a day: a whole unit overshoots like a package
-    blocked = {
-        o.order_id
-        for o in first.short_fills
-        if o.renewal is not None and o.renewal.needed_by == o.next_fill
-    }
-    dispensed = [
-        Fill(
-            id=f"short-{o.order_id}",
-            handed_over=o.next_fill,
-            order_id=o.order_id,
-            days_supply=o.fill_days,
-        )
-        for o in first.short_fills
-        if o.next_fill is not None and o.order_id not in blocked
-    ]
+    blocked, dispensed = _dispense_short_fills(first)
     if blocked:
         return
     again = _plan(orders, patient[1] + dispensed, prefs)
