@@ -82,16 +82,17 @@ def payer_groups(
     connection: Connection,
     *,
     ids: Sequence[Sequence[str]] = (),
-    payer: str | None = None,
+    payers: Sequence[Sequence[str]] = (),
     after: str | None = None,
-    limit: int,
+    limit: int | None,
 ) -> list[PayerGroup]:
-    """Groups in id order; `ids` are AND-ed lists of alternatives, as search parameters are."""
+    """Groups in id order; `ids` and `payers` are AND-ed lists of alternatives, as search
+    parameters are."""
     statement = select(GROUP)
     for alternatives in ids:
         statement = statement.where(GROUP.c.id.in_(list(alternatives)))
-    if payer is not None:
-        statement = statement.where(GROUP.c.payer == payer)
+    for alternatives in payers:
+        statement = statement.where(GROUP.c.payer.in_(list(alternatives)))
     if after is not None:
         statement = statement.where(GROUP.c.id > after)
     rows = connection.execute(statement.order_by(GROUP.c.id).limit(limit)).mappings()

@@ -1,0 +1,58 @@
+"""The ASGI application: `create_app(settings)` wires the database, the routes and the error
+handlers. `fhir-sync serve` runs it under uvicorn; tests run it in-process or under uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from fhir_sync import __version__
+from fhir_sync.server import operation_routes, read_routes
+from fhir_sync.server.context import today_for
+from fhir_sync.server.enrollment_service import EnrollmentService
+from fhir_sync.server.errors import install_error_handlers
+from fhir_sync.server.live_pull import LivePull
+from fhir_sync.server.settings import ServerSettings
+from fhir_sync.store.database import open_engine
+from fhir_sync.store.migrate import upgrade
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    live_pull: LivePull | None = None,
+) -> FastAPI:
+    """The app; `engine` lets tests share a database, `live_pull` plugs in live FHIR pulls."""
+    settings = settings or ServerSettings.from_env()
+    owned = engine is None
+    database = engine if engine is not None else open_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            upgrade(database)
+        yield
+        if owned:
+            database.dispose()
+
+    app = FastAPI(
+        title="fhir-sync",
+        version=__version__,
+        description="Medication synchronization over FHIR R4: enrollment and sync plans.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = database
+    app.state.live_pull = live_pull
+    app.state.enrollment = EnrollmentService(
+        database, today=partial(today_for, settings), live=live_pull
+    )
+    install_error_handlers(app)
+    app.include_router(read_routes.router)
+    app.include_router(operation_routes.router)
+    return app

@@ -1,0 +1,54 @@
+"""Bundles assembled from stored bytes: a search page is the stored resources spliced into a
+Bundle skeleton, never parsed and re-serialized."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fhir_sync.server.fhirjson import dumps
+from fhir_sync.server.indexing import JsonObject
+
+Found = tuple[str, str, bytes]  # (resource type, id, body)
+
+
+def searchset(
+    base: str,
+    *,
+    self_url: str,
+    next_url: str | None,
+    matches: Sequence[Found],
+    included: Sequence[Found] = (),
+    total: int | None = None,
+) -> bytes:
+    links = [{"relation": "self", "url": self_url}]
+    if next_url is not None:
+        links.append({"relation": "next", "url": next_url})
+    head: JsonObject = {"resourceType": "Bundle", "type": "searchset"}
+    if total is not None:
+        head["total"] = total
+    head["link"] = links
+    entries = [_entry(base, found, b"match") for found in matches]
+    entries += [_entry(base, found, b"include") for found in included]
+    if not entries:
+        return dumps(head)
+    return dumps(head)[:-1] + b',"entry":[' + b",".join(entries) + b"]}"
+
+
+def collection(base: str, resources: Sequence[JsonObject]) -> bytes:
+    """An operation's result: the resources as stored, with their fullUrls."""
+    return dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [
+                {"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r}
+                for r in resources
+            ],
+        }
+    )
+
+
+def _entry(base: str, found: Found, mode: bytes) -> bytes:
+    kind, rid, body = found
+    url = dumps(f"{base}/{kind}/{rid}")
+    return b'{"fullUrl":' + url + b',"resource":' + body + b',"search":{"mode":"' + mode + b'"}}'

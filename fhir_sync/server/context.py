@@ -1,0 +1,40 @@
+"""What routes need from the running app: the database, settings, base URLs, the clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from fhir_sync.server.enrollment_service import EnrollmentService
+from fhir_sync.server.settings import ServerSettings
+
+
+def settings_of(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+def engine_of(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def service_of(request: Request) -> EnrollmentService:
+    service: EnrollmentService = request.app.state.enrollment
+    return service
+
+
+def root_url(request: Request) -> str:
+    """The server's public root (`FHIR_SYNC_PUBLIC_URL`, else as the request reached it)."""
+    configured = settings_of(request).public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def fhir_base(request: Request) -> str:
+    return root_url(request) + "/fhir"
+
+
+def today_for(settings: ServerSettings) -> date:
+    return settings.today or datetime.now(UTC).date()

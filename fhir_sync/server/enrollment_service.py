@@ -1,0 +1,373 @@
+"""Enrollment operations: the state changes of an enrollment and the plan that follows them.
+
+Each operation is one database transaction: the enrollment row (locked), the plan resources,
+the payer's Group version and the outbox write to the EHR commit together or not at all, so a
+crash leaves either the old state or the new one, never a plan the EHR will not hear about.
+Pulling from live endpoints happens before the transaction, never inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine
+
+from fhir_sync.engine import Preferences
+from fhir_sync.server.errors import FhirError
+from fhir_sync.server.groups import payer_group_id
+from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
+from fhir_sync.server.live_pull import Endpoints, LivePull
+from fhir_sync.server.operation_parameters import EnrollTerms
+from fhir_sync.server.patient_inputs import PatientData, gather, inputs_bytes, plan_for
+from fhir_sync.server.plan_resources import (
+    ACTIVE,
+    ON_HOLD,
+    REVOKED,
+    StoredPlan,
+    apply_enrollment_status,
+    careplan_id,
+    current_plan,
+    plan_hash,
+    resources_from_transaction,
+    store_plan,
+)
+from fhir_sync.store.database import write_transaction
+from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_payer_group
+from fhir_sync.store.outbox import enqueue
+from fhir_sync.store.resources import read_resource, save_resources, set_payer
+from fhir_sync.store.tables import Enrollment
+from mappings.validation import validate_resource
+
+Validator = Callable[[JsonObject], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    enrollment_status: str
+    plan: list[JsonObject]
+
+
+def endpoints_of(enrollment: Enrollment) -> Endpoints:
+    return Endpoints(
+        enrollment.ehr_endpoint, enrollment.pharmacy_endpoint, enrollment.target_endpoint
+    )
+
+
+def preferences_of(enrollment: Enrollment) -> Preferences:
+    closed = frozenset(int(day) for day in enrollment.closed_weekdays.split(",") if day)
+    return Preferences(
+        cycle_days=enrollment.cycle_days,
+        anchor_day=enrollment.anchor_day,
+        anchor_date=enrollment.anchor_date,
+        closed_weekdays=closed,
+        lead_days=enrollment.lead_days,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EnrollmentService:
+    """The operations behind `Patient/$enroll` and friends; `today` gives the planning date."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        today: Callable[[], date],
+        live: LivePull | None = None,
+        validate: Validator = validate_resource,
+    ) -> None:
+        self.engine = engine
+        self.today = today
+        self.live = live
+        self.validate = validate
+
+    # -- reading what to plan from ------------------------------------------------------
+
+    async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientData:
+        if self.live is None:
+            raise FhirError(
+                501,
+                "pulling from live FHIR endpoints is not available on this server yet; "
+                "give the MedicationRequests and MedicationDispenses as 'resource' parts",
+            )
+        return await self.live.pull(patient_id, endpoints)
+
+    def stored_inputs(self, patient_id: str) -> PatientData | None:
+        with self.engine.connect() as connection:
+            enrollment = get_enrollment(connection, patient_id)
+        if enrollment is None or enrollment.inputs is None:
+            return None
+        return gather(patient_id, [orjson.loads(enrollment.inputs)])
+
+    def enrollment(self, patient_id: str) -> Enrollment | None:
+        with self.engine.connect() as connection:
+            return get_enrollment(connection, patient_id)
+
+    # -- operations ----------------------------------------------------------------------
+
+    def preview(self, patient_id: str, terms: EnrollTerms, data: PatientData) -> JsonObject:
+        """$plan: the transaction Bundle the patient would get, nothing stored."""
+        enrollment = self.enrollment(patient_id)
+        draft = _apply_terms(enrollment or _new_enrollment(patient_id, _now()), terms)
+        _, bundle = plan_for(patient_id, data, self.today(), preferences_of(draft), draft.pharmacy)
+        return bundle
+
+    def enroll(
+        self,
+        patient_id: str,
+        terms: EnrollTerms,
+        data: PatientData | None,
+        *,
+        if_match: str | None,
+    ) -> OperationResult:
+        now = _now()
+        with write_transaction(self.engine) as connection:
+            existing = get_enrollment(connection, patient_id, for_update=True)
+            _check_match(connection, patient_id, if_match)
+            enrollment = _apply_terms(existing or _new_enrollment(patient_id, now), terms)
+            if existing is not None and existing.status == REVOKED:
+                enrollment.status = ACTIVE
+                enrollment.enrolled_at = now
+                enrollment.revoked_at = None
+            if terms.resources:
+                enrollment.inputs = inputs_bytes(terms.resources)
+            if data is None:
+                data = self._inputs_of(enrollment)
+            old_payer = existing.payer if existing is not None else None
+            if "payer" not in terms.given and data.payer is not None:
+                enrollment.payer = data.payer
+            self._store_patient(connection, patient_id, data.patient, enrollment.payer, now)
+            if enrollment.payer != old_payer:
+                set_payer(connection, patient_id, enrollment.payer)
+            plan = self._replan(connection, enrollment, data, now)
+            for payer in {old_payer, enrollment.payer} - {None}:
+                assert payer is not None
+                touch_payer_group(connection, payer, payer_group_id(payer), now)
+            self._finish(connection, enrollment, plan, now, new=existing is None)
+        return OperationResult(enrollment.status, plan.resources)
+
+    def unenroll(self, patient_id: str, *, if_match: str | None) -> OperationResult:
+        def change(enrollment: Enrollment, now: datetime) -> bool:
+            if enrollment.status == REVOKED:
+                return False
+            enrollment.status = REVOKED
+            enrollment.hold_until = None
+            enrollment.revoked_at = now
+            return True
+
+        return self._change_status(patient_id, if_match, change, touches_group=True)
+
+    def hold(self, patient_id: str, until: date, *, if_match: str | None) -> OperationResult:
+        def change(enrollment: Enrollment, _now: datetime) -> bool:
+            if enrollment.status == REVOKED:
+                raise FhirError(409, "the patient is unenrolled; enroll again first")
+            enrollment.status = ON_HOLD
+            enrollment.hold_until = until
+            return True
+
+        return self._change_status(patient_id, if_match, change)
+
+    def resume(
+        self, patient_id: str, data: PatientData | None, *, if_match: str | None
+    ) -> OperationResult:
+        """Back to active; the plan is recomputed as of today (the hold may have been long)."""
+        now = _now()
+        with write_transaction(self.engine) as connection:
+            enrollment = self._locked(connection, patient_id, if_match)
+            if enrollment.status == REVOKED:
+                raise FhirError(409, "the patient is unenrolled; enroll again instead")
+            if enrollment.status == ACTIVE:
+                return OperationResult(ACTIVE, current_plan(connection, patient_id))
+            enrollment.status = ACTIVE
+            enrollment.hold_until = None
+            plan = self._replan(connection, enrollment, data or self._inputs_of(enrollment), now)
+            self._finish(connection, enrollment, plan, now)
+        return OperationResult(enrollment.status, plan.resources)
+
+    def sync(
+        self,
+        patient_id: str,
+        data: PatientData,
+        given: list[JsonObject],
+        *,
+        if_match: str | None,
+    ) -> OperationResult:
+        """Re-plan from fresh data (given in the request or just pulled)."""
+        now = _now()
+        with write_transaction(self.engine) as connection:
+            enrollment = self._locked(connection, patient_id, if_match)
+            if enrollment.status == REVOKED:
+                raise FhirError(409, "the patient is unenrolled; enroll again first")
+            if given:
+                enrollment.inputs = inputs_bytes(given)
+            if data.patient is not None:
+                self._store_patient(connection, patient_id, data.patient, enrollment.payer, now)
+            plan = self._replan(connection, enrollment, data, now)
+            self._finish(connection, enrollment, plan, now)
+        return OperationResult(enrollment.status, plan.resources)
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _inputs_of(self, enrollment: Enrollment) -> PatientData:
+        if enrollment.inputs is None:
+            return PatientData()
+        return gather(enrollment.patient_id, [orjson.loads(enrollment.inputs)])
+
+    def _locked(self, connection: Connection, patient_id: str, if_match: str | None) -> Enrollment:
+        enrollment = get_enrollment(connection, patient_id, for_update=True)
+        if enrollment is None:
+            raise FhirError(404, f"Patient/{patient_id} is not enrolled")
+        _check_match(connection, patient_id, if_match)
+        return enrollment
+
+    def _change_status(
+        self,
+        patient_id: str,
+        if_match: str | None,
+        change: Callable[[Enrollment, datetime], bool],
+        *,
+        touches_group: bool = False,
+    ) -> OperationResult:
+        now = _now()
+        with write_transaction(self.engine) as connection:
+            enrollment = self._locked(connection, patient_id, if_match)
+            if not change(enrollment, now):
+                return OperationResult(enrollment.status, current_plan(connection, patient_id))
+            resources = [without_meta(r) for r in current_plan(connection, patient_id)]
+            apply_enrollment_status(resources, enrollment.status)
+            plan = store_plan(
+                connection,
+                patient_id,
+                resources,
+                payer=enrollment.payer,
+                now=now,
+                validate=self.validate,
+            )
+            if touches_group and enrollment.payer is not None:
+                payer = enrollment.payer
+                touch_payer_group(connection, payer, payer_group_id(payer), now)
+            self._finish(connection, enrollment, plan, now)
+        return OperationResult(enrollment.status, plan.resources)
+
+    def _replan(
+        self, connection: Connection, enrollment: Enrollment, data: PatientData, now: datetime
+    ) -> StoredPlan:
+        plan, bundle = plan_for(
+            enrollment.patient_id,
+            data,
+            self.today(),
+            preferences_of(enrollment),
+            enrollment.pharmacy,
+        )
+        if plan.anchor is not None:
+            enrollment.anchor_date = plan.anchor
+        resources = resources_from_transaction(bundle)
+        apply_enrollment_status(resources, enrollment.status)
+        return store_plan(
+            connection,
+            enrollment.patient_id,
+            resources,
+            payer=enrollment.payer,
+            now=now,
+            validate=self.validate,
+        )
+
+    def _store_patient(
+        self,
+        connection: Connection,
+        patient_id: str,
+        given: JsonObject | None,
+        payer: str | None,
+        now: datetime,
+    ) -> None:
+        stored = read_resource(connection, "Patient", patient_id)
+        if given is None:
+            if stored is not None:
+                return
+            resource: JsonObject = {"resourceType": "Patient", "id": patient_id, "active": True}
+        else:
+            resource = without_meta(given)
+            problems = self.validate(resource)
+            if problems:
+                raise FhirError(
+                    422,
+                    "the Patient is not valid FHIR R4: " + "; ".join(problems[:5]),
+                    code="structure",
+                    expression="Patient",
+                )
+            if stored is not None and without_meta(orjson.loads(stored.body)) == resource:
+                return
+        version = 1 if stored is None else stored.version_id + 1
+        save_resources(
+            connection, [resource_row(resource, version_id=version, last_updated=now, payer=payer)]
+        )
+
+    def _finish(
+        self,
+        connection: Connection,
+        enrollment: Enrollment,
+        plan: StoredPlan,
+        now: datetime,
+        *,
+        new: bool = False,
+    ) -> None:
+        """Queue the plan for the EHR when it differs from what was last queued; save."""
+        target = endpoints_of(enrollment).write_to
+        transaction = plan.transaction_bytes()
+        digest = plan_hash(transaction)
+        if target is not None and digest != enrollment.plan_hash:
+            enqueue(connection, target, enrollment.patient_id, transaction)
+            enrollment.plan_hash = digest
+        enrollment.updated_at = now
+        enrollment.version = 1 if new else enrollment.version + 1
+        save_enrollment(connection, enrollment, new=new)
+
+
+def _new_enrollment(patient_id: str, now: datetime) -> Enrollment:
+    return Enrollment(patient_id=patient_id, status=ACTIVE, enrolled_at=now, updated_at=now)
+
+
+def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
+    """A copy of `enrollment` with the given terms; a new anchor day or cycle drops the
+    anchor date the patient had, so that the new terms take effect."""
+    updated = Enrollment(**enrollment.model_dump())
+    given = terms.given
+    fields: dict[str, Any] = {
+        "anchorDay": ("anchor_day", terms.anchor_day),
+        "cycleDays": ("cycle_days", terms.cycle_days),
+        "leadDays": ("lead_days", terms.lead_days),
+        "closedDays": (
+            "closed_weekdays",
+            ",".join(str(day) for day in sorted(terms.closed_weekdays)),
+        ),
+        "pharmacy": ("pharmacy", terms.pharmacy),
+        "payer": ("payer", terms.payer),
+        "ehrEndpoint": ("ehr_endpoint", terms.ehr_endpoint),
+        "pharmacyEndpoint": ("pharmacy_endpoint", terms.pharmacy_endpoint),
+        "targetEndpoint": ("target_endpoint", terms.target_endpoint),
+    }
+    for part, (attribute, value) in fields.items():
+        if part in given:
+            setattr(updated, attribute, value)
+    if given & {"anchorDay", "cycleDays"} and (
+        updated.anchor_day != enrollment.anchor_day or updated.cycle_days != enrollment.cycle_days
+    ):
+        updated.anchor_date = None
+    return updated
+
+
+def _check_match(connection: Connection, patient_id: str, if_match: str | None) -> None:
+    """`If-Match: W/"<n>"` against the patient's CarePlan version: 412 when it moved on."""
+    if if_match is None:
+        return
+    stored = read_resource(connection, "CarePlan", careplan_id(patient_id))
+    wanted = if_match.strip().removeprefix("W/").strip('"')
+    if stored is None or str(stored.version_id) != wanted:
+        raise FhirError(412, "the CarePlan has changed since that version (If-Match)")

@@ -1,0 +1,113 @@
+"""Every error as an OperationOutcome with the right status, and nothing internal in a 500.
+
+Route code raises `FhirError`; framework errors (unknown route, wrong method, malformed
+request) and unexpected exceptions are turned into outcomes here. A 500's outcome carries only
+a reference that is also logged with the exception's type and stack, never its message, which
+might hold patient data.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fhir_sync.server.fhirjson import fhir_response
+from mappings.outcome import operation_outcome
+
+log = logging.getLogger("fhir_sync.server")
+
+_STATUS_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "processing",
+    501: "not-supported",
+}
+
+
+class FhirError(Exception):
+    """An error answered with `status` and an OperationOutcome.
+
+    `outcome` replaces the one-issue outcome built from `code` and `diagnostics` when the
+    caller has several issues to report (rejected input resources).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        diagnostics: str,
+        *,
+        code: str | None = None,
+        expression: str | Sequence[str] | None = None,
+        outcome: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(diagnostics)
+        self.status = status
+        self.diagnostics = diagnostics
+        self.code = code or _STATUS_CODES.get(status, "processing")
+        self.expression = expression
+        self.outcome = outcome
+        self.headers = headers
+
+    def response(self) -> Response:
+        outcome = self.outcome or operation_outcome(
+            "error", self.code, self.diagnostics, expression=self.expression
+        )
+        return fhir_response(outcome, self.status, self.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FhirError, _fhir_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _fhir_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FhirError)
+    return exc.response()
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if status == 404:
+        detail = "no such resource type, resource or operation"
+    headers = dict(exc.headers) if exc.headers else None
+    return FhirError(status, detail, headers=headers).response()
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    where = [".".join(str(p) for p in error.get("loc", ())) for error in exc.errors()]
+    return FhirError(400, "malformed request: " + ", ".join(where)).response()
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    reference = uuid.uuid4().hex
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "internal error %s: %s on %s %s\n%s",
+        reference,
+        type(exc).__name__,
+        request.method,
+        request.scope.get("route").path if request.scope.get("route") else "?",  # type: ignore[union-attr]
+        stack,
+    )
+    return FhirError(500, f"internal error (reference {reference})", code="exception").response()

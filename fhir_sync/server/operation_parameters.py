@@ -1,0 +1,200 @@
+"""`Parameters` bodies of the Patient operations -> checked values.
+
+Structure errors (not JSON, not a Parameters, an unknown part, a value of the wrong type) are a
+400; well-formed values the server cannot honour (a cycle of 45 days, a hold ending in the
+past) are a 422. An unknown part is an error, not ignored: a misspelt `anchorday` silently
+dropped would enrol the patient on terms nobody asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final
+
+import orjson
+
+from fhir_sync.server.errors import FhirError
+
+JsonObject = dict[str, Any]
+
+WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+CYCLES: Final = (28, 30, 90)
+_REFERENCE: Final = re.compile(r"(Location|Organization)/[A-Za-z0-9\-.]{1,64}")
+_URL: Final = re.compile(r"https?://[^\s]+")
+
+# part name -> the value[x] types accepted ("resource" for a resource part)
+ENROLL_PARTS: Final = {
+    "anchorDay": ("valueInteger", "valueCode", "valueString"),
+    "cycleDays": ("valueInteger",),
+    "leadDays": ("valueInteger",),
+    "closedDays": ("valueCode", "valueString"),
+    "pharmacy": ("valueReference", "valueString"),
+    "payer": ("valueReference", "valueString"),
+    "ehrEndpoint": ("valueUrl", "valueUri", "valueString"),
+    "pharmacyEndpoint": ("valueUrl", "valueUri", "valueString"),
+    "targetEndpoint": ("valueUrl", "valueUri", "valueString"),
+    "resource": ("resource",),
+}
+HOLD_PARTS: Final = {"until": ("valueDate",)}
+SYNC_PARTS: Final = {"resource": ("resource",)}
+NO_PARTS: Final[dict[str, tuple[str, ...]]] = {}
+
+
+@dataclass(slots=True)
+class EnrollTerms:
+    """What an $enroll or $plan asked for; `given` names the parts present, so that enrolling
+    an enrolled patient again changes only what was sent."""
+
+    given: set[str] = field(default_factory=set)
+    anchor_day: int | None = None
+    cycle_days: int = 30
+    lead_days: int = 7
+    closed_weekdays: frozenset[int] = frozenset()
+    pharmacy: str | None = None
+    payer: str | None = None
+    ehr_endpoint: str | None = None
+    pharmacy_endpoint: str | None = None
+    target_endpoint: str | None = None
+    resources: list[JsonObject] = field(default_factory=list)
+
+
+def parse_parameters(body: bytes, allowed: Mapping[str, tuple[str, ...]]) -> list[JsonObject]:
+    """The parts of a Parameters body (an empty body is an empty Parameters)."""
+    if not body.strip():
+        return []
+    try:
+        parameters = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise FhirError(400, "the body is not JSON", code="structure") from None
+    if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
+        raise FhirError(400, "the body must be a Parameters resource", code="structure")
+    parts = parameters.get("parameter") or []
+    if not isinstance(parts, list):
+        raise FhirError(400, "Parameters.parameter must be a list", code="structure")
+    for index, part in enumerate(parts):
+        where = f"Parameters.parameter[{index}]"
+        if not isinstance(part, dict) or not isinstance(part.get("name"), str):
+            raise FhirError(400, f"{where} needs a name", code="required", expression=where)
+        name = part["name"]
+        accepted = allowed.get(name)
+        if accepted is None:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise FhirError(400, f"unknown parameter {name!r} (known: {known})", expression=where)
+        present = [key for key in part if key.startswith("value") or key == "resource"]
+        if len(present) != 1 or present[0] not in accepted:
+            raise FhirError(
+                400,
+                f"parameter {name!r} needs one of {', '.join(accepted)}",
+                code="structure",
+                expression=where,
+            )
+    return parts
+
+
+def _value(part: JsonObject) -> Any:
+    return next(v for k, v in part.items() if k.startswith("value") or k == "resource")
+
+
+def enroll_terms(body: bytes) -> EnrollTerms:
+    terms = EnrollTerms()
+    for part in parse_parameters(body, ENROLL_PARTS):
+        name, value = part["name"], _value(part)
+        if name != "resource" and name in terms.given:
+            raise FhirError(400, f"parameter {name!r} given twice")
+        terms.given.add(name)
+        if name == "anchorDay":
+            terms.anchor_day = _anchor_day(value)
+        elif name == "cycleDays":
+            terms.cycle_days = _integer(name, value)
+            if terms.cycle_days not in CYCLES:
+                raise FhirError(422, "cycleDays must be 28, 30 or 90", code="business-rule")
+        elif name == "leadDays":
+            terms.lead_days = _integer(name, value)
+            if not 0 <= terms.lead_days <= 90:
+                raise FhirError(422, "leadDays must be 0 to 90", code="business-rule")
+        elif name == "closedDays":
+            terms.closed_weekdays = _weekdays(value)
+        elif name in ("pharmacy", "payer"):
+            setattr(terms, name, _reference(name, value))
+        elif name.endswith("Endpoint"):
+            setattr(terms, name.removesuffix("Endpoint") + "_endpoint", _url(name, value))
+        else:
+            if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+                raise FhirError(400, "a resource part must hold a resource", code="structure")
+            terms.resources.append(value)
+    return terms
+
+
+def hold_until(body: bytes, today: date) -> date:
+    parts = parse_parameters(body, HOLD_PARTS)
+    if len(parts) != 1:
+        raise FhirError(400, "$hold needs exactly one 'until' date", code="required")
+    try:
+        until = date.fromisoformat(str(_value(parts[0])))
+    except ValueError:
+        raise FhirError(400, "until must be a date (YYYY-MM-DD)", code="value") from None
+    if until <= today:
+        raise FhirError(422, "until must be after today", code="business-rule")
+    return until
+
+
+def sync_resources(body: bytes) -> list[JsonObject]:
+    resources = []
+    for part in parse_parameters(body, SYNC_PARTS):
+        value = part["resource"]
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            raise FhirError(400, "a resource part must hold a resource", code="structure")
+        resources.append(value)
+    return resources
+
+
+def _integer(name: str, value: Any) -> int:
+    if type(value) is not int:
+        raise FhirError(400, f"{name} must be an integer", code="value")
+    return value
+
+
+def _anchor_day(value: Any) -> int | None:
+    if isinstance(value, str):
+        if value == "automatic":
+            return None
+        raise FhirError(400, "anchorDay must be a day of month or 'automatic'", code="value")
+    day = _integer("anchorDay", value)
+    if not 1 <= day <= 31:
+        raise FhirError(422, "anchorDay must be 1 to 31", code="business-rule")
+    return day
+
+
+def _weekdays(value: Any) -> frozenset[int]:
+    if not isinstance(value, str):
+        raise FhirError(400, "closedDays must be a code", code="value")
+    days = set()
+    for word in value.split(","):
+        key = word.strip().lower()[:3]
+        if key not in WEEKDAYS:
+            raise FhirError(400, "closedDays: use mon, tue, ..., sun", code="value")
+        days.add(WEEKDAYS[key])
+    if len(days) == 7:
+        raise FhirError(422, "the pharmacy must be open one day a week", code="business-rule")
+    return frozenset(days)
+
+
+def _reference(name: str, value: Any) -> str:
+    text = value.get("reference") if isinstance(value, dict) else value
+    if not isinstance(text, str) or not _REFERENCE.fullmatch(text):
+        kind = "Location" if name == "pharmacy" else "Organization"
+        raise FhirError(400, f"{name} must be a reference {kind}/<id>", code="value")
+    if name == "payer" and not text.startswith("Organization/"):
+        raise FhirError(400, "payer must reference an Organization", code="value")
+    if name == "pharmacy" and not text.startswith("Location/"):
+        raise FhirError(400, "pharmacy must reference a Location", code="value")
+    return text
+
+
+def _url(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not _URL.fullmatch(value) or len(value) > 1024:
+        raise FhirError(400, f"{name} must be an http(s) URL", code="value")
+    return value.rstrip("/")

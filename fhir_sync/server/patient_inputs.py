@@ -1,0 +1,145 @@
+"""The resources an operation was given (or pulled) -> what the engine plans from.
+
+Unlike `fhir-sync plan`, which plans around bad records and reports them in a file, an API
+call is answered as a whole: any resource that cannot be used makes the call a 422 whose
+OperationOutcome names each one, so the caller fixes its data instead of getting a plan built
+on part of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+
+from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
+from fhir_sync.server.errors import FhirError
+from mappings.bundle import plan_bundle
+from mappings.dispenses import map_medication_dispense
+from mappings.errors import MappingError
+from mappings.orders import OrderInput, map_medication_request
+from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
+
+JsonObject = dict[str, Any]
+SOURCE = "Parameters.resource"
+
+
+@dataclass(slots=True)
+class PatientData:
+    """A patient's orders and fills, and what the inputs said about the patient and payer."""
+
+    orders: dict[str, OrderInput] = field(default_factory=dict)
+    fills: dict[str, Fill] = field(default_factory=dict)
+    patient: JsonObject | None = None
+    payer: str | None = None
+
+
+def flatten(resources: Iterable[JsonObject]) -> Iterator[tuple[str, JsonObject]]:
+    """(position, resource) for each resource, with Bundles opened."""
+    for index, resource in enumerate(resources):
+        if resource.get("resourceType") == "Bundle":
+            for number, entry in enumerate(resource.get("entry") or ()):
+                inner = entry.get("resource") if isinstance(entry, dict) else None
+                if isinstance(inner, dict):
+                    yield f"part {index} entry {number}", inner
+        else:
+            yield f"part {index}", resource
+
+
+def gather(patient_id: str, resources: Iterable[JsonObject]) -> PatientData:
+    data = PatientData()
+    issues: list[JsonObject] = []
+    for position, resource in flatten(resources):
+        kind, rid = input_identity(resource)
+        try:
+            problem = _add(data, patient_id, resource)
+        except MappingError as error:
+            issues.append(
+                mapping_error_outcome(
+                    error,
+                    source=SOURCE,
+                    position=position,
+                    resource_type=kind,
+                    resource_id=rid,
+                )["issue"][0]
+            )
+            continue
+        if problem is not None:
+            issues.append(
+                rejected_input_outcome(
+                    message=problem,
+                    source=SOURCE,
+                    position=position,
+                    code="invariant",
+                    resource_type=kind,
+                    resource_id=rid,
+                )["issue"][0]
+            )
+    if issues:
+        raise FhirError(
+            422,
+            "some resources cannot be used",
+            outcome={"resourceType": "OperationOutcome", "issue": issues},
+        )
+    return data
+
+
+def _add(data: PatientData, patient_id: str, resource: JsonObject) -> str | None:
+    """Adds the resource; a message when it cannot be used (no patient data in it)."""
+    kind = resource.get("resourceType")
+    if kind == "MedicationRequest":
+        order = map_medication_request(resource)
+        if order.patient_id != patient_id:
+            return "the order is for another patient"
+        data.orders[order.order.id] = order
+    elif kind == "MedicationDispense":
+        dispensed = map_medication_dispense(resource)
+        if dispensed is not None:
+            if dispensed.patient_id != patient_id:
+                return "the dispense is for another patient"
+            data.fills[dispensed.fill.id] = dispensed.fill
+    elif kind == "Patient":
+        if resource.get("id") != patient_id:
+            return "a Patient other than the one in the URL"
+        data.patient = resource
+    elif kind == "Coverage":
+        payer = _coverage_payer(resource, patient_id)
+        if payer is not None:
+            data.payer = payer
+    return None
+
+
+def _coverage_payer(coverage: JsonObject, patient_id: str) -> str | None:
+    beneficiary = (coverage.get("beneficiary") or {}).get("reference")
+    if not isinstance(beneficiary, str) or not beneficiary.endswith(f"Patient/{patient_id}"):
+        return None
+    if coverage.get("status") not in (None, "active"):
+        return None
+    for payor in coverage.get("payor") or ():
+        reference = payor.get("reference") if isinstance(payor, dict) else None
+        if isinstance(reference, str) and reference.startswith("Organization/"):
+            return reference
+    return None
+
+
+def plan_for(
+    patient_id: str, data: PatientData, today: date, prefs: Preferences, pharmacy: str | None
+) -> tuple[PatientPlan, JsonObject]:
+    """The engine's plan and its transaction Bundle."""
+    orders = [order.order for order in data.orders.values()]
+    plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs)
+    return plan, plan_bundle(plan, data.orders, pharmacy=pharmacy)
+
+
+def inputs_bytes(resources: list[JsonObject]) -> bytes:
+    """The inputs as kept with the enrollment, for re-planning without live endpoints."""
+    return orjson.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": resource} for _, resource in flatten(resources)],
+        }
+    )

@@ -1,0 +1,226 @@
+"""Read and search: stored bytes out, no validation and no JSON parsing on the way.
+
+(No `from __future__ import annotations` here: FastAPI must evaluate the route signatures,
+whose dependencies close over local variables.)
+
+Searches run in one read transaction, so a page and its includes are one snapshot.
+"""
+
+from dataclasses import replace
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from sqlalchemy import Connection
+
+from fhir_sync.server.auth import Caller, require_scope
+from fhir_sync.server.bundles import Found, searchset
+from fhir_sync.server.capability import capability_statement, smart_configuration
+from fhir_sync.server.context import engine_of, fhir_base, root_url, settings_of
+from fhir_sync.server.errors import FhirError
+from fhir_sync.server.fhir_dates import http_date
+from fhir_sync.server.fhirjson import dumps, fhir_response
+from fhir_sync.server.groups import payer_group
+from fhir_sync.server.search_request import (
+    ID_PATTERN,
+    SearchRequest,
+    parse_search,
+    wants_strict,
+)
+from fhir_sync.store.database import read_transaction
+from fhir_sync.store.enrollments import get_payer_group, payer_groups, payer_members
+from fhir_sync.store.resources import read_resource
+from fhir_sync.store.search import (
+    ColumnIn,
+    ResourceQuery,
+    count_matches,
+    read_bodies,
+    referencing,
+    search_page,
+    token_codes,
+)
+
+router = APIRouter()
+
+STORED_TYPES = ("CarePlan", "Appointment", "Task", "Patient")
+
+
+@router.get("/fhir/metadata")
+def metadata(request: Request) -> Response:
+    return fhir_response(capability_statement(fhir_base(request)))
+
+
+@router.get("/.well-known/smart-configuration")
+def smart_config(request: Request) -> Response:
+    settings = settings_of(request)
+    body = smart_configuration(root_url(request), auth_required=settings.auth_required)
+    return Response(content=dumps(body), media_type="application/json")
+
+
+def _read(kind: str, scope: str) -> None:
+    @router.get(f"/fhir/{kind}/{{resource_id}}", name=f"read {kind}")
+    def read(
+        request: Request,
+        resource_id: str,
+        caller: Annotated[Caller, Depends(require_scope(scope))],
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        if not ID_PATTERN.fullmatch(resource_id):
+            raise FhirError(404, f"{kind}/{resource_id[:64]} is not a valid id")
+        with read_transaction(engine_of(request)) as connection:
+            served = read_resource(connection, kind, resource_id)
+        if served is None or (caller.payer is not None and served.payer != caller.payer):
+            raise FhirError(404, f"{kind}/{resource_id} is not known")
+        etag = f'W/"{served.version_id}"'
+        headers = {"ETag": etag, "Last-Modified": http_date(served.last_updated)}
+        if if_none_match is not None and etag in _etags(if_none_match):
+            return Response(status_code=304, headers=headers)
+        return fhir_response(served.body, headers=headers)
+
+
+def _search(kind: str, scope: str) -> None:
+    @router.get(f"/fhir/{kind}", name=f"search {kind}")
+    def search(
+        request: Request,
+        caller: Annotated[Caller, Depends(require_scope(scope))],
+        prefer: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        parsed = _parse(request, kind, prefer)
+        with read_transaction(engine_of(request)) as connection:
+            body = _stored_search(connection, request, parsed, caller)
+        return fhir_response(body)
+
+
+for _kind in STORED_TYPES:
+    _search(_kind, f"{_kind}.s")
+    _read(_kind, f"{_kind}.r")
+
+
+@router.get("/fhir/Group", name="search Group")
+def search_groups(
+    request: Request,
+    caller: Annotated[Caller, Depends(require_scope("Group.s"))],
+    prefer: Annotated[str | None, Header()] = None,
+) -> Response:
+    parsed = _parse(request, "Group", prefer)
+    ids = [f.values for f in parsed.filters if isinstance(f, ColumnIn)]
+    payers = list(parsed.payers)
+    if caller.payer is not None:
+        payers.append((caller.payer,))
+    base = fhir_base(request)
+    with read_transaction(engine_of(request)) as connection:
+        if parsed.summary_count:
+            return fhir_response(
+                searchset(
+                    base,
+                    self_url=_link(request, parsed),
+                    next_url=None,
+                    matches=(),
+                    total=len(payer_groups(connection, ids=ids, payers=payers, limit=None)),
+                )
+            )
+        page = payer_groups(
+            connection, ids=ids, payers=payers, after=parsed.cursor, limit=parsed.count + 1
+        )
+        matches = [
+            ("Group", g.id, dumps(payer_group(g, payer_members(connection, g.payer))))
+            for g in page[: parsed.count]
+        ]
+    following = page[parsed.count - 1].id if len(page) > parsed.count and parsed.count else None
+    return fhir_response(
+        searchset(
+            base,
+            self_url=_link(request, parsed),
+            next_url=_link(request, parsed, following) if following else None,
+            matches=matches,
+        )
+    )
+
+
+@router.get("/fhir/Group/{group_id}", name="read Group")
+def read_group(
+    request: Request,
+    group_id: str,
+    caller: Annotated[Caller, Depends(require_scope("Group.r"))],
+) -> Response:
+    with read_transaction(engine_of(request)) as connection:
+        group = get_payer_group(connection, group_id) if ID_PATTERN.fullmatch(group_id) else None
+        if group is None or (caller.payer is not None and group.payer != caller.payer):
+            raise FhirError(404, f"Group/{group_id[:64]} is not known")
+        body = dumps(payer_group(group, payer_members(connection, group.payer)))
+    headers = {"ETag": f'W/"{group.version_id}"', "Last-Modified": http_date(group.last_updated)}
+    return fhir_response(body, headers=headers)
+
+
+def _parse(request: Request, kind: str, prefer: str | None) -> SearchRequest:
+    settings = settings_of(request)
+    return parse_search(
+        kind,
+        request.query_params.multi_items(),
+        strict=wants_strict(prefer),
+        default_count=settings.default_count,
+        max_count=settings.max_count,
+    )
+
+
+def _stored_search(
+    connection: Connection, request: Request, parsed: SearchRequest, caller: Caller
+) -> bytes:
+    base = fhir_base(request)
+    kind = parsed.resource_type
+    query = ResourceQuery(
+        kind,
+        filters=tuple(parsed.filters),
+        payer=caller.payer,
+        after=parsed.cursor,
+        limit=parsed.count + 1,
+    )
+    self_url = _link(request, parsed)
+    if parsed.summary_count:
+        total = count_matches(connection, replace(query, after=None))
+        return searchset(base, self_url=self_url, next_url=None, matches=(), total=total)
+    rows = search_page(connection, query)
+    more = len(rows) > parsed.count
+    rows = rows[: parsed.count]
+    matches: list[Found] = [(kind, rid, body) for rid, body in rows]
+    ids = [rid for rid, _ in rows]
+    included: list[Found] = []
+    for param, target in parsed.include_targets:
+        references = token_codes(connection, kind, ids, param)
+        wanted = [ref.removeprefix(f"{target}/") for ref in references]
+        included += [
+            (target, rid, body)
+            for rid, body in read_bodies(connection, target, wanted, payer=caller.payer)
+        ]
+    for source, param in parsed.revinclude_sources:
+        targets = [f"{kind}/{rid}" for rid in ids]
+        included += [
+            (source, rid, body)
+            for rid, body in referencing(connection, source, param, targets, payer=caller.payer)
+        ]
+    next_url = _link(request, parsed, ids[-1]) if more and ids else None
+    return searchset(
+        base, self_url=self_url, next_url=next_url, matches=matches, included=_unique(included)
+    )
+
+
+def _unique(found: list[Found]) -> list[Found]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for item in found:
+        if (item[0], item[1]) not in seen:
+            seen.add((item[0], item[1]))
+            out.append(item)
+    return out
+
+
+def _link(request: Request, parsed: SearchRequest, cursor: str | None = None) -> str:
+    pairs = [pair for pair in parsed.used if pair[0] != "_count"]
+    pairs.append(("_count", str(parsed.count)))
+    if cursor is not None:
+        pairs.append(("_cursor", cursor))
+    return f"{fhir_base(request)}/{parsed.resource_type}?{urlencode(pairs)}"
+
+
+def _etags(header: str) -> list[str]:
+    return [tag.strip() for tag in header.split(",")]

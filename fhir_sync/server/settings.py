@@ -1,0 +1,50 @@
+"""Server configuration from the environment, so that one container image fits every site."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from fhir_sync.store.database import database_url
+
+PUBLIC_URL_ENV: Final = "FHIR_SYNC_PUBLIC_URL"
+AUTH_ENV: Final = "FHIR_SYNC_AUTH"
+MIGRATE_ENV: Final = "FHIR_SYNC_MIGRATE_ON_START"
+TODAY_ENV: Final = "FHIR_SYNC_TODAY"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """`public_url`: the base URL clients reach the server at (behind a proxy it differs from
+    the request's), used in `fullUrl`s and paging links; None: taken from each request.
+    `auth_required`: off until the SMART authorization server exists (see server/auth.py).
+    `today`: plan as of this date instead of the UTC date (demos and tests)."""
+
+    database_url: str
+    public_url: str | None = None
+    auth_required: bool = False
+    migrate_on_start: bool = True
+    today: date | None = None
+    default_count: int = 50
+    max_count: int = 1000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        env = dict(os.environ if environ is None else environ)
+        today = env.get(TODAY_ENV, "").strip()
+        return cls(
+            database_url=database_url(env),
+            public_url=env.get(PUBLIC_URL_ENV, "").strip().rstrip("/") or None,
+            auth_required=_flag(env.get(AUTH_ENV), default=False),
+            migrate_on_start=_flag(env.get(MIGRATE_ENV), default=True),
+            today=date.fromisoformat(today) if today else None,
+        )
+
+
+def _flag(value: str | None, *, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
