@@ -19,6 +19,8 @@ from fhir_sync.clihelp import (
     rich_progress,
 )
 from fhir_sync.engine import Preferences
+from fhir_sync.server_cli import db_app, serve
+from fhir_sync.sync_cli import sync
 
 app = typer.Typer(
     name="fhir-sync",
@@ -126,6 +128,13 @@ def generate(
     as_of = _or_usage(parse_today, today) if today else date.today()
     stats = write_dataset(out_dir, patients, seed, as_of, bad_records=bad_records)
     out.print(f"wrote {stats} to {out_dir}")
+
+
+app.command("sync")(sync)
+
+
+app.command("serve")(serve)
+app.add_typer(db_app, name="db")
 
 
 def _or_usage(parse: Callable[[str], T], value: str) -> T:
