@@ -61,7 +61,8 @@ async def enroll(
             terms.pharmacy_endpoint or (existing.pharmacy_endpoint if existing else None),
             terms.target_endpoint or (existing.target_endpoint if existing else None),
         )
-        if endpoints.any:
+        has_inputs = existing is not None and existing.inputs is not None
+        if endpoints.any and (service.live is not None or not has_inputs):
             data = await service.pull(patient_id, endpoints)
     result = await run_in_threadpool(service.enroll, patient_id, terms, data, if_match=if_match)
     return _result(request, result)
@@ -136,7 +137,8 @@ async def plan(request: Request, patient_id: str, _caller: Previewer) -> Respons
 async def _fresh_data(
     service: EnrollmentService, patient_id: str, given: list[dict[str, object]], *, required: bool
 ) -> PatientData | None:
-    """Given resources win; else the enrollment's endpoints; else what it was enrolled with.
+    """Given resources win; else the enrollment's endpoints (when live pulls are wired);
+    else the resources it was enrolled with; else a pull, which says it is not available.
 
     None when there is nothing new (the caller keeps the stored inputs); with `required` that
     is a 404 for an unknown patient and 422 when nothing at all can be planned from.
@@ -149,9 +151,11 @@ async def _fresh_data(
             raise FhirError(404, f"Patient/{patient_id} is not enrolled")
         return None
     endpoints = endpoints_of(enrollment)
-    if endpoints.any:
+    if endpoints.any and service.live is not None:
         return await service.pull(patient_id, endpoints)
     stored = await run_in_threadpool(service.stored_inputs, patient_id)
+    if stored is None and endpoints.any:
+        return await service.pull(patient_id, endpoints)
     if stored is None and required:
         raise FhirError(
             422,

@@ -60,7 +60,7 @@ def transaction_from_resources(resources: Iterable[JsonObject]) -> JsonObject:
     names = {f"{r['resourceType']}/{r['id']}": URN + r["id"] for r in ordered}
     entries = []
     for resource in ordered:
-        body = {k: v for k, v in resource.items() if k not in ("id", "meta")}
+        body = copy.deepcopy({k: v for k, v in resource.items() if k not in ("id", "meta")})
         _rewrite(body, names)
         identifier = body["identifier"][0]
         entries.append(

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from fhir_sync.server.app import create_app
+from fhir_sync.server.settings import ServerSettings
+from tests.server.api_support import TODAY
 from tests.server.databases import database, empty_tables, migrated_engine
 
 BACKENDS = ("sqlite", "postgresql")
@@ -28,3 +32,12 @@ def engine(backend_engine: Engine) -> Engine:
     """The session's database, emptied for this test."""
     empty_tables(backend_engine)
     return backend_engine
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    """The app in-process on the test's database, planning as of TODAY."""
+    settings = ServerSettings(database_url="unused", today=TODAY, migrate_on_start=False)
+    app = create_app(settings, engine=engine)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

@@ -1,0 +1,57 @@
+"""Test data and helpers for the API tests: demo patients as $enroll Parameters."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date
+from functools import cache
+from typing import Any
+
+from tests.conftest import FIXTURES
+
+TODAY = date(2026, 11, 22)
+JsonObject = dict[str, Any]
+
+
+@cache
+def demo_resources() -> dict[str, tuple[JsonObject, ...]]:
+    """patient id -> the Patient, MedicationRequests and MedicationDispenses of the demo set."""
+    by_patient: dict[str, list[JsonObject]] = defaultdict(list)
+    for name in ("Patient", "MedicationRequest", "MedicationDispense"):
+        for line in (FIXTURES / "demo" / f"{name}.ndjson").read_text().splitlines():
+            resource = json.loads(line)
+            if name == "Patient":
+                owner = resource["id"]
+            else:
+                owner = resource["subject"]["reference"].removeprefix("Patient/")
+            by_patient[owner].append(resource)
+    return {pid: tuple(items) for pid, items in sorted(by_patient.items())}
+
+
+def demo_patients() -> list[str]:
+    return list(demo_resources())
+
+
+def data_bundle(patient_id: str) -> JsonObject:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in demo_resources()[patient_id]],
+    }
+
+
+def parameters(*parts: JsonObject) -> JsonObject:
+    return {"resourceType": "Parameters", "parameter": list(parts)}
+
+
+def enroll_body(patient_id: str, *extra: JsonObject) -> JsonObject:
+    return parameters(*extra, {"name": "resource", "resource": data_bundle(patient_id)})
+
+
+def resources_of(bundle: JsonObject, kind: str | None = None) -> list[JsonObject]:
+    return [
+        entry["resource"]
+        for entry in bundle.get("entry", [])
+        if kind is None or entry["resource"]["resourceType"] == kind
+    ]
