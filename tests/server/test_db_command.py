@@ -1,0 +1,23 @@
+"""`fhir-sync db upgrade|current|check` on the database FHIR_SYNC_DATABASE_URL names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fhir_sync.cli import app
+
+
+def test_upgrade_then_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FHIR_SYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    runner = CliRunner()
+    before = runner.invoke(app, ["db", "current"])
+    assert before.exit_code == 0 and "current none" in before.output
+    assert runner.invoke(app, ["db", "check"]).exit_code == 1  # empty: tables missing
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "revision 0001" in upgraded.output
+    checked = runner.invoke(app, ["db", "check"])
+    assert checked.exit_code == 0 and "matches" in checked.output
