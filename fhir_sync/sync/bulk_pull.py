@@ -13,6 +13,7 @@ per-patient searches would.
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlencode
 
 import orjson
 
@@ -22,7 +23,9 @@ from fhir_sync.planning.collect import Collected, collect
 from fhir_sync.sync.medication_refs import Resource, inline_medication
 from fhir_sync.sync.pull import ORDER_STATUSES, Endpoint, Sources, active_order
 
-_ORDER_FILTER = f"MedicationRequest?status={','.join(ORDER_STATUSES)}"
+#: The query inside a `_typeFilter` is itself URL-encoded (Bulk Data spec): the comma between
+#: statuses must not read as the separator between filters.
+_ORDER_FILTER = "MedicationRequest?" + urlencode({"status": ",".join(ORDER_STATUSES)})
 
 
 async def bulk_collect(sources: Sources) -> Collected:
