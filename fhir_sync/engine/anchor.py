@@ -46,10 +46,11 @@ def choose_anchor(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
     """The anchor date for these orders under the patient's preferences."""
     earliest = today + timedelta(days=prefs.lead_days)
     if prefs.anchor_date is not None:
+        # The established pickup day itself while it is still ahead; once it has passed,
+        # its first occurrence that leaves the lead time.
         behind = (earliest - prefs.anchor_date).days
-        occurrence = prefs.anchor_date + timedelta(
-            days=-(-behind // prefs.cycle_days) * prefs.cycle_days
-        )
+        cycles = max(0, -(-behind // prefs.cycle_days))
+        occurrence = prefs.anchor_date + timedelta(days=cycles * prefs.cycle_days)
         return next_open_day(occurrence, prefs.closed_weekdays)
     if prefs.anchor_day is not None:
         return _preferred_day(earliest, prefs)

@@ -174,3 +174,12 @@ def test_bad_preferences_are_rejected() -> None:
 def test_duplicate_order_ids_are_refused() -> None:
     with pytest.raises(ValueError):
         plan_patient("p", [order("a"), order("a")], [], TODAY, Preferences())
+
+
+def test_an_established_anchor_is_kept_and_rolled_forward_once_passed() -> None:
+    ahead = Preferences(cycle_days=28, anchor_date=TODAY + timedelta(days=28), lead_days=0)
+    plan = plan_patient("p", [order("a")], [], TODAY, ahead)
+    assert plan.anchor == TODAY + timedelta(days=28)  # not the occurrence 28 days earlier
+    passed = Preferences(cycle_days=28, anchor_date=TODAY - timedelta(days=30))
+    plan = plan_patient("p", [order("a")], [], TODAY, passed)
+    assert plan.anchor == TODAY + timedelta(days=26)  # the next occurrence past the lead time
