@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from fhir_sync import __version__
-from fhir_sync.server import operation_routes, read_routes
+from fhir_sync.server import export_routes, operation_routes, read_routes
 from fhir_sync.server.context import today_for
 from fhir_sync.server.enrollment_service import EnrollmentService
 from fhir_sync.server.errors import install_error_handlers
+from fhir_sync.server.export_runner import ExportRunner
 from fhir_sync.server.live_pull import LivePull
 from fhir_sync.server.settings import ServerSettings
 from fhir_sync.store.database import open_engine
@@ -31,12 +32,14 @@ def create_app(
     settings = settings or ServerSettings.from_env()
     owned = engine is None
     database = engine if engine is not None else open_engine(settings.database_url)
+    exports = ExportRunner(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             upgrade(database)
         yield
+        exports.close()
         if owned:
             database.dispose()
 
@@ -49,10 +52,12 @@ def create_app(
     app.state.settings = settings
     app.state.engine = database
     app.state.live_pull = live_pull
+    app.state.exports = exports
     app.state.enrollment = EnrollmentService(
         database, today=partial(today_for, settings), live=live_pull
     )
     install_error_handlers(app)
     app.include_router(read_routes.router)
     app.include_router(operation_routes.router)
+    app.include_router(export_routes.router)
     return app

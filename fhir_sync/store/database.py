@@ -90,3 +90,15 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A read-only unit of work: one consistent snapshot, never holding the write lock."""
     with engine.connect() as connection, connection.begin():
         yield connection
+
+
+@contextmanager
+def snapshot_transaction(engine: Engine) -> Iterator[Connection]:
+    """A long read (an export paging through a population) whose every statement sees the same
+    snapshot. PostgreSQL's default READ COMMITTED takes a new snapshot per statement, so this
+    asks for REPEATABLE READ; a SQLite WAL reader already keeps one snapshot per transaction."""
+    with engine.connect() as connection:
+        if not is_sqlite(engine):
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection

@@ -186,3 +186,67 @@ class AuditRecord(SQLModel, table=True):
     patient_id: str | None = Field(default=None, max_length=ID, index=True)
     outcome: str = Field(max_length=2)  # 0 success, 4 minor, 8 serious, 12 major failure
     status: int
+
+
+class ExportJob(SQLModel, table=True):
+    """A Bulk Data export of a payer's members, kept in the database so that whichever server
+    process a client's status poll reaches can answer it, and take the job over when the
+    process that ran it died (`claimed_until`, a lease, as in the outbox).
+
+    `status`: queued, running, completed or failed; a cancelled job is deleted. `client_id` and
+    `owner_payer` are the caller that started it: only the same caller may poll, download or
+    cancel. `types` is the comma-separated list of resource types asked for.
+    """
+
+    __tablename__ = "export_job"
+
+    id: str = Field(primary_key=True, max_length=ID)
+    group_id: str = Field(max_length=ID)
+    payer: str = Field(max_length=REFERENCE)
+    types: str = Field(max_length=REFERENCE)
+    since: datetime | None = None
+    request_url: str = Field(sa_type=Text)
+    client_id: str | None = Field(default=None, max_length=128)
+    owner_payer: str | None = Field(default=None, max_length=REFERENCE)
+    status: str = Field(max_length=16)
+    transaction_time: datetime | None = None
+    total: int = 0
+    exported: int = 0
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+class ExportFile(SQLModel, table=True):
+    """One NDJSON output file of an export job: stored resource bodies, one per line, in the
+    order of `seq`. Files are capped in size while written, so serving one never holds more
+    than that in memory."""
+
+    __tablename__ = "export_file"
+
+    job_id: str = Field(primary_key=True, max_length=ID)
+    seq: int = Field(primary_key=True)
+    resource_type: str = Field(max_length=32)
+    count: int
+    body: bytes = Field(sa_type=LargeBinary)
+
+
+class SyncRequest(SQLModel, table=True):
+    """A patient to pull and re-plan soon: a change notification named them, or their hold
+    ended. One row per patient, so a burst of notifications costs one sync; `requested_at`
+    moves on with each new request, and a sync that started before the latest request leaves
+    the row for another round. Claimed with a lease, like the outbox."""
+
+    __tablename__ = "sync_request"
+    __table_args__ = (Index("ix_sync_request_due", "next_attempt_at"),)
+
+    patient_id: str = Field(primary_key=True, max_length=ID)
+    requested_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)

@@ -8,13 +8,13 @@ patient id.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from adapters.files import InputError, RawResource
 from adapters.http import FhirClient, SearchPage
 from fhir_sync.planning.collect import Collected, collect
+from fhir_sync.sync.concurrency import both
 from fhir_sync.sync.medication_refs import Resource, inline_medication, medications_by_reference
 
 #: The orders a sync plans: what a pharmacy may still fill. Stopped, completed and cancelled
@@ -41,7 +41,7 @@ class Sources:
 async def pull_patient(sources: Sources, patient_id: str) -> Collected:
     """One patient's active orders and all their fills, mapped; both searches run at once."""
     subject = f"Patient/{patient_id}"
-    order_pages, fill_pages = await asyncio.gather(
+    order_pages, fill_pages = await both(
         _pages(sources.orders.client.medication_requests(subject, statuses=ORDER_STATUSES)),
         _pages(sources.dispenses.client.medication_dispenses(subject, include_medication=True)),
     )

@@ -25,6 +25,7 @@ from fhir_sync.engine import PatientPlan, Preferences, plan_patient
 from fhir_sync.planning.collect import Collected, PatientInputs
 from fhir_sync.sync.bulk_pull import bulk_collect
 from fhir_sync.sync.changes import changed_patients
+from fhir_sync.sync.concurrency import both
 from fhir_sync.sync.pull import Endpoint, Sources, population, pull_patient
 from fhir_sync.sync.report import Outcome, PatientResult, SyncReport
 from fhir_sync.sync.stored_plan import StoredPlan, read_stored_plan
@@ -210,7 +211,7 @@ async def _sync_patient(
     patient_id = job.patient_id
     store = targets.store.client
     if job.inputs is None:
-        collected, stored = await asyncio.gather(
+        collected, stored = await both(
             pull_patient(targets.sources, patient_id), read_stored_plan(store, patient_id)
         )
         inputs = collected.patients.pop(patient_id, PatientInputs())

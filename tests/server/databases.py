@@ -28,6 +28,8 @@ REQUIRED = bool(os.environ.get("FHIR_SYNC_REQUIRE_INTEGRATION"))
 TABLES = (
     "audit_event",
     "enrollment",
+    "export_file",
+    "export_job",
     "fhir_resource",
     "outbox",
     "payer_group",

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fhir_sync.cli import app
+from fhir_sync.store.migrate import head_revision
 
 
 def test_upgrade_then_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,6 +19,6 @@ def test_upgrade_then_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert runner.invoke(app, ["db", "check"]).exit_code == 1  # empty: tables missing
     upgraded = runner.invoke(app, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "revision 0001" in upgraded.output
+    assert f"revision {head_revision()}" in upgraded.output
     checked = runner.invoke(app, ["db", "check"])
     assert checked.exit_code == 0 and "matches" in checked.output

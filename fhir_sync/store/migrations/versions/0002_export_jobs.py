@@ -1,0 +1,63 @@
+"""export jobs and their NDJSON files
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "export_job",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("group_id", sa.String(length=64), nullable=False),
+        sa.Column("payer", sa.String(length=200), nullable=False),
+        sa.Column("types", sa.String(length=200), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("request_url", sa.Text(), nullable=False),
+        sa.Column("client_id", sa.String(length=128), nullable=True),
+        sa.Column("owner_payer", sa.String(length=200), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("transaction_time", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("exported", sa.Integer(), nullable=False),
+        sa.Column("claimed_by", sa.String(length=128), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("export_job", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_export_job_expires_at"), ["expires_at"], unique=False)
+
+    op.create_table(
+        "export_file",
+        sa.Column("job_id", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("resource_type", sa.String(length=32), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("job_id", "seq"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("export_file")
+    with op.batch_alter_table("export_job", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_export_job_expires_at"))
+
+    op.drop_table("export_job")
