@@ -53,8 +53,9 @@ def clinosim(patients: int) -> list[Resource]:
     return chosen + orders
 
 
-def load(base_url: str, resources: Iterable[Resource]) -> int:
-    return load_resources(base_url, resources, batch=300)
+def load(base_url: str, resources: Iterable[Resource], token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return load_resources(base_url, resources, batch=300, headers=headers)
 
 
 def patient_ids(resources: Iterable[Resource]) -> list[str]:
@@ -130,11 +131,11 @@ class Written:
         }[kind]
 
 
-def read_back(base_url: str) -> Written:
+def read_back(base_url: str, token: str | None = None) -> Written:
     """Every CarePlan, Appointment and Task with a fhir-sync identifier, via fhirpy."""
 
     async def fetch(kind: str, system: str) -> list[Resource]:
-        client = AsyncFHIRClient(base_url)
+        client = AsyncFHIRClient(base_url, authorization=f"Bearer {token}" if token else None)
         found = await client.resources(kind).search(identifier=f"{system}|").limit(500).fetch_all()
         return [r.serialize() for r in found]
 
