@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import replace
 from datetime import timedelta
@@ -14,7 +15,9 @@ from fhir_sync.engine.anchor import Due, _automatic, automatic_by_brute_force
 from fhir_sync.engine.supply import slack_days
 from tests.engine.strategies import TODAY, patients, preferences
 
-settings.register_profile("engine", max_examples=300, deadline=None)
+settings.register_profile(
+    "engine", max_examples=int(os.environ.get("ENGINE_EXAMPLES", "300")), deadline=None
+)
 settings.load_profile("engine")
 
 
