@@ -20,6 +20,12 @@ PATIENT_OPERATIONS: Final = {
     "sync": "Re-plan now from fresh data (resource parts, or the enrollment's endpoints).",
     "plan": "Preview: the transaction Bundle the patient would get; nothing is stored.",
 }
+GROUP_EXPORT: Final = {
+    "name": "export",
+    "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
+    "documentation": "Bulk Data export of a payer's members: Patient, CarePlan and Appointment "
+    "NDJSON (_type, _since); Prefer: respond-async.",
+}
 _STARTED: Final = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -54,6 +60,8 @@ def capability_statement(base: str) -> JsonObject:
                 }
                 for name, documentation in PATIENT_OPERATIONS.items()
             ]
+        if kind == "Group":
+            resource["operation"] = [GROUP_EXPORT]
         resources.append(resource)
     return {
         "resourceType": "CapabilityStatement",
@@ -61,6 +69,7 @@ def capability_statement(base: str) -> JsonObject:
         "date": _STARTED,
         "publisher": "fhir-sync",
         "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "software": {"name": "fhir-sync", "version": __version__},
         "implementation": {"description": "fhir-sync medication synchronization", "url": base},
         "fhirVersion": "4.0.1",
