@@ -21,6 +21,7 @@ from fhir_sync.clihelp import (
 from fhir_sync.engine import Preferences
 from fhir_sync.server_cli import db_app, serve
 from fhir_sync.sync_cli import sync
+from fhir_sync.worker_cli import worker
 
 app = typer.Typer(
     name="fhir-sync",
@@ -134,6 +135,7 @@ app.command("sync")(sync)
 
 
 app.command("serve")(serve)
+app.command("worker")(worker)
 app.add_typer(db_app, name="db")
 
 

@@ -20,9 +20,24 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Server processes (share one PostgreSQL database).")
     ] = 1,
+    outbox_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Write-back loops per process (default FHIR_SYNC_OUTBOX_WORKERS, else 2; "
+            "0: leave the outbox to `fhir-sync worker` processes).",
+        ),
+    ] = None,
 ) -> None:
     """Run the FHIR server (database from FHIR_SYNC_DATABASE_URL; default a SQLite file)."""
+    import os
+
     import uvicorn
+
+    from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV
+
+    if outbox_workers is not None:
+        os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)  # read by each server process
 
     from fhir_sync.server.settings import ServerSettings
     from fhir_sync.store.database import open_engine

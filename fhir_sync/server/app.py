@@ -12,11 +12,16 @@ from sqlalchemy import Engine
 
 from fhir_sync import __version__
 from fhir_sync.server import export_routes, operation_routes, read_routes
+from fhir_sync.server.background import BackgroundWork
 from fhir_sync.server.context import today_for
+from fhir_sync.server.endpoint_clients import EndpointClients
 from fhir_sync.server.enrollment_service import EnrollmentService
 from fhir_sync.server.errors import install_error_handlers
 from fhir_sync.server.export_runner import ExportRunner
 from fhir_sync.server.live_pull import LivePull
+from fhir_sync.server.live_settings import LiveSettings
+from fhir_sync.server.live_sync import FhirLivePull
+from fhir_sync.server.notifications import router as notifications_router
 from fhir_sync.server.settings import ServerSettings
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.migrate import upgrade
@@ -27,8 +32,11 @@ def create_app(
     *,
     engine: Engine | None = None,
     live_pull: LivePull | None = None,
+    clients: EndpointClients | None = None,
+    background: bool = False,
 ) -> FastAPI:
-    """The app; `engine` lets tests share a database, `live_pull` plugs in live FHIR pulls."""
+    """The app; `engine` lets tests share a database, `live_pull` plugs in live FHIR pulls,
+    `clients` the endpoints they and the workers use, `background` runs the workers."""
     settings = settings or ServerSettings.from_env()
     owned = engine is None
     database = engine if engine is not None else open_engine(settings.database_url)
@@ -38,7 +46,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             upgrade(database)
-        yield
+        if background:
+            async with work.running():
+                yield
+        else:
+            yield
+        await endpoint_clients.aclose()
         exports.close()
         if owned:
             database.dispose()
@@ -56,8 +69,21 @@ def create_app(
     app.state.enrollment = EnrollmentService(
         database, today=partial(today_for, settings), live=live_pull
     )
+    endpoint_clients = clients or EndpointClients(LiveSettings())
+    app.state.clients = endpoint_clients
+    work = BackgroundWork(database, app.state.enrollment, endpoint_clients)
     install_error_handlers(app)
     app.include_router(read_routes.router)
     app.include_router(operation_routes.router)
+    app.include_router(notifications_router)
     app.include_router(export_routes.router)
     return app
+
+
+def create_serving_app(
+    settings: ServerSettings | None = None, live: LiveSettings | None = None
+) -> FastAPI:
+    """What `fhir-sync serve` runs: plans pulled from the enrollments' live endpoints, and the
+    write-back workers, requested syncs and hold checks running in the background."""
+    clients = EndpointClients(live or LiveSettings.from_env())
+    return create_app(settings, live_pull=FhirLivePull(clients), clients=clients, background=True)

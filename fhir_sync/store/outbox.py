@@ -6,6 +6,11 @@ conditional updates, so writing it twice creates nothing twice. On PostgreSQL th
 locks candidate rows `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint rows
 without waiting on each other. SQLite has no row locks: the claim runs in a BEGIN IMMEDIATE
 transaction (one writer at a time) and the UPDATE re-checks that each row is still free.
+
+Writes for one patient and endpoint go out in order, one at a time: a row is claimable only when
+no older row for them is pending (in flight or waiting to be retried). Two plans of one patient
+in flight at once could land in either order, leaving the older one on the EHR, and two
+conditional creates racing on some servers make two resources.
 """
 
 from __future__ import annotations
@@ -14,7 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from fhir_sync.store.database import is_sqlite, write_transaction
 from fhir_sync.store.tables import OutboxEntry
@@ -89,15 +105,22 @@ def claim_outbox(
         return []
     now = now_utc()
     until = now + lease
+    older = OUTBOX.alias("older")
     due = and_(
         OUTBOX.c.state == PENDING,
         OUTBOX.c.next_attempt_at <= now,
         _unclaimed(now),
+        ~exists().where(
+            older.c.patient_id == OUTBOX.c.patient_id,
+            older.c.endpoint == OUTBOX.c.endpoint,
+            older.c.state == PENDING,
+            older.c.id < OUTBOX.c.id,
+        ),
     )
     with write_transaction(engine) as connection:
         candidates = select(OUTBOX.c.id).where(due).order_by(OUTBOX.c.id).limit(limit)
         if not is_sqlite(connection):
-            candidates = candidates.with_for_update(skip_locked=True)
+            candidates = candidates.with_for_update(skip_locked=True, of=OUTBOX)
         ids = list(connection.scalars(candidates))
         if not ids:
             return []
@@ -138,6 +161,8 @@ def fail(
 ) -> bool:
     """Release a claimed write after a failure: retried at `retry_at`, or dead when None.
 
+    A write to be retried is superseded instead when a newer plan for the same patient and
+    endpoint was queued meanwhile (it replaces everything this one would write).
     `error` must not hold patient data (it is shown to operators)."""
     state = PENDING if retry_at is not None else DEAD
     return _finish(engine, write_id, worker_id, state=state, error=error, retry_at=retry_at)
@@ -152,17 +177,20 @@ def _finish(
     error: str | None,
     retry_at: datetime | None,
 ) -> bool:
+    """`claimed_by` stays on a finished row: which worker sent it (operators, tests)."""
     now = now_utc()
     values: dict[str, object] = {
         "state": state,
-        "claimed_by": None,
         "claimed_until": None,
         "last_error": error,
         "updated_at": now,
     }
     if retry_at is not None:
         values["next_attempt_at"] = retry_at
+        values["claimed_by"] = None
     with write_transaction(engine) as connection:
+        if state == PENDING and _newer_pending(connection, write_id):
+            values["state"] = SUPERSEDED
         result = connection.execute(
             update(OUTBOX)
             .where(
@@ -173,3 +201,17 @@ def _finish(
             .values(**values)
         )
     return bool(result.rowcount)
+
+
+def _newer_pending(connection: Connection, write_id: int) -> bool:
+    this = OUTBOX.alias("this")
+    newer = select(OUTBOX.c.id).where(
+        OUTBOX.c.state == PENDING,
+        OUTBOX.c.id > write_id,
+        exists().where(
+            this.c.id == write_id,
+            this.c.patient_id == OUTBOX.c.patient_id,
+            this.c.endpoint == OUTBOX.c.endpoint,
+        ),
+    )
+    return connection.execute(newer.limit(1)).first() is not None

@@ -232,3 +232,21 @@ class ExportFile(SQLModel, table=True):
     resource_type: str = Field(max_length=32)
     count: int
     body: bytes = Field(sa_type=LargeBinary)
+
+
+class SyncRequest(SQLModel, table=True):
+    """A patient to pull and re-plan soon: a change notification named them, or their hold
+    ended. One row per patient, so a burst of notifications costs one sync; `requested_at`
+    moves on with each new request, and a sync that started before the latest request leaves
+    the row for another round. Claimed with a lease, like the outbox."""
+
+    __tablename__ = "sync_request"
+    __table_args__ = (Index("ix_sync_request_due", "next_attempt_at"),)
+
+    patient_id: str = Field(primary_key=True, max_length=ID)
+    requested_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_type=Text)

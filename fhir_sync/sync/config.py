@@ -256,6 +256,21 @@ def load_config(
     )
 
 
+def endpoint_from_table(
+    name: str, table: Mapping[str, Any], origin: str, *, scopes: tuple[str, ...] = WRITE_SCOPES
+) -> EndpointSettings:
+    """One endpoint from a TOML table with the keys of an `[ehr]` section, nothing else read
+    (the server's endpoint file: flags and `FHIR_SYNC_EHR_*` variables must not leak in)."""
+    unknown = sorted(set(table) - ENDPOINT_KEYS)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) in [{name}]: {', '.join(unknown)}")
+    layers = Layers({}, {}, {name: table}, origin)
+    found = _endpoint(layers, name, DEFAULT_WORKERS, DEFAULT_PAGE_SIZE, scopes)
+    if found is None:
+        raise ConfigError(f"{origin} [{name}]: url is missing")
+    return found
+
+
 def parse_since(text: str) -> str:
     """`--since`: a date (midnight UTC) or a FHIR instant with a time zone."""
     value = text.strip()

@@ -1,0 +1,114 @@
+"""How the server works with live FHIR endpoints: credentials per endpoint, the write-back
+workers, change notifications. From the environment, like `ServerSettings`, so that
+`fhir-sync serve` and `fhir-sync worker` processes of one deployment read the same values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from adapters.http import EndpointSettings
+from fhir_sync.sync.config import ConfigError, endpoint_from_table
+
+ENDPOINTS_ENV: Final = "FHIR_SYNC_ENDPOINTS"
+OUTBOX_WORKERS_ENV: Final = "FHIR_SYNC_OUTBOX_WORKERS"
+OUTBOX_LEASE_ENV: Final = "FHIR_SYNC_OUTBOX_LEASE"
+OUTBOX_ATTEMPTS_ENV: Final = "FHIR_SYNC_OUTBOX_MAX_ATTEMPTS"
+POLL_ENV: Final = "FHIR_SYNC_POLL_INTERVAL"
+NOTIFICATION_TOKEN_ENV: Final = "FHIR_SYNC_NOTIFICATION_TOKEN"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """`endpoints`: per base URL, the settings (auth, limits, quirks) of a configured endpoint;
+    an enrollment's URL that is not listed is reached with defaults and no credentials.
+
+    `outbox_workers`: concurrent write-back loops per process (0: this process sends nothing,
+    separate `fhir-sync worker` processes do). `outbox_lease`: seconds a worker owns a claimed
+    write; a send is abandoned before its lease ends, so a slow EHR never sees the same write
+    from two workers at once, and a crashed worker's writes are taken over after it.
+    `outbox_max_attempts`: attempts before a write is given up (state `dead`).
+    `notification_token`: the bearer token the EHR's Subscription sends (channel.header).
+    """
+
+    endpoints: Mapping[str, EndpointSettings] = field(default_factory=dict)
+    outbox_workers: int = 2
+    outbox_batch: int = 4
+    outbox_lease: float = 120.0
+    outbox_max_attempts: int = 10
+    retry_base: float = 5.0
+    retry_max: float = 900.0
+    poll_interval: float = 1.0
+    hold_check_interval: float = 60.0
+    notification_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.outbox_workers < 0:
+            raise ValueError(f"{OUTBOX_WORKERS_ENV} must be 0 or more")
+        if self.outbox_lease < 2:
+            raise ValueError(f"{OUTBOX_LEASE_ENV} must be at least 2 seconds")
+        if self.outbox_max_attempts < 1:
+            raise ValueError(f"{OUTBOX_ATTEMPTS_ENV} must be 1 or more")
+        if self.poll_interval <= 0:
+            raise ValueError(f"{POLL_ENV} must be more than 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveSettings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        path = env.get(ENDPOINTS_ENV, "").strip()
+        if path:
+            values["endpoints"] = read_endpoints_file(Path(path))
+        for name, key, parse in (
+            (OUTBOX_WORKERS_ENV, "outbox_workers", int),
+            (OUTBOX_LEASE_ENV, "outbox_lease", float),
+            (OUTBOX_ATTEMPTS_ENV, "outbox_max_attempts", int),
+            (POLL_ENV, "poll_interval", float),
+        ):
+            text = env.get(name, "").strip()
+            if text:
+                try:
+                    values[key] = parse(text)
+                except ValueError:
+                    raise ValueError(f"{name} must be a number") from None
+        token = env.get(NOTIFICATION_TOKEN_ENV, "").strip()
+        values["notification_token"] = token or None
+        return cls(**values)
+
+    def endpoint(self, url: str) -> EndpointSettings:
+        """The settings to reach `url` with (a FHIR base URL as enrollments store it)."""
+        key = url.rstrip("/")
+        return self.endpoints.get(key) or EndpointSettings(base_url=key)
+
+
+def read_endpoints_file(path: Path) -> dict[str, EndpointSettings]:
+    """`[endpoint.<name>]` tables with the keys of `fhir-sync sync`'s `[ehr]` section.
+
+    Credentials go only to the URL they are listed with: an enrollment naming another URL
+    gets no token, whatever the file holds.
+    """
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {ENDPOINTS_ENV} file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{ENDPOINTS_ENV} file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"endpoint"})
+    tables = data.get("endpoint", {})
+    if unknown or not isinstance(tables, dict):
+        raise ConfigError(f"{path}: use [endpoint.<name>] tables only")
+    found: dict[str, EndpointSettings] = {}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: endpoint.{name} must be a table")
+        settings = endpoint_from_table(name, table, str(path))
+        if settings.base_url in found:
+            raise ConfigError(f"{path}: [endpoint.{name}] repeats the url of another endpoint")
+        found[settings.base_url] = settings
+    return found

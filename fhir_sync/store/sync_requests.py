@@ -1,0 +1,163 @@
+"""Patients waiting to be pulled and re-planned, claimed by one worker at a time.
+
+A change notification only says "this patient changed"; the sync itself (pulling from the EHR,
+re-planning, queuing the write-back) happens here, out of the notification's request, so the
+EHR gets its answer at once and a crash between the two loses nothing: the request is a row
+until a sync that started after it has finished. Claims are leases, as in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fhir_sync.store.database import is_sqlite, write_transaction
+from fhir_sync.store.outbox import now_utc
+from fhir_sync.store.tables import Enrollment, SyncRequest
+
+SYNC_REQUEST: Table = SyncRequest.__table__  # type: ignore[attr-defined]
+ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedSync:
+    patient_id: str
+    requested_at: datetime
+    attempts: int
+
+
+def request_sync(connection: Connection, patient_ids: Iterable[str], now: datetime) -> int:
+    """Ask for a sync of each patient inside the caller's transaction; how many were asked.
+
+    A patient already waiting keeps one row, due now; one being synced right now is synced
+    again afterwards (the running sync may have read the EHR before the change).
+    """
+    rows = [
+        {"patient_id": pid, "requested_at": now, "next_attempt_at": now, "attempts": 0}
+        for pid in sorted(set(patient_ids))
+    ]
+    if not rows:
+        return 0
+    dialect: Any = sqlite if is_sqlite(connection) else postgresql
+    statement = dialect.insert(SYNC_REQUEST).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[SYNC_REQUEST.c.patient_id],
+        set_={
+            "requested_at": statement.excluded.requested_at,
+            "next_attempt_at": statement.excluded.next_attempt_at,
+            "attempts": 0,
+            "last_error": None,
+        },
+    )
+    connection.execute(statement)
+    return len(rows)
+
+
+def request_ended_holds(connection: Connection, today: date, now: datetime) -> int:
+    """Ask for a sync of every patient on hold until `today` or earlier (resumed by it)."""
+    ended = connection.scalars(
+        select(ENROLLMENT.c.patient_id).where(
+            ENROLLMENT.c.status == "on-hold", ENROLLMENT.c.hold_until <= today
+        )
+    )
+    return request_sync(connection, ended, now)
+
+
+def known_endpoints(connection: Connection) -> set[str]:
+    """The endpoints enrollments pull from: the only ones a notification may make us read."""
+    found: set[str] = set()
+    for column in (ENROLLMENT.c.ehr_endpoint, ENROLLMENT.c.pharmacy_endpoint):
+        rows = connection.scalars(
+            select(column).distinct().where(column.is_not(None), ENROLLMENT.c.status != "revoked")
+        )
+        found.update(str(url) for url in rows)
+    return found
+
+
+def enrolled_among(connection: Connection, patient_ids: set[str]) -> list[str]:
+    rows = connection.scalars(
+        select(ENROLLMENT.c.patient_id).where(
+            ENROLLMENT.c.patient_id.in_(sorted(patient_ids)), ENROLLMENT.c.status != "revoked"
+        )
+    )
+    return list(rows)
+
+
+def claim_sync_requests(
+    engine: Engine, worker_id: str, limit: int, *, lease: timedelta
+) -> list[ClaimedSync]:
+    """Up to `limit` due requests, oldest first, each owned by `worker_id` until the lease ends."""
+    now = now_utc()
+    due = (
+        SYNC_REQUEST.c.next_attempt_at <= now,
+        or_(SYNC_REQUEST.c.claimed_until.is_(None), SYNC_REQUEST.c.claimed_until <= now),
+    )
+    with write_transaction(engine) as connection:
+        candidates = (
+            select(SYNC_REQUEST.c.patient_id)
+            .where(*due)
+            .order_by(SYNC_REQUEST.c.next_attempt_at, SYNC_REQUEST.c.patient_id)
+            .limit(limit)
+        )
+        if not is_sqlite(connection):
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(connection.scalars(candidates))
+        if not ids:
+            return []
+        rows = connection.execute(
+            update(SYNC_REQUEST)
+            .where(SYNC_REQUEST.c.patient_id.in_(ids), *due)
+            .values(
+                claimed_by=worker_id,
+                claimed_until=now + lease,
+                attempts=SYNC_REQUEST.c.attempts + 1,
+            )
+            .returning(
+                SYNC_REQUEST.c.patient_id, SYNC_REQUEST.c.requested_at, SYNC_REQUEST.c.attempts
+            )
+        ).all()
+    return sorted((ClaimedSync(row[0], row[1], row[2]) for row in rows), key=_order)
+
+
+def _order(claimed: ClaimedSync) -> str:
+    return claimed.patient_id
+
+
+def finish_sync_request(engine: Engine, claimed: ClaimedSync, worker_id: str) -> None:
+    """The sync is done: the request goes, unless a newer one came in while it ran."""
+    mine = (SYNC_REQUEST.c.patient_id == claimed.patient_id, SYNC_REQUEST.c.claimed_by == worker_id)
+    with write_transaction(engine) as connection:
+        gone = connection.execute(
+            delete(SYNC_REQUEST).where(*mine, SYNC_REQUEST.c.requested_at == claimed.requested_at)
+        )
+        if not gone.rowcount:
+            connection.execute(
+                update(SYNC_REQUEST).where(*mine).values(claimed_by=None, claimed_until=None)
+            )
+
+
+def retry_sync_request(
+    engine: Engine,
+    claimed: ClaimedSync,
+    worker_id: str,
+    error: str,
+    *,
+    retry_at: datetime | None,
+) -> None:
+    """The sync failed: try again at `retry_at`, or give the request up when None.
+    `error` must not hold patient data."""
+    mine = (SYNC_REQUEST.c.patient_id == claimed.patient_id, SYNC_REQUEST.c.claimed_by == worker_id)
+    with write_transaction(engine) as connection:
+        if retry_at is None:
+            connection.execute(delete(SYNC_REQUEST).where(*mine))
+            return
+        connection.execute(
+            update(SYNC_REQUEST)
+            .where(*mine)
+            .values(claimed_by=None, claimed_until=None, next_attempt_at=retry_at, last_error=error)
+        )
