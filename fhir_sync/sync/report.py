@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from adapters.http.media import parse_instant
 from fhir_sync.engine import PatientPlan
 from fhir_sync.planning.collect import Rejection
 from fhir_sync.planning.run import PlanReport
@@ -83,5 +84,5 @@ class SyncReport:
 
     def next_since(self) -> str | None:
         """One cursor safe for every endpoint: the earliest, so no endpoint skips a change."""
-        known = [c for c in self.cursors.values() if c is not None]
-        return min(known) if known else None
+        known = [(moment, c) for c in self.cursors.values() if c and (moment := parse_instant(c))]
+        return min(known)[1] if known else None
