@@ -18,7 +18,16 @@ _DATETIME: Final = re.compile(
 
 
 def time_range(text: str) -> tuple[datetime, datetime]:
-    """`[low, high)` in UTC; ValueError when `text` is not a FHIR date, dateTime or instant."""
+    """`[low, high)` in UTC; ValueError when `text` is not a FHIR date, dateTime or instant,
+    or is one at the very edge of the calendar (the last day of 9999, a time in year 1 with a
+    positive offset) whose range Python's datetime cannot hold."""
+    try:
+        return _range(text)
+    except OverflowError:
+        raise ValueError("outside the supported range of dates") from None
+
+
+def _range(text: str) -> tuple[datetime, datetime]:
     if found := _DATE.fullmatch(text):
         year, month, day = found.groups()
         if day is not None:

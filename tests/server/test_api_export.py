@@ -304,8 +304,9 @@ def test_expired_jobs_are_removed(one_member: TestClient, engine: Engine) -> Non
 
 def test_metadata_announces_the_group_export(client: TestClient) -> None:
     statement = client.get("/fhir/metadata").json()
-    assert "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data" in (
-        statement["instantiates"]
+    assert (
+        "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+        in (statement["instantiates"])
     )
     [group] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Group"]
     assert [op["name"] for op in group["operation"]] == ["export"]
