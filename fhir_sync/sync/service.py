@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from adapters.http import FhirError, PreconditionFailedError
+from adapters.http import FhirClient, FhirError, PreconditionFailedError
 from fhir_sync.engine import PatientPlan, Preferences, plan_patient
 from fhir_sync.planning.collect import Collected, PatientInputs
 from fhir_sync.sync.bulk_pull import bulk_collect
@@ -86,6 +87,9 @@ class _Job:
     patient_id: str
     #: Already pulled (bulk); None means pull them now.
     inputs: PatientInputs | None = None
+    #: The id did not come from the EHR's own Patient list (given by the caller, or named by
+    #: a changed order or fill): check the Patient exists before writing a plan for it.
+    verify: bool = False
 
 
 async def sync_patients(
@@ -96,8 +100,11 @@ async def sync_patients(
     on_result: ResultCallback | None = None,
 ) -> SyncReport:
     """Syncs the given patients, or every Patient on the EHR when `patient_ids` is None."""
-    ids = population(targets.ehr.client) if patient_ids is None else _aiter(patient_ids)
-    return await _run(targets, _jobs(ids), options, SyncReport(), on_result)
+    if patient_ids is None:
+        jobs = _jobs(population(targets.ehr.client), verify=False)
+    else:
+        jobs = _jobs(_aiter(patient_ids), verify=True)
+    return await _run(targets, jobs, options, SyncReport(), on_result)
 
 
 async def sync_changed(
@@ -114,7 +121,7 @@ async def sync_changed(
     """
     report = SyncReport()
     feed = changed_patients(targets.sources, since, report.cursors)
-    return await _run(targets, _jobs(feed), options, report, on_result)
+    return await _run(targets, _jobs(feed, verify=True), options, report, on_result)
 
 
 async def sync_bulk(
@@ -141,9 +148,9 @@ async def _aiter(ids: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:
             yield patient_id
 
 
-async def _jobs(ids: AsyncIterator[str]) -> AsyncIterator[_Job]:
+async def _jobs(ids: AsyncIterator[str], *, verify: bool) -> AsyncIterator[_Job]:
     async for patient_id in ids:
-        yield _Job(patient_id)
+        yield _Job(patient_id, verify=verify)
 
 
 async def _collected_jobs(collected: Collected) -> AsyncIterator[_Job]:
@@ -195,7 +202,7 @@ async def _sync_one(
     try:
         return await _sync_patient(targets, writer, options, job, report)
     except FhirError as exc:
-        return PatientResult(patient_id, Outcome.FAILED, exc.message)
+        return PatientResult(patient_id, Outcome.FAILED, failure_reason(exc))
     except Exception as exc:  # a bug or a broken resource must not stop the other patients
         log.debug("patient sync failed unexpectedly", exc_info=True)
         return PatientResult(patient_id, Outcome.FAILED, f"internal error: {type(exc).__name__}")
@@ -210,6 +217,8 @@ async def _sync_patient(
 ) -> PatientResult:
     patient_id = job.patient_id
     store = targets.store.client
+    if job.verify and not await _patient_exists(targets.ehr.client, patient_id):
+        return PatientResult(patient_id, Outcome.FAILED, "no such Patient on the EHR")
     if job.inputs is None:
         collected, stored = await both(
             pull_patient(targets.sources, patient_id), read_stored_plan(store, patient_id)
@@ -232,7 +241,7 @@ async def _sync_patient(
             await writer.write(patient_id, bundle, stored)
         except PreconditionFailedError as exc:
             if replanned:
-                reason = f"the CarePlan kept changing during the sync: {exc.message}"
+                reason = f"the CarePlan kept changing during the sync: {failure_reason(exc)}"
                 return PatientResult(
                     patient_id, Outcome.FAILED, reason, plan, digest, rejected, True
                 )
@@ -241,6 +250,28 @@ async def _sync_patient(
             stored = await read_stored_plan(store, patient_id)
             continue
         return PatientResult(patient_id, Outcome.WRITTEN, None, plan, digest, rejected, replanned)
+
+
+async def _patient_exists(client: FhirClient, patient_id: str) -> bool:
+    try:
+        await client.read("Patient", patient_id)
+    except FhirError as exc:
+        if exc.status in (404, 410):
+            return False
+        raise
+    return True
+
+
+_INSTANCE_PATH = re.compile(r"/([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}")
+
+
+def failure_reason(exc: FhirError) -> str:
+    """The error's message with resource ids taken out of URL paths (`/Patient/{id}`).
+
+    The message already holds no query or body; an id in a read's path would still name the
+    patient in the summary, and would split one cause into as many rows as patients.
+    """
+    return _INSTANCE_PATH.sub(r"/\1/{id}", exc.message)
 
 
 def _plan(

@@ -93,6 +93,30 @@ def test_the_command_as_a_subprocess_configured_by_environment_and_file(
     assert runs[0].stderr == ""
 
 
+def test_a_patient_the_ehr_does_not_have_gets_no_plan(ehr: Ehr, tmp_path: Path) -> None:
+    errors = tmp_path / "errors.ndjson"
+
+    code, output = sync_cli(
+        "--ehr",
+        ehr.base_url,
+        "--patient",
+        "no-such-patient",
+        "--patient",
+        ehr.patients[0],
+        "--today",
+        TODAY.isoformat(),
+        "--errors",
+        str(errors),
+    )
+
+    counts = summary_counts(output)
+    assert code == 1, output
+    assert counts["patients failed"] == 1
+    assert counts["plans written"] + counts["plans unchanged (not written)"] == 1
+    assert "no such Patient on the EHR" in errors.read_text()
+    assert "no-such-patient" not in read_back(ehr.base_url).by_identifier("CarePlan")
+
+
 def test_stopping_an_order_rewrites_only_that_patients_plan(ehr: Ehr) -> None:
     sync_cli("--ehr", ehr.base_url, "--today", TODAY.isoformat())
     before = read_back(ehr.base_url)

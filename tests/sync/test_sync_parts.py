@@ -9,10 +9,12 @@ from datetime import date
 
 import pytest
 
+from adapters.http import FhirError
 from fhir_sync.engine import PatientPlan, Preferences, plan_patient
 from fhir_sync.sync.concurrency import both
 from fhir_sync.sync.medication_refs import inline_medication, medications_by_reference
 from fhir_sync.sync.report import Outcome, PatientResult, SyncReport
+from fhir_sync.sync.service import failure_reason
 from fhir_sync.sync.stored_plan import StoredPlan
 from fhir_sync.sync.writeback import pin_careplan
 from mappings.bundle import plan_bundle
@@ -178,3 +180,11 @@ def test_the_report_counts_and_gives_the_earliest_cursor() -> None:
     assert report.replanned == 1 and not report.complete
     assert [f.patient_id for f in report.failures] == ["c"]
     assert report.next_since() == "2026-03-02T11:00:00+02:00"  # 09:00Z, the earlier one
+
+
+def test_failure_reasons_name_no_resource_id() -> None:
+    error = FhirError("GET /fhir/Patient/pt-000123 failed with HTTP 404 (not-found)", status=404)
+    search = FhirError("GET /fhir/MedicationRequest failed with HTTP 503 after 4 attempts")
+
+    assert failure_reason(error) == "GET /fhir/Patient/{id} failed with HTTP 404 (not-found)"
+    assert failure_reason(search) == search.message
