@@ -1,9 +1,11 @@
 """A reverse proxy in front of a FHIR peer that counts the transactions it forwards, per
-patient, and can answer them late.
+patient, and can answer them late or hold their answers.
 
-The delay comes *after* the peer has applied the transaction, so a sender killed while waiting
-leaves a write that landed but was never confirmed: exactly the case a crash-safe outbox must
-repeat without duplicating anything. An ASGI app under uvicorn on 127.0.0.1 in a thread.
+Delays and holds come *after* the peer has applied the transaction, so a sender killed while
+waiting leaves a write that landed but was never confirmed: exactly the case a crash-safe
+outbox must repeat without duplicating anything. `hold(after=n)` answers n transactions and then
+keeps the answers of the next ones until `release()`, so a test can kill a sender at a known
+point instead of racing it. An ASGI app under uvicorn on 127.0.0.1 in a thread.
 """
 
 from __future__ import annotations
@@ -37,17 +39,25 @@ class CountingProxy:
         self.delay = delay
         #: patient id -> transactions forwarded for them (CarePlan identifier in the Bundle).
         self.transactions: Counter[str] = Counter()
+        #: Transactions answered, and those applied by the peer whose answer is held.
+        self.answered = 0
+        self.held = 0
+        self._hold_after: int | None = None
+        self._let_through = 0
         self._lock = threading.Lock()
         self._http: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                pass
-            if self._http is not None:
-                await self._http.aclose()
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self._http is not None:
+                        await self._http.aclose()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
         body = b""
         while True:
             message = await receive()
@@ -67,7 +77,15 @@ class CountingProxy:
         response = await self._http.request(method, url, headers=headers, content=body)
         if method == "POST" and path.rstrip("/") in ("", "/fhir"):
             self._count(body)
+            if self._hold_after is not None and self._let_through >= self._hold_after:
+                self.held += 1
+                while self._hold_after is not None:
+                    await asyncio.sleep(0.02)
+                self.held -= 1
+            else:
+                self._let_through += 1
             await asyncio.sleep(self.delay)
+            self.answered += 1
         out = [
             (name.encode(), value.encode())
             for name, value in response.headers.items()
@@ -76,6 +94,13 @@ class CountingProxy:
         out.append((b"content-length", str(len(response.content)).encode()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": out})
         await send({"type": "http.response.body", "body": response.content})
+
+    def hold(self, after: int) -> None:
+        self._let_through = 0
+        self._hold_after = after
+
+    def release(self) -> None:
+        self._hold_after = None
 
     def _count(self, body: bytes) -> None:
         bundle = orjson.loads(body)
