@@ -38,6 +38,12 @@ def save_enrollment(connection: Connection, enrollment: Enrollment, *, new: bool
     )
 
 
+def insert_enrollments(connection: Connection, enrollments: Sequence[Enrollment]) -> None:
+    """Insert new enrollments many per statement (loading a population at once)."""
+    if enrollments:
+        connection.execute(insert(ENROLLMENT), [e.model_dump() for e in enrollments])
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     patient_id: str

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from fhir_sync.store.search import RESOURCE, TOKEN
 
@@ -43,12 +43,15 @@ class Served:
     payer: str | None
 
 
+# Built once: a read is the server's most frequent query, and building and caching a statement
+# on every call costs several times what the database takes to answer it.
+_READ = select(
+    RESOURCE.c.body, RESOURCE.c.version_id, RESOURCE.c.last_updated, RESOURCE.c.payer
+).where(RESOURCE.c.resource_type == bindparam("kind"), RESOURCE.c.id == bindparam("rid"))
+
+
 def read_resource(connection: Connection, resource_type: str, resource_id: str) -> Served | None:
-    row = connection.execute(
-        select(
-            RESOURCE.c.body, RESOURCE.c.version_id, RESOURCE.c.last_updated, RESOURCE.c.payer
-        ).where(RESOURCE.c.resource_type == resource_type, RESOURCE.c.id == resource_id)
-    ).first()
+    row = connection.execute(_READ, {"kind": resource_type, "rid": resource_id}).first()
     return None if row is None else Served(row[0], row[1], row[2], row[3])
 
 
@@ -130,3 +133,42 @@ def set_payer(connection: Connection, patient_id: str, payer: str | None) -> Non
     connection.execute(
         update(RESOURCE).where(RESOURCE.c.patient_id == patient_id).values(payer=payer)
     )
+
+
+def insert_new_resources(connection: Connection, rows: Sequence[ResourceRow]) -> None:
+    """Insert rows that do not exist yet, many per statement: loading a population (a
+    benchmark, a migration from another system) at bulk speed instead of a round trip per
+    row. Unlike `save_resources` it never replaces; an existing row is an integrity error."""
+    if not rows:
+        return
+    connection.execute(
+        insert(RESOURCE),
+        [
+            {
+                "resource_type": row.resource_type,
+                "id": row.id,
+                "version_id": row.version_id,
+                "last_updated": row.last_updated,
+                "body": row.body,
+                "patient_id": row.patient_id,
+                "payer": row.payer,
+                "status": row.status,
+                "date_start": row.date_start,
+                "date_end": row.date_end,
+            }
+            for row in rows
+        ],
+    )
+    tokens = [
+        {
+            "resource_type": row.resource_type,
+            "resource_id": row.id,
+            "param": param,
+            "system": system,
+            "code": code,
+        }
+        for row in rows
+        for param, system, code in sorted(set(row.tokens))
+    ]
+    if tokens:
+        connection.execute(insert(TOKEN), tokens)

@@ -180,6 +180,8 @@ def _conditions(query: ResourceQuery) -> list[ColumnElement[bool]]:
 
 def _condition(term: Filter) -> ColumnElement[bool]:
     if isinstance(term, ColumnIn):
+        if len(term.values) == 1:  # the common case; an IN list is expanded on every execution
+            return RESOURCE.c[term.column] == term.values[0]
         return RESOURCE.c[term.column].in_(term.values)
     if isinstance(term, TokenIn):
         return exists().where(
