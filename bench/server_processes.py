@@ -1,0 +1,110 @@
+"""The servers the benchmark drives, each a real process on 127.0.0.1 stopped when its block
+ends (SIGTERM, then SIGKILL): `fhir-sync serve`, and the sekmet-fhir peer."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def fhir_sync_serve(
+    database_url: str,
+    log: Path,
+    *,
+    workers: int = 1,
+    environ: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """The FHIR base URL of a server on `database_url` (already migrated)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "FHIR_SYNC_DATABASE_URL": database_url,
+        "FHIR_SYNC_MIGRATE_ON_START": "0",
+        **(environ or {}),
+    }
+    command = [sys.executable, "-m", "fhir_sync", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    base = f"http://127.0.0.1:{port}/fhir"
+    try:
+        _wait_until_up(base, process, log)
+        yield base
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not come up; see {log}")
+
+
+@contextmanager
+def sekmet_serve(folder: Path, db_path: Path, **settings: Any) -> Iterator[str]:
+    """The FHIR base URL of a sekmet-fhir peer on 127.0.0.1 with its SQLite at `db_path`,
+    quiet (no traffic log, no simulator)."""
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{port}/fhir"
+    config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "base_url": base,
+        "db_path": str(db_path),
+        "data_dir": str(folder / "data"),
+        "own_private_key_path": str(folder / "keys" / "none.pem"),
+        "simulator": {"enabled": False},
+        "log_inbound": False,
+        **settings,
+    }
+    config_path = folder / "sekmet.yaml"
+    config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    log = folder / "sekmet.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sekmet.cli", "serve", "--config", str(config_path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=folder,
+        )
+    try:
+        _wait_until_up(base, process, log)
+        yield base
+    finally:
+        _stop(process)
