@@ -152,28 +152,61 @@ class PullCursor(SQLModel, table=True):
 
 class RegisteredClient(SQLModel, table=True):
     """A SMART Backend Services client: `role` is ehr, prescriber, payer or pharmacy; `jwks`
-    the public keys its assertions are checked against (JSON text); `payer` the Organization a
-    payer client may see the members of."""
+    the public keys its assertions are checked against (JSON text), or `jwks_url` where the
+    client publishes them (one of the two); `payer` the Organization a payer client may see the
+    members of. A removed client stays as `disabled` so that audit events keep naming a known
+    client and a removed id is never mistaken for "no client was ever registered"."""
 
     __tablename__ = "registered_client"
 
     client_id: str = Field(primary_key=True, max_length=128)
     name: str = Field(default="", max_length=200)
     role: str = Field(max_length=16)
-    jwks: str = Field(sa_type=Text)
+    jwks: str | None = Field(default=None, sa_type=Text)
+    jwks_url: str | None = Field(default=None, max_length=URL)
     payer: str | None = Field(default=None, max_length=REFERENCE)
     disabled: bool = False
+    created_at: datetime
+
+
+class AssertionId(SQLModel, table=True):
+    """A client assertion's `jti`, kept until the assertion expires: a replay is refused by
+    whichever server process it reaches, since they all share this table."""
+
+    __tablename__ = "assertion_jti"
+    __table_args__ = (Index("ix_assertion_jti_expires", "expires_at"),)
+
+    client_id: str = Field(primary_key=True, max_length=128)
+    jti: str = Field(primary_key=True, max_length=255)
+    expires_at: datetime
+
+
+class TokenKey(SQLModel, table=True):
+    """A secret the server signs its access tokens with (HMAC-SHA256), created on first use and
+    shared by every server process through the database. `kid` names it in token headers."""
+
+    __tablename__ = "token_key"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    secret: str = Field(max_length=128)
     created_at: datetime
 
 
 class AuditRecord(SQLModel, table=True):
     """Who did what to which patient's data, when, and how it ended (an AuditEvent's facts).
 
-    Audit rows may name patients; logs never do.
+    One row per patient an access disclosed (a search returning plans of 50 patients makes 50
+    rows, as IHE BALP records queries), so "who saw this patient's data" is one indexed lookup;
+    an access that disclosed no patient is one row without `patient_id`. Audit rows may name
+    patients; logs never do.
     """
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_recorded", "recorded", "id"),)
+    __table_args__ = (
+        Index("ix_audit_event_recorded", "recorded", "id"),
+        Index("ix_audit_event_client", "client_id", "id"),
+        Index("ix_audit_event_entity", "resource_type", "resource_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     recorded: datetime
@@ -186,6 +219,7 @@ class AuditRecord(SQLModel, table=True):
     patient_id: str | None = Field(default=None, max_length=ID, index=True)
     outcome: str = Field(max_length=2)  # 0 success, 4 minor, 8 serious, 12 major failure
     status: int
+    query: str | None = Field(default=None, sa_type=Text)  # a search's parameters, URL-encoded
 
 
 class ExportJob(SQLModel, table=True):

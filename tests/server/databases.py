@@ -26,6 +26,7 @@ ADMIN_URL = os.environ.get(
 )
 REQUIRED = bool(os.environ.get("FHIR_SYNC_REQUIRE_INTEGRATION"))
 TABLES = (
+    "assertion_jti",
     "audit_event",
     "enrollment",
     "export_file",
@@ -36,6 +37,7 @@ TABLES = (
     "pull_cursor",
     "registered_client",
     "search_token",
+    "token_key",
 )
 
 
