@@ -34,6 +34,13 @@ from fhir_sync.store.search import (
 )
 
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# Bounds on one search: each alternative and each term is a SQL condition, and databases limit
+# how many a statement may nest (SQLite: an expression depth of 1000).
+MAX_ALTERNATIVES: Final = 100
+MAX_TERMS: Final = 30
+# Characters no FHIR string may hold (FHIR allows tab, CR and LF); PostgreSQL cannot even bind
+# a NUL, so such a value must be a 400 before it reaches a query.
+_NOT_FHIR_TEXT: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNESCAPED_COMMA: Final = re.compile(r"(?<!\\),")
 
 
@@ -60,6 +67,12 @@ def wants_strict(prefer: str | None) -> bool:
     return any(part == "handling=strict" for part in parts)
 
 
+def check_text(name: str, value: str) -> None:
+    """400 for a parameter value holding characters no FHIR value can hold."""
+    if _NOT_FHIR_TEXT.search(value):
+        raise FhirError(400, f"{name[:64]}: the value holds control characters")
+
+
 def parse_search(
     resource_type: str,
     items: list[tuple[str, str]],
@@ -76,6 +89,7 @@ def parse_search(
             continue
         if not value:
             continue  # FHIR: a parameter without a value is ignored
+        check_text(name, value)
         if name in ("_count", "_summary", "_include", "_revinclude", "_cursor"):
             if modifier:
                 raise FhirError(400, f"{name} takes no modifier (:{modifier})")
@@ -86,7 +100,12 @@ def parse_search(
             if strict:
                 raise FhirError(400, f"unknown search parameter {name!r} for {resource_type}")
             continue
-        request_filter = _filter(param, modifier, _split(value))
+        values = _split(value)
+        if len(values) > MAX_ALTERNATIVES:
+            raise FhirError(400, f"{name}: at most {MAX_ALTERNATIVES} comma-separated values")
+        if len(request.used) >= MAX_TERMS:
+            raise FhirError(400, f"at most {MAX_TERMS} search parameters")
+        request_filter = _filter(param, modifier, values)
         if isinstance(request_filter, tuple):
             request.payers.append(request_filter)
         else:
@@ -121,6 +140,8 @@ def _result_param(
             if strict:
                 raise FhirError(400, f"_include={value} is not supported")
             return
+        if (param, included) in request.include_targets:
+            return  # a repeat changes nothing (and would cost a query each)
         request.include_targets.append((param, included))
     else:  # _revinclude
         source, _, rest = value.partition(":")
@@ -129,6 +150,8 @@ def _result_param(
         if referenced != request.resource_type or target not in ("", referenced):
             if strict:
                 raise FhirError(400, f"_revinclude={value} is not supported")
+            return
+        if (source, param) in request.revinclude_sources:
             return
         request.revinclude_sources.append((source, param))
     request.used.append((name, value))
