@@ -11,7 +11,7 @@ bearer token; routes do not change. `Caller.payer` is what payer isolation filte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,10 +52,12 @@ class Authorizer(Protocol):
         ...
 
 
-def require_scope(scope: str) -> Callable[[Request], Caller]:
-    """A dependency: the caller, after checking it holds `scope` (403 otherwise)."""
+def require_scope(scope: str) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency: the caller, after checking it holds `scope` (403 otherwise). Async
+    although it only computes: FastAPI runs a sync dependency in the thread pool, and that hop
+    costs more than the check."""
 
-    def dependency(request: Request) -> Caller:
+    async def dependency(request: Request) -> Caller:
         settings = request.app.state.settings
         if not settings.auth_required:
             return ANONYMOUS_PHARMACY

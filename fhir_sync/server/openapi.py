@@ -165,15 +165,20 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
         kind = search.group(1)
         query = tuple(search_parameters(kind)) if kind in SEARCH_PARAMS else ()
         return RouteDoc(
-            _fhir(200, "A searchset Bundle", "Bundle"), errors=(400, 401, 403), query=query
+            _fhir(200, "A searchset Bundle", "Bundle"),
+            errors=(400, 401, 403),
+            query=query,
+            headers=(_PREFER_STRICT,),
         )
     read = _READ.match(path)
     if read and method == "GET":
         success = _fhir(200, "The resource as stored", "Resource")
-        if read.group(1) in SEARCH_PARAMS:
+        headers: tuple[dict[str, Any], ...] = ()
+        if read.group(1) in SEARCH_PARAMS and read.group(1) != "Group":
             success["200"]["headers"] = {"ETag": _HEADER, "Last-Modified": _HEADER}
             success["304"] = {"description": "Not modified (If-None-Match)"}
-        return RouteDoc(success, errors=(401, 403, 404))
+            headers = (_IF_NONE_MATCH,)
+        return RouteDoc(success, errors=(401, 403, 404), headers=headers)
     return None
 
 
@@ -276,6 +281,21 @@ def _export_status() -> RouteDoc:
 
 
 _HEADER: Final[dict[str, Any]] = {"schema": {"type": "string"}}
+# Read by the routes from the request (cheaper than FastAPI parameters), so declared here.
+_PREFER_STRICT: Final[dict[str, Any]] = {
+    "name": "prefer",
+    "in": "header",
+    "required": False,
+    "description": "handling=strict: unknown search parameters are a 400",
+    "schema": {"type": "string"},
+}
+_IF_NONE_MATCH: Final[dict[str, Any]] = {
+    "name": "if-none-match",
+    "in": "header",
+    "required": False,
+    "description": 'W/"<versionId>": 304 when unchanged',
+    "schema": {"type": "string"},
+}
 _TEXT: Final[dict[str, Any]] = {"schema": {"type": "string"}}
 
 
