@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from fhir_sync.clients_cli import clients_app
 from fhir_sync.clihelp import (
     auto_jobs,
     parse_closed_days,
@@ -137,6 +138,7 @@ app.command("sync")(sync)
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
 
 
 def _or_usage(parse: Callable[[str], T], value: str) -> T:

@@ -23,6 +23,7 @@ from fhir_sync.server.live_settings import LiveSettings
 from fhir_sync.server.live_sync import FhirLivePull
 from fhir_sync.server.notifications import router as notifications_router
 from fhir_sync.server.openapi import install_openapi
+from fhir_sync.server.security import install_security
 from fhir_sync.server.settings import ServerSettings
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.migrate import upgrade
@@ -75,6 +76,7 @@ def create_app(
     work = BackgroundWork(database, app.state.enrollment, endpoint_clients)
     install_error_handlers(app)
     install_openapi(app)
+    install_security(app, settings, database)
     app.include_router(read_routes.router)
     app.include_router(operation_routes.router)
     app.include_router(notifications_router)

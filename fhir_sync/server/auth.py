@@ -1,12 +1,12 @@
-"""Who is calling and what they may do: the seam the SMART authorization work plugs into.
+"""Who is calling and what they may do: the seam between the routes and authorization.
 
 Every FHIR route declares the scope it needs with `Depends(require_scope("CarePlan.rs"))` and
-receives a `Caller`. Until the token endpoint exists, authorization is off (setting
-`auth_required` false) and every caller is the anonymous pharmacy with every scope; switching it
-on without an `Authorizer` installed refuses every request (401) rather than serving data to
-anyone. The security work installs an `Authorizer` on `app.state.authorizer` that checks the
-bearer token; routes do not change. `Caller.payer` is what payer isolation filters on
-(searches pass it to the store as `ResourceQuery.payer`).
+receives a `Caller`. The app installs an `Authorizer` on `app.state.authorizer`
+(server/security) that turns the bearer token into the caller, or admits the anonymous pharmacy
+while tokens are not enforced; without one, `auth_required` true refuses every request (401)
+rather than serving data to anyone. `Caller.payer` is what payer isolation filters on (searches
+pass it to the store as `ResourceQuery.payer`). The caller is also left on `request.state` for
+the audit trail, which records who asked even when the answer was 403.
 """
 
 from __future__ import annotations
@@ -51,6 +51,19 @@ class Authorizer(Protocol):
         expired or forged."""
         ...
 
+    def enforcing(self) -> bool:
+        """Whether tokens are required right now (the SMART configuration says so)."""
+        ...
+
+
+def tokens_enforced(request: Request) -> bool:
+    """Whether API calls need an access token right now. `settings.auth_required` alone does
+    not say: None (the default, `auto`) enforces tokens once a client has been registered."""
+    authorizer: Authorizer | None = getattr(request.app.state, "authorizer", None)
+    if authorizer is not None:
+        return authorizer.enforcing()
+    return bool(request.app.state.settings.auth_required)
+
 
 def require_scope(scope: str) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency: the caller, after checking it holds `scope` (403 otherwise). Async
@@ -58,19 +71,27 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Caller]]:
     costs more than the check."""
 
     async def dependency(request: Request) -> Caller:
-        settings = request.app.state.settings
-        if not settings.auth_required:
-            return ANONYMOUS_PHARMACY
         authorizer: Authorizer | None = getattr(request.app.state, "authorizer", None)
-        if authorizer is None:
+        if authorizer is not None:
+            caller = authorizer.authenticate(request)
+        elif request.app.state.settings.auth_required:
             raise FhirError(
                 401,
                 "authorization is required and no token service is configured",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        caller = authorizer.authenticate(request)
+        else:
+            caller = ANONYMOUS_PHARMACY
+        request.state.caller = caller
         if not caller.allows(scope):
-            raise FhirError(403, f"the access token lacks the scope system/{scope}")
+            raise FhirError(
+                403,
+                f"the access token lacks the scope system/{scope}",
+                headers={
+                    "WWW-Authenticate": f'Bearer realm="fhir-sync", error="insufficient_scope", '
+                    f'scope="system/{scope}"'
+                },
+            )
         return caller
 
     dependency.__name__ = f"require_{scope.replace('.', '_').replace('*', 'all')}"

@@ -9,6 +9,8 @@ from typing import Final
 from fhir_sync import __version__
 from fhir_sync.server.indexing import JsonObject
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS
+from fhir_sync.server.security.jwks import ALGORITHMS
+from fhir_sync.server.security.scopes import supported_scopes
 
 PATIENT_OPERATIONS: Final = {
     "enroll": "Enroll the patient (Parameters: anchorDay, cycleDays, leadDays, closedDays, "
@@ -81,6 +83,18 @@ def capability_statement(base: str) -> JsonObject:
                 "(_count up to 1000); _summary=count returns the total only. Unknown search "
                 "parameters are ignored unless the request has Prefer: handling=strict.",
                 "security": {
+                    "extension": [
+                        {
+                            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/"
+                            "oauth-uris",
+                            "extension": [
+                                {
+                                    "url": "token",
+                                    "valueUri": base.removesuffix("/fhir") + "/auth/token",
+                                }
+                            ],
+                        }
+                    ],
                     "cors": False,
                     "service": [
                         {
@@ -101,16 +115,17 @@ def capability_statement(base: str) -> JsonObject:
 
 
 def smart_configuration(root: str, *, auth_required: bool) -> JsonObject:
-    """SMART App Launch discovery. The token endpoint is announced for the Backend Services
-    flow the security work adds; `auth_required` false says the server currently admits
-    every caller."""
+    """SMART discovery for Backend Services (server/security): the client_credentials grant
+    with an RS384 or ES384 signed assertion, and every scope some client role can be granted.
+    No `issuer`: that is for OpenID Connect, which this server does not offer.
+    `fhir_sync_auth_required` says whether tokens are enforced right now (in the default
+    `auto` mode they are once a client has been registered)."""
     return {
-        "issuer": root,
         "token_endpoint": f"{root}/auth/token",
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+        "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
         "grant_types_supported": ["client_credentials"],
-        "scopes_supported": [f"system/{kind}.rs" for kind in SEARCH_PARAMS] + ["system/Patient.c"],
+        "scopes_supported": supported_scopes(),
         "capabilities": ["client-confidential-asymmetric", "permission-v2"],
         "fhir_sync_auth_required": auth_required,
     }

@@ -29,7 +29,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from adapters.http import FhirError as HttpError
-from fhir_sync.server.context import engine_of, settings_of
+from fhir_sync.server.auth import tokens_enforced
+from fhir_sync.server.context import engine_of
 from fhir_sync.server.endpoint_clients import EndpointClients
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhirjson import fhir_response
@@ -211,7 +212,7 @@ async def patients_to_sync(
 def _authenticate(request: Request, clients: EndpointClients) -> None:
     token = clients.settings.notification_token
     if token is None:
-        if settings_of(request).auth_required:
+        if tokens_enforced(request):
             raise FhirError(
                 401,
                 "notifications need FHIR_SYNC_NOTIFICATION_TOKEN when authorization is on",

@@ -30,7 +30,9 @@ from fhir_sync.server.search_request import ID_PATTERN
 
 router = APIRouter()
 Pharmacy = Annotated[Caller, Depends(require_scope("Patient.u"))]
-Previewer = Annotated[Caller, Depends(require_scope("Patient.r"))]
+# $plan too: without resources in the request it plans from the enrollment's stored data,
+# which a reader (a payer, of anyone) must not get through a preview.
+Previewer = Annotated[Caller, Depends(require_scope("Patient.u"))]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from fhir_sync.server.auth import Caller, require_scope
+from fhir_sync.server.auth import Caller, require_scope, tokens_enforced
 from fhir_sync.server.bundles import Found, searchset
 from fhir_sync.server.capability import capability_statement, smart_configuration
 from fhir_sync.server.context import engine_of, fhir_base, root_url, settings_of
@@ -59,8 +59,7 @@ def metadata(request: Request) -> Response:
 
 @router.get("/.well-known/smart-configuration")
 def smart_config(request: Request) -> Response:
-    settings = settings_of(request)
-    body = smart_configuration(root_url(request), auth_required=settings.auth_required)
+    body = smart_configuration(root_url(request), auth_required=tokens_enforced(request))
     return Response(content=dumps(body), media_type="application/json")
 
 

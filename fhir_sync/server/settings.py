@@ -20,12 +20,14 @@ TODAY_ENV: Final = "FHIR_SYNC_TODAY"
 class ServerSettings:
     """`public_url`: the base URL clients reach the server at (behind a proxy it differs from
     the request's), used in `fullUrl`s and paging links; None: taken from each request.
-    `auth_required`: off until the SMART authorization server exists (see server/auth.py).
+    `auth_required`: whether API calls need an access token: True always, False never (every
+    caller is the anonymous pharmacy), None (`auto`, the default) as soon as any client has been
+    registered with `fhir-sync clients add` (see server/security/authorizer.py).
     `today`: plan as of this date instead of the UTC date (demos and tests)."""
 
     database_url: str
     public_url: str | None = None
-    auth_required: bool = False
+    auth_required: bool | None = None
     migrate_on_start: bool = True
     today: date | None = None
     default_count: int = 50
@@ -38,10 +40,23 @@ class ServerSettings:
         return cls(
             database_url=database_url(env),
             public_url=env.get(PUBLIC_URL_ENV, "").strip().rstrip("/") or None,
-            auth_required=_flag(env.get(AUTH_ENV), default=False),
+            auth_required=_auth_mode(env.get(AUTH_ENV)),
             migrate_on_start=_flag(env.get(MIGRATE_ENV), default=True),
             today=date.fromisoformat(today) if today else None,
         )
+
+
+def _auth_mode(value: str | None) -> bool | None:
+    """`auto` (or unset) -> None; otherwise a flag. An unrecognized value fails the start
+    rather than silently leaving the API open."""
+    text = (value or "").strip().lower()
+    if text in ("", "auto"):
+        return None
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{AUTH_ENV} must be auto, 1 or 0")
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

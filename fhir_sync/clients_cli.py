@@ -1,0 +1,195 @@
+"""`fhir-sync clients add|list|remove`: who may call the server's API, and in which role.
+
+Uses the same database as `fhir-sync serve` (FHIR_SYNC_DATABASE_URL, else the SQLite file in
+the working folder) and migrates it first when the server would (FHIR_SYNC_MIGRATE_ON_START), so
+clients can be registered before the first start. A running server notices a registration or a
+removal within seconds: no restart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Final, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+clients_app = typer.Typer(
+    help="API clients (SMART Backend Services): register, list, remove.", no_args_is_help=True
+)
+out = Console()
+err = Console(stderr=True)
+
+CLIENT_ID: Final = re.compile(r"[A-Za-z0-9._~:@-]{1,128}")
+ORGANIZATION_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+USAGE: Final = 2
+
+
+class Role(StrEnum):
+    ehr = "ehr"
+    prescriber = "prescriber"
+    payer = "payer"
+    pharmacy = "pharmacy"
+
+
+@clients_app.command("add")
+def add(
+    client_id: Annotated[
+        str, typer.Option("--id", help="The client id (its assertions' iss and sub).")
+    ],
+    role: Annotated[
+        Role, typer.Option(help="ehr or prescriber (read plans), payer (its members), pharmacy.")
+    ],
+    jwks: Annotated[
+        Path | None, typer.Option("--jwks", help="A file with the client's public JWKS.")
+    ] = None,
+    jwks_url: Annotated[
+        str | None, typer.Option("--jwks-url", help="Where the client publishes its JWKS.")
+    ] = None,
+    payer: Annotated[
+        str | None,
+        typer.Option(help="For payers: the Organization whose members it sees (Organization/ID)."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="A description for people.")] = "",
+) -> None:
+    """Register a client (a removed client's id may be registered again)."""
+    from fhir_sync.server.security.jwks import JwksError, JwksFetcher, check_jwks_url, parse_jwks
+    from fhir_sync.store.clients import ClientExistsError, add_client, any_client_registered
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.tables import RegisteredClient
+
+    if not CLIENT_ID.fullmatch(client_id):
+        _usage("--id: 1-128 letters, digits and . _ ~ : @ -")
+    if (jwks is None) == (jwks_url is None):
+        _usage("give exactly one of --jwks FILE and --jwks-url URL")
+    organization = _payer(payer, role)
+    jwks_text = None
+    try:
+        if jwks is not None:
+            jwks_text = jwks.read_text(encoding="utf-8")
+            parse_jwks(jwks_text)
+        elif jwks_url is not None:
+            check_jwks_url(jwks_url)
+    except OSError as exc:
+        _usage(f"cannot read {jwks}: {exc.strerror or exc}")
+    except JwksError as exc:
+        _usage(f"unusable JWKS: {exc}")
+    if jwks_url is not None:
+        try:
+            JwksFetcher().keys(jwks_url)
+        except JwksError as exc:
+            err.print(f"[yellow]warning:[/yellow] {exc}; registered anyway")
+    client = RegisteredClient(
+        client_id=client_id,
+        name=name[:200],
+        role=role.value,
+        jwks=jwks_text,
+        jwks_url=jwks_url,
+        payer=organization,
+        created_at=datetime.now(UTC),
+    )
+    with _database() as engine, write_transaction(engine) as connection:
+        first = not any_client_registered(connection)
+        try:
+            add_client(connection, client)
+        except ClientExistsError:
+            err.print(f"[red]error:[/red] client {client_id} exists; remove it first")
+            raise typer.Exit(1) from None
+    out.print(
+        f"registered client {client_id} ({role.value}{', ' + organization if organization else ''})"
+    )
+    if first:
+        out.print(
+            "the first client: with FHIR_SYNC_AUTH=auto (the default) every API call now needs "
+            "an access token"
+        )
+
+
+@clients_app.command("list")
+def list_(
+    include_removed: Annotated[bool, typer.Option("--all", help="Also removed clients.")] = False,
+) -> None:
+    """The registered clients."""
+    from fhir_sync.store.clients import list_clients
+    from fhir_sync.store.database import read_transaction
+
+    with _database() as engine, read_transaction(engine) as connection:
+        clients = list_clients(connection, include_removed=include_removed)
+    table = Table("id", "role", "payer", "keys", "registered", "status")
+    for client in clients:
+        table.add_row(
+            client.client_id,
+            client.role,
+            client.payer or "",
+            client.jwks_url or _kids(client.jwks),
+            client.created_at.strftime("%Y-%m-%d %H:%M"),
+            "removed" if client.disabled else "active",
+        )
+    out.print(table)
+
+
+@clients_app.command("remove")
+def remove(client_id: Annotated[str, typer.Argument(help="The client id.")]) -> None:
+    """Remove a client: no new tokens; its current tokens stop working within seconds."""
+    from fhir_sync.store.clients import remove_client
+    from fhir_sync.store.database import write_transaction
+
+    with _database() as engine, write_transaction(engine) as connection:
+        removed = remove_client(connection, client_id)
+    if not removed:
+        err.print(f"[red]error:[/red] no active client {client_id[:128]}")
+        raise typer.Exit(1)
+    out.print(f"removed client {client_id}")
+
+
+def _payer(payer: str | None, role: Role) -> str | None:
+    if role is not Role.payer:
+        if payer is not None:
+            _usage("--payer is for payer clients only")
+        return None
+    if payer is None:
+        _usage("payer clients need --payer Organization/ID: the members they may see")
+    organization = payer.removeprefix("Organization/")
+    if not ORGANIZATION_ID.fullmatch(organization):
+        _usage("--payer must be Organization/ID")
+    return f"Organization/{organization}"
+
+
+def _kids(jwks: str | None) -> str:
+    from fhir_sync.server.security.jwks import JwksError, parse_jwks
+
+    try:
+        return ", ".join(key["kid"] for key in parse_jwks(jwks or ""))
+    except JwksError:
+        return "(unusable JWKS)"
+
+
+@contextmanager
+def _database() -> Iterator[Engine]:
+    from fhir_sync.server.settings import ServerSettings
+    from fhir_sync.store.database import open_engine
+    from fhir_sync.store.migrate import upgrade
+
+    try:
+        settings = ServerSettings.from_env()
+    except ValueError as exc:
+        _usage(str(exc))
+    engine = open_engine(settings.database_url)
+    try:
+        if settings.migrate_on_start:
+            upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _usage(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(USAGE)

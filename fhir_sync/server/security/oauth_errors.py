@@ -1,0 +1,41 @@
+"""Token endpoint errors as RFC 6749 section 5.2 says: JSON `error` codes, never cached.
+
+The token endpoint is OAuth, not FHIR, so its errors are not OperationOutcomes. Descriptions
+are fixed texts chosen here; nothing the client sent is echoed back.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import Response
+
+from fhir_sync.server.fhirjson import dumps
+
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    """`error` is an RFC 6749 code: invalid_request, invalid_client, unsupported_grant_type,
+    invalid_scope...; invalid_client is a 401, the others 400."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+
+    @property
+    def status(self) -> int:
+        return 401 if self.error == "invalid_client" else 400
+
+    def response(self) -> Response:
+        return Response(
+            content=dumps({"error": self.error, "error_description": self.description}),
+            status_code=self.status,
+            media_type="application/json",
+            headers=NO_STORE,
+        )
+
+
+def invalid_client(description: str) -> OAuthError:
+    return OAuthError("invalid_client", description)
