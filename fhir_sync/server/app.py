@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from fhir_sync import __version__
 from fhir_sync.server import export_routes, operation_routes, read_routes
+from fhir_sync.server.audit import install_audit
 from fhir_sync.server.background import BackgroundWork
 from fhir_sync.server.context import today_for
 from fhir_sync.server.endpoint_clients import EndpointClients
@@ -55,6 +56,7 @@ def create_app(
             yield
         await endpoint_clients.aclose()
         exports.close()
+        audit.close()
         if owned:
             database.dispose()
 
@@ -77,6 +79,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     install_security(app, settings, database)
+    audit = install_audit(app, database)
     app.include_router(read_routes.router)
     app.include_router(operation_routes.router)
     app.include_router(notifications_router)

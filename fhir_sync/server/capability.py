@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from fhir_sync import __version__
+from fhir_sync.server.audit.search import AUDIT_SEARCH_PARAMS
 from fhir_sync.server.indexing import JsonObject
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS
 from fhir_sync.server.security.jwks import ALGORITHMS
@@ -65,6 +66,17 @@ def capability_statement(base: str) -> JsonObject:
         if kind == "Group":
             resource["operation"] = [GROUP_EXPORT]
         resources.append(resource)
+    resources.append(
+        {
+            "type": "AuditEvent",
+            "documentation": "Who accessed which patient's data (pharmacy clients only).",
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [
+                {"name": p.name, "type": p.type, "documentation": p.documentation}
+                for p in AUDIT_SEARCH_PARAMS
+            ],
+        }
+    )
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
+from fhir_sync.server.audit import note_disclosed
 from fhir_sync.server.auth import Caller, require_scope, tokens_enforced
 from fhir_sync.server.bundles import Found, searchset
 from fhir_sync.server.capability import capability_statement, smart_configuration
@@ -205,6 +206,7 @@ def _stored_search(
     rows = rows[: parsed.count]
     matches: list[Found] = [(kind, rid, body) for rid, body in rows]
     ids = [rid for rid, _ in rows]
+    note_disclosed(request, kind, ids)
     included: list[Found] = []
     for param, target in parsed.include_targets:
         references = token_codes(connection, kind, ids, param)
@@ -220,6 +222,8 @@ def _stored_search(
             for rid, body in referencing(connection, source, param, targets, payer=caller.payer)
         ]
     next_url = _link(request, parsed, ids[-1]) if more and ids else None
+    for target in {found[0] for found in included}:
+        note_disclosed(request, target, (rid for kind, rid, _ in included if kind == target))
     return searchset(
         base, self_url=self_url, next_url=next_url, matches=matches, included=_unique(included)
     )
