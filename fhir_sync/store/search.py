@@ -11,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from functools import lru_cache
+from typing import Any, Final, Literal
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
+    Select,
     Table,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -99,16 +103,14 @@ class ResourceQuery:
 
 def search_page(connection: Connection, query: ResourceQuery) -> list[tuple[str, bytes]]:
     """(id, body) of up to `query.limit` matches after `query.after`, in id order."""
-    statement = select(RESOURCE.c.id, RESOURCE.c.body).where(*_conditions(query))
-    if query.after is not None:
-        statement = statement.where(RESOURCE.c.id > query.after)
-    statement = statement.order_by(RESOURCE.c.id).limit(query.limit)
-    return [(row[0], row[1]) for row in connection.execute(statement)]
+    statement, values = _page(query)
+    return [(row[0], row[1]) for row in connection.execute(statement, values)]
 
 
 def count_matches(connection: Connection, query: ResourceQuery) -> int:
-    statement = select(func.count()).select_from(RESOURCE).where(*_conditions(query))
-    return int(connection.execute(statement).scalar_one())
+    bind = _Binder()
+    statement = _count_statement(_shape(query, bind))
+    return int(connection.execute(statement, bind.values).scalar_one())
 
 
 def read_bodies(
@@ -169,78 +171,145 @@ def referencing(
     return [(row[0], row[1]) for row in connection.execute(statement.order_by(RESOURCE.c.id))]
 
 
-def _conditions(query: ResourceQuery) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [RESOURCE.c.resource_type == query.resource_type]
-    if query.payer is not None:
-        conditions.append(RESOURCE.c.payer == query.payer)
-    for term in query.filters:
-        conditions.append(_condition(term))
+# -- statements, built once per shape ----------------------------------------------------
+#
+# Building a SQLAlchemy statement and its cache key costs more than SQLite takes to answer a
+# search by patient. So a query is split into its shape (types, parameters, how many values,
+# prefixes) with every value taken out as a named parameter; the statement for a shape is
+# built once and executed with the values.
+
+Shape = tuple[object, ...]
+Bound = BindParameter[Any]
+
+
+class _Binder:
+    """Takes a query's values out as named bind parameters, in the order met."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def __call__(self, value: object) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return name
+
+
+def _page(query: ResourceQuery) -> tuple[Select[str, bytes], dict[str, object]]:
+    bind = _Binder()
+    shape = _shape(query, bind)
+    if query.after is not None:
+        bind.values["after"] = query.after
+    return _page_statement(shape, query.after is not None, query.limit), bind.values
+
+
+def _shape(query: ResourceQuery, bind: _Binder) -> Shape:
+    payer = None if query.payer is None else bind(query.payer)
+    terms = tuple(_term_shape(term, bind) for term in query.filters)
+    return (bind(query.resource_type), payer, terms)
+
+
+def _term_shape(term: Filter, bind: _Binder) -> Shape:
+    if isinstance(term, ColumnIn):
+        return ("column", term.column, tuple(bind(value) for value in term.values))
+    if isinstance(term, TokenIn):
+        values = tuple(
+            (
+                None if value.system is None else bind(value.system),
+                None if value.code is None else bind(value.code),
+            )
+            for value in term.values
+        )
+        return ("token", bind(term.param), values)
+    ranges = tuple((r.prefix, bind(r.low), bind(r.high)) for r in term.ranges)
+    return ("period" if isinstance(term, PeriodIn) else "updated", ranges)
+
+
+@lru_cache(maxsize=512)
+def _page_statement(shape: Shape, after: bool, limit: int) -> Select[str, bytes]:
+    statement = select(RESOURCE.c.id, RESOURCE.c.body).where(*_conditions(shape))
+    if after:
+        statement = statement.where(RESOURCE.c.id > bindparam("after"))
+    return statement.order_by(RESOURCE.c.id).limit(limit)
+
+
+@lru_cache(maxsize=512)
+def _count_statement(shape: Shape) -> Select[int]:
+    return select(func.count()).select_from(RESOURCE).where(*_conditions(shape))
+
+
+def _conditions(shape: Shape) -> list[ColumnElement[bool]]:
+    resource_type, payer, terms = shape
+    assert isinstance(resource_type, str) and isinstance(terms, tuple)
+    conditions: list[ColumnElement[bool]] = [RESOURCE.c.resource_type == bindparam(resource_type)]
+    if payer is not None:
+        conditions.append(RESOURCE.c.payer == bindparam(str(payer)))
+    conditions.extend(_condition(term) for term in terms)
     return conditions
 
 
-def _condition(term: Filter) -> ColumnElement[bool]:
-    if isinstance(term, ColumnIn):
-        if len(term.values) == 1:  # the common case; an IN list is expanded on every execution
-            return RESOURCE.c[term.column] == term.values[0]
-        return RESOURCE.c[term.column].in_(term.values)
-    if isinstance(term, TokenIn):
+def _condition(term: Any) -> ColumnElement[bool]:
+    kind = term[0]
+    if kind == "column":
+        _, column, names = term
+        target: ColumnElement[Any] = RESOURCE.c[str(column)]
+        if len(names) == 1:  # the common case; an IN list costs more to compile and plan
+            return target == bindparam(names[0])
+        return target.in_([bindparam(name) for name in names])
+    if kind == "token":
+        _, param, values = term
         return exists().where(
             TOKEN.c.resource_type == RESOURCE.c.resource_type,
             TOKEN.c.resource_id == RESOURCE.c.id,
-            TOKEN.c.param == term.param,
-            or_(*(_token(value) for value in term.values)),
+            TOKEN.c.param == bindparam(param),
+            or_(*(_token(system, code) for system, code in values)),
         )
-    if isinstance(term, PeriodIn):
-        return or_(*(_period(r) for r in term.ranges))
-    return or_(*(_point(r) for r in term.ranges))
+    _, ranges = term
+    match = _period if kind == "period" else _point
+    return or_(*(match(prefix, bindparam(low), bindparam(high)) for prefix, low, high in ranges))
 
 
-def _token(value: TokenValue) -> ColumnElement[bool]:
+def _token(system: str | None, code: str | None) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
-    if value.system is not None:
-        parts.append(TOKEN.c.system == value.system)
-    if value.code is not None:
-        parts.append(TOKEN.c.code == value.code)
+    if system is not None:
+        parts.append(TOKEN.c.system == bindparam(system))
+    if code is not None:
+        parts.append(TOKEN.c.code == bindparam(code))
     return and_(*parts) if parts else true()
 
 
-def _period(wanted: TimeRange) -> ColumnElement[bool]:
-    """FHIR's range semantics for a resource range [start, end) (end NULL: open-ended).
+def _period(prefix: str, low: Bound, high: Bound) -> ColumnElement[bool]:
+    """FHIR's range semantics for a resource range [start, end) (end NULL: open-ended), against
+    the searched range [low, high).
 
     eq: the resource's range lies within the searched one; gt: some of it lies after the
     searched range; lt: some of it lies before; ge/le: gt/lt or eq; ne: not eq.
     """
     start, end = RESOURCE.c.date_start, RESOURCE.c.date_end
-    if wanted.prefix in ("eq", "ne"):
-        inside = and_(
-            start.is_not(None),
-            start >= wanted.low,
-            end.is_not(None),
-            end <= wanted.high,
-        )
-        return inside if wanted.prefix == "eq" else and_(start.is_not(None), ~inside)
-    after = and_(start.is_not(None), or_(end.is_(None), end > wanted.high))
-    before = start < wanted.low
-    if wanted.prefix == "gt":
+    if prefix in ("eq", "ne"):
+        inside = and_(start.is_not(None), start >= low, end.is_not(None), end <= high)
+        return inside if prefix == "eq" else and_(start.is_not(None), ~inside)
+    after = and_(start.is_not(None), or_(end.is_(None), end > high))
+    before = start < low
+    if prefix == "gt":
         return after
-    if wanted.prefix == "lt":
+    if prefix == "lt":
         return before
-    within = and_(start >= wanted.low, end.is_not(None), end <= wanted.high)
-    return or_(after, within) if wanted.prefix == "ge" else or_(before, within)
+    within = and_(start >= low, end.is_not(None), end <= high)
+    return or_(after, within) if prefix == "ge" else or_(before, within)
 
 
-def _point(wanted: TimeRange) -> ColumnElement[bool]:
+def _point(prefix: str, low: Bound, high: Bound) -> ColumnElement[bool]:
     moment = RESOURCE.c.last_updated
-    if wanted.prefix == "eq":
-        return and_(moment >= wanted.low, moment < wanted.high)
-    if wanted.prefix == "ne":
-        return or_(moment < wanted.low, moment >= wanted.high)
-    if wanted.prefix == "gt":
-        return moment >= wanted.high
-    if wanted.prefix == "lt":
-        return moment < wanted.low
-    if wanted.prefix == "ge":
-        return moment >= wanted.low
-    if wanted.prefix == "le":
-        return moment < wanted.high
+    if prefix == "eq":
+        return and_(moment >= low, moment < high)
+    if prefix == "ne":
+        return or_(moment < low, moment >= high)
+    if prefix == "gt":
+        return moment >= high
+    if prefix == "lt":
+        return moment < low
+    if prefix == "ge":
+        return moment >= low
+    if prefix == "le":
+        return moment < high
     return false()
