@@ -19,6 +19,7 @@ from fhir_sync.engine import Fill
 from mappings.dispenses import map_medication_dispense
 from mappings.errors import MappingError
 from mappings.orders import OrderInput, map_medication_request
+from mappings.outcome import rejected_input_outcome
 from mappings.patients import map_patient
 
 Rank = tuple[int, ...]
@@ -213,6 +214,19 @@ def reject_orphans(collected: Collected, any_declared: bool | None = None) -> No
                     rank=rank,
                 )
             )
+
+
+def rejection_outcome(rejection: Rejection) -> dict[str, Any]:
+    """The OperationOutcome that reports a rejection (errors.ndjson, sync reports)."""
+    return rejected_input_outcome(
+        source=rejection.source,
+        position=rejection.position,
+        message=rejection.message,
+        code=rejection.code,
+        expression=rejection.expression,
+        resource_type=rejection.resource_type,
+        resource_id=rejection.resource_id,
+    )
 
 
 def _id_of(res: dict[str, Any]) -> str | None:

@@ -26,9 +26,14 @@ from adapters.files import (
     write_ndjson,
 )
 from fhir_sync.engine import PatientPlan, Preferences, plan_patient
-from fhir_sync.planning.collect import Collected, Rejection, collect, reject_orphans
+from fhir_sync.planning.collect import (
+    Collected,
+    Rejection,
+    collect,
+    reject_orphans,
+    rejection_outcome,
+)
 from mappings.bundle import plan_bundle
-from mappings.outcome import rejected_input_outcome
 
 ERRORS_FILE = "errors.ndjson"
 Validator = Callable[[dict[str, Any]], list[str]]
@@ -128,7 +133,7 @@ def plan_files(
     report.files = len(files)
     rejections.sort(key=lambda r: r.rank)
     report.rejected = len(rejections)
-    write_ndjson(out_dir / ERRORS_FILE, (_outcome(r) for r in rejections))
+    write_ndjson(out_dir / ERRORS_FILE, (rejection_outcome(r) for r in rejections))
     return report
 
 
@@ -219,15 +224,3 @@ def validated(
                 )
                 continue
         yield record
-
-
-def _outcome(rejection: Rejection) -> dict[str, Any]:
-    return rejected_input_outcome(
-        source=rejection.source,
-        position=rejection.position,
-        message=rejection.message,
-        code=rejection.code,
-        expression=rejection.expression,
-        resource_type=rejection.resource_type,
-        resource_id=rejection.resource_id,
-    )

@@ -15,9 +15,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from fhir_sync.planning.collect import Rejection
+from fhir_sync.planning.collect import rejection_outcome
 from fhir_sync.sync.report import PatientResult, SyncReport
-from mappings.outcome import operation_outcome, rejected_input_outcome
+from mappings.outcome import operation_outcome
 
 TOP_REASONS = 5
 
@@ -60,21 +60,9 @@ def sync_summary(report: SyncReport, today: date, *, dry_run: bool) -> Table:
 def error_outcomes(report: SyncReport) -> Iterator[dict[str, Any]]:
     """One OperationOutcome per rejected input, then one per failed patient."""
     for rejection in report.rejections:
-        yield _rejection_outcome(rejection)
+        yield rejection_outcome(rejection)
     for failure in report.failures:
         yield _failure_outcome(failure)
-
-
-def _rejection_outcome(rejection: Rejection) -> dict[str, Any]:
-    return rejected_input_outcome(
-        source=rejection.source,
-        position=rejection.position,
-        message=rejection.message,
-        code=rejection.code,
-        expression=rejection.expression,
-        resource_type=rejection.resource_type,
-        resource_id=rejection.resource_id,
-    )
 
 
 def _failure_outcome(failure: PatientResult) -> dict[str, Any]:
