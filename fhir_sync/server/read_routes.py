@@ -36,7 +36,7 @@ from fhir_sync.server.search_request import (
 )
 from fhir_sync.store.database import read_transaction
 from fhir_sync.store.enrollments import get_payer_group, payer_groups, payer_members
-from fhir_sync.store.resources import read_resource
+from fhir_sync.store.resources import fetch_resource
 from fhir_sync.store.search import (
     ColumnIn,
     ResourceQuery,
@@ -73,8 +73,7 @@ def _read(kind: str, scope: str) -> None:
     ) -> Response:
         if not ID_PATTERN.fullmatch(resource_id):
             raise FhirError(404, f"{kind}/{resource_id[:64]} is not a valid id")
-        with read_transaction(engine_of(request)) as connection:
-            served = read_resource(connection, kind, resource_id)
+        served = fetch_resource(engine_of(request), kind, resource_id)
         if served is None or (caller.payer is not None and served.payer != caller.payer):
             raise FhirError(404, f"{kind}/{resource_id} is not known")
         etag = f'W/"{served.version_id}"'

@@ -199,7 +199,7 @@ def test_a_500_leaks_nothing(client: TestClient, monkeypatch: pytest.MonkeyPatch
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret: Debra Patel, born 1977-05-27")
 
-    monkeypatch.setattr("fhir_sync.server.read_routes.read_resource", explode)
+    monkeypatch.setattr("fhir_sync.server.read_routes.fetch_resource", explode)
     response = client.get("/fhir/CarePlan/x")
     assert response.status_code == 500
     outcome = response.json()

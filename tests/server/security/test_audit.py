@@ -227,7 +227,7 @@ def test_no_patient_data_in_the_logs(
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError(f"boom for Patient/{PATIENTS[1]}")
 
-    monkeypatch.setattr("fhir_sync.server.read_routes.read_resource", explode)
+    monkeypatch.setattr("fhir_sync.server.read_routes.fetch_resource", explode)
     assert client.get(f"/fhir/Patient/{PATIENTS[1]}", headers=pharmacy).status_code == 500
     client.app.state.audit.flush()  # type: ignore[attr-defined]
     server_logs = [r for r in caplog.records if not r.name.startswith("httpx")]
