@@ -7,9 +7,13 @@ drives each server with wrk (a separate process, fixed connections) in three sce
 * `read`: `GET CarePlan/<id>` over many different plans;
 * `search`: `GET CarePlan?patient=<id>`;
 * `payer pages`: one payer's CarePlans, page after page of 50 (the next links the server
-  gave). On sekmet the payer is a `meta.tag` (`_tag=`), as it has no enrollments. With
-  `--auth off` (until the token service exists) fhir-sync cannot know a caller is a payer, so
-  both servers page through all CarePlans to the same depth instead.
+  gave), by a payer client whose token makes fhir-sync filter to its members. On sekmet the
+  payer is a `meta.tag` (`_tag=`), as it has no enrollments. With `--auth off` fhir-sync cannot
+  know a caller is a payer, so both servers page through all CarePlans to the same depth.
+
+fhir-sync runs with tokens (`--auth tokens`, the default): read and search by an EHR client,
+pages by a payer client, each registered with `fhir-sync clients add`; every access is audited.
+sekmet runs without authorization, as configured in the integration tests.
 
     python -m bench.server_bench --patients 100000 --json bench-server.json
 """
@@ -24,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +38,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import psycopg
 
+from bench.bench_tokens import BenchClient, register
 from bench.peer_loading import load_resources
 from bench.server_population import (
     PAYER_TAG,
@@ -97,14 +102,19 @@ def main() -> None:
             engine.dispose()
             loading[f"fhir-sync {backend}"] = round(report.seconds, 1)
             _say(f"  {report.resources} resources in {report.seconds:.0f} s")
+            clients = _clients(url, work, population) if args.auth == "tokens" else None
             for workers in args.workers:
                 log = work / f"serve-{backend}-{workers}.log"
-                environ = {"FHIR_SYNC_AUTH": "0"}
+                environ = {"FHIR_SYNC_AUTH": "1" if clients else "0"}
                 with fhir_sync_serve(url, log, workers=workers, environ=environ) as base:
-                    paths = _fhir_sync_paths(base, population, sample)
-                    runs += _measure(base, paths, work, load, "fhir-sync", backend, workers)
+                    headers = _headers(base, clients)
+                    paths = _fhir_sync_paths(base, population, sample, headers("payer pages"))
+                    runs += _measure(
+                        base, paths, work, load, ("fhir-sync", backend, workers), headers
+                    )
     if args.peer:
-        runs += _measure_peer(population, templates, sample, work, load, loading)
+        tagged = args.auth == "tokens"
+        runs += _measure_peer(population, templates, sample, work, load, loading, tagged=tagged)
     figures = _figures(args, population, load, loading, runs)
     print(json.dumps(figures, indent=2))
     print(_markdown(figures), file=sys.stderr)
@@ -128,6 +138,7 @@ def _arguments() -> argparse.Namespace:
         "--databases", type=lambda text: text.split(","), default=["sqlite", "postgresql"]
     )
     parser.add_argument("--postgres-url", default=POSTGRES_ADMIN, help="where to create a DB")
+    parser.add_argument("--auth", choices=["tokens", "off"], default="tokens")
     parser.add_argument("--no-peer", dest="peer", action="store_false")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args()
@@ -158,19 +169,43 @@ def _database(backend: str, work: Path, admin_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _fhir_sync_paths(base: str, population: Population, sample: list[int]) -> Paths:
+def _clients(url: str, work: Path, population: Population) -> dict[str, BenchClient]:
+    """scenario -> the client that runs it: an EHR reads and searches, a payer pages."""
+    ehr = register(url, work, "bench-ehr", "ehr", "system/CarePlan.rs")
+    payer = register(url, work, "bench-payer", "payer", "system/CarePlan.rs", population.payer(1))
+    return {"read": ehr, "search": ehr, "payer pages": payer}
+
+
+Headers = Callable[[str], dict[str, str]]
+
+
+def _headers(base: str, clients: dict[str, BenchClient] | None) -> Headers:
+    """scenario -> request headers, with a fresh token when tokens are on."""
+    root = base.removesuffix("/fhir")
+
+    def headers(scenario: str) -> dict[str, str]:
+        if clients is None:
+            return {}
+        return {"Authorization": f"Bearer {clients[scenario].token(root)}"}
+
+    return headers
+
+
+def _fhir_sync_paths(
+    base: str, population: Population, sample: list[int], payer_headers: dict[str, str]
+) -> Paths:
     ids = [population.patient_id(number) for number in sample]
     pages = population.patients // population.payers // PAGE or 1
     return Paths(
         read=[f"/fhir/CarePlan/{careplan_id(pid)}" for pid in ids],
         search=[f"/fhir/CarePlan?patient={pid}" for pid in ids],
-        pages=_walk(base, f"/fhir/CarePlan?_count={PAGE}", pages),
+        pages=_walk(base, f"/fhir/CarePlan?_count={PAGE}", pages, payer_headers),
     )
 
 
 def _peer_paths(base: str, population: Population, sample: list[int], *, tagged: bool) -> Paths:
-    paths = _fhir_sync_paths(base, population, sample)
-    pages = len(paths.pages)
+    paths = _fhir_sync_paths(base, population, sample, {})
+    pages = population.patients // population.payers // PAGE or 1
     query = {"_count": str(PAGE)}
     if tagged:
         query["_tag"] = f"{PAYER_TAG}|{population.payer(1).removeprefix('Organization/')}"
@@ -193,13 +228,26 @@ def _walk(base: str, first: str, pages: int, headers: dict[str, str] | None = No
 
 
 def _measure(
-    base: str, paths: Paths, work: Path, load: Load, server: str, database: str, workers: int
+    base: str,
+    paths: Paths,
+    work: Path,
+    load: Load,
+    setup: tuple[str, str, int],
+    headers: Headers | None = None,
 ) -> list[Run]:
+    server, database, workers = setup
     runs = []
     for scenario in SCENARIOS:
         _say(f"  {server} {database} x{workers}: {scenario}...")
         before = os.getloadavg()[0]
-        result = run_wrk(base, paths.of(scenario), work, load, name=scenario.replace(" ", "-"))
+        result = run_wrk(
+            base,
+            paths.of(scenario),
+            work,
+            load,
+            headers=headers(scenario) if headers else None,
+            name=scenario.replace(" ", "-"),
+        )
         _say(f"    {result.requests_per_second:.0f} req/s, p99 {result.p99_ms:.1f} ms")
         runs.append(Run(server, database, workers, scenario, result, round(before, 2)))
     return runs
@@ -212,6 +260,8 @@ def _measure_peer(
     work: Path,
     load: Load,
     loading: dict[str, float],
+    *,
+    tagged: bool,
 ) -> list[Run]:
     """sekmet with its SQLite on disk like fhir-sync's; inbound validation off while loading
     (the CarePlans were validated when planned), which changes nothing about serving."""
@@ -222,8 +272,8 @@ def _measure_peer(
         loaded = load_resources(base, peer_careplans(population, templates), timeout=600)
         loading["sekmet"] = round(time.perf_counter() - start, 1)
         _say(f"  {loaded} CarePlans in {loading['sekmet']:.0f} s")
-        paths = _peer_paths(base, population, sample, tagged=True)
-        return _measure(base, paths, work, load, "sekmet", "sqlite", 1)
+        paths = _peer_paths(base, population, sample, tagged=tagged)
+        return _measure(base, paths, work, load, ("sekmet", "sqlite", 1))
 
 
 def _figures(
@@ -252,8 +302,8 @@ def _figures(
     return {
         "patients": population.patients,
         "payers": population.payers,
-        "auth": "off (no token service yet: every caller is the anonymous pharmacy)",
-        "payer_pages": "all CarePlans paged to a payer's depth (auth off); sekmet: _tag",
+        "auth": _AUTH_NOTES[args.auth],
+        "payer_pages": _PAGES_NOTES[args.auth],
         "load_generator": f"wrk, {load.threads} thread(s), {load.connections} connections, "
         f"{load.seconds:.0f} s per scenario after {load.warmup_seconds:.0f} s warm-up",
         "cpus": os.cpu_count(),
@@ -272,6 +322,17 @@ def _figures(
         "comparisons": comparisons,
         "arguments": {key: str(value) for key, value in vars(args).items()},
     }
+
+
+_AUTH_NOTES: Final = {
+    "tokens": "fhir-sync: bearer tokens (EHR client; payer client for the pages), audit on; "
+    "sekmet: no authorization",
+    "off": "off: every caller is the anonymous pharmacy (FHIR_SYNC_AUTH=0), audit on",
+}
+_PAGES_NOTES: Final = {
+    "tokens": "one payer's CarePlans (its token filters to its members); sekmet: _tag",
+    "off": "all CarePlans, paged to a payer's depth, on both servers",
+}
 
 
 def _markdown(figures: dict[str, Any]) -> str:
