@@ -8,14 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, insert, or_, select, text
 
+from fhir_sync.store.database import is_sqlite
 from fhir_sync.store.search import RESOURCE, TimeRange
 from fhir_sync.store.tables import AuditRecord
 
 AUDIT: Table = AuditRecord.__table__  # type: ignore[attr-defined]
 _CHUNK = 500  # ids per IN list: well under every database's bound-parameter limit
+_COLUMNS: Final = {
+    "recorded": "timestamptz",
+    "client_id": "text",
+    "role": "text",
+    "action": "text",
+    "interaction": "text",
+    "resource_type": "text",
+    "resource_id": "text",
+    "patient_id": "text",
+    "outcome": "text",
+    "status": "integer",
+    "query": "text",
+}
+_UNNEST_INSERT: Final = text(
+    f"INSERT INTO audit_event ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMNS.items())
+    + ")"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +54,15 @@ class AuditQuery:
 
 
 def insert_audit_rows(connection: Connection, rows: Sequence[dict[str, object]]) -> None:
-    if rows:
+    """On PostgreSQL one statement whatever the number of rows (an executemany costs a
+    round of the protocol per row); SQLite's executemany is already one C loop."""
+    if not rows:
+        return
+    if is_sqlite(connection):
         connection.execute(insert(AUDIT), list(rows))
+        return
+    columns = {name: [row[name] for row in rows] for name in _COLUMNS}
+    connection.execute(_UNNEST_INSERT, columns)
 
 
 def patients_of(connection: Connection, resource_type: str, ids: Sequence[str]) -> dict[str, str]:
