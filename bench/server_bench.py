@@ -346,6 +346,16 @@ def _markdown(figures: dict[str, Any]) -> str:
             f"{run['requests_per_second']:.0f} | {run['p50_ms']:.1f} | {run['p99_ms']:.1f} | "
             f"{run['errors']} |"
         )
+    lines += [
+        "",
+        "| scenario | fhir-sync | throughput / sekmet | p99 / sekmet |",
+        "|---|---|---|---|",
+    ]
+    for item in figures["comparisons"]:
+        lines.append(
+            f"| {item['scenario']} | {item['fhir_sync']} | {item['throughput_ratio']}x | "
+            f"{item['p99_ratio']} |"
+        )
     return "\n".join(lines)
 
 
