@@ -34,7 +34,7 @@ from fhir_sync.server.search_request import (
     parse_search,
     wants_strict,
 )
-from fhir_sync.store.database import read_transaction
+from fhir_sync.store.database import read_transaction, single_statement
 from fhir_sync.store.enrollments import get_payer_group, payer_groups, payer_members
 from fhir_sync.store.resources import fetch_resource
 from fhir_sync.store.search import (
@@ -180,7 +180,10 @@ def _light(parsed: SearchRequest) -> bool:
 
 
 def _search_body(request: Request, parsed: SearchRequest, caller: Caller) -> bytes:
-    with read_transaction(engine_of(request)) as connection:
+    """Without includes a search is one statement and needs no transaction around it."""
+    engine = engine_of(request)
+    single = not parsed.include_targets and not parsed.revinclude_sources
+    with (single_statement if single else read_transaction)(engine) as connection:
         return _stored_search(connection, request, parsed, caller)
 
 

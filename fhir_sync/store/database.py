@@ -97,6 +97,20 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def single_statement(engine: Engine) -> Iterator[Connection]:
+    """For a read that is one SQL statement, which is its own snapshot: on PostgreSQL no
+    transaction around it, one round trip instead of BEGIN, the statement and COMMIT. (SQLite
+    keeps its transaction: BEGIN is a local call there, and SQLAlchemy's AUTOCOMMIT would
+    leave the connection in the sqlite3 module's own transaction handling afterwards.)"""
+    if is_sqlite(engine):
+        with read_transaction(engine) as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
 def snapshot_transaction(engine: Engine) -> Iterator[Connection]:
     """A long read (an export paging through a population) whose every statement sees the same
     snapshot. PostgreSQL's default READ COMMITTED takes a new snapshot per statement, so this
