@@ -53,7 +53,11 @@ def open_engine(url: str, **options: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout, as much as the query of a read by
+    # id. A connection that turns out broken (the database restarted) fails its request, and
+    # SQLAlchemy then invalidates the whole pool, so the next requests reconnect; connections
+    # are also renewed every half hour.
+    options.setdefault("pool_recycle", 1800)
     return create_engine(url, **options)
 
 

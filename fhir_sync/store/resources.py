@@ -75,16 +75,17 @@ def fetch_resource(engine: Engine, resource_type: str, resource_id: str) -> Serv
         driver = raw.driver_connection
         if not sqlite:
             driver.autocommit = True  # type: ignore[union-attr]
+        cursor = raw.cursor()
         try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(sql, (resource_type, resource_id))
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
+            cursor.execute(sql, (resource_type, resource_id))
+            row = cursor.fetchone()
         finally:
-            if not sqlite:
-                driver.autocommit = False  # type: ignore[union-attr]
+            cursor.close()
+        if not sqlite:
+            driver.autocommit = False  # type: ignore[union-attr]
+    except Exception:
+        raw.invalidate()  # whatever went wrong, this connection is not handed out again
+        raise
     finally:
         raw.close()
     if row is None:
