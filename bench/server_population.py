@@ -191,14 +191,20 @@ def load_population(
 
 
 def _analyze(engine: Engine) -> None:
-    """Planner statistics, as a server that has been running for a while has them (PostgreSQL's
-    autovacuum; SQLite's `PRAGMA optimize`), and a checkpoint so the WAL starts empty."""
-    with write_transaction(engine) as connection:
-        connection.execute(text("ANALYZE"))
+    """The steady state of a database that has been running for a while: planner statistics
+    (PostgreSQL's autovacuum, SQLite's `PRAGMA optimize`), on PostgreSQL a vacuum (else the
+    insert-triggered autovacuum of the fresh table runs during the measurements), on SQLite a
+    checkpoint so that the WAL starts empty."""
     if is_sqlite(engine):
+        with write_transaction(engine) as connection:
+            connection.execute(text("ANALYZE"))
         with engine.connect() as connection:
             autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
             autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").close()
+        return
+    with engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("VACUUM (ANALYZE)")
 
 
 def peer_careplans(
