@@ -8,6 +8,7 @@ from typing import Final
 from fhir_sync.engine.types import Fill
 from mappings.codes import COMPLETING_SUPPLY_TYPES, MEDICATION_DISPENSE_STATUS
 from mappings.contract import require_fields
+from mappings.dispenses_fast import common_dispense
 from mappings.errors import MappingError
 from mappings.fhir_values import (
     JsonObject,
@@ -53,6 +54,14 @@ def map_medication_dispense(res: JsonObject) -> FillInput | None:
     Only `completed` dispenses supplied medication; preparation, cancelled, declined... are
     no evidence of supply, so they are skipped rather than rejected.
     """
+    fast = common_dispense(res)
+    if fast is not None:
+        return FillInput(*fast)
+    return map_dispense_in_full(res)
+
+
+def map_dispense_in_full(res: JsonObject) -> FillInput | None:
+    """The full mapper alone, without the common-shape shortcut (tests compare the two)."""
     try:
         return _map(res)
     except MappingError as error:

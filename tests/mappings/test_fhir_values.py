@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from mappings.errors import MappingError
 from mappings.fhir_values import (
+    _parse_by_parts,
     duration_days,
     get_date,
     get_int,
@@ -191,3 +192,34 @@ def test_bad_durations(duration: dict[str, object]) -> None:
 )
 def test_reference_id(reference: str, expected: str | None) -> None:
     assert reference_id(reference, "Patient") == expected
+
+
+_date_time_texts = st.one_of(
+    st.text(alphabet="0123456789-T:.Z+ ", min_size=18, max_size=32),
+    st.builds(
+        lambda y, mo, d, h, mi, s, frac, zone: (
+            f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{zone}"
+        ),
+        st.integers(0, 9999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.integers(0, 61),
+        st.integers(0, 61),
+        st.sampled_from(["", ".5", ".123456789", "."]),
+        st.sampled_from(["Z", "+14:00", "+14:59", "-15:00", "+05:60", "", "+0500", "z"]),
+    ),
+)
+
+
+@given(_date_time_texts)
+def test_the_common_form_shortcut_agrees_with_parsing_by_parts(text: str) -> None:
+    try:
+        expected: date | None = _parse_by_parts(text)
+    except ValueError:
+        expected = None
+    try:
+        got: date | None = parse_fhir_date(text)
+    except ValueError:
+        got = None
+    assert got == expected

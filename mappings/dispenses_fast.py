@@ -1,0 +1,175 @@
+"""The common shape of a completed MedicationDispense, mapped in one straight pass.
+
+Dispenses are three quarters of a pharmacy's bulk export and almost all look alike: completed,
+a `Patient/<id>` subject, one `MedicationRequest/<id>` prescription, an RxNorm-coded drug,
+`quantity` and a daysSupply in UCUM days. This path checks exactly what the full mapper
+(`dispenses._map`) checks, but inline and only for that shape; for anything else (another
+status, a contained Medication, a unit to convert, any doubt at all) it answers None and the
+full mapper decides, so errors and unusual inputs keep one implementation. A property test
+holds the two to the same answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fhir_sync.engine.types import Fill
+from mappings.codes import COMPLETING_SUPPLY_TYPES
+from mappings.fhir_values import ID_PATTERN, parse_fhir_date
+from mappings.profile import RXNORM, UCUM, V3_ACT_CODE
+
+_id_match: Final = ID_PATTERN.fullmatch
+_PATIENT: Final = "Patient/"
+_ORDER: Final = "MedicationRequest/"
+
+
+def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
+    """(patient id, Fill) for a completed dispense of the common shape, else None."""
+    if type(res) is not dict or res.get("resourceType") != "MedicationDispense":
+        return None
+    get = res.get
+    fill_id = get("id")
+    if type(fill_id) is not str or _id_match(fill_id) is None or get("status") != "completed":
+        return None
+    patient_id = _reference_id(get("subject"), _PATIENT)
+    if patient_id is None:
+        return None
+    handed = get("whenHandedOver")
+    if type(handed) is not str:
+        return None
+    try:
+        handed_over = parse_fhir_date(handed)
+    except ValueError:
+        return None
+    if "medicationReference" in res:
+        return None
+    drug_key = _rxnorm_key(get("medicationCodeableConcept"))
+    if drug_key is None:
+        return None
+    days_supply = _days(get("daysSupply"))
+    quantity = _amount(get("quantity"))
+    if days_supply == _NO or quantity == _NO:
+        return None
+    prescriptions = get("authorizingPrescription")
+    order_id = None
+    if prescriptions is not None:
+        if type(prescriptions) is not list or len(prescriptions) != 1:
+            return None
+        order_id = _reference_id(prescriptions[0], _ORDER)
+        if order_id is None:
+            return None
+    supply_type = get("type")
+    completes = False
+    if supply_type is not None:
+        completes = _completes(supply_type)  # type: ignore[assignment]
+        if completes is None:
+            return None
+    return patient_id, Fill(  # positional: see dispenses.FILL_FIELDS
+        fill_id, handed_over, order_id, drug_key, days_supply, quantity, completes
+    )
+
+
+_NO: Final = -1.0  # an amount the common path leaves to the full mapper (none is negative)
+
+
+def _reference_id(value: Any, prefix: str) -> str | None:
+    """`prefix<id>` from a Reference object holding only a plain relative reference."""
+    if type(value) is not dict:
+        return None
+    reference = value.get("reference")
+    if (
+        type(reference) is not str
+        or not reference.startswith(prefix)
+        or _id_match(reference, len(prefix)) is None
+    ):
+        return None
+    return reference[len(prefix) :]
+
+
+def _rxnorm_key(concept: Any) -> str | None:
+    """The RxNorm code of a concept whose every coding and text is well formed."""
+    if type(concept) is not dict:
+        return None
+    text = concept.get("text")
+    codings = concept.get("coding")
+    if (text is not None and (type(text) is not str or not text)) or type(codings) is not list:
+        return None
+    key = None
+    for coding in codings:
+        if type(coding) is not dict:
+            return None
+        system = coding.get("system")
+        code = coding.get("code")
+        display = coding.get("display")
+        if (
+            type(system) is not str
+            or not system
+            or type(code) is not str
+            or not code
+            or (display is not None and type(display) is not str)
+        ):
+            return None
+        if key is None and system == RXNORM:
+            key = code
+    return key
+
+
+def _days(value: Any) -> float | None:
+    """A daysSupply given in UCUM days (or with no unit at all), else unusual."""
+    if value is None:
+        return None
+    if type(value) is not dict:
+        return _NO
+    number = _non_negative(value.get("value"))
+    if number is None:
+        return _NO
+    code = value.get("code")
+    unit = value.get("unit")
+    system = value.get("system")
+    if unit is not None and (type(unit) is not str or not unit):
+        return _NO
+    if code is None:
+        return number if unit is None and system is None else _NO
+    if code != "d" or (system is not None and system != UCUM):
+        return _NO
+    return number
+
+
+def _amount(value: Any) -> float | None:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        return _NO
+    number = _non_negative(value.get("value"))
+    return _NO if number is None else number
+
+
+def _non_negative(value: Any) -> float | None:
+    kind = type(value)
+    if (kind is int or kind is float) and value >= 0:
+        return float(value)
+    return None
+
+
+def _completes(supply_type: Any) -> bool | None:
+    """Whether a `type` marks the fill that completes a partial one; None when unusual."""
+    if type(supply_type) is not dict:
+        return None
+    codings = supply_type.get("coding")
+    if codings is None:
+        return False
+    if type(codings) is not list:
+        return None
+    completes = False
+    for coding in codings:
+        if type(coding) is not dict:
+            return None
+        system = coding.get("system")
+        code = coding.get("code")
+        if (system is not None and (type(system) is not str or not system)) or (
+            code is not None and (type(code) is not str or not code or code.strip() != code)
+        ):
+            return None
+        if system == V3_ACT_CODE and code in COMPLETING_SUPPLY_TYPES:
+            completes = True
+    return completes
