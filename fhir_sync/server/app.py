@@ -19,6 +19,7 @@ from fhir_sync.server.endpoint_clients import EndpointClients
 from fhir_sync.server.enrollment_service import EnrollmentService
 from fhir_sync.server.errors import install_error_handlers
 from fhir_sync.server.export_runner import ExportRunner
+from fhir_sync.server.gc_pauses import freeze_startup_objects
 from fhir_sync.server.live_pull import LivePull
 from fhir_sync.server.live_settings import LiveSettings
 from fhir_sync.server.live_sync import FhirLivePull
@@ -37,9 +38,12 @@ def create_app(
     live_pull: LivePull | None = None,
     clients: EndpointClients | None = None,
     background: bool = False,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """The app; `engine` lets tests share a database, `live_pull` plugs in live FHIR pulls,
-    `clients` the endpoints they and the workers use, `background` runs the workers."""
+    `clients` the endpoints they and the workers use, `background` runs the workers, and
+    `freeze_gc` keeps what startup made out of garbage collection (a server process's own
+    app; see gc_pauses.py)."""
     settings = settings or ServerSettings.from_env()
     owned = engine is None
     database = engine if engine is not None else open_engine(settings.database_url)
@@ -51,8 +55,12 @@ def create_app(
             upgrade(database)
         if background:
             async with work.running():
+                if freeze_gc:
+                    freeze_startup_objects()
                 yield
         else:
+            if freeze_gc:
+                freeze_startup_objects()
             yield
         await endpoint_clients.aclose()
         exports.close()
@@ -93,4 +101,10 @@ def create_serving_app(
     """What `fhir-sync serve` runs: plans pulled from the enrollments' live endpoints, and the
     write-back workers, requested syncs and hold checks running in the background."""
     clients = EndpointClients(live or LiveSettings.from_env())
-    return create_app(settings, live_pull=FhirLivePull(clients), clients=clients, background=True)
+    return create_app(
+        settings,
+        live_pull=FhirLivePull(clients),
+        clients=clients,
+        background=True,
+        freeze_gc=True,
+    )
