@@ -195,22 +195,34 @@ def _headers(base: str, clients: dict[str, BenchClient] | None) -> Headers:
 def _fhir_sync_paths(
     base: str, population: Population, sample: list[int], payer_headers: dict[str, str]
 ) -> Paths:
-    ids = [population.patient_id(number) for number in sample]
-    pages = population.patients // population.payers // PAGE or 1
+    read, search = _by_patient(population, sample)
     return Paths(
-        read=[f"/fhir/CarePlan/{careplan_id(pid)}" for pid in ids],
-        search=[f"/fhir/CarePlan?patient={pid}" for pid in ids],
-        pages=_walk(base, f"/fhir/CarePlan?_count={PAGE}", pages, payer_headers),
+        read,
+        search,
+        _walk(base, f"/fhir/CarePlan?_count={PAGE}", _depth(population), payer_headers),
     )
 
 
 def _peer_paths(base: str, population: Population, sample: list[int], *, tagged: bool) -> Paths:
-    paths = _fhir_sync_paths(base, population, sample, {})
-    pages = population.patients // population.payers // PAGE or 1
+    read, search = _by_patient(population, sample)
     query = {"_count": str(PAGE)}
     if tagged:
         query["_tag"] = f"{PAYER_TAG}|{population.payer(1).removeprefix('Organization/')}"
-    return Paths(paths.read, paths.search, _walk(base, f"/fhir/CarePlan?{urlencode(query)}", pages))
+    return Paths(
+        read, search, _walk(base, f"/fhir/CarePlan?{urlencode(query)}", _depth(population))
+    )
+
+
+def _by_patient(population: Population, sample: list[int]) -> tuple[list[str], list[str]]:
+    """The read and search paths: the same patients, in the same order, on both servers."""
+    ids = [population.patient_id(number) for number in sample]
+    read = [f"/fhir/CarePlan/{careplan_id(pid)}" for pid in ids]
+    return read, [f"/fhir/CarePlan?patient={pid}" for pid in ids]
+
+
+def _depth(population: Population) -> int:
+    """Pages in one payer's share of the CarePlans."""
+    return population.patients // population.payers // PAGE or 1
 
 
 def _walk(base: str, first: str, pages: int, headers: dict[str, str] | None = None) -> list[str]:
