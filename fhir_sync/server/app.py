@@ -27,7 +27,8 @@ from fhir_sync.server.notifications import router as notifications_router
 from fhir_sync.server.openapi import install_openapi
 from fhir_sync.server.security import install_security
 from fhir_sync.server.settings import ServerSettings
-from fhir_sync.store.database import open_engine
+from fhir_sync.store.async_reads import AsyncReads
+from fhir_sync.store.database import is_sqlite, open_engine
 from fhir_sync.store.migrate import upgrade
 
 
@@ -48,6 +49,7 @@ def create_app(
     owned = engine is None
     database = engine if engine is not None else open_engine(settings.database_url)
     exports = ExportRunner(database)
+    async_reads = None if is_sqlite(database) else AsyncReads(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +65,8 @@ def create_app(
                 freeze_startup_objects()
             yield
         await endpoint_clients.aclose()
+        if async_reads is not None:
+            await async_reads.close()
         exports.close()
         audit.close()
         if owned:
@@ -76,6 +80,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = database
+    app.state.async_reads = async_reads
     app.state.live_pull = live_pull
     app.state.exports = exports
     app.state.enrollment = EnrollmentService(

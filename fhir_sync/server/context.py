@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from fhir_sync.server.enrollment_service import EnrollmentService
 from fhir_sync.server.settings import ServerSettings
+from fhir_sync.store.async_reads import AsyncReads
 
 
 def settings_of(request: Request) -> ServerSettings:
@@ -19,6 +20,12 @@ def settings_of(request: Request) -> ServerSettings:
 def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def async_reads_of(request: Request) -> AsyncReads | None:
+    """The async PostgreSQL reads of the app (None on SQLite, where reads are local calls)."""
+    reads: AsyncReads | None = request.app.state.async_reads
+    return reads
 
 
 def service_of(request: Request) -> EnrollmentService:

@@ -23,7 +23,7 @@ from fhir_sync.server.audit import note_disclosed
 from fhir_sync.server.auth import Caller, require_scope, tokens_enforced
 from fhir_sync.server.bundles import Found, searchset
 from fhir_sync.server.capability import capability_statement, smart_configuration
-from fhir_sync.server.context import engine_of, fhir_base, root_url, settings_of
+from fhir_sync.server.context import async_reads_of, engine_of, fhir_base, root_url, settings_of
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhir_dates import http_date
 from fhir_sync.server.fhirjson import dumps, fhir_response
@@ -73,7 +73,11 @@ def _read(kind: str, scope: str) -> None:
     ) -> Response:
         if not ID_PATTERN.fullmatch(resource_id):
             raise FhirError(404, f"{kind}/{resource_id[:64]} is not a valid id")
-        served = fetch_resource(engine_of(request), kind, resource_id)
+        reads = async_reads_of(request)
+        if reads is not None:
+            served = await reads.fetch_resource(kind, resource_id)
+        else:
+            served = fetch_resource(engine_of(request), kind, resource_id)
         if served is None or (caller.payer is not None and served.payer != caller.payer):
             raise FhirError(404, f"{kind}/{resource_id} is not known")
         etag = f'W/"{served.version_id}"'
@@ -91,7 +95,12 @@ def _search(kind: str, scope: str) -> None:
         caller: Annotated[Caller, Depends(require_scope(scope))],
     ) -> Response:
         parsed = _parse(request, kind, request.headers.get("prefer"))
-        if _light(parsed):
+        reads = async_reads_of(request)
+        if _light(parsed) and reads is not None:
+            query = _query(parsed, caller)
+            rows = await reads.search_page(query)
+            body = _page_bundle(request, parsed, rows)
+        elif _light(parsed):
             body = _search_body(request, parsed, caller)
         else:
             body = await run_in_threadpool(_search_body, request, parsed, caller)
@@ -190,20 +199,17 @@ def _search_body(request: Request, parsed: SearchRequest, caller: Caller) -> byt
 def _stored_search(
     connection: Connection, request: Request, parsed: SearchRequest, caller: Caller
 ) -> bytes:
-    base = fhir_base(request)
-    kind = parsed.resource_type
-    query = ResourceQuery(
-        kind,
-        filters=tuple(parsed.filters),
-        payer=caller.payer,
-        after=parsed.cursor,
-        limit=parsed.count + 1,
-    )
-    self_url = _link(request, parsed)
+    query = _query(parsed, caller)
     if parsed.summary_count:
         total = count_matches(connection, replace(query, after=None))
-        return searchset(base, self_url=self_url, next_url=None, matches=(), total=total)
+        self_url = _link(request, parsed)
+        return searchset(
+            fhir_base(request), self_url=self_url, next_url=None, matches=(), total=total
+        )
     rows = search_page(connection, query)
+    if not parsed.include_targets and not parsed.revinclude_sources:
+        return _page_bundle(request, parsed, rows)
+    kind = parsed.resource_type
     more = len(rows) > parsed.count
     rows = rows[: parsed.count]
     matches: list[Found] = [(kind, rid, body) for rid, body in rows]
@@ -227,7 +233,37 @@ def _stored_search(
     for target in {found[0] for found in included}:
         note_disclosed(request, target, (rid for kind, rid, _ in included if kind == target))
     return searchset(
-        base, self_url=self_url, next_url=next_url, matches=matches, included=_unique(included)
+        fhir_base(request),
+        self_url=_link(request, parsed),
+        next_url=next_url,
+        matches=matches,
+        included=_unique(included),
+    )
+
+
+def _query(parsed: SearchRequest, caller: Caller) -> ResourceQuery:
+    """The store query of a search: one row more than a page, to know whether one follows."""
+    return ResourceQuery(
+        parsed.resource_type,
+        filters=tuple(parsed.filters),
+        payer=caller.payer,
+        after=parsed.cursor,
+        limit=parsed.count + 1,
+    )
+
+
+def _page_bundle(request: Request, parsed: SearchRequest, rows: list[tuple[str, bytes]]) -> bytes:
+    """The searchset of a page without includes, from the rows of `_query`."""
+    kind = parsed.resource_type
+    more = len(rows) > parsed.count
+    rows = rows[: parsed.count]
+    ids = [rid for rid, _ in rows]
+    note_disclosed(request, kind, ids)
+    return searchset(
+        fhir_base(request),
+        self_url=_link(request, parsed),
+        next_url=_link(request, parsed, ids[-1]) if more and ids else None,
+        matches=[(kind, rid, body) for rid, body in rows],
     )
 
 

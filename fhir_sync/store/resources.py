@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
@@ -90,6 +90,14 @@ def fetch_resource(engine: Engine, resource_type: str, resource_id: str) -> Serv
         raw.close()
     if row is None:
         return None
+    return served_from_row(row)
+
+
+READ_SQL: Final = _READ_SQL.format("%s")  # for psycopg's own connections (async_reads.py)
+
+
+def served_from_row(row: Any) -> Served:
+    """A Served from a (body, version_id, last_updated, payer) row of READ_SQL."""
     return Served(bytes(row[0]), int(row[1]), _utc(row[2]), row[3])
 
 

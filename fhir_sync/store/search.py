@@ -103,7 +103,7 @@ class ResourceQuery:
 
 def search_page(connection: Connection, query: ResourceQuery) -> list[tuple[str, bytes]]:
     """(id, body) of up to `query.limit` matches after `query.after`, in id order."""
-    statement, values = _page(query)
+    statement, values = page_statement(query)
     return [(row[0], row[1]) for row in connection.execute(statement, values)]
 
 
@@ -194,7 +194,9 @@ class _Binder:
         return name
 
 
-def _page(query: ResourceQuery) -> tuple[Select[str, bytes], dict[str, object]]:
+def page_statement(query: ResourceQuery) -> tuple[Select[str, bytes], dict[str, object]]:
+    """The statement of one page of `query` and its parameter values (the statement is
+    cached per query shape, so the same object comes back for the same shape)."""
     bind = _Binder()
     shape = _shape(query, bind)
     if query.after is not None:

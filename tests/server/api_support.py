@@ -8,6 +8,8 @@ from datetime import date
 from functools import cache
 from typing import Any
 
+import pytest
+
 from tests.conftest import FIXTURES
 
 TODAY = date(2026, 11, 22)
@@ -55,3 +57,17 @@ def resources_of(bundle: JsonObject, kind: str | None = None) -> list[JsonObject
         for entry in bundle.get("entry", [])
         if kind is None or entry["resource"]["resourceType"] == kind
     ]
+
+
+def break_reads_by_id(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
+    """Make every read by id fail with a RuntimeError(message), on either database (SQLite
+    reads through the store's function, PostgreSQL through the async reads)."""
+
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(message)
+
+    async def explode_async(*_args: object, **_kwargs: object) -> None:
+        explode()
+
+    monkeypatch.setattr("fhir_sync.server.read_routes.fetch_resource", explode)
+    monkeypatch.setattr("fhir_sync.store.async_reads.AsyncReads.fetch_resource", explode_async)

@@ -7,7 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server.api_support import demo_patients, enroll_body, resources_of
+from tests.server.api_support import (
+    break_reads_by_id,
+    demo_patients,
+    enroll_body,
+    resources_of,
+)
 
 PATIENTS = demo_patients()[:6]
 CATEGORY = "https://fhir-sync.org/CodeSystem/care-plan-category|med-sync"
@@ -196,10 +201,7 @@ def test_errors_are_operation_outcomes(client: TestClient) -> None:
 
 
 def test_a_500_leaks_nothing(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    def explode(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("secret: Debra Patel, born 1977-05-27")
-
-    monkeypatch.setattr("fhir_sync.server.read_routes.fetch_resource", explode)
+    break_reads_by_id(monkeypatch, "secret: Debra Patel, born 1977-05-27")
     response = client.get("/fhir/CarePlan/x")
     assert response.status_code == 500
     outcome = response.json()

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from fhir_sync.server.audit import AuditWriter
 from fhir_sync.store.audit import AUDIT
 from mappings.validation import validate_resource
-from tests.server.api_support import resources_of
+from tests.server.api_support import break_reads_by_id, resources_of
 from tests.server.security.conftest import (
     ACME_MEMBERS,
     NON_MEMBERS,
@@ -224,10 +224,7 @@ def test_no_patient_data_in_the_logs(
         client.get("/fhir/CarePlan", params={"patient": patient_id}, headers=bearer("forged"))
     client.post("/auth/token", data=token_form(assertion(PATIENTS[0], rsa, TOKEN_URL)))
 
-    def explode(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError(f"boom for Patient/{PATIENTS[1]}")
-
-    monkeypatch.setattr("fhir_sync.server.read_routes.fetch_resource", explode)
+    break_reads_by_id(monkeypatch, f"boom for Patient/{PATIENTS[1]}")
     assert client.get(f"/fhir/Patient/{PATIENTS[1]}", headers=pharmacy).status_code == 500
     client.app.state.audit.flush()  # type: ignore[attr-defined]
     server_logs = [r for r in caplog.records if not r.name.startswith("httpx")]
