@@ -19,7 +19,7 @@ NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 JSON_SUFFIXES = (".json", ".json.gz")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per input line, and frozen init costs 4x
 class RawResource:
     """A parsed resource and where it came from (`position` is "line 12" or "entry 3").
 

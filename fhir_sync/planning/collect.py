@@ -42,7 +42,7 @@ class Rejection:
     rank: Rank = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per input line, and frozen init costs 4x
 class Mapped:
     """A mapped resource and the patient it belongs to. `value` is an OrderInput, a Fill or
     None (a Patient)."""
