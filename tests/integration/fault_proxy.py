@@ -86,6 +86,9 @@ class FaultSchedule:
     injected: Counter[str] = field(default_factory=Counter)
     #: faults per phase: `paging` (a next page), `write` (a transaction or PUT), `search`
     phases: Counter[str] = field(default_factory=Counter)
+    #: the next this many writes are forwarded and their answers lost (whatever the dice say),
+    #: for tests that need that to happen at least once
+    lose_write_answers: int = 0
     _last_faulted: set[str] = field(default_factory=set)
 
     def decide(self, method: str, path: str, query: bytes, body: bytes) -> Fault:
@@ -100,6 +103,12 @@ class FaultSchedule:
         if key in self._last_faulted:
             self._last_faulted.discard(key)
             return OK
+        if self.lose_write_answers > 0 and method in ("POST", "PUT"):
+            self.lose_write_answers -= 1
+            self._last_faulted.add(key)
+            self.phases["write"] += 1
+            self.injected["drop_after"] += 1
+            return Fault("drop_after")
         rng = random.Random(f"{self.seed}/{key}/{nth}")
         if rng.random() >= self.rate:
             return OK
