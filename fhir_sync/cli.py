@@ -20,6 +20,7 @@ from fhir_sync.clihelp import (
     rich_progress,
 )
 from fhir_sync.engine import Preferences
+from fhir_sync.outbox_cli import outbox_app
 from fhir_sync.server_cli import db_app, serve
 from fhir_sync.sync_cli import sync
 from fhir_sync.worker_cli import worker
@@ -139,6 +140,7 @@ app.command("serve")(serve)
 app.command("worker")(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _or_usage(parse: Callable[[str], T], value: str) -> T:

@@ -68,9 +68,9 @@ def add(
     from fhir_sync.store.tables import RegisteredClient
 
     if not CLIENT_ID.fullmatch(client_id):
-        _usage("--id: 1-128 letters, digits and . _ ~ : @ -")
+        usage_error("--id: 1-128 letters, digits and . _ ~ : @ -")
     if (jwks is None) == (jwks_url is None):
-        _usage("give exactly one of --jwks FILE and --jwks-url URL")
+        usage_error("give exactly one of --jwks FILE and --jwks-url URL")
     organization = _payer(payer, role)
     jwks_text = None
     try:
@@ -80,9 +80,9 @@ def add(
         elif jwks_url is not None:
             check_jwks_url(jwks_url)
     except OSError as exc:
-        _usage(f"cannot read {jwks}: {exc.strerror or exc}")
+        usage_error(f"cannot read {jwks}: {exc.strerror or exc}")
     except JwksError as exc:
-        _usage(f"unusable JWKS: {exc}")
+        usage_error(f"unusable JWKS: {exc}")
     if jwks_url is not None:
         try:
             JwksFetcher().keys(jwks_url)
@@ -97,7 +97,7 @@ def add(
         payer=organization,
         created_at=datetime.now(UTC),
     )
-    with _database() as engine, write_transaction(engine) as connection:
+    with server_database() as engine, write_transaction(engine) as connection:
         first = not any_client_registered(connection)
         try:
             add_client(connection, client)
@@ -122,7 +122,7 @@ def list_(
     from fhir_sync.store.clients import list_clients
     from fhir_sync.store.database import read_transaction
 
-    with _database() as engine, read_transaction(engine) as connection:
+    with server_database() as engine, read_transaction(engine) as connection:
         clients = list_clients(connection, include_removed=include_removed)
     table = Table("id", "role", "payer", "keys", "registered", "status")
     for client in clients:
@@ -143,7 +143,7 @@ def remove(client_id: Annotated[str, typer.Argument(help="The client id.")]) -> 
     from fhir_sync.store.clients import remove_client
     from fhir_sync.store.database import write_transaction
 
-    with _database() as engine, write_transaction(engine) as connection:
+    with server_database() as engine, write_transaction(engine) as connection:
         removed = remove_client(connection, client_id)
     if not removed:
         err.print(f"[red]error:[/red] no active client {client_id[:128]}")
@@ -154,13 +154,13 @@ def remove(client_id: Annotated[str, typer.Argument(help="The client id.")]) -> 
 def _payer(payer: str | None, role: Role) -> str | None:
     if role is not Role.payer:
         if payer is not None:
-            _usage("--payer is for payer clients only")
+            usage_error("--payer is for payer clients only")
         return None
     if payer is None:
-        _usage("payer clients need --payer Organization/ID: the members they may see")
+        usage_error("payer clients need --payer Organization/ID: the members they may see")
     organization = payer.removeprefix("Organization/")
     if not ORGANIZATION_ID.fullmatch(organization):
-        _usage("--payer must be Organization/ID")
+        usage_error("--payer must be Organization/ID")
     return f"Organization/{organization}"
 
 
@@ -174,7 +174,9 @@ def _kids(jwks: str | None) -> str:
 
 
 @contextmanager
-def _database() -> Iterator[Engine]:
+def server_database() -> Iterator[Engine]:
+    """The server's database, migrated first when the server would (shared by the commands
+    that manage what `fhir-sync serve` uses)."""
     from fhir_sync.server.settings import ServerSettings
     from fhir_sync.store.database import open_engine
     from fhir_sync.store.migrate import upgrade
@@ -182,7 +184,7 @@ def _database() -> Iterator[Engine]:
     try:
         settings = ServerSettings.from_env()
     except ValueError as exc:
-        _usage(str(exc))
+        usage_error(str(exc))
     engine = open_engine(settings.database_url)
     try:
         if settings.migrate_on_start:
@@ -192,6 +194,6 @@ def _database() -> Iterator[Engine]:
         engine.dispose()
 
 
-def _usage(message: str) -> NoReturn:
+def usage_error(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}")
     raise typer.Exit(USAGE)
