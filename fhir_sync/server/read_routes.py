@@ -207,14 +207,15 @@ def _stored_search(
             fhir_base(request), self_url=self_url, next_url=None, matches=(), total=total
         )
     rows = search_page(connection, query)
-    if not parsed.include_targets and not parsed.revinclude_sources:
-        return _page_bundle(request, parsed, rows)
+    ids = [rid for rid, _ in rows[: parsed.count]]
+    return _page_bundle(request, parsed, rows, _included(connection, parsed, caller, ids))
+
+
+def _included(
+    connection: Connection, parsed: SearchRequest, caller: Caller, ids: list[str]
+) -> list[Found]:
+    """What `_include` and `_revinclude` add to a page of matches with these ids."""
     kind = parsed.resource_type
-    more = len(rows) > parsed.count
-    rows = rows[: parsed.count]
-    matches: list[Found] = [(kind, rid, body) for rid, body in rows]
-    ids = [rid for rid, _ in rows]
-    note_disclosed(request, kind, ids)
     included: list[Found] = []
     for param, target in parsed.include_targets:
         references = token_codes(connection, kind, ids, param)
@@ -229,16 +230,7 @@ def _stored_search(
             (source, rid, body)
             for rid, body in referencing(connection, source, param, targets, payer=caller.payer)
         ]
-    next_url = _link(request, parsed, ids[-1]) if more and ids else None
-    for target in {found[0] for found in included}:
-        note_disclosed(request, target, (rid for kind, rid, _ in included if kind == target))
-    return searchset(
-        fhir_base(request),
-        self_url=_link(request, parsed),
-        next_url=next_url,
-        matches=matches,
-        included=_unique(included),
-    )
+    return included
 
 
 def _query(parsed: SearchRequest, caller: Caller) -> ResourceQuery:
@@ -252,18 +244,28 @@ def _query(parsed: SearchRequest, caller: Caller) -> ResourceQuery:
     )
 
 
-def _page_bundle(request: Request, parsed: SearchRequest, rows: list[tuple[str, bytes]]) -> bytes:
-    """The searchset of a page without includes, from the rows of `_query`."""
+def _page_bundle(
+    request: Request,
+    parsed: SearchRequest,
+    rows: list[tuple[str, bytes]],
+    included: list[Found] | None = None,
+) -> bytes:
+    """The searchset of a page from the rows of `_query` (one more than a page when another
+    page follows) and what its includes found; every resource in it is noted as disclosed."""
     kind = parsed.resource_type
     more = len(rows) > parsed.count
     rows = rows[: parsed.count]
     ids = [rid for rid, _ in rows]
     note_disclosed(request, kind, ids)
+    included = included or []
+    for target in {found[0] for found in included}:
+        note_disclosed(request, target, (rid for kind, rid, _ in included if kind == target))
     return searchset(
         fhir_base(request),
         self_url=_link(request, parsed),
         next_url=_link(request, parsed, ids[-1]) if more and ids else None,
         matches=[(kind, rid, body) for rid, body in rows],
+        included=_unique(included),
     )
 
 
