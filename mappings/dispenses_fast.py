@@ -116,13 +116,9 @@ def _rxnorm_key(concept: Any) -> str | None:
 
 def _days(value: Any) -> float | None:
     """A daysSupply given in UCUM days (or with no unit at all), else unusual."""
-    if value is None:
-        return None
-    if type(value) is not dict:
-        return _NO
-    number = _non_negative(value.get("value"))
-    if number is None:
-        return _NO
+    number = _amount(value)
+    if number is None or number == _NO:
+        return number
     code = value.get("code")
     unit = value.get("unit")
     system = value.get("system")
@@ -136,6 +132,7 @@ def _days(value: Any) -> float | None:
 
 
 def _amount(value: Any) -> float | None:
+    """The value of a quantity that has one, not negative; else unusual."""
     if value is None:
         return None
     if type(value) is not dict:
