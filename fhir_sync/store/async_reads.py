@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any, Final
 
 from psycopg import AsyncConnection
-from sqlalchemy import Engine, Select
+from sqlalchemy import Dialect, Engine, Select
 
 from fhir_sync.store.resources import READ_SQL, Served, served_from_row
 from fhir_sync.store.search import ResourceQuery, page_statement
@@ -34,7 +35,6 @@ class AsyncReads:
         self._size = size
         self._slots: asyncio.Semaphore | None = None
         self._idle: list[AsyncConnection[Any]] = []
-        self._compiled: dict[int, tuple[Select[Any, Any], str, dict[str, Any]]] = {}
 
     async def fetch_resource(self, resource_type: str, resource_id: str) -> Served | None:
         async with self._connection() as connection:
@@ -45,7 +45,7 @@ class AsyncReads:
     async def search_page(self, query: ResourceQuery) -> list[tuple[str, bytes]]:
         """What store.search.search_page returns, for the same query."""
         statement, values = page_statement(query)
-        sql, defaults = self._sql(statement)
+        sql, defaults = _compiled(statement, self._dialect)
         params = {**defaults, **values}
         async with self._connection() as connection:
             cursor = await connection.execute(sql, params)
@@ -56,17 +56,6 @@ class AsyncReads:
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.close()
-
-    def _sql(self, statement: Select[Any, Any]) -> tuple[str, dict[str, Any]]:
-        """The statement's SQL for psycopg (`%(name)s` parameters) and the values it carries
-        itself (its LIMIT); compiled once per statement (they are cached per query shape)."""
-        known = self._compiled.get(id(statement))
-        if known is not None and known[0] is statement:
-            return known[1], known[2]
-        compiled = statement.compile(dialect=self._dialect)
-        sql, defaults = str(compiled), dict(compiled.params)
-        self._compiled[id(statement)] = (statement, sql, defaults)
-        return sql, defaults
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
@@ -86,3 +75,11 @@ class AsyncReads:
             if connection.closed:
                 return
             self._idle.append(connection)
+
+
+@lru_cache(maxsize=512)  # as many as store.search keeps statements: one per query shape
+def _compiled(statement: Select[Any, Any], dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """The statement's SQL for psycopg (`%(name)s` parameters) and the values it carries
+    itself (its LIMIT)."""
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), dict(compiled.params)

@@ -60,6 +60,8 @@ _READ_SQL: Final = (
     "SELECT body, version_id, last_updated, payer FROM fhir_resource"
     " WHERE resource_type = {0} AND id = {0}"
 )
+READ_SQL: Final = _READ_SQL.format("%s")  # psycopg, here and in async_reads.py
+_SQLITE_READ_SQL: Final = _READ_SQL.format("?")
 
 
 def fetch_resource(engine: Engine, resource_type: str, resource_id: str) -> Served | None:
@@ -69,7 +71,7 @@ def fetch_resource(engine: Engine, resource_type: str, resource_id: str) -> Serv
     psycopg's are switched for it: one round trip instead of BEGIN, SELECT and ROLLBACK, which
     halved a read on PostgreSQL). The connection comes from the engine's pool as usual."""
     sqlite = engine.dialect.paramstyle == "qmark"
-    sql = _READ_SQL.format("?" if sqlite else "%s")
+    sql = _SQLITE_READ_SQL if sqlite else READ_SQL
     raw = engine.raw_connection()
     try:
         driver = raw.driver_connection
@@ -91,9 +93,6 @@ def fetch_resource(engine: Engine, resource_type: str, resource_id: str) -> Serv
     if row is None:
         return None
     return served_from_row(row)
-
-
-READ_SQL: Final = _READ_SQL.format("%s")  # for psycopg's own connections (async_reads.py)
 
 
 def served_from_row(row: Any) -> Served:
