@@ -4,7 +4,7 @@ handlers. `fhir-sync serve` runs it under uvicorn; tests run it in-process or un
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from functools import partial
 
 from fastapi import FastAPI
@@ -55,12 +55,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             upgrade(database)
-        if background:
-            async with work.running():
-                if freeze_gc:
-                    freeze_startup_objects()
-                yield
-        else:
+        async with work.running() if background else nullcontext():
             if freeze_gc:
                 freeze_startup_objects()
             yield
