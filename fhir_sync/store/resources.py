@@ -135,16 +135,7 @@ def ids_for_patient(connection: Connection, resource_type: str, patient_id: str)
 def save_resources(connection: Connection, rows: Sequence[ResourceRow]) -> None:
     """Insert or replace each row (its version decided by the caller) and its tokens."""
     for row in rows:
-        values = {
-            "version_id": row.version_id,
-            "last_updated": row.last_updated,
-            "body": row.body,
-            "patient_id": row.patient_id,
-            "payer": row.payer,
-            "status": row.status,
-            "date_start": row.date_start,
-            "date_end": row.date_end,
-        }
+        values = _stored_columns(row)
         key = (RESOURCE.c.resource_type == row.resource_type, RESOURCE.c.id == row.id)
         if row.version_id > 1:
             changed = connection.execute(update(RESOURCE).where(*key).values(**values))
@@ -160,6 +151,20 @@ def save_resources(connection: Connection, rows: Sequence[ResourceRow]) -> None:
             insert(RESOURCE).values(resource_type=row.resource_type, id=row.id, **values)
         )
         _insert_tokens(connection, row)
+
+
+def _stored_columns(row: ResourceRow) -> dict[str, object]:
+    """A row's columns besides its key (resource_type, id)."""
+    return {
+        "version_id": row.version_id,
+        "last_updated": row.last_updated,
+        "body": row.body,
+        "patient_id": row.patient_id,
+        "payer": row.payer,
+        "status": row.status,
+        "date_start": row.date_start,
+        "date_end": row.date_end,
+    }
 
 
 def _insert_tokens(connection: Connection, row: ResourceRow) -> None:
@@ -196,18 +201,7 @@ def insert_new_resources(connection: Connection, rows: Sequence[ResourceRow]) ->
     connection.execute(
         insert(RESOURCE),
         [
-            {
-                "resource_type": row.resource_type,
-                "id": row.id,
-                "version_id": row.version_id,
-                "last_updated": row.last_updated,
-                "body": row.body,
-                "patient_id": row.patient_id,
-                "payer": row.payer,
-                "status": row.status,
-                "date_start": row.date_start,
-                "date_end": row.date_end,
-            }
+            {"resource_type": row.resource_type, "id": row.id, **_stored_columns(row)}
             for row in rows
         ],
     )
