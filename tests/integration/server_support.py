@@ -193,6 +193,15 @@ def start_server(folder: Path, name: str, env: dict[str, str]) -> Process:
 
 
 @contextmanager
+def serving(folder: Path, env: dict[str, str], name: str = "server") -> Iterator[Process]:
+    """`fhir-sync serve` on 127.0.0.1 and a free port with `env`, up and answering; stopped
+    (SIGTERM, then SIGKILL) when the block ends."""
+    server = start_server(folder, name, env)
+    with stopping(server):
+        yield server
+
+
+@contextmanager
 def stopping(*processes: Process) -> Iterator[None]:
     try:
         yield

@@ -4,9 +4,6 @@ an export from kick-off to manifest the way a Bulk Data client does."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from fhir_sync.server.auth import Caller
 from fhir_sync.server.errors import FhirError
+from tests.integration.server_support import serving as serving_process
 from tests.server.api_support import TODAY, enroll_body
 
 ASYNC = {"Prefer": "respond-async"}
@@ -80,61 +78,14 @@ def ndjson(response: httpx.Response) -> list[bytes]:
     return response.content.splitlines()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serving(database_url: str, folder: Path) -> Iterator[str]:
     """`fhir-sync serve` on 127.0.0.1 and a free port, on `database_url`; its FHIR base URL.
     Stopped (SIGTERM, then SIGKILL) when the block ends."""
-    port = free_port()
     env = {
         **os.environ,
         "FHIR_SYNC_DATABASE_URL": database_url,
         "FHIR_SYNC_TODAY": TODAY.isoformat(),
     }
-    log_path = folder / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fhir_sync",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}/fhir"
-        try:
-            _wait_until_up(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(
-        f"fhir-sync serve did not come up:\n{log.read_text(errors='replace')[-3000:]}"
-    )
+    with serving_process(folder, env) as server:
+        yield server.base_url

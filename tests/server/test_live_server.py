@@ -4,12 +4,7 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,17 +14,12 @@ from fhirclient.server import FHIRServer
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
 
+from tests.integration.server_support import serving
 from tests.server.api_support import TODAY, demo_patients, enroll_body
 from tests.server.conftest import BACKENDS
 from tests.server.databases import database
 
 PATIENTS = demo_patients()[:5]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -39,50 +29,15 @@ def server(
     """The FHIR base URL of a server on a fresh database, migrated on start; stopped after."""
     folder = tmp_path_factory.mktemp("serve")
     with database(request.param, folder) as url:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "FHIR_SYNC_DATABASE_URL": url,
-            "FHIR_SYNC_TODAY": TODAY.isoformat(),
-        }
-        log = (folder / "server.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fhir_sync", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}/fhir"
-        try:
-            _wait_until_up(base, process, folder / "server.log")
+        env = {**os.environ, "FHIR_SYNC_DATABASE_URL": url, "FHIR_SYNC_TODAY": TODAY.isoformat()}
+        with serving(folder, env) as process:
+            base = process.base_url
             for patient_id in PATIENTS:
                 response = httpx.post(
                     f"{base}/Patient/{patient_id}/$enroll", json=enroll_body(patient_id), timeout=30
                 )
                 assert response.status_code == 200, response.text
             yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            log.close()
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    pytest.fail(f"fhir-sync serve did not come up:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 @pytest.mark.anyio

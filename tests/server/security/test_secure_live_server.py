@@ -5,12 +5,7 @@ discovery, a signed assertion, `/auth/token`."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +15,7 @@ from typer.testing import CliRunner
 
 from fhir_sync.cli import app
 from fhir_sync.store.database import open_engine
+from tests.integration.server_support import serving
 from tests.server.api_support import TODAY, demo_patients, enroll_body
 from tests.server.conftest import BACKENDS
 from tests.server.databases import database
@@ -28,12 +24,6 @@ from tests.server.security.keys import ClientKey, assertion, jwks, token_form
 
 PATIENTS = demo_patients()[:3]
 MEMBER = PATIENTS[0]  # of Organization/acme
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -55,38 +45,8 @@ def server(
         engine = open_engine(url)  # migrated by the command
         register(engine, "payer-acme", "payer", ec, payer="Organization/acme")
         engine.dispose()
-        port = _free_port()
-        log_path = folder / "server.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "fhir_sync", "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-            root = f"http://127.0.0.1:{port}"
-            try:
-                _wait_until_up(root, process, log_path)
-                yield root
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-
-
-def _wait_until_up(root: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{root}/fhir/metadata", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    pytest.fail(f"fhir-sync serve did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+        with serving(folder, env) as process:
+            yield process.base_url.removesuffix("/fhir")
 
 
 async def _smart_token(root: str, client_id: str, key: ClientKey, scope: str) -> str:
