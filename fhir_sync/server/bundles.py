@@ -4,11 +4,28 @@ Bundle skeleton, never parsed and re-serialized."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from fhir_sync.server.fhirjson import dumps
 from fhir_sync.server.indexing import JsonObject
 
 Found = tuple[str, str, bytes]  # (resource type, id, body)
+
+
+def search_url(
+    base: str,
+    resource_type: str,
+    used: Sequence[tuple[str, str]],
+    count: int,
+    cursor: str | None = None,
+) -> str:
+    """A search's self link, or with the keyset `cursor` its next link: the parameters the
+    server used, then the page size."""
+    pairs = [pair for pair in used if pair[0] != "_count"]
+    pairs.append(("_count", str(count)))
+    if cursor is not None:
+        pairs.append(("_cursor", cursor))
+    return f"{base}/{resource_type}?{urlencode(pairs)}"
 
 
 def searchset(

@@ -13,7 +13,6 @@ Heavier searches still go to the pool, so that one of them cannot hold up every 
 
 from dataclasses import replace
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
@@ -21,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fhir_sync.server.audit import note_disclosed
 from fhir_sync.server.auth import Caller, require_scope, tokens_enforced
-from fhir_sync.server.bundles import Found, searchset
+from fhir_sync.server.bundles import Found, search_url, searchset
 from fhir_sync.server.capability import capability_statement, smart_configuration
 from fhir_sync.server.context import async_reads_of, engine_of, fhir_base, root_url, settings_of
 from fhir_sync.server.errors import FhirError
@@ -280,11 +279,7 @@ def _unique(found: list[Found]) -> list[Found]:
 
 
 def _link(request: Request, parsed: SearchRequest, cursor: str | None = None) -> str:
-    pairs = [pair for pair in parsed.used if pair[0] != "_count"]
-    pairs.append(("_count", str(parsed.count)))
-    if cursor is not None:
-        pairs.append(("_cursor", cursor))
-    return f"{fhir_base(request)}/{parsed.resource_type}?{urlencode(pairs)}"
+    return search_url(fhir_base(request), parsed.resource_type, parsed.used, parsed.count, cursor)
 
 
 def _etags(header: str) -> list[str]:

@@ -5,7 +5,6 @@ role only (`system/AuditEvent.rs`). Newest first; `next` links page back in time
 """
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
@@ -13,7 +12,7 @@ from fhir_sync.server.audit.events import audit_event
 from fhir_sync.server.audit.search import AuditSearch, parse_audit_search
 from fhir_sync.server.audit.writer import AuditWriter
 from fhir_sync.server.auth import Caller, require_scope
-from fhir_sync.server.bundles import Found, searchset
+from fhir_sync.server.bundles import Found, search_url, searchset
 from fhir_sync.server.context import engine_of, fhir_base, settings_of
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhirjson import dumps, fhir_response
@@ -86,8 +85,4 @@ def _writer(request: Request) -> AuditWriter:
 
 
 def _link(request: Request, parsed: AuditSearch, cursor: str | None = None) -> str:
-    pairs = [pair for pair in parsed.used if pair[0] != "_count"]
-    pairs.append(("_count", str(parsed.count)))
-    if cursor is not None:
-        pairs.append(("_cursor", cursor))
-    return f"{fhir_base(request)}/AuditEvent?{urlencode(pairs)}"
+    return search_url(fhir_base(request), "AuditEvent", parsed.used, parsed.count, cursor)
