@@ -39,7 +39,7 @@ import httpx
 import orjson
 
 from bench.peer_loading import load_resources
-from bench.sekmet_peer import SekmetPeer
+from bench.server_processes import sekmet_serve
 from fhir_sync.datagen import generate
 from mappings.profile import SID_SYNC_PLAN
 
@@ -72,11 +72,9 @@ def load_seed_db(work: Path, patients: int) -> tuple[Path, int, float]:
         orjson.loads(line) for _, line in generate(patients, SEED, TODAY, bad_records=False)
     )
     db = work / "seed.db"
-    with SekmetPeer(
-        work / "loader", "loader", db_path=str(db), validation={"inbound": "off"}
-    ) as peer:
+    with sekmet_serve(work / "loader", db, validation={"inbound": "off"}) as peer:
         start = time.perf_counter()
-        count = load_resources(peer.base_url, resources, batch=1000, timeout=600)
+        count = load_resources(peer, resources, batch=1000, timeout=600)
         seconds = time.perf_counter() - start
     # sekmet runs SQLite in WAL mode and is stopped without a checkpoint: fold the log into
     # the file, or copies of the file would lack the last transactions.
@@ -227,20 +225,20 @@ def measure_round(
     base_db, sync_db = copy_db(seed_db, f"base{number}"), copy_db(seed_db, f"sync{number}")
     bundles_dir = work / f"bundles{number}"
     with (
-        SekmetPeer(work / f"base{number}", "base", db_path=str(base_db)) as base,
-        SekmetPeer(work / f"sync{number}", "sync", db_path=str(sync_db)) as synced,
+        sekmet_serve(work / f"base{number}", base_db) as base,
+        sekmet_serve(work / f"sync{number}", sync_db) as synced,
     ):
         # The same warm-up on both peers: a dry run reads what a run reads and writes nothing.
-        run_sync(base.base_url, concurrency, page_size, dry_run=bundles_dir)
-        run_sync(synced.base_url, concurrency, page_size, dry_run=work / f"warm{number}")
+        run_sync(base, concurrency, page_size, dry_run=bundles_dir)
+        run_sync(synced, concurrency, page_size, dry_run=work / f"warm{number}")
         bundles = compact_bundles(bundles_dir)
         if len(bundles) != patients:
             raise SystemExit(f"the dry run planned {len(bundles)} of {patients} patients")
         print(f"round {number}: baseline...", file=sys.stderr)
-        base_seconds = asyncio.run(baseline(base.base_url, bundles, concurrency, page_size))
+        base_seconds = asyncio.run(baseline(base, bundles, concurrency, page_size))
         print(f"round {number}: fhir-sync sync...", file=sys.stderr)
-        sync_seconds = run_sync(synced.base_url, concurrency, page_size)
-        written = careplans(base.base_url), careplans(synced.base_url)
+        sync_seconds = run_sync(synced, concurrency, page_size)
+        written = careplans(base), careplans(synced)
         if written != (patients, patients):
             raise SystemExit(f"CarePlans written (baseline, sync): {written}, expected {patients}")
     return {"baseline_seconds": base_seconds, "sync_seconds": sync_seconds}
