@@ -23,19 +23,18 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 import jwt
-import psycopg
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from bench.server_processes import fresh_database
 from fhir_sync.server.app import create_app
 from fhir_sync.server.settings import ServerSettings
 from fhir_sync.store.clients import add_client
@@ -54,7 +53,10 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     for backend in ("sqlite", "postgresql"):
-        with _database(backend, args.postgres) as url:
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            fresh_database(backend, Path(folder), args.postgres) as url,
+        ):
             for line in _measure(url, args.requests):
                 print(json.dumps({"database": backend, **line}))
 
@@ -184,23 +186,6 @@ def _enroll_bodies() -> dict[str, dict[str, Any]]:
         }
         for patient_id, resources in by_patient.items()
     }
-
-
-@contextmanager
-def _database(backend: str, admin_url: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/audit-bench.sqlite3"
-        return
-    name = f"fhir_sync_audit_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

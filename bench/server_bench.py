@@ -28,16 +28,13 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import psycopg
 
 from bench.bench_tokens import BenchClient, register
 from bench.peer_loading import store_resources
@@ -49,7 +46,7 @@ from bench.server_population import (
     peer_careplans,
     plan_templates,
 )
-from bench.server_processes import fhir_sync_serve, sekmet_serve
+from bench.server_processes import fhir_sync_serve, fresh_database, sekmet_serve
 from bench.wrk_load import Load, LoadResult, require_wrk, run_wrk
 from fhir_sync.server.plan_resources import careplan_id
 from fhir_sync.store.database import open_engine
@@ -96,7 +93,7 @@ def main() -> None:
     runs: list[Run] = []
     loading: dict[str, float] = {}
     for backend in args.databases:
-        with _database(backend, work, args.postgres_url) as url:
+        with fresh_database(backend, work, args.postgres_url) as url:
             _say(f"loading {population.patients} patients into {backend}...")
             engine = open_engine(url)
             report = load_population(engine, population, templates)
@@ -151,23 +148,6 @@ def _ints(text: str) -> list[int]:
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _database(backend: str, work: Path, admin_url: str) -> Iterator[str]:
-    """A fresh database: a SQLite file, or a PostgreSQL database dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{work / f'fhir-sync-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    name = f"fhir_sync_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _clients(url: str, work: Path, population: Population) -> dict[str, BenchClient]:
