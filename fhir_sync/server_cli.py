@@ -39,6 +39,7 @@ def serve(
     if outbox_workers is not None:
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)  # read by each server process
 
+    from fhir_sync.server.http_protocol import FhirHttpProtocol
     from fhir_sync.server.settings import ServerSettings
     from fhir_sync.store.database import open_engine
     from fhir_sync.store.migrate import upgrade
@@ -57,6 +58,7 @@ def serve(
         log_level="info",
         access_log=False,  # request lines name patients in URLs: no PHI in logs
         proxy_headers=True,
+        http=FhirHttpProtocol,  # unreadable requests answered as OperationOutcomes too
     )
 
 

@@ -26,6 +26,7 @@ from fhir_sync.server.export_request import EXPORT_TYPES, NDJSON_FORMATS
 from fhir_sync.server.fhirjson import FHIR_JSON
 from fhir_sync.server.openapi_schemas import COMPONENTS, ID_PATTERN, JsonSchema, ref
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS, SearchParam
+from fhir_sync.server.settings import ServerSettings
 
 FHIR_NDJSON: Final = "application/fhir+ndjson"
 _ERROR_TEXT: Final = {
@@ -71,6 +72,13 @@ class RouteDoc:
     body: dict[str, Any] | None = None
     id_params: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def docs_url(settings: ServerSettings, path: str) -> str | None:
+    """`path` (of `/openapi.json`, `/docs`, `/redoc`) when `settings.api_docs`, else None,
+    which FastAPI takes as not to serve it: they need no token and show a caller every route
+    and parameter. The document is built either way (`app.openapi()`, for the schema tests)."""
+    return path if settings.api_docs else None
 
 
 def install_openapi(app: FastAPI) -> None:

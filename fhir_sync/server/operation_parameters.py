@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 
 from fhir_sync.server.errors import FhirError
+from fhir_sync.server.input_limits import check_depth
 
 JsonObject = dict[str, Any]
 
@@ -24,6 +25,7 @@ WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "
 CYCLES: Final = (28, 30, 90)
 _REFERENCE: Final = re.compile(r"(Location|Organization)/[A-Za-z0-9\-.]{1,64}")
 _URL: Final = re.compile(r"https?://[^\s]+")
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 # part name -> the value[x] types accepted ("resource" for a resource part)
 ENROLL_PARTS: Final = {
@@ -71,6 +73,7 @@ def parse_parameters(body: bytes, allowed: Mapping[str, tuple[str, ...]]) -> lis
         raise FhirError(400, "the body is not JSON", code="structure") from None
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise FhirError(400, "the body must be a Parameters resource", code="structure")
+    check_depth(parameters, "the Parameters")
     parts = parameters.get("parameter") or []
     if not isinstance(parts, list):
         raise FhirError(400, "Parameters.parameter must be a list", code="structure")
@@ -132,10 +135,9 @@ def hold_until(body: bytes, today: date) -> date:
     parts = parse_parameters(body, HOLD_PARTS)
     if len(parts) != 1:
         raise FhirError(400, "$hold needs exactly one 'until' date", code="required")
-    try:
-        until = date.fromisoformat(str(_value(parts[0])))
-    except ValueError:
-        raise FhirError(400, "until must be a date (YYYY-MM-DD)", code="value") from None
+    until = _date(_value(parts[0]))
+    if until is None:
+        raise FhirError(400, "until must be a date string (YYYY-MM-DD)", code="value")
     if until <= today:
         raise FhirError(422, "until must be after today", code="business-rule")
     return until
@@ -149,6 +151,16 @@ def sync_resources(body: bytes) -> list[JsonObject]:
             raise FhirError(400, "a resource part must hold a resource", code="structure")
         resources.append(value)
     return resources
+
+
+def _date(value: Any) -> date | None:
+    """A FHIR date with a day, given as a JSON string (not a number that looks like one)."""
+    if type(value) is not str or _DATE.fullmatch(value) is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _integer(name: str, value: Any) -> int:

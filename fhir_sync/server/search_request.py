@@ -14,6 +14,7 @@ from typing import Final, cast
 
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhir_dates import time_range
+from fhir_sync.server.input_limits import whole_number
 from fhir_sync.server.search_params import (
     IGNORED_PARAMS,
     INCLUDES,
@@ -118,9 +119,7 @@ def _result_param(
     request: SearchRequest, name: str, value: str, *, strict: bool, max_count: int
 ) -> None:
     if name == "_count":
-        if not value.isdigit():
-            raise FhirError(400, "_count must be a whole number")
-        request.count = min(int(value), max_count)
+        request.count = min(whole_number("_count", value), max_count)
         if request.count == 0:
             request.summary_count = True
     elif name == "_summary":
