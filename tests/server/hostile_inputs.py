@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.server.api_support import data_bundle, parameters
+from tests.server.api_support import data_bundle, enroll_body, parameters
 
 PATIENT = "pt-000002"  # amlodipine 2.5 mg, one tablet once a day, with fills
 BODY_LIMIT = 1 << 20  # FHIR_SYNC_MAX_BODY_BYTES of the server under test
@@ -232,6 +232,14 @@ def _identity_inputs() -> list[Hostile]:
             ("with NUL", "Organization/a b\x00c"),
         )
     ]
+    for label, payor in (
+        ("of 201 characters", "Organization/" + "p" * 188),
+        ("with NUL", "Organization/a b\x00c"),
+    ):
+        body = enroll_body(PATIENT, {"name": "resource", "resource": _coverage(payor)})
+        found.append(
+            _operation(f"$enroll Coverage.payor {label}", "enroll", body, 422, "Coverage.payor[0]")
+        )
     return found
 
 
