@@ -22,8 +22,11 @@ MAX_DOSE: Final = 1_000_000.0
 MAX_FREQUENCY: Final = 1_000
 MIN_PERIOD_DAYS: Final = 1 / 1440
 MAX_PERIOD_DAYS: Final = 3650.0
-# A quantity in dispense units (tablets, mL, pens, packs), and the days one supply lasts.
+# A quantity in dispense units (tablets, mL, pens, packs), and the days one supply lasts: a
+# whole day at least (NCPDP's days supply is a whole number), or 0 for not known. Less than a
+# day would make the daily amount (quantity / days) as large as a float can hold.
 MAX_QUANTITY: Final = 100_000.0
+MIN_SUPPLY_DAYS: Final = 1.0
 MAX_SUPPLY_DAYS: Final = 366.0
 # numberOfRepeatsAllowed: NCPDP's refills-authorized field holds 0 to 99.
 MAX_REPEATS: Final = 99
@@ -33,7 +36,7 @@ LATEST: Final = date(2199, 12, 31)
 
 
 def out_of_range(key: str, where: str, low: float | date, high: float | date) -> MappingError:
-    return MappingError(f"{key} must be between {low} and {high}", f"{where}.{key}", "value")
+    return MappingError(f"{key} must be from {low} to {high}", f"{where}.{key}", "value")
 
 
 def get_amount(obj: JsonObject, key: str, where: str, maximum: float) -> float | None:
@@ -62,7 +65,7 @@ def get_event_date(obj: JsonObject, key: str, where: str) -> date | None:
 
 def supply_days(days: float | None, where: str) -> float | None:
     """A supply duration already in days (`where` names its value element)."""
-    if days is not None and days > MAX_SUPPLY_DAYS:
+    if days is not None and days != 0 and not MIN_SUPPLY_DAYS <= days <= MAX_SUPPLY_DAYS:
         head, _, key = where.rpartition(".")
-        raise out_of_range(key, head, 0, MAX_SUPPLY_DAYS)
+        raise out_of_range(key, head, MIN_SUPPLY_DAYS, MAX_SUPPLY_DAYS)
     return days
