@@ -3,7 +3,8 @@
 Each operation is one database transaction: the enrollment row (locked), the plan resources,
 the payer's Group version and the outbox write to the EHR commit together or not at all, so a
 crash leaves either the old state or the new one, never a plan the EHR will not hear about.
-Pulling from live endpoints happens before the transaction, never inside it.
+Pulling from live endpoints happens before the transaction, never inside it, and so does
+the planning (see plan_draft.py), so that the transaction holds only the writes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.server.live_pull import Endpoints, LivePull
 from fhir_sync.server.operation_parameters import EnrollTerms
 from fhir_sync.server.patient_inputs import PatientData, gather, inputs_bytes, plan_for
+from fhir_sync.server.plan_draft import CheckedValidator, PlanDraft, check_changed, draft_plan
 from fhir_sync.server.plan_resources import (
     ACTIVE,
     ON_HOLD,
@@ -35,7 +37,7 @@ from fhir_sync.server.plan_resources import (
     resources_from_transaction,
     store_plan,
 )
-from fhir_sync.store.database import write_transaction
+from fhir_sync.store.database import read_transaction, write_transaction
 from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_payer_group
 from fhir_sync.store.outbox import enqueue
 from fhir_sync.store.resources import read_resource, save_resources, set_payer
@@ -128,25 +130,33 @@ class EnrollmentService:
         if_match: str | None,
     ) -> OperationResult:
         now = _now()
-        with write_transaction(self.engine) as connection:
-            existing = get_enrollment(connection, patient_id, for_update=True)
-            _check_match(connection, patient_id, if_match)
+        inputs = inputs_bytes(terms.resources) if terms.resources else None
+
+        def prepare(
+            existing: Enrollment | None, draft: PlanDraft | None = None
+        ) -> tuple[Enrollment, PatientData]:
             enrollment = _apply_terms(existing or _new_enrollment(patient_id, now), terms)
             if existing is not None and existing.status == REVOKED:
                 enrollment.status = ACTIVE
                 enrollment.enrolled_at = now
                 enrollment.revoked_at = None
-            if terms.resources:
-                enrollment.inputs = inputs_bytes(terms.resources)
-            if data is None:
-                data = self._inputs_of(enrollment)
+            if inputs is not None:
+                enrollment.inputs = inputs
+            found = data if data is not None else self._inputs_of(enrollment, draft)
+            if "payer" not in terms.given and found.payer is not None:
+                enrollment.payer = found.payer
+            return enrollment, found
+
+        draft = self._draft(patient_id, prepare)
+        with write_transaction(self.engine) as connection:
+            existing = get_enrollment(connection, patient_id, for_update=True)
+            _check_match(connection, patient_id, if_match)
+            enrollment, found = prepare(existing, draft)
             old_payer = existing.payer if existing is not None else None
-            if "payer" not in terms.given and data.payer is not None:
-                enrollment.payer = data.payer
-            self._store_patient(connection, patient_id, data.patient, enrollment.payer, now)
+            self._store_patient(connection, patient_id, found.patient, enrollment.payer, now, draft)
             if enrollment.payer != old_payer:
                 set_payer(connection, patient_id, enrollment.payer)
-            plan = self._replan(connection, enrollment, data, now)
+            plan = self._replan(connection, enrollment, found, now, draft)
             for payer in {old_payer, enrollment.payer} - {None}:
                 assert payer is not None
                 touch_payer_group(connection, payer, payer_group_id(payer), now)
@@ -179,6 +189,18 @@ class EnrollmentService:
     ) -> OperationResult:
         """Back to active; the plan is recomputed as of today (the hold may have been long)."""
         now = _now()
+
+        def prepare(
+            existing: Enrollment | None, draft: PlanDraft | None = None
+        ) -> tuple[Enrollment, PatientData] | None:
+            if existing is None or existing.status in (REVOKED, ACTIVE):
+                return None
+            enrollment = Enrollment(**existing.model_dump())
+            enrollment.status = ACTIVE
+            enrollment.hold_until = None
+            return enrollment, data or self._inputs_of(enrollment, draft)
+
+        draft = self._draft(patient_id, prepare)
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
@@ -187,7 +209,8 @@ class EnrollmentService:
                 return OperationResult(ACTIVE, current_plan(connection, patient_id))
             enrollment.status = ACTIVE
             enrollment.hold_until = None
-            plan = self._replan(connection, enrollment, data or self._inputs_of(enrollment), now)
+            found = data or self._inputs_of(enrollment, draft)
+            plan = self._replan(connection, enrollment, found, now, draft)
             self._finish(connection, enrollment, plan, now)
         return OperationResult(enrollment.status, plan.resources)
 
@@ -201,24 +224,59 @@ class EnrollmentService:
     ) -> OperationResult:
         """Re-plan from fresh data (given in the request or just pulled)."""
         now = _now()
+        inputs = inputs_bytes(given) if given else None
+
+        def prepare(
+            existing: Enrollment | None, _draft: PlanDraft | None = None
+        ) -> tuple[Enrollment, PatientData] | None:
+            if existing is None or existing.status == REVOKED:
+                return None
+            return existing, data
+
+        draft = self._draft(patient_id, prepare)
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
                 raise FhirError(409, "the patient is unenrolled; enroll again first")
-            if given:
-                enrollment.inputs = inputs_bytes(given)
+            if inputs is not None:
+                enrollment.inputs = inputs
             if data.patient is not None:
-                self._store_patient(connection, patient_id, data.patient, enrollment.payer, now)
-            plan = self._replan(connection, enrollment, data, now)
+                self._store_patient(
+                    connection, patient_id, data.patient, enrollment.payer, now, draft
+                )
+            plan = self._replan(connection, enrollment, data, now, draft)
             self._finish(connection, enrollment, plan, now)
         return OperationResult(enrollment.status, plan.resources)
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _inputs_of(self, enrollment: Enrollment) -> PatientData:
+    def _inputs_of(self, enrollment: Enrollment, draft: PlanDraft | None = None) -> PatientData:
+        """The enrollment's stored inputs, as the draft already read them when they are the
+        same ones."""
+        if draft is not None and draft.inputs == enrollment.inputs:
+            return draft.data
         if enrollment.inputs is None:
             return PatientData()
         return gather(enrollment.patient_id, [orjson.loads(enrollment.inputs)])
+
+    def _draft(
+        self,
+        patient_id: str,
+        prepare: Callable[[Enrollment | None], tuple[Enrollment, PatientData] | None],
+    ) -> PlanDraft | None:
+        """The plan and the checks of its resources and Patient, done before the write
+        transaction on an unlocked read; None when the operation will not plan."""
+        with read_transaction(self.engine) as connection:
+            existing = get_enrollment(connection, patient_id)
+            stored = current_plan(connection, patient_id)
+        prepared = prepare(existing)
+        if prepared is None:
+            return None
+        enrollment, data = prepared
+        checked = CheckedValidator(self.validate)
+        if data.patient is not None:
+            checked(without_meta(data.patient))
+        return draft_plan(enrollment, data, self.today(), preferences_of, checked, stored)
 
     def _locked(self, connection: Connection, patient_id: str, if_match: str | None) -> Enrollment:
         enrollment = get_enrollment(connection, patient_id, for_update=True)
@@ -236,6 +294,14 @@ class EnrollmentService:
         touches_group: bool = False,
     ) -> OperationResult:
         now = _now()
+        checked = CheckedValidator(self.validate)
+        with read_transaction(self.engine) as connection:  # validate before the write lock
+            existing = get_enrollment(connection, patient_id)
+            stored = current_plan(connection, patient_id)
+        if existing is not None and change(existing, now):
+            resources = [without_meta(r) for r in stored]
+            apply_enrollment_status(resources, existing.status)
+            check_changed(checked, resources, stored)
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if not change(enrollment, now):
@@ -248,7 +314,7 @@ class EnrollmentService:
                 resources,
                 payer=enrollment.payer,
                 now=now,
-                validate=self.validate,
+                validate=checked,
             )
             if touches_group and enrollment.payer is not None:
                 payer = enrollment.payer
@@ -257,26 +323,38 @@ class EnrollmentService:
         return OperationResult(enrollment.status, plan.resources)
 
     def _replan(
-        self, connection: Connection, enrollment: Enrollment, data: PatientData, now: datetime
+        self,
+        connection: Connection,
+        enrollment: Enrollment,
+        data: PatientData,
+        now: datetime,
+        draft: PlanDraft | None = None,
     ) -> StoredPlan:
-        plan, bundle = plan_for(
-            enrollment.patient_id,
-            data,
-            self.today(),
-            preferences_of(enrollment),
-            enrollment.pharmacy,
-        )
+        """Store the plan: the draft's when it was made for these terms and data, else one
+        computed here (another request changed the enrollment in between)."""
+        today = self.today()
+        validate: Validator = self.validate
+        if draft is not None and draft.fits(enrollment, data, today):
+            plan, resources, validate = draft.plan, draft.resources, draft.checked
+        else:
+            plan, bundle = plan_for(
+                enrollment.patient_id,
+                data,
+                today,
+                preferences_of(enrollment),
+                enrollment.pharmacy,
+            )
+            resources = resources_from_transaction(bundle)
+            apply_enrollment_status(resources, enrollment.status)
         if plan.anchor is not None:
             enrollment.anchor_date = plan.anchor
-        resources = resources_from_transaction(bundle)
-        apply_enrollment_status(resources, enrollment.status)
         return store_plan(
             connection,
             enrollment.patient_id,
             resources,
             payer=enrollment.payer,
             now=now,
-            validate=self.validate,
+            validate=validate,
         )
 
     def _store_patient(
@@ -286,6 +364,7 @@ class EnrollmentService:
         given: JsonObject | None,
         payer: str | None,
         now: datetime,
+        draft: PlanDraft | None = None,
     ) -> None:
         stored = read_resource(connection, "Patient", patient_id)
         if given is None:
@@ -294,7 +373,7 @@ class EnrollmentService:
             resource: JsonObject = {"resourceType": "Patient", "id": patient_id, "active": True}
         else:
             resource = without_meta(given)
-            problems = self.validate(resource)
+            problems = (draft.checked if draft is not None else self.validate)(resource)
             if problems:
                 raise FhirError(
                     422,
