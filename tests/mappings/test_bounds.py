@@ -30,9 +30,9 @@ from mappings.bounds import (
     MIN_SUPPLY_DAYS,
 )
 from mappings.bundle import plan_bundle
-from mappings.dispenses import map_medication_dispense
+from mappings.dispenses import FillInput, map_medication_dispense
 from mappings.errors import MappingError
-from mappings.orders import map_medication_request
+from mappings.orders import OrderInput, map_medication_request
 from tests.mappings.builders import medication_dispense, medication_request, with_path
 
 TODAY = date(2026, 11, 22)
@@ -82,6 +82,27 @@ def _text(day: date) -> str:
     return day.isoformat()
 
 
+def _changed(resource: Any, changes: dict[str, Any]) -> Any:
+    for path, value in changes.items():
+        resource = with_path(resource, path, value)
+    return resource
+
+
+def _order(authored: date, changes: dict[str, Any]) -> Any:
+    return _changed(medication_request(authoredOn=_text(authored)), changes)
+
+
+def _fill(handed_over: date, days_supply: float, quantity: float) -> Any:
+    fill = medication_dispense(whenHandedOver=_text(handed_over))
+    return _changed(fill, {"daysSupply.value": days_supply, "quantity.value": quantity})
+
+
+def _plan_and_serialize(order: OrderInput, fill: FillInput | None) -> None:
+    assert fill is not None
+    plan = plan_patient("pt-1", [order.order], [fill.fill], TODAY, Preferences())
+    orjson.dumps(plan_bundle(plan, {order.order.id: order}))
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     dose=numbers,
@@ -111,34 +132,30 @@ def test_accepted_numbers_plan_and_serialize(
     fill_quantity: float,
     handed_over: date,
 ) -> None:
-    order_json: Any = medication_request(authoredOn=_text(authored))
-    for path, value in (
-        (DOSE, dose),
-        (f"{REPEAT}.frequency", frequency),
-        (f"{REPEAT}.period", period),
-        (f"{REPEAT}.periodUnit", unit),
-        ("dispenseRequest.numberOfRepeatsAllowed", repeats),
-        ("dispenseRequest.quantity.value", supply),
-        ("dispenseRequest.expectedSupplyDuration.value", supply_days),
-        ("dispenseRequest.validityPeriod", {"start": "2025-01-15", "end": _text(validity_end)}),
-    ):
-        order_json = with_path(order_json, path, value)
-    fill_json: Any = medication_dispense(whenHandedOver=_text(handed_over))
-    fill_json = with_path(fill_json, "daysSupply.value", fill_days)
-    fill_json = with_path(fill_json, "quantity.value", fill_quantity)
+    order_json = _order(
+        authored,
+        {
+            DOSE: dose,
+            f"{REPEAT}.frequency": frequency,
+            f"{REPEAT}.period": period,
+            f"{REPEAT}.periodUnit": unit,
+            "dispenseRequest.numberOfRepeatsAllowed": repeats,
+            "dispenseRequest.quantity.value": supply,
+            "dispenseRequest.expectedSupplyDuration.value": supply_days,
+            "dispenseRequest.validityPeriod": {"start": "2025-01-15", "end": _text(validity_end)},
+        },
+    )
     try:
         order = map_medication_request(order_json)
     except MappingError as error:
         assert error.expression.startswith("MedicationRequest."), error
         return
     try:
-        fill = map_medication_dispense(fill_json)
+        fill = map_medication_dispense(_fill(handed_over, fill_days, fill_quantity))
     except MappingError as error:
         assert error.expression.startswith("MedicationDispense."), error
         return
-    assert fill is not None
-    plan = plan_patient("pt-1", [order.order], [fill.fill], TODAY, Preferences())
-    orjson.dumps(plan_bundle(plan, {order.order.id: order}))
+    _plan_and_serialize(order, fill)
 
 
 @pytest.mark.parametrize(
@@ -238,23 +255,19 @@ def test_everything_within_the_bounds_is_planned(
 ) -> None:
     """The bounds are not too wide: at any corner of them the engine plans and the Bundle
     serializes (the far end of the calendar, 9999-12-31, is left open for validityPeriod.end)."""
-    order_json: Any = medication_request(authoredOn=_text(authored))
-    for path, value in (
-        (DOSE, dose),
-        (f"{REPEAT}.frequency", frequency),
-        (f"{REPEAT}.period", period_days),
-        (f"{REPEAT}.periodUnit", "d"),
-        ("dispenseRequest.numberOfRepeatsAllowed", repeats),
-        ("dispenseRequest.quantity.value", supply),
-        ("dispenseRequest.expectedSupplyDuration.value", supply_days),
-        ("dispenseRequest.validityPeriod", {"start": _text(authored), "end": "9999-12-31"}),
-    ):
-        order_json = with_path(order_json, path, value)
-    fill_json: Any = medication_dispense(whenHandedOver=_text(handed_over))
-    fill_json = with_path(fill_json, "daysSupply.value", fill_days)
-    fill_json = with_path(fill_json, "quantity.value", fill_quantity)
+    order_json = _order(
+        authored,
+        {
+            DOSE: dose,
+            f"{REPEAT}.frequency": frequency,
+            f"{REPEAT}.period": period_days,
+            f"{REPEAT}.periodUnit": "d",
+            "dispenseRequest.numberOfRepeatsAllowed": repeats,
+            "dispenseRequest.quantity.value": supply,
+            "dispenseRequest.expectedSupplyDuration.value": supply_days,
+            "dispenseRequest.validityPeriod": {"start": _text(authored), "end": "9999-12-31"},
+        },
+    )
     order = map_medication_request(order_json)
-    fill = map_medication_dispense(fill_json)
-    assert fill is not None
-    plan = plan_patient("pt-1", [order.order], [fill.fill], TODAY, Preferences())
-    orjson.dumps(plan_bundle(plan, {order.order.id: order}))
+    fill = map_medication_dispense(_fill(handed_over, fill_days, fill_quantity))
+    _plan_and_serialize(order, fill)
