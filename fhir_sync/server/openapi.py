@@ -36,6 +36,7 @@ _ERROR_TEXT: Final = {
     404: "Unknown resource, or one the caller may not see",
     409: "Conflicts with the enrollment's state",
     412: "If-Match names an older version",
+    413: "The body is larger than FHIR_SYNC_MAX_BODY_BYTES",
     415: "The body is not FHIR JSON",
     422: "A business rule refuses the request",
     500: "Internal error (the outcome carries only a reference)",
@@ -157,7 +158,7 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
     if _PATIENT_OPERATION.match(path) and method == "POST":
         return RouteDoc(
             _fhir(200, "The patient's plan", "Bundle"),
-            errors=(400, 401, 403, 404, 409, 412, 415, 422, 501, 502, 504),
+            errors=(400, 401, 403, 404, 409, 412, 413, 415, 422, 501, 502, 504),
             body={"required": False, "content": {FHIR_JSON: {"schema": ref("Parameters")}}},
         )
     if path == "/auth/token" and method == "POST":
