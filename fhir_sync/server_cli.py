@@ -39,6 +39,7 @@ def serve(
     if outbox_workers is not None:
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)  # read by each server process
 
+    from fhir_sync.server.log_privacy import uvicorn_log_config
     from fhir_sync.server.settings import ServerSettings
     from fhir_sync.store.database import open_engine
     from fhir_sync.store.migrate import upgrade
@@ -56,6 +57,7 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,  # request lines name patients in URLs: no PHI in logs
+        log_config=uvicorn_log_config(),  # and no exception messages (log_privacy.py)
         proxy_headers=True,
     )
 
