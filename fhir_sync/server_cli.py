@@ -45,6 +45,7 @@ def serve(
     from fhir_sync.store.migrate import upgrade
 
     settings = ServerSettings.from_env()
+    _check_public_url(settings.public_url, host, port)
     if settings.migrate_on_start:
         # Once here rather than in every worker process (each would wait on the lock anyway).
         engine = open_engine(settings.database_url)
@@ -58,7 +59,27 @@ def serve(
         log_level="info",
         access_log=False,  # request lines name patients in URLs: no PHI in logs
         log_config=uvicorn_log_config(),  # and no exception messages (log_privacy.py)
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the proxies FHIR_SYNC_TRUSTED_PROXIES names.
+        proxy_headers=settings.edge.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.edge.forwarded_allow_ips,
+    )
+
+
+def _check_public_url(public_url: str | None, host: str, port: int) -> None:
+    """Say at start whom token assertions must be addressed to; refuse to run a declared
+    production server (FHIR_SYNC_ENV=production) that does not know its public URL."""
+    import os
+
+    if public_url is not None:
+        err.print(f"public URL {public_url}: client assertions must name {public_url}/auth/token")
+        return
+    if os.environ.get("FHIR_SYNC_ENV", "").strip().lower() == "production":
+        err.print("FHIR_SYNC_PUBLIC_URL must be set in production (FHIR_SYNC_ENV=production)")
+        raise typer.Exit(2)
+    err.print(
+        f"FHIR_SYNC_PUBLIC_URL is not set: links and the token URL are the listening address "
+        f"(http://{host}:{port} when reached there), never the request's Host; set it in "
+        "production."
     )
 
 

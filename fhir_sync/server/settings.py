@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
+from fhir_sync.server.edge_settings import EdgeSettings
 from fhir_sync.store.database import database_url
 
 PUBLIC_URL_ENV: Final = "FHIR_SYNC_PUBLIC_URL"
@@ -23,7 +24,8 @@ class ServerSettings:
     `auth_required`: whether API calls need an access token: True always, False never (every
     caller is the anonymous pharmacy), None (`auto`, the default) as soon as any client has been
     registered with `fhir-sync clients add` (see server/security/authorizer.py).
-    `today`: plan as of this date instead of the UTC date (demos and tests)."""
+    `today`: plan as of this date instead of the UTC date (demos and tests).
+    `edge`: trusted proxies, accepted token URLs, token rate limits, JWKS fetching."""
 
     database_url: str
     public_url: str | None = None
@@ -32,6 +34,7 @@ class ServerSettings:
     today: date | None = None
     default_count: int = 50
     max_count: int = 1000
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -43,6 +46,7 @@ class ServerSettings:
             auth_required=_auth_mode(env.get(AUTH_ENV)),
             migrate_on_start=_flag(env.get(MIGRATE_ENV), default=True),
             today=date.fromisoformat(today) if today else None,
+            edge=EdgeSettings.from_env(env),
         )
 
 
