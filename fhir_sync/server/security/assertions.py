@@ -126,14 +126,26 @@ class AssertionVerifier:
 
     def _registered_keys(self, client: RegisteredClient, kid: str) -> list[Jwk]:
         try:
+            keys = self._previous_keys(client)
             if client.jwks is not None:
-                return parse_jwks(client.jwks)
+                return parse_jwks(client.jwks) + keys
             if client.jwks_url is not None:
-                return self._fetcher.keys(client.jwks_url, want_kid=kid)
+                return self._fetcher.keys(client.jwks_url, want_kid=kid) + keys
         except JwksError as exc:
             log.warning("keys of client %s unusable: %s", client.client_id, exc)
             raise invalid_client("the client's registered keys cannot be used") from None
         return []
+
+    def _previous_keys(self, client: RegisteredClient) -> list[Jwk]:
+        """The keys a rotation replaced, while its overlap lasts."""
+        until = client.previous_until
+        if client.previous_jwks is None or until is None:
+            return []
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        if until <= datetime.fromtimestamp(self._clock(), UTC):
+            return []
+        return parse_jwks(client.previous_jwks)
 
     def _claim_jti(self, client: RegisteredClient, claims: dict[str, Any]) -> None:
         expires_at = datetime.fromtimestamp(int(claims["exp"]) + CLOCK_SKEW, UTC)
