@@ -69,15 +69,35 @@ def main() -> None:
     results = []
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="fhir-sync-soak-") as folder:
-            results.append(soak(backend, Path(folder), args))
+            results.append(
+                soak(
+                    backend,
+                    Path(folder),
+                    seconds=args.seconds,
+                    clients=args.clients,
+                    postgres_url=args.postgres_url,
+                    outbox_lease=args.outbox_lease,
+                )
+            )
     print(json.dumps(results, indent=2))
     if any(r["5xx"] for r in results):
         raise SystemExit(1)
 
 
-def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def soak(
+    backend: str,
+    work: Path,
+    *,
+    seconds: float,
+    clients: int,
+    postgres_url: str,
+    outbox_lease: float | None = None,
+) -> dict[str, Any]:
+    """One run on `backend` (sqlite or postgresql); its figures. `outbox_lease`: the
+    server's FHIR_SYNC_OUTBOX_LEASE (writes the killed process had claimed are taken over
+    when their lease ends), None for the default."""
     with (
-        fresh_database(backend, work, args.postgres_url) as url,
+        fresh_database(backend, work, postgres_url) as url,
         sekmet_serve(work / "ehr", work / "ehr.sqlite3") as ehr,
     ):
         engine = open_engine(url)
@@ -86,6 +106,8 @@ def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         base = f"http://127.0.0.1:{port}/fhir"
         log = work / "server.log"
         environ = {"FHIR_SYNC_POLL_INTERVAL": "0.2", "FHIR_SYNC_TODAY": "2026-11-22"}
+        if outbox_lease is not None:
+            environ["FHIR_SYNC_OUTBOX_LEASE"] = str(outbox_lease)
         process = start_fhir_sync(url, log, port, environ=environ)
         wait_until_up(base, process, log)
         patients = _enroll(base, ehr)
@@ -93,12 +115,12 @@ def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         stop = threading.Event()
         threads = [
             threading.Thread(target=_client, args=(base, patients, recorder, stop, seed))
-            for seed in range(args.clients)
+            for seed in range(clients)
         ]
         started = time.monotonic()
         for thread in threads:
             thread.start()
-        time.sleep(args.seconds / 2)
+        time.sleep(seconds / 2)
         queued_before = _last_outbox_id(engine)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -106,8 +128,8 @@ def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         process = start_fhir_sync(url, log, port, environ=environ)
         wait_until_up(base, process, log)
         restarted = time.monotonic()
-        drained = _wait_drained(engine, queued_before, timeout=max(120.0, args.seconds))
-        time.sleep(max(0.0, started + args.seconds - time.monotonic()))
+        drained = _wait_drained(engine, queued_before, timeout=max(300.0, seconds))
+        time.sleep(max(0.0, started + seconds - time.monotonic()))
         stop.set()
         for thread in threads:
             thread.join()
@@ -118,8 +140,9 @@ def soak(backend: str, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     answered = sum(n for status, n in recorder.statuses.items() if status != DOWN)
     figures = {
         "database": backend,
-        "seconds": args.seconds,
-        "clients": args.clients,
+        "seconds": seconds,
+        "clients": clients,
+        "outbox lease s": outbox_lease or "default (120)",
         "requests": answered,
         "5xx": sum(n for status, n in recorder.statuses.items() if status >= 500),
         "no answer while down": recorder.statuses[DOWN],
@@ -221,6 +244,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=600.0, help="per database (600)")
     parser.add_argument("--clients", type=int, default=8, help="client threads (8)")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--outbox-lease", type=float, default=None, help="FHIR_SYNC_OUTBOX_LEASE (default 120)"
+    )
     parser.add_argument(
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
