@@ -40,11 +40,13 @@ def serve(
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)  # read by each server process
 
     from fhir_sync.server.http_protocol import FhirHttpProtocol
+    from fhir_sync.server.log_privacy import uvicorn_log_config
     from fhir_sync.server.settings import ServerSettings
     from fhir_sync.store.database import open_engine
     from fhir_sync.store.migrate import upgrade
 
     settings = ServerSettings.from_env()
+    _check_public_url(settings.public_url, host, port)
     if settings.migrate_on_start:
         # Once here rather than in every worker process (each would wait on the lock anyway).
         engine = open_engine(settings.database_url)
@@ -57,8 +59,29 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,  # request lines name patients in URLs: no PHI in logs
-        proxy_headers=True,
         http=FhirHttpProtocol,  # unreadable requests answered as OperationOutcomes too
+        log_config=uvicorn_log_config(),  # and no exception messages (log_privacy.py)
+        # X-Forwarded-For/-Proto only from the proxies FHIR_SYNC_TRUSTED_PROXIES names.
+        proxy_headers=settings.edge.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.edge.forwarded_allow_ips,
+    )
+
+
+def _check_public_url(public_url: str | None, host: str, port: int) -> None:
+    """Say at start whom token assertions must be addressed to; refuse to run a declared
+    production server (FHIR_SYNC_ENV=production) that does not know its public URL."""
+    import os
+
+    if public_url is not None:
+        err.print(f"public URL {public_url}: client assertions must name {public_url}/auth/token")
+        return
+    if os.environ.get("FHIR_SYNC_ENV", "").strip().lower() == "production":
+        err.print("FHIR_SYNC_PUBLIC_URL must be set in production (FHIR_SYNC_ENV=production)")
+        raise typer.Exit(2)
+    err.print(
+        f"FHIR_SYNC_PUBLIC_URL is not set: links and the token URL are the listening address "
+        f"(http://{host}:{port} when reached there), never the request's Host; set it in "
+        "production."
     )
 
 

@@ -28,9 +28,11 @@ def worker(
 
     from fhir_sync.server.background import run_standalone
     from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV, LiveSettings
+    from fhir_sync.server.log_privacy import protect_logs
     from fhir_sync.server.settings import ServerSettings
 
     if outbox_workers is not None:
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    protect_logs()
     asyncio.run(run_standalone(ServerSettings.from_env(), LiveSettings.from_env()))

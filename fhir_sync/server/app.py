@@ -24,6 +24,7 @@ from fhir_sync.server.gc_pauses import freeze_startup_objects
 from fhir_sync.server.live_pull import LivePull
 from fhir_sync.server.live_settings import LiveSettings
 from fhir_sync.server.live_sync import FhirLivePull
+from fhir_sync.server.log_privacy import protect_logs
 from fhir_sync.server.notifications import router as notifications_router
 from fhir_sync.server.openapi import docs_url, install_openapi
 from fhir_sync.server.security import install_security
@@ -47,6 +48,7 @@ def create_app(
     `freeze_gc` keeps what startup made out of garbage collection (a server process's own
     app; see gc_pauses.py)."""
     settings = settings or ServerSettings.from_env()
+    protect_logs()
     owned = engine is None
     database = engine if engine is not None else open_engine(settings.database_url)
     exports = ExportRunner(database)

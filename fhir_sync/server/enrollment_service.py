@@ -41,6 +41,7 @@ from fhir_sync.store.database import read_transaction, write_transaction
 from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_payer_group
 from fhir_sync.store.outbox import enqueue
 from fhir_sync.store.resources import read_resource, save_resources, set_payer
+from fhir_sync.store.retry import retry_conflicts
 from fhir_sync.store.tables import Enrollment
 from mappings.validation import validate_resource
 
@@ -121,6 +122,7 @@ class EnrollmentService:
         _, bundle = plan_for(patient_id, data, self.today(), preferences_of(draft), draft.pharmacy)
         return bundle
 
+    @retry_conflicts
     def enroll(
         self,
         patient_id: str,
@@ -157,8 +159,9 @@ class EnrollmentService:
             if enrollment.payer != old_payer:
                 set_payer(connection, patient_id, enrollment.payer)
             plan = self._replan(connection, enrollment, found, now, draft)
-            for payer in {old_payer, enrollment.payer} - {None}:
-                assert payer is not None
+            # Sorted: another process changing a patient between the same two payers must
+            # lock their rows in the same order, or each waits for the other (a deadlock).
+            for payer in sorted({p for p in (old_payer, enrollment.payer) if p is not None}):
                 touch_payer_group(connection, payer, payer_group_id(payer), now)
             self._finish(connection, enrollment, plan, now, new=existing is None)
         return OperationResult(enrollment.status, plan.resources)
@@ -184,6 +187,7 @@ class EnrollmentService:
 
         return self._change_status(patient_id, if_match, change)
 
+    @retry_conflicts
     def resume(
         self, patient_id: str, data: PatientData | None, *, if_match: str | None
     ) -> OperationResult:
@@ -214,6 +218,7 @@ class EnrollmentService:
             self._finish(connection, enrollment, plan, now)
         return OperationResult(enrollment.status, plan.resources)
 
+    @retry_conflicts
     def sync(
         self,
         patient_id: str,
@@ -285,6 +290,7 @@ class EnrollmentService:
         _check_match(connection, patient_id, if_match)
         return enrollment
 
+    @retry_conflicts
     def _change_status(
         self,
         patient_id: str,

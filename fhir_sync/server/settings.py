@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
+from fhir_sync.server.edge_settings import EdgeSettings
 from fhir_sync.store.database import database_url
 
 PUBLIC_URL_ENV: Final = "FHIR_SYNC_PUBLIC_URL"
@@ -32,7 +33,8 @@ class ServerSettings:
     conveniences for developers off unless asked for them one by one.
     `api_docs`: serve `/docs`, `/redoc` and `/openapi.json` (without a token); by default only
     in development.
-    `max_body_bytes`: the largest request body accepted; larger ones are a 413."""
+    `max_body_bytes`: the largest request body accepted; larger ones are a 413.
+    `edge`: trusted proxies, accepted token URLs, token rate limits, JWKS fetching."""
 
     database_url: str
     public_url: str | None = None
@@ -44,6 +46,7 @@ class ServerSettings:
     production: bool = True
     api_docs: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -59,6 +62,7 @@ class ServerSettings:
             production=production,
             api_docs=_auto_flag(API_DOCS_ENV, env.get(API_DOCS_ENV), auto=not production),
             max_body_bytes=_positive(MAX_BODY_ENV, env.get(MAX_BODY_ENV), DEFAULT_MAX_BODY_BYTES),
+            edge=EdgeSettings.from_env(env),
         )
 
 

@@ -155,7 +155,10 @@ class RegisteredClient(SQLModel, table=True):
     the public keys its assertions are checked against (JSON text), or `jwks_url` where the
     client publishes them (one of the two); `payer` the Organization a payer client may see the
     members of. A removed client stays as `disabled` so that audit events keep naming a known
-    client and a removed id is never mistaken for "no client was ever registered"."""
+    client and a removed id is never mistaken for "no client was ever registered".
+    `generation` counts the id's registrations and key rotations; access tokens carry it and
+    are refused once it has moved on, except that after a rotation the previous generation's
+    tokens and keys (`previous_jwks`) stay valid until `previous_until` (the overlap)."""
 
     __tablename__ = "registered_client"
 
@@ -167,6 +170,9 @@ class RegisteredClient(SQLModel, table=True):
     payer: str | None = Field(default=None, max_length=REFERENCE)
     disabled: bool = False
     created_at: datetime
+    generation: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    previous_jwks: str | None = Field(default=None, sa_type=Text)
+    previous_until: datetime | None = None
 
 
 class AssertionId(SQLModel, table=True):
