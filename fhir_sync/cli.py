@@ -14,6 +14,7 @@ from rich.console import Console
 from fhir_sync.clients_cli import clients_app
 from fhir_sync.clihelp import (
     auto_jobs,
+    dataset_summary,
     parse_closed_days,
     parse_today,
     plan_summary,
@@ -86,6 +87,7 @@ def plan(
         lead_days=lead_days,
     )
     as_of = _or_usage(parse_today, today) if today else date.today()
+    _check_out_dir(out_dir)
     validate = None
     if strict:
         from mappings.validation import validate_resource
@@ -106,10 +108,20 @@ def plan(
     except OSError as exc:
         _usage(f"cannot read input: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
     out.print(plan_summary(report, as_of))
+    failed = False
     if report.rejected:
         err.print(
             f"[yellow]{report.rejected} input(s) rejected: see {out_dir / ERRORS_FILE}[/yellow]"
         )
+        failed = True
+    if report.resources == 0:
+        skipped = f" ({report.skipped_files} file(s) skipped: not .json/.ndjson)"
+        err.print(
+            "[yellow]no FHIR resource was read from the input"
+            f"{skipped if report.skipped_files else ''}[/yellow]"
+        )
+        failed = True
+    if failed:
         raise typer.Exit(1)
 
 
@@ -124,13 +136,26 @@ def generate(
     bad_records: Annotated[
         bool, typer.Option(help="Mix in a few invalid records, as real feeds have.")
     ] = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace NDJSON files already in --out.")
+    ] = False,
 ) -> None:
     """Generate realistic synthetic patients, prescriptions and fill histories as NDJSON."""
     from fhir_sync.datagen import write_dataset
+    from fhir_sync.datagen.writer import RESOURCE_TYPES
 
     as_of = _or_usage(parse_today, today) if today else date.today()
-    stats = write_dataset(out_dir, patients, seed, as_of, bad_records=bad_records)
-    out.print(f"wrote {stats} to {out_dir}")
+    _check_out_dir(out_dir)
+    existing = [out_dir / f"{name}.ndjson" for name in RESOURCE_TYPES]
+    existing = [path for path in existing if path.exists()]
+    if existing and not overwrite:
+        names = ", ".join(path.name for path in existing)
+        _usage(f"--out {out_dir} already holds {names}: pass --overwrite to replace them")
+    try:
+        stats = write_dataset(out_dir, patients, seed, as_of, bad_records=bad_records)
+    except OSError as exc:
+        _usage(f"--out {out_dir}: cannot write: {exc.strerror or exc}")
+    out.print(dataset_summary(stats, out_dir))
 
 
 app.command("sync")(sync)
@@ -141,6 +166,16 @@ app.command("worker")(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(outbox_app, name="outbox")
+
+
+def _check_out_dir(path: Path) -> None:
+    """`--out` must be a folder (or not exist yet): said before any input is read."""
+    if path.exists() and not path.is_dir():
+        _usage(f"--out {path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _usage(f"--out {path}: cannot create the folder: {exc.strerror or exc}")
 
 
 def _or_usage(parse: Callable[[str], T], value: str) -> T:

@@ -20,7 +20,7 @@ from typing import Any
 from adapters.files import (
     InputError,
     RawResource,
-    discover,
+    find_inputs,
     read_resources,
     write_json_file,
     write_ndjson,
@@ -33,6 +33,7 @@ from fhir_sync.planning.collect import (
     reject_orphans,
     rejection_outcome,
 )
+from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
 from mappings.bundle import plan_bundle
 
 ERRORS_FILE = "errors.ndjson"
@@ -55,6 +56,8 @@ class PlanReport:
     rejected: int = 0
     ignored: int = 0
     duplicates: int = 0
+    skipped_files: int = 0  # files in the folders given that are not FHIR files, by name
+    stale_removed: int = 0  # earlier plans in the output folder for patients not planned now
 
     def add(self, plan: PatientPlan) -> None:
         self.patients += 1
@@ -117,12 +120,15 @@ def plan_files(
     `validate`, when given, checks each input resource fully (e.g. with fhir.resources) and
     a resource with problems is rejected. `jobs` > 1 shares the work between that many
     processes (by patient). Raises OSError only for paths that cannot be read at all
-    (checked before any work is done).
+    (checked before any work is done). Plans an earlier run left in `out_dir` for patients
+    not planned now are removed (counted in `stale_removed`).
     """
-    files = discover(sources)
+    inputs = find_inputs(sources)
+    files = inputs.files
     settings = PlanSettings(out_dir, today, prefs, pharmacy, validate)
     ui = progress or Progress()
     out_dir.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_plans(out_dir)
     with gc_paused():
         if jobs > 1:
             from fhir_sync.planning.workers import plan_in_workers
@@ -131,9 +137,11 @@ def plan_files(
         else:
             report, rejections = _plan_here(files, settings, ui)
     report.files = len(files)
+    report.skipped_files = inputs.skipped
     rejections.sort(key=lambda r: r.rank)
     report.rejected = len(rejections)
     write_ndjson(out_dir / ERRORS_FILE, (rejection_outcome(r) for r in rejections))
+    report.stale_removed = remove_stale(earlier)
     return report
 
 
