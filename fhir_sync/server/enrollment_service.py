@@ -140,6 +140,14 @@ class EnrollmentService:
                 enrollment.inputs = inputs_bytes(terms.resources)
             if data is None:
                 data = self._inputs_of(enrollment)
+            if existing is None and not endpoints_of(enrollment).any and _nothing_in(data):
+                # A mistyped id would otherwise leave an active, empty CarePlan behind.
+                raise FhirError(
+                    422,
+                    f"nothing could be planned: Patient/{patient_id} is not enrolled and the "
+                    "request has no 'resource' parts and no ehrEndpoint; nothing was stored",
+                    code="required",
+                )
             old_payer = existing.payer if existing is not None else None
             if "payer" not in terms.given and data.payer is not None:
                 enrollment.payer = data.payer
@@ -328,6 +336,10 @@ class EnrollmentService:
         enrollment.updated_at = now
         enrollment.version = 1 if new else enrollment.version + 1
         save_enrollment(connection, enrollment, new=new)
+
+
+def _nothing_in(data: PatientData) -> bool:
+    return not data.orders and not data.fills and data.patient is None
 
 
 def _new_enrollment(patient_id: str, now: datetime) -> Enrollment:

@@ -231,3 +231,25 @@ def test_live_endpoints_without_the_sync_service_are_501(client: TestClient) -> 
     body = parameters({"name": "ehrEndpoint", "valueUrl": "http://ehr.test/fhir"})
     outcome = _outcome(client.post(f"/fhir/Patient/{PATIENT}/$enroll", json=body), 501)
     assert "resource" in outcome["issue"][0]["diagnostics"]
+
+
+def test_enrolling_an_unknown_patient_with_nothing_to_plan_is_a_422_storing_nothing(
+    client: TestClient, engine: Engine
+) -> None:
+    body = parameters({"name": "payer", "valueReference": {"reference": "Organization/acme"}})
+    outcome = _outcome(client.post("/fhir/Patient/pt-typo-404/$enroll", json=body), 422)
+    assert "nothing could be planned" in outcome["issue"][0]["diagnostics"]
+    assert "nothing was stored" in outcome["issue"][0]["diagnostics"]
+    found = client.get("/fhir/CarePlan", params={"patient": "pt-typo-404"}).json()
+    assert resources_of(found, "CarePlan") == []
+    assert client.get("/fhir/Patient/pt-typo-404").status_code == 404
+    groups = client.get("/fhir/Group", params={"managing-entity": "Organization/acme"}).json()
+    assert resources_of(groups, "Group") == []
+    assert _outbox(engine) == []
+    # An enrolled patient may be enrolled again without resources (its terms change).
+    _enroll(client)
+    again = client.post(
+        f"/fhir/Patient/{PATIENT}/$enroll",
+        json=parameters({"name": "cycleDays", "valueInteger": 28}),
+    )
+    assert again.status_code == 200, again.text
