@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from fhir_sync import help_text
 from fhir_sync.clients_cli import clients_app
 from fhir_sync.clihelp import (
     auto_jobs,
@@ -26,6 +27,7 @@ from fhir_sync.server_cli import db_app, serve
 from fhir_sync.sync_cli import sync
 from fhir_sync.worker_cli import worker
 
+help_text.install()
 app = typer.Typer(
     name="fhir-sync",
     help="Medication synchronization over FHIR R4: line up a patient's refills on one day.",
