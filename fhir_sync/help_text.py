@@ -44,5 +44,5 @@ _ORIGINAL_OPTION_TYPE = core.TyperOption.display_type
 
 def install() -> None:
     core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign,assignment]
-    core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign,assignment]
-    core.TyperOption.display_type_rich = _option_type  # type: ignore[method-assign,assignment]
+    core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
+    core.TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
