@@ -26,6 +26,8 @@ from fhir_sync.outbox_cli import outbox_app
 from fhir_sync.server_cli import db_app, serve
 from fhir_sync.sync_cli import sync
 from fhir_sync.worker_cli import worker
+from mappings.pickup_hours import DEFAULT_PICKUP_HOURS, DEFAULT_TIME_ZONE
+from mappings.pickup_hours import pickup_hours as parse_pickup
 
 help_text.install()
 app = typer.Typer(
@@ -76,6 +78,14 @@ def plan(
         int,
         typer.Option(min=0, help="Worker processes; 0: one per CPU for large inputs."),
     ] = 0,
+    time_zone: Annotated[
+        str,
+        typer.Option(metavar="AREA/CITY", help="The pharmacy's time zone (IANA name)."),
+    ] = DEFAULT_TIME_ZONE,
+    pickup_hours: Annotated[
+        str,
+        typer.Option(metavar="HH:MM-HH:MM", help="Pickup hours on the anchor date, local time."),
+    ] = DEFAULT_PICKUP_HOURS,
 ) -> None:
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files
@@ -89,6 +99,7 @@ def plan(
         lead_days=lead_days,
     )
     as_of = _or_usage(parse_today, today) if today else date.today()
+    pickup = _or_usage(lambda hours: parse_pickup(hours, time_zone), pickup_hours)
     _check_out_dir(out_dir)
     validate = None
     if strict:
@@ -106,6 +117,7 @@ def plan(
                 progress=progress,
                 validate=validate,
                 jobs=jobs or auto_jobs(sources),
+                pickup=pickup,
             )
     except OSError as exc:
         _usage(f"cannot read input: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))

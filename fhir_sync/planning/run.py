@@ -35,6 +35,7 @@ from fhir_sync.planning.collect import (
 )
 from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
 from mappings.bundle import plan_bundle
+from mappings.pickup_hours import PickupHours
 
 ERRORS_FILE = "errors.ndjson"
 Validator = Callable[[dict[str, Any]], list[str]]
@@ -102,6 +103,7 @@ class PlanSettings:
     prefs: Preferences
     pharmacy: str | None = None
     validate: Validator | None = None
+    pickup: PickupHours = field(default_factory=PickupHours)
 
 
 def plan_files(
@@ -114,6 +116,7 @@ def plan_files(
     progress: Progress | None = None,
     validate: Validator | None = None,
     jobs: int = 1,
+    pickup: PickupHours | None = None,
 ) -> PlanReport:
     """Plan every patient found in `sources` and write `out_dir/<patient id>.json`.
 
@@ -125,7 +128,7 @@ def plan_files(
     """
     inputs = find_inputs(sources)
     files = inputs.files
-    settings = PlanSettings(out_dir, today, prefs, pharmacy, validate)
+    settings = PlanSettings(out_dir, today, prefs, pharmacy, validate, pickup or PickupHours())
     ui = progress or Progress()
     out_dir.mkdir(parents=True, exist_ok=True)
     earlier = earlier_plans(out_dir)
@@ -179,7 +182,13 @@ def plan_collected(
             settings.today,
             settings.prefs,
         )
-        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy)
+        bundle = plan_bundle(
+            plan,
+            orders,
+            pharmacy=settings.pharmacy,
+            pickup_time=settings.pickup.start,
+            pickup_minutes=settings.pickup.minutes,
+        )
         write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
         report.add(plan)
         if index % 500 == 0 or index == len(patient_ids):

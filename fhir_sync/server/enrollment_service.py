@@ -40,6 +40,7 @@ from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_p
 from fhir_sync.store.outbox import enqueue
 from fhir_sync.store.resources import read_resource, save_resources, set_payer
 from fhir_sync.store.tables import Enrollment
+from mappings.pickup_hours import PickupHours, pickup_hours
 from mappings.validation import validate_resource
 
 Validator = Callable[[JsonObject], list[str]]
@@ -68,6 +69,15 @@ def preferences_of(enrollment: Enrollment) -> Preferences:
     )
 
 
+def pickup_of(enrollment: Enrollment, default: PickupHours) -> PickupHours:
+    """The enrollment's pickup hours and time zone, each falling back to the server's."""
+    if enrollment.time_zone is None and enrollment.pickup_hours is None:
+        return default
+    return pickup_hours(
+        enrollment.pickup_hours or default.text, enrollment.time_zone or default.time_zone
+    )
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -82,11 +92,13 @@ class EnrollmentService:
         today: Callable[[], date],
         live: LivePull | None = None,
         validate: Validator = validate_resource,
+        pickup: PickupHours | None = None,
     ) -> None:
         self.engine = engine
         self.today = today
         self.live = live
         self.validate = validate
+        self.pickup = pickup or PickupHours()
 
     # -- reading what to plan from ------------------------------------------------------
 
@@ -116,7 +128,14 @@ class EnrollmentService:
         """$plan: the transaction Bundle the patient would get, nothing stored."""
         enrollment = self.enrollment(patient_id)
         draft = _apply_terms(enrollment or _new_enrollment(patient_id, _now()), terms)
-        _, bundle = plan_for(patient_id, data, self.today(), preferences_of(draft), draft.pharmacy)
+        _, bundle = plan_for(
+            patient_id,
+            data,
+            self.today(),
+            preferences_of(draft),
+            draft.pharmacy,
+            pickup_of(draft, self.pickup),
+        )
         return bundle
 
     def enroll(
@@ -273,6 +292,7 @@ class EnrollmentService:
             self.today(),
             preferences_of(enrollment),
             enrollment.pharmacy,
+            pickup_of(enrollment, self.pickup),
         )
         if plan.anchor is not None:
             enrollment.anchor_date = plan.anchor
@@ -355,6 +375,8 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
         "anchorDay": ("anchor_day", terms.anchor_day),
         "cycleDays": ("cycle_days", terms.cycle_days),
         "leadDays": ("lead_days", terms.lead_days),
+        "timeZone": ("time_zone", terms.time_zone),
+        "pickupHours": ("pickup_hours", terms.pickup_hours),
         "closedDays": (
             "closed_weekdays",
             ",".join(str(day) for day in sorted(terms.closed_weekdays)),

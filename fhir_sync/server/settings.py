@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
 from fhir_sync.store.database import database_url
+from mappings.pickup_hours import PickupHours, pickup_hours
 
 PUBLIC_URL_ENV: Final = "FHIR_SYNC_PUBLIC_URL"
 AUTH_ENV: Final = "FHIR_SYNC_AUTH"
 MIGRATE_ENV: Final = "FHIR_SYNC_MIGRATE_ON_START"
 TODAY_ENV: Final = "FHIR_SYNC_TODAY"
+TIME_ZONE_ENV: Final = "FHIR_SYNC_TIME_ZONE"
+PICKUP_HOURS_ENV: Final = "FHIR_SYNC_PICKUP_HOURS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +26,8 @@ class ServerSettings:
     `auth_required`: whether API calls need an access token: True always, False never (every
     caller is the anonymous pharmacy), None (`auto`, the default) as soon as any client has been
     registered with `fhir-sync clients add` (see server/security/authorizer.py).
-    `today`: plan as of this date instead of the UTC date (demos and tests)."""
+    `today`: plan as of this date instead of the UTC date (demos and tests).
+    `pickup`: the pharmacy's time zone and pickup hours for enrollments that name none."""
 
     database_url: str
     public_url: str | None = None
@@ -32,6 +36,7 @@ class ServerSettings:
     today: date | None = None
     default_count: int = 50
     max_count: int = 1000
+    pickup: PickupHours = field(default_factory=PickupHours)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -43,6 +48,7 @@ class ServerSettings:
             auth_required=_auth_mode(env.get(AUTH_ENV)),
             migrate_on_start=_flag(env.get(MIGRATE_ENV), default=True),
             today=date.fromisoformat(today) if today else None,
+            pickup=_pickup(env),
         )
 
 
@@ -57,6 +63,15 @@ def _auth_mode(value: str | None) -> bool | None:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{AUTH_ENV} must be auto, 1 or 0")
+
+
+def _pickup(env: Mapping[str, str]) -> PickupHours:
+    zone = env.get(TIME_ZONE_ENV, "").strip() or None
+    hours = env.get(PICKUP_HOURS_ENV, "").strip() or None
+    try:
+        return pickup_hours(hours, zone)
+    except ValueError as exc:
+        raise ValueError(f"{PICKUP_HOURS_ENV if hours else TIME_ZONE_ENV}: {exc}") from None
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -253,3 +253,24 @@ def test_enrolling_an_unknown_patient_with_nothing_to_plan_is_a_422_storing_noth
         json=parameters({"name": "cycleDays", "valueInteger": 28}),
     )
     assert again.status_code == 200, again.text
+
+
+def test_enroll_takes_the_pharmacy_time_zone_and_pickup_hours(client: TestClient) -> None:
+    zone = {"name": "timeZone", "valueCode": "America/Los_Angeles"}
+    hours = {"name": "pickupHours", "valueString": "11:00-19:00"}
+    result = _enroll(client, PATIENT, zone, hours)
+    [appointment] = resources_of(result, "Appointment")
+    day = appointment["start"][:10]
+    # Los Angeles: PST (UTC-8) from early November to early March, PDT (UTC-7) in between.
+    month = int(day[5:7])
+    offsets = {"-08:00"} if month in (12, 1, 2) else {"-07:00"} if 4 <= month <= 10 else None
+    assert appointment["start"][:19] == f"{day}T11:00:00"
+    assert appointment["start"][19:] in (offsets or {"-07:00", "-08:00"})
+    assert appointment["end"].startswith(f"{day}T19:00:00")
+    assert appointment["minutesDuration"] == 480
+    # Enrolling again without them keeps them; a bad zone is a 422.
+    again = _enroll(client, PATIENT)
+    assert resources_of(again, "Appointment")[0]["start"] == appointment["start"]
+    bad = parameters({"name": "timeZone", "valueCode": "Pacific"})
+    outcome = _outcome(client.post(f"/fhir/Patient/{PATIENT}/$enroll", json=bad), 422)
+    assert "IANA" in outcome["issue"][0]["diagnostics"]
