@@ -98,6 +98,20 @@ def plan_summary(report: PlanReport, today: date) -> Table:
         table.add_row("files skipped (not FHIR: .json, .ndjson, .jsonl)", str(report.skipped_files))
     table.add_row("resources read", str(report.resources))
     table.add_row("patients planned", str(report.patients))
+    add_plan_rows(table, report)
+    table.add_row("inputs rejected", str(report.rejected))
+    table.add_row("duplicate copies skipped", str(report.duplicates))
+    table.add_row("other resources ignored", str(report.ignored))
+    if report.stale_removed:
+        table.add_row(
+            "earlier plans removed (patients not in this input)", str(report.stale_removed)
+        )
+    return table
+
+
+def add_plan_rows(table: Table, report: PlanReport) -> None:
+    """The rows `plan` and `sync` share: orders synced and not (by reason, in words), short
+    fills, renewals and the anchor dates with the busiest one."""
     table.add_row("orders synced", str(report.synced))
     table.add_row("orders not synced", str(report.not_synced))
     for reason, count in sorted(report.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -110,14 +124,6 @@ def plan_summary(report: PlanReport, today: date) -> Table:
         table.add_row("anchor dates", f"{first.isoformat()} to {last.isoformat()}")
         noun = "patient" if count == 1 else "patients"
         table.add_row(f"  busiest: {busiest.isoformat()}", f"{count} {noun}")
-    table.add_row("inputs rejected", str(report.rejected))
-    table.add_row("duplicate copies skipped", str(report.duplicates))
-    table.add_row("other resources ignored", str(report.ignored))
-    if report.stale_removed:
-        table.add_row(
-            "earlier plans removed (patients not in this input)", str(report.stale_removed)
-        )
-    return table
 
 
 def dataset_summary(stats: DatasetStats, out_dir: Path) -> Table:
