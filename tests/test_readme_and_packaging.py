@@ -12,7 +12,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_readme_says_what_the_tests_need() -> None:
-    start = README.index("pip install -e \".[dev]\" && python -m pytest")
+    start = README.index('pip install -e ".[dev]" && python -m pytest')
     nearby = README[start : start + 1200]
     for needed in ("127.0.0.1:5432", "../shared", "skipped", "FHIR_SYNC_TEST_POSTGRES_URL"):
         assert needed in nearby, needed
