@@ -182,13 +182,7 @@ def plan_collected(
             settings.today,
             settings.prefs,
         )
-        bundle = plan_bundle(
-            plan,
-            orders,
-            pharmacy=settings.pharmacy,
-            pickup_time=settings.pickup.start,
-            pickup_minutes=settings.pickup.minutes,
-        )
+        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy, pickup=settings.pickup)
         write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
         report.add(plan)
         if index % 500 == 0 or index == len(patient_ids):

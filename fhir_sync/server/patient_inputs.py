@@ -137,10 +137,7 @@ def plan_for(
     """The engine's plan and its transaction Bundle."""
     orders = [order.order for order in data.orders.values()]
     plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs)
-    hours = pickup or PickupHours()
-    bundle = plan_bundle(
-        plan, data.orders, pharmacy=pharmacy, pickup_time=hours.start, pickup_minutes=hours.minutes
-    )
+    bundle = plan_bundle(plan, data.orders, pharmacy=pharmacy, pickup=pickup or PickupHours())
     return plan, bundle
 
 

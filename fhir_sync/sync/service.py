@@ -286,12 +286,6 @@ def _plan(
     plan = plan_patient(
         patient_id, [o.order for o in orders.values()], inputs.fills.values(), options.today, prefs
     )
-    bundle = plan_bundle(
-        plan,
-        orders,
-        pharmacy=options.location,
-        pickup_time=options.pickup.start,
-        pickup_minutes=options.pickup.minutes,
-    )
+    bundle = plan_bundle(plan, orders, pharmacy=options.location, pickup=options.pickup)
     digest = stamp_plan_digest(bundle)
     return plan, bundle, digest
