@@ -11,7 +11,7 @@ import httpx
 
 from tests.server.security.keys import ec_key, jwks
 
-from .server_support import fhir_sync_env, serving, wait_until
+from .server_support import fhir_sync_env, serving, start_process, stopping, wait_until
 
 CLIENT = ["--id", "ehr-main", "--role", "ehr"]
 
@@ -43,3 +43,15 @@ def test_serve_says_its_database_and_notices_a_new_client(tmp_path: Path) -> Non
             return httpx.get(f"{server.base_url}/CarePlan", timeout=5).status_code == 401
 
         wait_until(refused, timeout=15, what="tokens enforced after the first client", interval=0.5)
+
+
+def test_worker_says_its_database_and_whether_tokens_are_enforced(tmp_path: Path) -> None:
+    database = tmp_path / "worker.sqlite3"
+    env = fhir_sync_env(f"sqlite:///{database}", FHIR_SYNC_AUTH="1")
+    worker = start_process(tmp_path, "worker", ["worker"], env)
+    with stopping(worker):
+        wait_until(lambda: "access tokens" in worker.log_tail(), timeout=30, what="worker start")
+        log = worker.log_tail()
+    assert f"database: sqlite:///{database}" in log
+    assert "access tokens: enforced (FHIR_SYNC_AUTH=1)" in log
+    assert database.is_file()  # the worker, like serve, creates and migrates its database
