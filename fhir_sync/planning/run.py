@@ -131,7 +131,8 @@ def plan_files(
     settings = PlanSettings(out_dir, today, prefs, pharmacy, validate, pickup or PickupHours())
     ui = progress or Progress()
     out_dir.mkdir(parents=True, exist_ok=True)
-    earlier = earlier_plans(out_dir)
+    read = {path.resolve() for path in files}
+    earlier = {p: ino for p, ino in earlier_plans(out_dir).items() if p.resolve() not in read}
     with gc_paused():
         if jobs > 1:
             from fhir_sync.planning.workers import plan_in_workers

@@ -142,3 +142,13 @@ def test_generate_into_a_bad_path_is_one_line_and_exit_2(tmp_path: Path, kind: s
     assert code == 2, output
     assert "Traceback" not in output and len(output.strip().splitlines()) == 1
     assert str(target) in output
+
+
+def test_plans_read_as_input_from_the_output_folder_are_never_removed(tmp_path: Path) -> None:
+    out = tmp_path / "plans"
+    code, output = _run("plan", str(DEMO), "--out", str(out), "--today", TODAY)
+    assert code == 0, output
+    before = sorted(p.name for p in out.glob("*.json"))
+    code, output = _run("plan", str(out), "--out", str(out), "--today", TODAY)
+    assert code == 0, output  # read, though nothing in them is planned (CarePlans, Tasks)
+    assert sorted(p.name for p in out.glob("*.json")) == before
