@@ -1,7 +1,7 @@
 """`fhir-sync clients add|list|remove|rotate`: who may call the server's API, and in which role.
 
 Uses the same database as `fhir-sync serve` (FHIR_SYNC_DATABASE_URL, else the SQLite file in
-the working folder) and migrates it first when the server would (FHIR_SYNC_MIGRATE_ON_START), so
+the data directory) and migrates it first when the server would (FHIR_SYNC_MIGRATE_ON_START), so
 clients can be registered before the first start. A running server notices a registration or a
 removal within seconds: no restart.
 """
@@ -62,6 +62,7 @@ def add(
     name: Annotated[str, typer.Option(help="A description for people.")] = "",
 ) -> None:
     """Register a client (a removed client's id may be registered again)."""
+    from fhir_sync.database_cli import database_name
     from fhir_sync.store.clients import ClientExistsError, add_client, any_client_registered
     from fhir_sync.store.database import write_transaction
     from fhir_sync.store.tables import RegisteredClient
@@ -79,20 +80,21 @@ def add(
         payer=organization,
         created_at=datetime.now(UTC),
     )
-    with server_database() as engine, write_transaction(engine) as connection:
+    with server_database(create=True) as engine, write_transaction(engine) as connection:
         first = not any_client_registered(connection)
         try:
             add_client(connection, client)
         except ClientExistsError:
             err.print(f"[red]error:[/red] client {client_id} exists; remove it first")
             raise typer.Exit(1) from None
-    out.print(
+    typer.echo(
         f"registered client {client_id} ({role.value}{', ' + organization if organization else ''})"
+        f" in the database {database_name()}"
     )
     if first:
         out.print(
-            "the first client: with FHIR_SYNC_AUTH=auto (the default) every API call now needs "
-            "an access token"
+            "the first client: with FHIR_SYNC_AUTH=auto (the default) every API call to a server "
+            "on this database needs an access token (a running server notices within seconds)"
         )
 
 
@@ -221,24 +223,13 @@ def _kids(jwks: str | None) -> str:
 
 
 @contextmanager
-def server_database() -> Iterator[Engine]:
+def server_database(*, create: bool = False) -> Iterator[Engine]:
     """The server's database, migrated first when the server would (shared by the commands
-    that manage what `fhir-sync serve` uses)."""
-    from fhir_sync.server.settings import ServerSettings
-    from fhir_sync.store.database import open_engine
-    from fhir_sync.store.migrate import upgrade
+    that manage what `fhir-sync serve` uses). Only `create` commands may make a new one."""
+    from fhir_sync.database_cli import command_database
 
-    try:
-        settings = ServerSettings.from_env()
-    except ValueError as exc:
-        usage_error(str(exc))
-    engine = open_engine(settings.database_url)
-    try:
-        if settings.migrate_on_start:
-            upgrade(engine)
+    with command_database(create=create) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 def usage_error(message: str) -> NoReturn:

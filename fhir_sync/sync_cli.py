@@ -90,6 +90,22 @@ def sync(
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None,
+    time_zone: Annotated[
+        str | None,
+        typer.Option(
+            metavar="AREA/CITY",
+            help="The pharmacy's time zone, IANA name (default: UTC).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    pickup_hours: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HH:MM-HH:MM",
+            help="Pickup hours on the anchor date, local time (default: 09:00-17:00).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
     keep_anchor: Annotated[
         bool | None,
         typer.Option(
@@ -191,6 +207,8 @@ def sync(
         ("sync", "lead_days"): lead_days,
         ("sync", "location"): pharmacy_location,
         ("sync", "keep_anchor"): keep_anchor,
+        ("sync", "time_zone"): time_zone,
+        ("sync", "pickup_hours"): pickup_hours,
         ("sync", "concurrency"): concurrency,
         ("sync", "page_size"): page_size,
     }

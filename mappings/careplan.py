@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fhir_sync.engine.types import OrderPlan, PatientPlan
+from mappings.exclusion_codes import exclusion_reason
 from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
 from mappings.orders import OrderInput
 from mappings.profile import (
@@ -35,9 +36,6 @@ def _category() -> JsonObject:
             }
         ]
     }
-
-
-NOT_SYNCED_REASON = "not synchronized"
 
 
 def sync_careplan(
@@ -87,13 +85,14 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
         "valueReference": reference(f"MedicationRequest/{order_plan.order_id}"),
     }
     if not order_plan.synced:
+        # Never doNotPerform: it is a modifier meaning "prohibited", and fhir-sync leaving an
+        # order out of the pickup schedule prohibits nothing.
         return {
             "detail": {
                 "extension": [link],
                 "kind": "MedicationRequest",
                 "status": "not-started",
-                "statusReason": {"text": order_plan.reason or NOT_SYNCED_REASON},
-                "doNotPerform": True,
+                "statusReason": exclusion_reason(order_plan.exclusion, order_plan.reason),
                 "productCodeableConcept": order.medication,
             }
         }

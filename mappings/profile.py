@@ -37,6 +37,7 @@ SID_RENEWAL_TASK: Final = f"{BASE}/sid/renewal-task"
 CS_CARE_PLAN_CATEGORY: Final = f"{BASE}/CodeSystem/care-plan-category"
 CS_TASK_CODE: Final = f"{BASE}/CodeSystem/task-code"
 CS_APPOINTMENT_SERVICE: Final = f"{BASE}/CodeSystem/appointment-service"
+CS_SYNC_EXCLUSION: Final = f"{BASE}/CodeSystem/sync-exclusion"
 
 # External code systems.
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"

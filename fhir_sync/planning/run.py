@@ -20,7 +20,7 @@ from typing import Any
 from adapters.files import (
     InputError,
     RawResource,
-    discover,
+    find_inputs,
     read_resources,
     write_json_file,
     write_ndjson,
@@ -33,7 +33,9 @@ from fhir_sync.planning.collect import (
     reject_orphans,
     rejection_outcome,
 )
+from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
 from mappings.bundle import plan_bundle
+from mappings.pickup_hours import PickupHours
 
 ERRORS_FILE = "errors.ndjson"
 Validator = Callable[[dict[str, Any]], list[str]]
@@ -55,6 +57,8 @@ class PlanReport:
     rejected: int = 0
     ignored: int = 0
     duplicates: int = 0
+    skipped_files: int = 0  # files in the folders given that are not FHIR files, by name
+    stale_removed: int = 0  # earlier plans in the output folder for patients not planned now
 
     def add(self, plan: PatientPlan) -> None:
         self.patients += 1
@@ -99,6 +103,7 @@ class PlanSettings:
     prefs: Preferences
     pharmacy: str | None = None
     validate: Validator | None = None
+    pickup: PickupHours = field(default_factory=PickupHours)
 
 
 def plan_files(
@@ -111,18 +116,23 @@ def plan_files(
     progress: Progress | None = None,
     validate: Validator | None = None,
     jobs: int = 1,
+    pickup: PickupHours | None = None,
 ) -> PlanReport:
     """Plan every patient found in `sources` and write `out_dir/<patient id>.json`.
 
     `validate`, when given, checks each input resource fully (e.g. with fhir.resources) and
     a resource with problems is rejected. `jobs` > 1 shares the work between that many
     processes (by patient). Raises OSError only for paths that cannot be read at all
-    (checked before any work is done).
+    (checked before any work is done). Plans an earlier run left in `out_dir` for patients
+    not planned now are removed (counted in `stale_removed`).
     """
-    files = discover(sources)
-    settings = PlanSettings(out_dir, today, prefs, pharmacy, validate)
+    inputs = find_inputs(sources)
+    files = inputs.files
+    settings = PlanSettings(out_dir, today, prefs, pharmacy, validate, pickup or PickupHours())
     ui = progress or Progress()
     out_dir.mkdir(parents=True, exist_ok=True)
+    read = {path.resolve() for path in files}
+    earlier = {p: ino for p, ino in earlier_plans(out_dir).items() if p.resolve() not in read}
     with gc_paused():
         if jobs > 1:
             from fhir_sync.planning.workers import plan_in_workers
@@ -131,9 +141,11 @@ def plan_files(
         else:
             report, rejections = _plan_here(files, settings, ui)
     report.files = len(files)
+    report.skipped_files = inputs.skipped
     rejections.sort(key=lambda r: r.rank)
     report.rejected = len(rejections)
     write_ndjson(out_dir / ERRORS_FILE, (rejection_outcome(r) for r in rejections))
+    report.stale_removed = remove_stale(earlier)
     return report
 
 
@@ -171,7 +183,7 @@ def plan_collected(
             settings.today,
             settings.prefs,
         )
-        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy)
+        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy, pickup=settings.pickup)
         write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
         report.add(plan)
         if index % 500 == 0 or index == len(patient_ids):

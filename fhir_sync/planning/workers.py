@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters.files import (
+    CORRUPT_GZIP,
     InputError,
     RawResource,
+    corrupt_gzip_message,
+    gzip_problem,
     is_ndjson,
     open_input,
     parse_line,
@@ -191,14 +194,24 @@ def _records_of(
         progress(path.stat().st_size)
         return
     source = str(path)
+    problem = gzip_problem(path)
+    if problem is not None:
+        if worker == 0:  # one rejection for the file, not one per worker
+            yield InputError(source, "file", problem)
+        progress(path.stat().st_size)
+        return
     unreported = 0
-    with open_input(path) as stream:
-        for number, line in enumerate(stream, start=1):
-            unreported += len(line)
-            if number % PROGRESS_EVERY == 0:
-                progress(unreported)
-                unreported = 0
-            if not line.strip() or zlib.crc32(route_key(line)) % jobs != worker:
-                continue
-            yield from parse_line(line, source, number)
+    try:
+        with open_input(path) as stream:
+            for number, line in enumerate(stream, start=1):
+                unreported += len(line)
+                if number % PROGRESS_EVERY == 0:
+                    progress(unreported)
+                    unreported = 0
+                if not line.strip() or zlib.crc32(route_key(line)) % jobs != worker:
+                    continue
+                yield from parse_line(line, source, number)
+    except CORRUPT_GZIP as exc:
+        if worker == 0:
+            yield InputError(source, "file", corrupt_gzip_message(exc))
     progress(unreported)

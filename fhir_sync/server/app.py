@@ -85,7 +85,7 @@ def create_app(
     app.state.live_pull = live_pull
     app.state.exports = exports
     app.state.enrollment = EnrollmentService(
-        database, today=partial(today_for, settings), live=live_pull
+        database, today=partial(today_for, settings), live=live_pull, pickup=settings.pickup
     )
     endpoint_clients = clients or EndpointClients(LiveSettings())
     app.state.clients = endpoint_clients

@@ -24,7 +24,13 @@ from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.server.live_pull import Endpoints, LivePull
 from fhir_sync.server.operation_parameters import EnrollTerms
 from fhir_sync.server.patient_inputs import PatientData, gather, inputs_bytes, plan_for
-from fhir_sync.server.plan_draft import CheckedValidator, PlanDraft, check_changed, draft_plan
+from fhir_sync.server.plan_draft import (
+    CheckedValidator,
+    PlanDraft,
+    PlanningTerms,
+    check_changed,
+    draft_plan,
+)
 from fhir_sync.server.plan_resources import (
     ACTIVE,
     ON_HOLD,
@@ -43,6 +49,7 @@ from fhir_sync.store.outbox import enqueue
 from fhir_sync.store.resources import read_resource, save_resources, set_payer
 from fhir_sync.store.retry import retry_conflicts
 from fhir_sync.store.tables import Enrollment
+from mappings.pickup_hours import PickupHours, pickup_hours
 from mappings.validation import validate_resource
 
 Validator = Callable[[JsonObject], list[str]]
@@ -71,6 +78,15 @@ def preferences_of(enrollment: Enrollment) -> Preferences:
     )
 
 
+def pickup_of(enrollment: Enrollment, default: PickupHours) -> PickupHours:
+    """The enrollment's pickup hours and time zone, each falling back to the server's."""
+    if enrollment.time_zone is None and enrollment.pickup_hours is None:
+        return default
+    return pickup_hours(
+        enrollment.pickup_hours or default.text, enrollment.time_zone or default.time_zone
+    )
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -85,11 +101,13 @@ class EnrollmentService:
         today: Callable[[], date],
         live: LivePull | None = None,
         validate: Validator = validate_resource,
+        pickup: PickupHours | None = None,
     ) -> None:
         self.engine = engine
         self.today = today
         self.live = live
         self.validate = validate
+        self.pickup = pickup or PickupHours()
 
     # -- reading what to plan from ------------------------------------------------------
 
@@ -119,7 +137,14 @@ class EnrollmentService:
         """$plan: the transaction Bundle the patient would get, nothing stored."""
         enrollment = self.enrollment(patient_id)
         draft = _apply_terms(enrollment or _new_enrollment(patient_id, _now()), terms)
-        _, bundle = plan_for(patient_id, data, self.today(), preferences_of(draft), draft.pharmacy)
+        _, bundle = plan_for(
+            patient_id,
+            data,
+            self.today(),
+            preferences_of(draft),
+            draft.pharmacy,
+            pickup_of(draft, self.pickup),
+        )
         return bundle
 
     @retry_conflicts
@@ -145,6 +170,14 @@ class EnrollmentService:
             if inputs is not None:
                 enrollment.inputs = inputs
             found = data if data is not None else self._inputs_of(enrollment, draft)
+            if existing is None and not endpoints_of(enrollment).any and _nothing_in(found):
+                # A mistyped id would otherwise leave an active, empty CarePlan behind.
+                raise FhirError(
+                    422,
+                    f"nothing could be planned: Patient/{patient_id} is not enrolled and the "
+                    "request has no 'resource' parts and no ehrEndpoint; nothing was stored",
+                    code="required",
+                )
             if "payer" not in terms.given and found.payer is not None:
                 enrollment.payer = found.payer
             return enrollment, found
@@ -281,7 +314,11 @@ class EnrollmentService:
         checked = CheckedValidator(self.validate)
         if data.patient is not None:
             checked(without_meta(data.patient))
-        return draft_plan(enrollment, data, self.today(), preferences_of, checked, stored)
+        return draft_plan(enrollment, data, self.today(), self._planning, checked, stored)
+
+    def _planning(self, enrollment: Enrollment) -> PlanningTerms:
+        """The enrollment's preferences and pickup hours, which its plan depends on."""
+        return preferences_of(enrollment), pickup_of(enrollment, self.pickup)
 
     def _locked(self, connection: Connection, patient_id: str, if_match: str | None) -> Enrollment:
         enrollment = get_enrollment(connection, patient_id, for_update=True)
@@ -340,7 +377,7 @@ class EnrollmentService:
         computed here (another request changed the enrollment in between)."""
         today = self.today()
         validate: Validator = self.validate
-        if draft is not None and draft.fits(enrollment, data, today):
+        if draft is not None and draft.fits(enrollment, data, today, self._planning):
             plan, resources, validate = draft.plan, draft.resources, draft.checked
         else:
             plan, bundle = plan_for(
@@ -349,6 +386,7 @@ class EnrollmentService:
                 today,
                 preferences_of(enrollment),
                 enrollment.pharmacy,
+                pickup_of(enrollment, self.pickup),
             )
             resources = resources_from_transaction(bundle)
             apply_enrollment_status(resources, enrollment.status)
@@ -415,6 +453,10 @@ class EnrollmentService:
         save_enrollment(connection, enrollment, new=new)
 
 
+def _nothing_in(data: PatientData) -> bool:
+    return not data.orders and not data.fills and data.patient is None
+
+
 def _new_enrollment(patient_id: str, now: datetime) -> Enrollment:
     return Enrollment(patient_id=patient_id, status=ACTIVE, enrolled_at=now, updated_at=now)
 
@@ -428,6 +470,8 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
         "anchorDay": ("anchor_day", terms.anchor_day),
         "cycleDays": ("cycle_days", terms.cycle_days),
         "leadDays": ("lead_days", terms.lead_days),
+        "timeZone": ("time_zone", terms.time_zone),
+        "pickupHours": ("pickup_hours", terms.pickup_hours),
         "closedDays": (
             "closed_weekdays",
             ",".join(str(day) for day in sorted(terms.closed_weekdays)),

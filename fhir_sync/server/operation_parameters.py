@@ -18,6 +18,7 @@ import orjson
 
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.input_limits import check_depth
+from mappings.pickup_hours import pickup_hours
 
 JsonObject = dict[str, Any]
 
@@ -32,6 +33,8 @@ ENROLL_PARTS: Final = {
     "anchorDay": ("valueInteger", "valueCode", "valueString"),
     "cycleDays": ("valueInteger",),
     "leadDays": ("valueInteger",),
+    "timeZone": ("valueCode", "valueString"),
+    "pickupHours": ("valueString",),
     "closedDays": ("valueCode", "valueString"),
     "pharmacy": ("valueReference", "valueString"),
     "payer": ("valueReference", "valueString"),
@@ -54,6 +57,8 @@ class EnrollTerms:
     anchor_day: int | None = None
     cycle_days: int = 30
     lead_days: int = 7
+    time_zone: str | None = None
+    pickup_hours: str | None = None
     closed_weekdays: frozenset[int] = frozenset()
     pharmacy: str | None = None
     payer: str | None = None
@@ -118,6 +123,8 @@ def enroll_terms(body: bytes) -> EnrollTerms:
             terms.lead_days = _integer(name, value)
             if not 0 <= terms.lead_days <= 90:
                 raise FhirError(422, "leadDays must be 0 to 90", code="business-rule")
+        elif name in ("timeZone", "pickupHours"):
+            setattr(terms, "time_zone" if name == "timeZone" else "pickup_hours", str(value))
         elif name == "closedDays":
             terms.closed_weekdays = _weekdays(value)
         elif name in ("pharmacy", "payer"):
@@ -128,6 +135,11 @@ def enroll_terms(body: bytes) -> EnrollTerms:
             if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
                 raise FhirError(400, "a resource part must hold a resource", code="structure")
             terms.resources.append(value)
+    if terms.time_zone is not None or terms.pickup_hours is not None:
+        try:
+            pickup_hours(terms.pickup_hours, terms.time_zone)
+        except ValueError as exc:
+            raise FhirError(422, str(exc), code="value") from None
     return terms
 
 

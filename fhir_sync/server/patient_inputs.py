@@ -24,6 +24,7 @@ from mappings.errors import MappingError
 from mappings.fhir_values import ID_PATTERN
 from mappings.orders import OrderInput, map_medication_request
 from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
+from mappings.pickup_hours import PickupHours
 
 JsonObject = dict[str, Any]
 SOURCE = "Parameters.resource"
@@ -136,12 +137,18 @@ def _coverage_payer(coverage: JsonObject, patient_id: str) -> str | None:
 
 
 def plan_for(
-    patient_id: str, data: PatientData, today: date, prefs: Preferences, pharmacy: str | None
+    patient_id: str,
+    data: PatientData,
+    today: date,
+    prefs: Preferences,
+    pharmacy: str | None,
+    pickup: PickupHours | None = None,
 ) -> tuple[PatientPlan, JsonObject]:
     """The engine's plan and its transaction Bundle."""
     orders = [order.order for order in data.orders.values()]
     plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs)
-    return plan, plan_bundle(plan, data.orders, pharmacy=pharmacy)
+    bundle = plan_bundle(plan, data.orders, pharmacy=pharmacy, pickup=pickup or PickupHours())
+    return plan, bundle
 
 
 def inputs_bytes(resources: list[JsonObject]) -> bytes:

@@ -14,32 +14,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import orjson
 
-from fhir_sync.engine import PatientPlan
+from fhir_sync.engine import PatientPlan, Preferences
 from fhir_sync.server.indexing import JsonObject, without_meta
 from fhir_sync.server.patient_inputs import PatientData, plan_for
 from fhir_sync.server.plan_resources import apply_enrollment_status, resources_from_transaction
 from fhir_sync.store.tables import Enrollment
+from mappings.pickup_hours import PickupHours
 
 Validator = Callable[[JsonObject], list[str]]
-Preferences = Callable[[Enrollment], Any]
+PlanningTerms = tuple[Preferences, PickupHours]
+TermsOf = Callable[[Enrollment], PlanningTerms]
 
 
-def planning_terms(enrollment: Enrollment, today: date) -> tuple[object, ...]:
-    """Everything of an enrollment a plan depends on."""
-    return (
-        today,
-        enrollment.status,
-        enrollment.cycle_days,
-        enrollment.anchor_day,
-        enrollment.anchor_date,
-        enrollment.closed_weekdays,
-        enrollment.lead_days,
-        enrollment.pharmacy,
-    )
+def planning_terms(enrollment: Enrollment, today: date, terms_of: TermsOf) -> tuple[object, ...]:
+    """Everything of an enrollment a plan depends on: the engine's preferences and the pickup
+    hours are compared whole, so a setting added to either is never missed here."""
+    return (today, enrollment.status, enrollment.pharmacy, *terms_of(enrollment))
 
 
 @dataclass(slots=True)
@@ -69,8 +62,10 @@ class PlanDraft:
     resources: list[JsonObject]
     checked: CheckedValidator
 
-    def fits(self, enrollment: Enrollment, data: PatientData, today: date) -> bool:
-        return data is self.data and self.terms == planning_terms(enrollment, today)
+    def fits(
+        self, enrollment: Enrollment, data: PatientData, today: date, terms_of: TermsOf
+    ) -> bool:
+        return data is self.data and self.terms == planning_terms(enrollment, today, terms_of)
 
 
 def check_changed(
@@ -88,17 +83,18 @@ def draft_plan(
     enrollment: Enrollment,
     data: PatientData,
     today: date,
-    preferences: Preferences,
+    terms_of: TermsOf,
     checked: CheckedValidator,
     stored: list[JsonObject],
 ) -> PlanDraft:
     """The plan `enrollment` would get from `data`; its resources that differ from the
     `stored` plan (the ones the transaction will validate) are validated into `checked`."""
+    preferences, pickup = terms_of(enrollment)
     plan, bundle = plan_for(
-        enrollment.patient_id, data, today, preferences(enrollment), enrollment.pharmacy
+        enrollment.patient_id, data, today, preferences, enrollment.pharmacy, pickup
     )
     resources = resources_from_transaction(bundle)
     apply_enrollment_status(resources, enrollment.status)
     check_changed(checked, resources, stored)
-    terms = planning_terms(enrollment, today)
+    terms = planning_terms(enrollment, today, terms_of)
     return PlanDraft(terms, enrollment.inputs, data, plan, resources, checked)

@@ -10,6 +10,7 @@ from typing import Final
 
 from fhir_sync.server.edge_settings import EdgeSettings
 from fhir_sync.store.database import database_url
+from mappings.pickup_hours import PickupHours, pickup_hours
 
 PUBLIC_URL_ENV: Final = "FHIR_SYNC_PUBLIC_URL"
 AUTH_ENV: Final = "FHIR_SYNC_AUTH"
@@ -19,6 +20,8 @@ ENVIRONMENT_ENV: Final = "FHIR_SYNC_ENV"
 API_DOCS_ENV: Final = "FHIR_SYNC_API_DOCS"
 MAX_BODY_ENV: Final = "FHIR_SYNC_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+TIME_ZONE_ENV: Final = "FHIR_SYNC_TIME_ZONE"
+PICKUP_HOURS_ENV: Final = "FHIR_SYNC_PICKUP_HOURS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,8 @@ class ServerSettings:
     `api_docs`: serve `/docs`, `/redoc` and `/openapi.json` (without a token); by default only
     in development.
     `max_body_bytes`: the largest request body accepted; larger ones are a 413.
-    `edge`: trusted proxies, accepted token URLs, token rate limits, JWKS fetching."""
+    `edge`: trusted proxies, accepted token URLs, token rate limits, JWKS fetching.
+    `pickup`: the pharmacy's time zone and pickup hours for enrollments that name none."""
 
     database_url: str
     public_url: str | None = None
@@ -47,6 +51,7 @@ class ServerSettings:
     api_docs: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    pickup: PickupHours = field(default_factory=PickupHours)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -63,6 +68,7 @@ class ServerSettings:
             api_docs=_auto_flag(API_DOCS_ENV, env.get(API_DOCS_ENV), auto=not production),
             max_body_bytes=_positive(MAX_BODY_ENV, env.get(MAX_BODY_ENV), DEFAULT_MAX_BODY_BYTES),
             edge=EdgeSettings.from_env(env),
+            pickup=_pickup(env),
         )
 
 
@@ -98,6 +104,15 @@ def _auth_mode(value: str | None, name: str = AUTH_ENV) -> bool | None:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be auto, 1 or 0")
+
+
+def _pickup(env: Mapping[str, str]) -> PickupHours:
+    zone = env.get(TIME_ZONE_ENV, "").strip() or None
+    hours = env.get(PICKUP_HOURS_ENV, "").strip() or None
+    try:
+        return pickup_hours(hours, zone)
+    except ValueError as exc:
+        raise ValueError(f"{PICKUP_HOURS_ENV if hours else TIME_ZONE_ENV}: {exc}") from None
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

@@ -38,6 +38,9 @@ class Enrollment(SQLModel, table=True):
     anchor_date: date | None = None
     closed_weekdays: str = Field(default="", max_length=16)  # "5,6"
     lead_days: int = 7
+    # the pharmacy's IANA time zone and pickup hours ("09:00-17:00"); None: the server's
+    time_zone: str | None = Field(default=None, max_length=64)
+    pickup_hours: str | None = Field(default=None, max_length=11)
     pharmacy: str | None = Field(default=None, max_length=REFERENCE)
     ehr_endpoint: str | None = Field(default=None, max_length=URL)
     pharmacy_endpoint: str | None = Field(default=None, max_length=URL)

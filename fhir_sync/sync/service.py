@@ -33,6 +33,7 @@ from fhir_sync.sync.stored_plan import StoredPlan, read_stored_plan
 from fhir_sync.sync.writeback import FhirPlanWriter, PlanWriter
 from mappings.bundle import plan_bundle
 from mappings.fhir_literals import JsonObject
+from mappings.pickup_hours import PickupHours
 from mappings.plan_digest import stamp_plan_digest
 
 log = logging.getLogger("fhir_sync.sync")
@@ -76,6 +77,7 @@ class SyncOptions:
     location: str | None = None
     keep_anchor: bool = True
     workers: int = DEFAULT_WORKERS
+    pickup: PickupHours = field(default_factory=PickupHours)
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -284,6 +286,6 @@ def _plan(
     plan = plan_patient(
         patient_id, [o.order for o in orders.values()], inputs.fills.values(), options.today, prefs
     )
-    bundle = plan_bundle(plan, orders, pharmacy=options.location)
+    bundle = plan_bundle(plan, orders, pharmacy=options.location, pickup=options.pickup)
     digest = stamp_plan_digest(bundle)
     return plan, bundle, digest

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from fhir_sync.engine.types import OrderPlan, PatientPlan, Renewal
+from fhir_sync.engine.types import Exclusion, OrderPlan, PatientPlan, Renewal
 from mappings.bundle import plan_bundle
 from mappings.orders import OrderInput, map_medication_request
 from mappings.profile import (
+    CS_SYNC_EXCLUSION,
     EXT_CYCLE_QUANTITY,
     EXT_DAYS_SUPPLY,
     EXT_MEDICATION_REQUEST,
@@ -37,7 +38,12 @@ RENEWAL = Renewal(
     reason="no refills left for the anchor fill on 2025-03-15",
 )
 PLANS = (
-    OrderPlan(order_id="mr-c", synced=False, reason="as needed (PRN) orders are not synchronized"),
+    OrderPlan(
+        order_id="mr-c",
+        synced=False,
+        reason="as needed (PRN) orders are not synchronized",
+        exclusion=Exclusion.AS_NEEDED,
+    ),
     OrderPlan(
         order_id="mr-a",
         synced=True,
@@ -289,9 +295,19 @@ def test_activities_not_synced() -> None:
     activities = _resources(_bundle())["CarePlan"]["activity"]
     prn, unknown = activities[2]["detail"], activities[3]["detail"]
     assert prn["status"] == "not-started"
-    assert prn["doNotPerform"] is True
-    assert prn["statusReason"] == {"text": "as needed (PRN) orders are not synchronized"}
-    assert unknown["statusReason"] == {"text": "not synchronized"}  # never an empty string
+    # doNotPerform is a modifier ("prohibited"): fhir-sync not scheduling an order is not that.
+    assert "doNotPerform" not in prn and "doNotPerform" not in unknown
+    assert prn["statusReason"] == {
+        "coding": [
+            {"system": CS_SYNC_EXCLUSION, "code": "as-needed", "display": "As needed (PRN)"}
+        ],
+        "text": "as needed (PRN) orders are not synchronized",
+    }
+    # A plan without a code (never from this engine) still says it is not synced, in words.
+    assert unknown["statusReason"] == {
+        "coding": [{"system": CS_SYNC_EXCLUSION, "code": "other", "display": "Not synchronized"}],
+        "text": "not synchronized",
+    }
     assert unknown["productCodeableConcept"] == {"text": "Eye drops"}
     assert [e["url"] for e in prn["extension"]] == [EXT_MEDICATION_REQUEST]
     assert "quantity" not in prn and "scheduledPeriod" not in prn
