@@ -1,49 +1,74 @@
 """Choosing the anchor date: the one day a cycle when every synced refill is picked up.
 
-Each synced order has a `due` day (its next fill) and a `slack` (how many days past the anchor
-its supply may end because the smallest dispensable step overshoots). For an anchor `S` the
-order joins the cycle at the first occurrence `S + k*cycle` (k >= 0) not earlier than
-`due - slack`; the days between `due` and that occurrence are its short fill.
+For an anchor S each order is placed as `placement.place` says (a full-cycle refill on a
+pickup, an early refill within the window, a short fill, or its own date) and the next
+dispenses are gathered into trips (`visits.plan_trips`).
 
-Automatic choice: among the `cycle` days starting `lead` days ahead, the open day with the
-fewest short fills, then the fewest short-fill days, then the earliest. Both counts only fall
-where some order's occurrence lines up (`S = due - slack` modulo the cycle) and rise by a day
-in between, so only the first open day at or after each such point, or after the window's
-start, can win: `cycle * orders` evaluations shrink to about `orders**2`.
+Automatic choice, over the open days of one cycle starting `lead` days ahead: a day the
+pharmacy's daily limit of pickups does not already fill, then the fewest orders left on their
+own date, the fewest short fills (each is a claim and, where copays are not prorated, a copay),
+the fewest trips besides the pickup, the fewest days refilled early (stock the patient
+piles up), the fewest short-fill days, the fewest pickups already
+planned that day (so a population enrolled at once spreads over the cycle), and the earliest
+day. A patient whose supplies already end together therefore keeps that date: every order
+refills on it in full.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from fhir_sync.engine.calendar import day_of_month, next_open_day
+from fhir_sync.engine.placement import Kind, Need, Placement, place
 from fhir_sync.engine.types import Preferences
+from fhir_sync.engine.visits import Trip, plan_trips
 
 
 @dataclass(frozen=True, slots=True)
-class Due:
-    """An order's next fill day (as a proleptic ordinal) and its slack in days."""
+class Layout:
+    """Everything an anchor implies for one patient's orders (positions as the needs)."""
 
-    day: int
-    slack: int
+    anchor: int
+    placements: list[Placement]
+    trips: list[Trip]
 
-
-def join_day(anchor: int, due: Due, cycle: int) -> int:
-    """The anchor occurrence at which this order's supply joins the cycle."""
-    behind = due.day - anchor - due.slack
-    k = max(0, -(-behind // cycle))
-    return anchor + k * cycle
-
-
-def short_days(anchor: int, due: Due, cycle: int) -> int:
-    """Days the one-time short fill covers (0: the order simply refills on the anchor)."""
-    return max(0, join_day(anchor, due, cycle) - due.day)
+    def cost(self, needs: Sequence[Need]) -> tuple[int, int, int, int, int]:
+        own = sum(1 for p in self.placements if p.kind is Kind.OWN)
+        shorts = [p.short for p in self.placements if p.kind is Kind.SHORT]
+        others = {t.day for t in self.trips} - {self.anchor}
+        early = sum(
+            n.due - p.day for n, p in zip(needs, self.placements, strict=True) if p.day < n.due
+        )
+        return own, len(shorts), len(others), early, sum(shorts)
 
 
-def choose_anchor(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
-    """The anchor date for these orders under the patient's preferences."""
+def lay_out(needs: Sequence[Need], phase: int, today: date, prefs: Preferences) -> Layout:
+    """Place every order on the cycle through `phase` and name the first pickup.
+
+    The first pickup is `phase` when some order refills there; when every order joins later
+    (long supplies on hand), it is the first pickup any of them joins, so that no Appointment
+    is written for a day with nothing to dispense.
+    """
+    cycle = prefs.cycle_days
+    placements = [place(n, phase, cycle, prefs.window_days, prefs.tolerance_days) for n in needs]
+    trips = plan_trips(
+        needs, placements, today.toordinal(), prefs.window_days, prefs.closed_weekdays
+    )
+    joins = [p.join for p in placements if p.join is not None]
+    anchor = phase
+    if joins and min(joins) > phase:
+        first = phase + (min(joins) - phase) // cycle * cycle
+        if date.fromordinal(first).weekday() not in prefs.closed_weekdays:
+            anchor = first
+    return Layout(anchor, placements, trips)
+
+
+def choose_layout(
+    needs: Sequence[Need], today: date, prefs: Preferences, load: Mapping[date, int]
+) -> Layout:
+    """The layout for these orders under the patient's preferences and the pharmacy's load."""
     earliest = today + timedelta(days=prefs.lead_days)
     if prefs.anchor_date is not None:
         # The established pickup day itself while it is still ahead; once it has passed,
@@ -51,10 +76,12 @@ def choose_anchor(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
         behind = (earliest - prefs.anchor_date).days
         cycles = max(0, -(-behind // prefs.cycle_days))
         occurrence = prefs.anchor_date + timedelta(days=cycles * prefs.cycle_days)
-        return next_open_day(occurrence, prefs.closed_weekdays)
+        fixed = next_open_day(occurrence, prefs.closed_weekdays)
+        return lay_out(needs, fixed.toordinal(), today, prefs)
     if prefs.anchor_day is not None:
-        return _preferred_day(earliest, prefs)
-    return _automatic(dues, earliest, prefs)
+        fixed = _preferred_day(earliest, prefs)
+        return lay_out(needs, fixed.toordinal(), today, prefs)
+    return _automatic(needs, today, earliest, prefs, load)
 
 
 def _preferred_day(earliest: date, prefs: Preferences) -> date:
@@ -67,35 +94,25 @@ def _preferred_day(earliest: date, prefs: Preferences) -> date:
     return next_open_day(candidate, prefs.closed_weekdays)
 
 
-def _automatic(dues: Sequence[Due], earliest: date, prefs: Preferences) -> date:
-    cycle = prefs.cycle_days
-    start = earliest.toordinal()
-    last = start + cycle - 1
-    points = {start} | {start + (d.day - d.slack - start) % cycle for d in dues}
-    best: tuple[int, int, int] | None = None
-    for point in points:
-        day = next_open_day(date.fromordinal(point), prefs.closed_weekdays).toordinal()
-        if day > last:
+def _automatic(
+    needs: Sequence[Need],
+    today: date,
+    earliest: date,
+    prefs: Preferences,
+    load: Mapping[date, int],
+) -> Layout:
+    best: tuple[tuple[int, ...], Layout] | None = None
+    limit = prefs.daily_limit
+    for offset in range(prefs.cycle_days):
+        day = earliest + timedelta(days=offset)
+        if day.weekday() in prefs.closed_weekdays:
             continue
-        fills = [short_days(day, d, cycle) for d in dues]
-        cost = (sum(1 for s in fills if s > 0), sum(fills), day)
-        if best is None or cost < best:
-            best = cost
+        layout = lay_out(needs, day.toordinal(), today, prefs)
+        planned = load.get(date.fromordinal(layout.anchor), 0)
+        full = 1 if limit is not None and planned >= limit else 0
+        cost = (full, *layout.cost(needs), planned, layout.anchor)
+        if best is None or cost < best[0]:
+            best = (cost, layout)
     if best is None:  # unreachable: Preferences keeps at least one weekday open
         raise ValueError("no open day in the anchor window")
-    return date.fromordinal(best[2])
-
-
-def automatic_by_brute_force(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
-    """Every day of the window evaluated: the specification `_automatic` must match."""
-    start = (today + timedelta(days=prefs.lead_days)).toordinal()
-    best: tuple[int, int, int] | None = None
-    for day in range(start, start + prefs.cycle_days):
-        if date.fromordinal(day).weekday() in prefs.closed_weekdays:
-            continue
-        fills = [short_days(day, d, prefs.cycle_days) for d in dues]
-        cost = (sum(1 for s in fills if s > 0), sum(fills), day)
-        if best is None or cost < best:
-            best = cost
-    assert best is not None
-    return date.fromordinal(best[2])
+    return best[1]

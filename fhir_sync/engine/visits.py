@@ -1,0 +1,85 @@
+"""Gathering the next dispenses of a patient's orders into as few trips as the rules allow.
+
+A dispense that lands on a pickup of the cycle (a full-cycle refill) stays on it: moving it
+would take it off the cycle. A short fill, or a fill on the order's own date, is free to move
+earlier to a trip already planned within the grouping window before it is due, when the payer
+pays it that early: the supply still on hand carries over, so no day goes uncovered and the
+fill keeps its days supply. Trips are placed greedily on the latest day each fill still allows (the classic
+fewest-points cover of intervals), which keeps the number of trips the fewest possible.
+
+No trip falls on a day the pharmacy is closed: it moves to the previous open day when the payer
+pays every fill of it then, else to the next open day, which leaves a gap in supply that the
+pharmacy's tolerance must cover (a gap beyond it is reported, never hidden).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from fhir_sync.engine.placement import Kind, Need, Placement
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """The day an order's next dispense is handed over, and the days the patient goes without."""
+
+    day: int
+    gap: int
+
+
+def is_open(day: int, closed: frozenset[int]) -> bool:
+    return date.fromordinal(day).weekday() not in closed
+
+
+def previous_open(day: int, closed: frozenset[int]) -> int:
+    while not is_open(day, closed):
+        day -= 1
+    return day
+
+
+def next_open(day: int, closed: frozenset[int]) -> int:
+    while not is_open(day, closed):
+        day += 1
+    return day
+
+
+def plan_trips(
+    needs: Sequence[Need],
+    placements: Sequence[Placement],
+    today: int,
+    window: int,
+    closed: frozenset[int],
+) -> list[Trip]:
+    """The trip of each order's next dispense (same positions as `needs`)."""
+    trips: list[Trip | None] = [None] * len(needs)
+    days: set[int] = set()
+    movable: list[int] = []
+    for index, (need, where) in enumerate(zip(needs, placements, strict=True)):
+        if where.kind in (Kind.SHORT, Kind.OWN):
+            movable.append(index)
+            continue
+        day = _open_day_for(where.day, max(need.earliest, today), closed)
+        trips[index] = Trip(day, max(0, day - need.due))
+        days.add(day)
+    movable.sort(key=lambda i: (needs[i].due, needs[i].order_id))
+    for index in movable:
+        need = needs[index]
+        low = max(need.earliest, today, need.due - window)
+        joinable = [d for d in days if low <= d <= need.due]
+        if joinable:
+            day = max(joinable)
+        else:
+            day = _open_day_for(need.due, max(need.earliest, today), closed)
+            days.add(day)
+        trips[index] = Trip(day, max(0, day - need.due))
+    return [t for t in trips if t is not None]
+
+
+def _open_day_for(day: int, earliest: int, closed: frozenset[int]) -> int:
+    """`day`, else the previous open day the payer pays, else the next open day."""
+    if is_open(day, closed):
+        return day
+    before = previous_open(day, closed)
+    return before if before >= earliest else next_open(day, closed)
