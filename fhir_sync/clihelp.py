@@ -99,12 +99,17 @@ def plan_summary(report: PlanReport, today: date) -> Table:
     for reason, count in sorted(report.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(f"  {reason}", str(count))
     table.add_row("short fills", str(report.short_fills))
+    table.add_row("visits before the anchor", str(report.transition_visits))
     table.add_row("renewal requests", str(report.renewals))
     if report.anchors:
         first, last = min(report.anchors), max(report.anchors)
         busiest, count = max(report.anchors.items(), key=lambda kv: (kv[1], -kv[0].toordinal()))
         table.add_row("anchor dates", f"{first.isoformat()} to {last.isoformat()}")
         table.add_row(f"  busiest: {busiest.isoformat()}", str(count))
+    if report.pickups:
+        table.add_row("pickups per day", "")
+        for day, pickups in sorted(report.pickups.items()):
+            table.add_row(f"  {day.isoformat()} {day:%a}", str(pickups))
     table.add_row("inputs rejected", str(report.rejected))
     table.add_row("duplicate copies skipped", str(report.duplicates))
     table.add_row("other resources ignored", str(report.ignored))

@@ -34,10 +34,21 @@ class Layout:
     placements: list[Placement]
     trips: list[Trip]
 
+    @property
+    def busy(self) -> bool:
+        """Whether anything is dispensed on the anchor (a pickup worth an Appointment)."""
+        return any(p.join is not None and p.join <= self.anchor for p in self.placements) or any(
+            t.day == self.anchor for t in self.trips
+        )
+
     def cost(self, needs: Sequence[Need]) -> tuple[int, int, int, int, int]:
         own = sum(1 for p in self.placements if p.kind is Kind.OWN)
         shorts = [p.short for p in self.placements if p.kind is Kind.SHORT]
-        others = {t.day for t in self.trips} - {self.anchor}
+        # A short fill's pickup before the anchor is a trip of its own too.
+        joins = {p.join for p in self.placements if p.kind is Kind.SHORT and p.join is not None}
+        others = ({t.day for t in self.trips} | {j for j in joins if j < self.anchor}) - {
+            self.anchor
+        }
         early = sum(
             n.due - p.day for n, p in zip(needs, self.placements, strict=True) if p.day < n.due
         )
@@ -81,7 +92,7 @@ def choose_layout(
     if prefs.anchor_day is not None:
         fixed = _preferred_day(earliest, prefs)
         return lay_out(needs, fixed.toordinal(), today, prefs)
-    return _automatic(needs, today, earliest, prefs, load)
+    return _automatic(needs, today, prefs, load)
 
 
 def _preferred_day(earliest: date, prefs: Preferences) -> date:
@@ -94,25 +105,44 @@ def _preferred_day(earliest: date, prefs: Preferences) -> date:
     return next_open_day(candidate, prefs.closed_weekdays)
 
 
-def _automatic(
-    needs: Sequence[Need],
-    today: date,
-    earliest: date,
-    prefs: Preferences,
-    load: Mapping[date, int],
-) -> Layout:
-    best: tuple[tuple[int, ...], Layout] | None = None
-    limit = prefs.daily_limit
+Cost = tuple[int, int, int, int, int]
+
+
+def anchor_costs(
+    needs: Sequence[Need], today: date, prefs: Preferences
+) -> list[tuple[Cost, date, Layout]]:
+    """Every open day of the automatic window with what anchoring there costs the patient."""
+    earliest = today + timedelta(days=prefs.lead_days)
+    found = []
     for offset in range(prefs.cycle_days):
         day = earliest + timedelta(days=offset)
         if day.weekday() in prefs.closed_weekdays:
             continue
         layout = lay_out(needs, day.toordinal(), today, prefs)
-        planned = load.get(date.fromordinal(layout.anchor), 0)
+        found.append((layout.cost(needs), date.fromordinal(layout.anchor), layout))
+    return found
+
+
+def pick_anchor(
+    costs: Sequence[tuple[Cost, date, bool]], limit: int | None, load: Mapping[date, int]
+) -> date:
+    """The best anchor once the pharmacy's load is known: a day not full, then the patient's
+    cost, then the fewest pickups already planned, then the earliest day."""
+    best: tuple[tuple[int, ...], date] | None = None
+    for cost, day, _ in costs:
+        planned = load.get(day, 0)
         full = 1 if limit is not None and planned >= limit else 0
-        cost = (full, *layout.cost(needs), planned, layout.anchor)
-        if best is None or cost < best[0]:
-            best = (cost, layout)
+        key = (full, *cost, planned, day.toordinal())
+        if best is None or key < best[0]:
+            best = (key, day)
     if best is None:  # unreachable: Preferences keeps at least one weekday open
         raise ValueError("no open day in the anchor window")
     return best[1]
+
+
+def _automatic(
+    needs: Sequence[Need], today: date, prefs: Preferences, load: Mapping[date, int]
+) -> Layout:
+    found = anchor_costs(needs, today, prefs)
+    chosen = pick_anchor([(c, d, lay.busy) for c, d, lay in found], prefs.daily_limit, load)
+    return next(layout for _, day, layout in found if day == chosen)

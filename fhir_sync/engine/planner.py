@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
-from fhir_sync.engine.anchor import Layout, choose_layout
+from fhir_sync.engine.anchor import Cost, Layout, anchor_costs, choose_layout
 from fhir_sync.engine.calendar import next_open_day
 from fhir_sync.engine.placement import Kind, Need, Placement, too_soon_days
 from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
@@ -51,28 +51,9 @@ def plan_patient(
     automatic anchor avoids days it fills up to `prefs.daily_limit`.
     Raises ValueError when two orders share an id (the caller must reject duplicates).
     """
-    ordered = sorted(orders, key=lambda o: o.id)
-    ids = [o.id for o in ordered]
-    if len(set(ids)) != len(ids):
-        raise ValueError("order ids must be unique within a patient")
-    history = sorted(fills, key=lambda f: (f.handed_over, f.id))
-    by_order, by_drug = _attribute_fills(ordered, history)
-
-    candidates = [
-        Candidate(order, daily_dose(order, by_order.get(order.id, ())), authorization(order))
-        for order in ordered
-    ]
-    reasons = {c.order.id: exclusion(c, today) for c in candidates}
-    syncable = [c for c in candidates if reasons[c.order.id] is None]
-    for loser, keeper in duplicate_winners(syncable).items():
-        reasons[loser] = (
-            Exclusion.DUPLICATE,
-            f"duplicate of MedicationRequest/{keeper} (same drug): kept the newer order",
-        )
-    synced = [c for c in syncable if reasons[c.order.id] is None]
-
-    needs = [_need(c, by_drug.get(c.order.drug_key, ()), today, prefs) for c in synced]
-    layout = choose_layout(needs, today, prefs, load or {}) if synced else None
+    prepared = _prepare(orders, fills, today, prefs)
+    candidates, reasons, by_order, needs = prepared
+    layout = choose_layout(needs, today, prefs, load or {}) if needs else None
     placed: dict[str, tuple[Need, Placement, Trip]] = {}
     if layout is not None:
         for index, need in enumerate(needs):
@@ -95,8 +76,69 @@ def plan_patient(
         anchor=anchor,
         orders=tuple(plans),
         visits=_visits(plans),
-        anchor_fills=sum(1 for o in plans if anchor is not None and _fills_on(o, anchor, prefs)),
+        anchor_fills=sum(1 for o in plans if anchor is not None and _fills_on(o, anchor, prefs))
+        if layout is not None and layout.busy
+        else 0,
     )
+
+
+Prepared = tuple[
+    list[Candidate],
+    dict[str, tuple[Exclusion, str] | None],
+    dict[str, list[Fill]],
+    list[Need],
+]
+
+
+def _prepare(
+    orders: Iterable[Order], fills: Iterable[Fill], today: date, prefs: Preferences
+) -> Prepared:
+    """Reconcile the orders: each one's reason to be left out (or None), and what the anchor
+    choice needs of those synced."""
+    ordered = sorted(orders, key=lambda o: o.id)
+    ids = [o.id for o in ordered]
+    if len(set(ids)) != len(ids):
+        raise ValueError("order ids must be unique within a patient")
+    history = sorted(fills, key=lambda f: (f.handed_over, f.id))
+    by_order, by_drug = _attribute_fills(ordered, history)
+
+    candidates = [
+        Candidate(order, daily_dose(order, by_order.get(order.id, ())), authorization(order))
+        for order in ordered
+    ]
+    reasons = {c.order.id: exclusion(c, today) for c in candidates}
+    syncable = [c for c in candidates if reasons[c.order.id] is None]
+    for loser, keeper in duplicate_winners(syncable).items():
+        reasons[loser] = (
+            Exclusion.DUPLICATE,
+            f"duplicate of MedicationRequest/{keeper} (same drug): kept the newer order",
+        )
+    synced = [c for c in syncable if reasons[c.order.id] is None]
+    needs = [_need(c, by_drug.get(c.order.drug_key, ()), today, prefs) for c in synced]
+    return candidates, reasons, by_order, needs
+
+
+Candidates = list[tuple[Cost, date, bool]]
+NO_COST: Cost = (0, 0, 0, 0, 0)
+
+
+def anchor_candidates(
+    orders: Iterable[Order], fills: Iterable[Fill], today: date, prefs: Preferences
+) -> Candidates:
+    """The days the patient's anchor may take, what each costs the patient, and whether a
+    pickup happens on it (empty when nothing is synced; one day when the anchor is fixed).
+
+    With `anchor.pick_anchor` and the pharmacy's load, a caller planning patients in several
+    processes chooses exactly what `plan_patient(..., load=...)` would, then plans with
+    `anchor_date` set to that day.
+    """
+    needs = _prepare(orders, fills, today, prefs)[3]
+    if not needs:
+        return []
+    if prefs.anchor_date is not None or prefs.anchor_day is not None:
+        fixed = choose_layout(needs, today, prefs, {})
+        return [(NO_COST, date.fromordinal(fixed.anchor), fixed.busy)]
+    return [(cost, day, layout.busy) for cost, day, layout in anchor_costs(needs, today, prefs)]
 
 
 def _need(c: Candidate, fills: Iterable[Fill], today: date, prefs: Preferences) -> Need:

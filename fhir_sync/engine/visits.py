@@ -4,8 +4,8 @@ A dispense that lands on a pickup of the cycle (a full-cycle refill) stays on it
 would take it off the cycle. A short fill, or a fill on the order's own date, is free to move
 earlier to a trip already planned within the grouping window before it is due, when the payer
 pays it that early: the supply still on hand carries over, so no day goes uncovered and the
-fill keeps its days supply. Trips are placed greedily on the latest day each fill still allows (the classic
-fewest-points cover of intervals), which keeps the number of trips the fewest possible.
+fill keeps its days supply. Trips are placed greedily on the latest day each fill still
+allows (the classic fewest-points cover of intervals), which keeps the trips the fewest.
 
 No trip falls on a day the pharmacy is closed: it moves to the previous open day when the payer
 pays every fill of it then, else to the next open day, which leaves a gap in supply that the
