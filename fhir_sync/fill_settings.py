@@ -144,12 +144,16 @@ def parse_fill_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def settings_text(prefs: Preferences) -> dict[str, Any]:
-    """The fill settings of `prefs` as JSON values (to store with an enrollment)."""
-    return {
-        "window_days": prefs.window_days,
-        "tolerance_days": prefs.tolerance_days,
-        "refill_threshold": str(prefs.refill_threshold),
-        "form_thresholds": {form: str(t) for form, t in prefs.form_thresholds},
-        "daily_limit": prefs.daily_limit or 0,
-    }
+def stored_form(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parsed settings as JSON values that `parse_fill_settings` reads back to the same."""
+    stored: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "form_thresholds":
+            stored[key] = {form: str(share) for form, share in value}
+        elif key == "daily_limit":
+            stored[key] = value or 0
+        elif isinstance(value, Fraction):
+            stored[key] = str(value)
+        else:
+            stored[key] = value
+    return stored

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.groups import payer_group_id
 from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
@@ -36,7 +37,12 @@ from fhir_sync.server.plan_resources import (
     store_plan,
 )
 from fhir_sync.store.database import write_transaction
-from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_payer_group
+from fhir_sync.store.enrollments import (
+    get_enrollment,
+    pickups_per_day,
+    save_enrollment,
+    touch_payer_group,
+)
 from fhir_sync.store.outbox import enqueue
 from fhir_sync.store.resources import read_resource, save_resources, set_payer
 from fhir_sync.store.tables import Enrollment
@@ -59,13 +65,21 @@ def endpoints_of(enrollment: Enrollment) -> Endpoints:
 
 def preferences_of(enrollment: Enrollment) -> Preferences:
     closed = frozenset(int(day) for day in enrollment.closed_weekdays.split(",") if day)
-    return Preferences(
+    prefs = Preferences(
         cycle_days=enrollment.cycle_days,
         anchor_day=enrollment.anchor_day,
         anchor_date=enrollment.anchor_date,
         closed_weekdays=closed,
         lead_days=enrollment.lead_days,
     )
+    return apply_fill_settings(prefs, fill_settings_of(enrollment))
+
+
+def fill_settings_of(enrollment: Enrollment) -> dict[str, Any]:
+    """The dispensing-rule settings given at $enroll (parsed), by key."""
+    if not enrollment.fill_settings:
+        return {}
+    return parse_fill_settings(orjson.loads(enrollment.fill_settings))
 
 
 def _now() -> datetime:
@@ -116,7 +130,11 @@ class EnrollmentService:
         """$plan: the transaction Bundle the patient would get, nothing stored."""
         enrollment = self.enrollment(patient_id)
         draft = _apply_terms(enrollment or _new_enrollment(patient_id, _now()), terms)
-        _, bundle = plan_for(patient_id, data, self.today(), preferences_of(draft), draft.pharmacy)
+        with self.engine.connect() as connection:
+            load = pickups_per_day(connection, patient_id)
+        _, bundle = plan_for(
+            patient_id, data, self.today(), preferences_of(draft), draft.pharmacy, load
+        )
         return bundle
 
     def enroll(
@@ -265,6 +283,7 @@ class EnrollmentService:
             self.today(),
             preferences_of(enrollment),
             enrollment.pharmacy,
+            pickups_per_day(connection, enrollment.patient_id),
         )
         if plan.anchor is not None:
             enrollment.anchor_date = plan.anchor
@@ -356,6 +375,11 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
     for part, (attribute, value) in fields.items():
         if part in given:
             setattr(updated, attribute, value)
+    if terms.fill:
+        merged = {**fill_settings_of(enrollment), **terms.fill}
+        updated.fill_settings = orjson.dumps(
+            stored_form(merged), option=orjson.OPT_SORT_KEYS
+        ).decode()
     if given & {"anchorDay", "cycleDays"} and (
         updated.anchor_day != enrollment.anchor_day or updated.cycle_days != enrollment.cycle_days
     ):

@@ -36,6 +36,7 @@ from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
 from fhir_sync.clihelp import parse_closed_days
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import FILL_SETTINGS, apply_fill_settings
 from fhir_sync.sync.service import DEFAULT_WORKERS
 from mappings.fhir_literals import local_reference
 from mappings.fhir_values import ID_PATTERN
@@ -91,6 +92,7 @@ SYNC_KEYS = frozenset(
         "concurrency",
         "page_size",
         "keep_anchor",
+        *(setting.key for setting in FILL_SETTINGS),
     }
 )
 
@@ -115,6 +117,7 @@ FLAGS: dict[tuple[str, str], str] = {
     ("sync", "concurrency"): "--concurrency",
     ("sync", "page_size"): "--page-size",
     ("sync", "keep_anchor"): "--keep-anchor/--reanchor",
+    **{("sync", setting.key): setting.flag for setting in FILL_SETTINGS},
 }
 
 
@@ -243,6 +246,12 @@ def load_config(
         closed_weekdays=_value(layers, "sync", "closed", _closed) or frozenset(),
         lead_days=7 if lead_days is None else lead_days,
     )
+    fill_values = {
+        setting.key: _value(layers, "sync", setting.key, setting.parse)
+        for setting in FILL_SETTINGS
+        if layers.get("sync", setting.key) is not None
+    }
+    prefs = apply_fill_settings(prefs, fill_values)
     keep_anchor = _value(layers, "sync", "keep_anchor", _bool)
     return SyncConfig(
         ehr=ehr,
