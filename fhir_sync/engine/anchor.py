@@ -115,11 +115,13 @@ def anchor_costs(
     earliest = today + timedelta(days=prefs.lead_days)
     found = []
     for offset in range(prefs.cycle_days):
-        day = earliest + timedelta(days=offset)
-        if day.weekday() in prefs.closed_weekdays:
+        # One day of each pickup cycle; a closed day still stands for its cycle when the
+        # first pickup with something to dispense falls on a later, open occurrence.
+        layout = lay_out(needs, (earliest + timedelta(days=offset)).toordinal(), today, prefs)
+        anchor = date.fromordinal(layout.anchor)
+        if anchor.weekday() in prefs.closed_weekdays:
             continue
-        layout = lay_out(needs, day.toordinal(), today, prefs)
-        found.append((layout.cost(needs), date.fromordinal(layout.anchor), layout))
+        found.append((layout.cost(needs), anchor, layout))
     return found
 
 

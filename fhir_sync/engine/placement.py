@@ -21,10 +21,10 @@ plans); NCPDP reject 79 otherwise.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 
 from fhir_sync.engine.supply import days_covered, units_for
 
@@ -45,7 +45,8 @@ class Need:
 
     `due` is the next fill (the day the supply on hand runs out, or today); `earliest` the first
     day the payer pays that fill (never before today); `slack` the days one indivisible step of
-    the order lasts beyond what was needed.
+    the order lasts beyond what was needed; `threshold` the payer's refill-too-soon share.
+    Build it with `need_for`, which works out `cycle_ok`.
     """
 
     order_id: str
@@ -55,23 +56,42 @@ class Need:
     daily: float
     package: float | None
     threshold: Fraction
+    cycle_ok: bool  # the refill one cycle after a full-cycle dispense is paid
 
     def billed_days(self, days: int) -> int:
         """The true days supply of the smallest dispense covering `days` days."""
         return days_covered(units_for(days, self.daily, self.package), self.daily)
 
-    def refill_wait(self, days: int) -> int:
-        """Days after a dispense covering `days` days before the payer pays the next one."""
-        return too_soon_days(self.billed_days(days), self.threshold)
-
     def joins_after(self, days: int) -> bool:
         """Whether the refill `days` after a dispense covering `days` days is paid."""
-        return self.refill_wait(days) <= days
+        return _joins(days, self.daily, self.package, self.threshold)
+
+
+def need_for(
+    order_id: str,
+    due: int,
+    earliest: int,
+    slack: int,
+    daily: float,
+    package: float | None,
+    threshold: Fraction,
+    cycle: int,
+) -> Need:
+    ok = _joins(cycle, daily, package, threshold)
+    return Need(order_id, due, earliest, slack, daily, package, threshold, ok)
 
 
 def too_soon_days(days_supply: int, threshold: Fraction) -> int:
-    """ceil(t * D): how long after a fill of D days the payer pays the next one."""
-    return math.ceil(threshold * days_supply)
+    """ceil(t * D): how long after a fill of D days the payer pays the next one (exact)."""
+    return -(-threshold.numerator * days_supply // threshold.denominator)
+
+
+@lru_cache(maxsize=1 << 16)
+def _joins(days: int, daily: float, package: float | None, threshold: Fraction) -> bool:
+    # Cached: a population has few distinct doses, packages and thresholds, and the anchor
+    # search asks the same question for every candidate day.
+    billed = days_covered(units_for(days, daily, package), daily)
+    return too_soon_days(billed, threshold) <= days
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +109,7 @@ class Placement:
 
 def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> Placement:
     """The next dispense of `need` under an anchor (any pickup of the cycle)."""
-    if not need.joins_after(cycle):
+    if not need.cycle_ok:
         return Placement(Kind.OWN, need.due, None)
     due = need.due
     gap = (anchor - due) % cycle
@@ -101,6 +121,10 @@ def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> P
         return Placement(Kind.EARLY, before, before)
     if gap <= tolerance:
         return Placement(Kind.LATE, after, after)
+    if need.package is None and need.daily >= 1:
+        # Whole units of at least a day each: the short fill bills exactly `gap` days, and
+        # ceil(t * gap) <= gap for any t <= 1.
+        return Placement(Kind.SHORT, due, after, gap)
     if need.joins_after(gap):
         return Placement(Kind.SHORT, due, after, gap)
     return Placement(Kind.OWN, due, None)

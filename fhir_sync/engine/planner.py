@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from fhir_sync.engine.anchor import Cost, Layout, anchor_costs, choose_layout
 from fhir_sync.engine.calendar import next_open_day
-from fhir_sync.engine.placement import Kind, Need, Placement, too_soon_days
+from fhir_sync.engine.placement import Kind, Need, Placement, need_for, too_soon_days
 from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
 from fhir_sync.engine.renewals import fills_left, renewal_for
 from fhir_sync.engine.rules import authorization
@@ -154,14 +154,15 @@ def _need(c: Candidate, fills: Iterable[Fill], today: date, prefs: Preferences) 
     if last is not None:
         paid = last[0] + timedelta(days=too_soon_days(last[1], threshold))
         earliest = min(due, max(first, paid))
-    return Need(
-        order_id=c.order.id,
-        due=due.toordinal(),
-        earliest=earliest.toordinal(),
-        slack=slack_days(c.daily, c.order.package_size),
-        daily=c.daily,
-        package=c.order.package_size,
-        threshold=threshold,
+    return need_for(
+        c.order.id,
+        due.toordinal(),
+        earliest.toordinal(),
+        slack_days(c.daily, c.order.package_size),
+        c.daily,
+        c.order.package_size,
+        threshold,
+        prefs.cycle_days,
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from fhir_sync.engine.placement import Kind, Need, Placement
 
@@ -30,7 +29,8 @@ class Trip:
 
 
 def is_open(day: int, closed: frozenset[int]) -> bool:
-    return date.fromordinal(day).weekday() not in closed
+    # date(1, 1, 1) (ordinal 1) is a Monday, weekday 0.
+    return not closed or (day - 1) % 7 not in closed
 
 
 def previous_open(day: int, closed: frozenset[int]) -> int:
