@@ -25,6 +25,8 @@ from fhir_sync.engine.placement import Kind, Need, Placement, place
 from fhir_sync.engine.types import Preferences
 from fhir_sync.engine.visits import Trip, plan_trips
 
+Cost = tuple[int, int, int, int, int]
+
 
 @dataclass(frozen=True, slots=True)
 class Layout:
@@ -37,22 +39,29 @@ class Layout:
     @property
     def busy(self) -> bool:
         """Whether anything is dispensed on the anchor (a pickup worth an Appointment)."""
-        return any(p.join is not None and p.join <= self.anchor for p in self.placements) or any(
-            t.day == self.anchor for t in self.trips
+        anchor = self.anchor
+        return any(p.join is not None and p.join <= anchor for p in self.placements) or any(
+            t.day == anchor for t in self.trips
         )
 
-    def cost(self, needs: Sequence[Need]) -> tuple[int, int, int, int, int]:
-        own = sum(1 for p in self.placements if p.kind is Kind.OWN)
-        shorts = [p.short for p in self.placements if p.kind is Kind.SHORT]
-        # A short fill's pickup before the anchor is a trip of its own too.
-        joins = {p.join for p in self.placements if p.kind is Kind.SHORT and p.join is not None}
-        others = ({t.day for t in self.trips} | {j for j in joins if j < self.anchor}) - {
-            self.anchor
-        }
-        early = sum(
-            n.due - p.day for n, p in zip(needs, self.placements, strict=True) if p.day < n.due
-        )
-        return own, len(shorts), len(others), early, sum(shorts)
+    def cost(self, needs: Sequence[Need]) -> Cost:
+        anchor = self.anchor
+        own = shorts = early = short_days = 0
+        others = set()
+        for need, placement, trip in zip(needs, self.placements, self.trips, strict=True):
+            kind = placement.kind
+            if kind is Kind.OWN:
+                own += 1
+            elif kind is Kind.SHORT:
+                shorts += 1
+                short_days += placement.short
+                if placement.join is not None and placement.join < anchor:
+                    others.add(placement.join)  # a short fill's pickup before the anchor
+            if placement.day < need.due:
+                early += need.due - placement.day
+            if trip.day != anchor:
+                others.add(trip.day)
+        return own, shorts, len(others), early, short_days
 
 
 def lay_out(needs: Sequence[Need], phase: int, today: date, prefs: Preferences) -> Layout:
@@ -103,9 +112,6 @@ def _preferred_day(earliest: date, prefs: Preferences) -> date:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         candidate = day_of_month(year, month, prefs.anchor_day)
     return next_open_day(candidate, prefs.closed_weekdays)
-
-
-Cost = tuple[int, int, int, int, int]
 
 
 def anchor_costs(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 from fhir_sync.engine.supply import days_covered, units_for
 
@@ -94,11 +95,11 @@ def _joins(days: int, daily: float, package: float | None, threshold: Fraction) 
     return too_soon_days(billed, threshold) <= days
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamedTuple):
     """Where the next dispense wants to be (`day`) and the pickup it joins (`join`).
 
     `join` is None for an order dispensed on its own date; `short` is the days of a short fill.
+    A tuple: the anchor search makes one per order for every day of the cycle.
     """
 
     kind: Kind

@@ -15,13 +15,12 @@ pharmacy's tolerance must cover (a gap beyond it is reported, never hidden).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fhir_sync.engine.placement import Kind, Need, Placement
 
 
-@dataclass(frozen=True, slots=True)
-class Trip:
+class Trip(NamedTuple):
     """The day an order's next dispense is handed over, and the days the patient goes without."""
 
     day: int
@@ -53,28 +52,35 @@ def plan_trips(
     closed: frozenset[int],
 ) -> list[Trip]:
     """The trip of each order's next dispense (same positions as `needs`)."""
-    trips: list[Trip | None] = [None] * len(needs)
-    days: set[int] = set()
+    trips: list[Trip] = []
+    days: list[int] = []
     movable: list[int] = []
-    for index, (need, where) in enumerate(zip(needs, placements, strict=True)):
-        if where.kind in (Kind.SHORT, Kind.OWN):
+    for index, need in enumerate(needs):
+        where = placements[index]
+        if where.kind is Kind.SHORT or where.kind is Kind.OWN:
             movable.append(index)
+            trips.append(Trip(0, 0))  # placed below
             continue
-        day = _open_day_for(where.day, max(need.earliest, today), closed)
-        trips[index] = Trip(day, max(0, day - need.due))
-        days.add(day)
-    movable.sort(key=lambda i: (needs[i].due, needs[i].order_id))
+        day = where.day
+        if closed and not is_open(day, closed):
+            day = _open_day_for(day, max(need.earliest, today), closed)
+        trips.append(Trip(day, day - need.due if day > need.due else 0))
+        days.append(day)
+    if len(movable) > 1:
+        movable.sort(key=lambda i: (needs[i].due, needs[i].order_id))
     for index in movable:
         need = needs[index]
-        low = max(need.earliest, today, need.due - window)
-        joinable = [d for d in days if low <= d <= need.due]
-        if joinable:
-            day = max(joinable)
-        else:
-            day = _open_day_for(need.due, max(need.earliest, today), closed)
-            days.add(day)
-        trips[index] = Trip(day, max(0, day - need.due))
-    return [t for t in trips if t is not None]
+        due = need.due
+        low = max(need.earliest, today, due - window)
+        best = None
+        for day in days:
+            if low <= day <= due and (best is None or day > best):
+                best = day
+        if best is None:
+            best = _open_day_for(due, max(need.earliest, today), closed) if closed else due
+            days.append(best)
+        trips[index] = Trip(best, best - due if best > due else 0)
+    return trips
 
 
 def _open_day_for(day: int, earliest: int, closed: frozenset[int]) -> int:
