@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -136,10 +136,7 @@ def test_an_already_synchronized_patient_gets_no_short_fill(
         )
         for n, o in enumerate(orders)
     ]
-    natural = max(ends, next_open_day(TODAY, prefs.closed_weekdays))
-    while natural < TODAY + timedelta(days=prefs.lead_days):
-        natural += timedelta(days=cycle)
-    if natural.weekday() in prefs.closed_weekdays:
+    if not _natural_day_open(max(ends, next_open_day(TODAY, prefs.closed_weekdays)), prefs):
         return  # the pharmacy is closed on the natural pickup day: it cannot be kept
     plan = _plan(orders, fills, replace(prefs, daily_limit=None))
     assert len(plan.synced) == len(orders)
@@ -148,13 +145,17 @@ def test_an_already_synchronized_patient_gets_no_short_fill(
     for o in plan.synced:
         if expected.weekday() not in prefs.closed_weekdays:
             assert o.next_fill == expected and o.quantity == dose * cycle
-    first_day = next_open_day(TODAY, prefs.closed_weekdays)
-    natural = first_day
-    while natural < TODAY + timedelta(days=prefs.lead_days):
-        natural += timedelta(days=cycle)
-    if natural.weekday() not in prefs.closed_weekdays:
+    if _natural_day_open(next_open_day(TODAY, prefs.closed_weekdays), prefs):
         never = _plan(orders, [], replace(prefs, daily_limit=None))
         assert never.short_fills == ()
+
+
+def _natural_day_open(ends: date, prefs: Preferences) -> bool:
+    """Whether the pickup day a supply ending on `ends` implies (past the lead time) is open."""
+    natural = ends
+    while natural < TODAY + timedelta(days=prefs.lead_days):
+        natural += timedelta(days=prefs.cycle_days)
+    return natural.weekday() not in prefs.closed_weekdays
 
 
 @given(patients(), preferences)
