@@ -135,12 +135,15 @@ def pick_anchor(
     costs: Sequence[tuple[Cost, date, bool]], limit: int | None, load: Mapping[date, int]
 ) -> date:
     """The best anchor once the pharmacy's load is known: a day not full, then the patient's
-    cost, then the fewest pickups already planned, then the earliest day."""
+    cost, then the fewest pickups already planned, then the earliest day. When every day is
+    full, the emptiest."""
     best: tuple[tuple[int, ...], date] | None = None
     for cost, day, _ in costs:
         planned = load.get(day, 0)
-        full = 1 if limit is not None and planned >= limit else 0
-        key = (full, *cost, planned, day.toordinal())
+        if limit is not None and planned >= limit:
+            key = (1, planned, *cost, day.toordinal())  # every day full: the emptiest
+        else:
+            key = (0, 0, *cost, planned, day.toordinal())
         if best is None or key < best[0]:
             best = (key, day)
     if best is None:  # unreachable: Preferences keeps at least one weekday open
