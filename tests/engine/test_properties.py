@@ -17,6 +17,8 @@ from fhir_sync.engine import (
     OrderPlan,
     PatientPlan,
     Preferences,
+    anchor_candidates,
+    pick_anchor,
     plan_patient,
 )
 from fhir_sync.engine.calendar import next_open_day
@@ -272,3 +274,26 @@ def test_the_result_does_not_depend_on_input_order(
     rnd.shuffle(shuffled_orders)
     rnd.shuffle(shuffled_fills)
     assert _plan(orders, fills, prefs) == _plan(shuffled_orders, shuffled_fills, prefs)
+
+
+@given(
+    patients(),
+    preferences.map(lambda p: replace(p, anchor_day=None)),
+    st.integers(1, 3),
+    st.lists(st.integers(0, 40), min_size=40, max_size=40),
+)
+def test_the_automatic_anchor_is_the_best_of_every_day_of_the_cycle(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences, limit: int, loads: list[int]
+) -> None:
+    """The search skips gathering trips for days that cannot win; what it picks is what
+    comparing every day's full cost picks, whatever the load (the several-process path)."""
+    orders, fills = patient
+    prefs = replace(prefs, daily_limit=limit)
+    start = TODAY + timedelta(days=prefs.lead_days)
+    load = {start + timedelta(days=i): n % 4 for i, n in enumerate(loads)}
+    plan = plan_patient("p1", orders, fills, TODAY, prefs, load=load)
+    candidates = anchor_candidates(orders, fills, TODAY, prefs)
+    if not candidates:
+        assert plan.anchor is None
+        return
+    assert plan.anchor == pick_anchor(candidates, limit, load)
