@@ -22,6 +22,7 @@ from fhir_sync.clihelp import (
     rich_progress,
 )
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import BY_KEY, apply_fill_settings, parse_fill_settings
 from fhir_sync.outbox_cli import outbox_app
 from fhir_sync.server_cli import db_app, serve
 from fhir_sync.sync_cli import sync
@@ -86,6 +87,21 @@ def plan(
         str,
         typer.Option(metavar="HH:MM-HH:MM", help="Pickup hours on the anchor date, local time."),
     ] = DEFAULT_PICKUP_HOURS,
+    window_days: Annotated[
+        int | None, typer.Option(help=BY_KEY["window_days"].help, show_default=False)
+    ] = None,
+    tolerance_days: Annotated[
+        int | None, typer.Option(help=BY_KEY["tolerance_days"].help, show_default=False)
+    ] = None,
+    refill_threshold: Annotated[
+        str | None, typer.Option(help=BY_KEY["refill_threshold"].help, show_default=False)
+    ] = None,
+    form_threshold: Annotated[
+        str | None, typer.Option(help=BY_KEY["form_thresholds"].help, show_default=False)
+    ] = None,
+    daily_limit: Annotated[
+        int | None, typer.Option(help=BY_KEY["daily_limit"].help, show_default=False)
+    ] = None,
 ) -> None:
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files
@@ -98,6 +114,18 @@ def plan(
         closed_weekdays=_or_usage(parse_closed_days, closed),
         lead_days=lead_days,
     )
+    given = {
+        "window_days": window_days,
+        "tolerance_days": tolerance_days,
+        "refill_threshold": refill_threshold,
+        "form_thresholds": form_threshold,
+        "daily_limit": daily_limit,
+    }
+    raw = {key: value for key, value in given.items() if value is not None}
+    try:
+        prefs = apply_fill_settings(prefs, parse_fill_settings(raw))
+    except ValueError as exc:
+        _usage(str(exc))
     as_of = _or_usage(parse_today, today) if today else date.today()
     pickup = _or_usage(lambda hours: parse_pickup(hours, time_zone), pickup_hours)
     _check_out_dir(out_dir)

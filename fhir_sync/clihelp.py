@@ -117,6 +117,7 @@ def add_plan_rows(table: Table, report: PlanReport) -> None:
     for reason, count in sorted(report.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(f"  {exclusion_words(reason)}", str(count))
     table.add_row("short fills", str(report.short_fills))
+    table.add_row("visits before the anchor", str(report.transition_visits))
     table.add_row("renewal requests", str(report.renewals))
     if report.anchors:
         first, last = min(report.anchors), max(report.anchors)
@@ -124,6 +125,10 @@ def add_plan_rows(table: Table, report: PlanReport) -> None:
         table.add_row("anchor dates", f"{first.isoformat()} to {last.isoformat()}")
         noun = "patient" if count == 1 else "patients"
         table.add_row(f"  busiest: {busiest.isoformat()}", f"{count} {noun}")
+    if report.pickups:
+        table.add_row("pickups per day", "")
+        for day, pickups in sorted(report.pickups.items()):
+            table.add_row(f"  {day.isoformat()} {day:%a}", str(pickups))
 
 
 def dataset_summary(stats: DatasetStats, out_dir: Path) -> Table:

@@ -49,7 +49,9 @@ def plan_bundle(
     patient_id = checked_id(plan.patient_id, "patient id")
     location = local_reference(pharmacy, "Location") if pharmacy is not None else None
     careplan_url = urn_for(SID_SYNC_PLAN, patient_id)
-    appointment_url = urn_for(SID_SYNC_APPOINTMENT, patient_id) if plan.anchor is not None else None
+    # No pickup Appointment for a day with nothing to dispense.
+    dispensing = plan.anchor is not None and plan.anchor_fills > 0
+    appointment_url = urn_for(SID_SYNC_APPOINTMENT, patient_id) if dispensing else None
     entries = [
         _entry(
             careplan_url,
@@ -62,7 +64,7 @@ def plan_bundle(
         appointment = pickup_appointment(
             patient_id,
             plan.anchor,
-            len(plan.synced),
+            plan.anchor_fills,
             careplan_url=careplan_url,
             pharmacy=location,
             pickup_time=pickup_time,

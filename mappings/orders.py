@@ -40,6 +40,7 @@ from mappings.fhir_values import (
 )
 from mappings.medications import contained_medication, read_concept, resolve_medication
 from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
+from mappings.refill_forms import form_group
 from mappings.schedules import SCHEDULE_BY_CODE, schedule_from_text
 
 MR: Final = "MedicationRequest"
@@ -60,6 +61,7 @@ ORDER_FIELDS: Final = (
     "supply_days",
     "package_size",
     "schedule",
+    "form",
 )
 require_fields(Order, ORDER_FIELDS)
 
@@ -172,6 +174,7 @@ def _map(res: JsonObject) -> OrderInput:
         supply_days,
         package_size,
         schedule,
+        form_group(names) if names else None,
     )
     return OrderInput(patient_id, order, concept, unit, requester, location)
 

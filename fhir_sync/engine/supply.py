@@ -82,6 +82,15 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
     return end
 
 
+def last_fill_days(fills: Sequence[Fill], daily: float) -> tuple[date, int] | None:
+    """The latest usable dispense (by hand-over date) and the whole days it lasts."""
+    for fill in reversed(fills):
+        days = fill_days(fill, daily)
+        if days is not None:
+            return fill.handed_over, days
+    return None
+
+
 def units_for(days: int, daily: float, package: float | None) -> float:
     """Units covering `days` days, rounded up to whole units or whole unbreakable packages."""
     step = package if package and package > 0 else 1.0

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,14 @@ from adapters.files import (
     write_json_file,
     write_ndjson,
 )
-from fhir_sync.engine import PatientPlan, Preferences, plan_patient
+from fhir_sync.engine import (
+    PatientPlan,
+    Preferences,
+    anchor_candidates,
+    pick_anchor,
+    plan_patient,
+)
+from fhir_sync.engine.planner import Candidates
 from fhir_sync.planning.collect import (
     Collected,
     Rejection,
@@ -52,7 +59,9 @@ class PlanReport:
     not_synced: int = 0
     short_fills: int = 0
     renewals: int = 0
+    transition_visits: int = 0
     anchors: Counter[date] = field(default_factory=Counter)
+    pickups: Counter[date] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
     ignored: int = 0
@@ -70,17 +79,21 @@ class PlanReport:
                 self.reasons[str(order.exclusion)] += 1
         self.short_fills += len(plan.short_fills)
         self.renewals += len(plan.renewals)
+        self.transition_visits += len(plan.transition_visits)
         if plan.anchor is not None:
             self.anchors[plan.anchor] += 1
+            if plan.anchor_fills:
+                self.pickups[plan.anchor] += 1
 
     def merge(self, other: PlanReport) -> None:
         """Add a worker's counts (files are counted once, by the caller)."""
         for name in (
             "resources", "patients", "synced", "not_synced", "short_fills", "renewals",
-            "rejected", "ignored", "duplicates",
+            "transition_visits", "rejected", "ignored", "duplicates",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.anchors.update(other.anchors)
+        self.pickups.update(other.pickups)
         self.reasons.update(other.reasons)
 
 
@@ -166,29 +179,73 @@ def _plan_here(
 
 
 def plan_collected(
-    collected: Collected, settings: PlanSettings, on_planned: Callable[[int, int], None]
+    collected: Collected,
+    settings: PlanSettings,
+    on_planned: Callable[[int, int], None],
+    chosen: Mapping[str, date] | None = None,
 ) -> PlanReport:
-    """Plan and write every patient in `collected` (consumed as it goes, to free memory)."""
+    """Plan and write every patient in `collected` (consumed as it goes, to free memory).
+
+    Patients are planned in id order and each automatic anchor sees the pickups the patients
+    before it took (the pharmacy's daily limit); `chosen` gives the anchors a parent process
+    already picked that way (see `workers.py`), so any number of processes writes the same.
+    """
     report = PlanReport(
         resources=collected.resources, ignored=collected.ignored, duplicates=collected.duplicates
     )
+    load: Counter[date] = Counter()
     patient_ids = sorted(collected.patients)
     for index, patient_id in enumerate(patient_ids, start=1):
         inputs = collected.patients.pop(patient_id)
         orders = inputs.orders
+        prefs = settings.prefs
+        anchor = chosen.get(patient_id) if chosen is not None else None
+        if anchor is not None:
+            prefs = replace(prefs, anchor_date=anchor)
         plan = plan_patient(
             patient_id,
             [o.order for o in orders.values()],
             inputs.fills.values(),
             settings.today,
-            settings.prefs,
+            prefs,
+            load=load,
         )
+        if plan.anchor is not None and plan.anchor_fills:
+            load[plan.anchor] += 1
         bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy, pickup=settings.pickup)
         write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
         report.add(plan)
         if index % 500 == 0 or index == len(patient_ids):
             on_planned(index, len(patient_ids))
     return report
+
+
+def anchor_choices(collected: Collected, settings: PlanSettings) -> dict[str, Candidates]:
+    """What each patient's anchor may be (for a parent that picks them in id order)."""
+    return {
+        patient_id: anchor_candidates(
+            [o.order for o in inputs.orders.values()],
+            inputs.fills.values(),
+            settings.today,
+            settings.prefs,
+        )
+        for patient_id, inputs in collected.patients.items()
+    }
+
+
+def pick_anchors(choices: Mapping[str, Candidates], prefs: Preferences) -> dict[str, date]:
+    """Each patient's anchor, in patient id order, each seeing the pickups planned before."""
+    load: Counter[date] = Counter()
+    chosen: dict[str, date] = {}
+    for patient_id in sorted(choices):
+        candidates = choices[patient_id]
+        if not candidates:
+            continue
+        day = pick_anchor(candidates, prefs.daily_limit, load)
+        chosen[patient_id] = day
+        if next(busy for _, d, busy in candidates if d == day):
+            load[day] += 1
+    return chosen
 
 
 @contextmanager

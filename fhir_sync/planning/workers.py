@@ -31,8 +31,17 @@ from adapters.files import (
     parse_line,
     read_resources,
 )
+from fhir_sync.engine.planner import Candidates
 from fhir_sync.planning.collect import Collected, Mapped, Rejection, add, map_record, reject_orphans
-from fhir_sync.planning.run import PlanReport, PlanSettings, Progress, plan_collected, validated
+from fhir_sync.planning.run import (
+    PlanReport,
+    PlanSettings,
+    Progress,
+    anchor_choices,
+    pick_anchors,
+    plan_collected,
+    validated,
+)
 
 PROGRESS_EVERY = 20_000  # lines between progress messages
 
@@ -99,6 +108,12 @@ def plan_in_workers(
                 inbox[shard_of(mapped.patient_id, jobs)].append(mapped)
         for worker, conn in enumerate(conns):
             conn.send((inbox[worker], any_declared))
+        choices: dict[str, Candidates] = {}
+        for part in _gather(conns, "choices", on_progress):
+            choices.update(part)
+        chosen = pick_anchors(choices, settings.prefs)
+        for worker, conn in enumerate(conns):
+            conn.send({p: d for p, d in chosen.items() if shard_of(p, jobs) == worker})
         report = PlanReport()
         rejections: list[Rejection] = []
         for part, rejected in _gather(conns, "done", on_progress):
@@ -173,7 +188,11 @@ def _worker(
         def planned(done: int, _total: int) -> None:
             conn.send(("progress", ("planning", done)))
 
-        report = plan_collected(collected, settings, planned)
+        # The pharmacy's daily limit spans every worker's patients: the parent picks the
+        # automatic anchors in patient id order, as one process would.
+        conn.send(("choices", anchor_choices(collected, settings)))
+        chosen = conn.recv()
+        report = plan_collected(collected, settings, planned, chosen)
         conn.send(("done", (report, collected.rejections)))
     except BaseException:  # the parent reports it; a worker never dies silently
         conn.send(("error", traceback.format_exc()))

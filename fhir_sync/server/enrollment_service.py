@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.groups import payer_group_id
 from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
@@ -44,7 +45,12 @@ from fhir_sync.server.plan_resources import (
     store_plan,
 )
 from fhir_sync.store.database import read_transaction, write_transaction
-from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_payer_group
+from fhir_sync.store.enrollments import (
+    get_enrollment,
+    pickups_per_day,
+    save_enrollment,
+    touch_payer_group,
+)
 from fhir_sync.store.outbox import enqueue
 from fhir_sync.store.resources import read_resource, save_resources, set_payer
 from fhir_sync.store.retry import retry_conflicts
@@ -69,13 +75,21 @@ def endpoints_of(enrollment: Enrollment) -> Endpoints:
 
 def preferences_of(enrollment: Enrollment) -> Preferences:
     closed = frozenset(int(day) for day in enrollment.closed_weekdays.split(",") if day)
-    return Preferences(
+    prefs = Preferences(
         cycle_days=enrollment.cycle_days,
         anchor_day=enrollment.anchor_day,
         anchor_date=enrollment.anchor_date,
         closed_weekdays=closed,
         lead_days=enrollment.lead_days,
     )
+    return apply_fill_settings(prefs, fill_settings_of(enrollment))
+
+
+def fill_settings_of(enrollment: Enrollment) -> dict[str, Any]:
+    """The dispensing-rule settings given at $enroll (parsed), by key."""
+    if not enrollment.fill_settings:
+        return {}
+    return parse_fill_settings(orjson.loads(enrollment.fill_settings))
 
 
 def pickup_of(enrollment: Enrollment, default: PickupHours) -> PickupHours:
@@ -137,6 +151,8 @@ class EnrollmentService:
         """$plan: the transaction Bundle the patient would get, nothing stored."""
         enrollment = self.enrollment(patient_id)
         draft = _apply_terms(enrollment or _new_enrollment(patient_id, _now()), terms)
+        with self.engine.connect() as connection:
+            load = pickups_per_day(connection, patient_id)
         _, bundle = plan_for(
             patient_id,
             data,
@@ -144,6 +160,7 @@ class EnrollmentService:
             preferences_of(draft),
             draft.pharmacy,
             pickup_of(draft, self.pickup),
+            load,
         )
         return bundle
 
@@ -307,6 +324,9 @@ class EnrollmentService:
         with read_transaction(self.engine) as connection:
             existing = get_enrollment(connection, patient_id)
             stored = current_plan(connection, patient_id)
+            # The other patients' pickups as they stand now: the daily limit is a preference
+            # of the anchor choice, so a draft made a moment before the lock is good enough.
+            load = pickups_per_day(connection, patient_id)
         prepared = prepare(existing)
         if prepared is None:
             return None
@@ -314,7 +334,7 @@ class EnrollmentService:
         checked = CheckedValidator(self.validate)
         if data.patient is not None:
             checked(without_meta(data.patient))
-        return draft_plan(enrollment, data, self.today(), self._planning, checked, stored)
+        return draft_plan(enrollment, data, self.today(), self._planning, checked, stored, load)
 
     def _planning(self, enrollment: Enrollment) -> PlanningTerms:
         """The enrollment's preferences and pickup hours, which its plan depends on."""
@@ -387,6 +407,7 @@ class EnrollmentService:
                 preferences_of(enrollment),
                 enrollment.pharmacy,
                 pickup_of(enrollment, self.pickup),
+                pickups_per_day(connection, enrollment.patient_id),
             )
             resources = resources_from_transaction(bundle)
             apply_enrollment_status(resources, enrollment.status)
@@ -485,6 +506,11 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
     for part, (attribute, value) in fields.items():
         if part in given:
             setattr(updated, attribute, value)
+    if terms.fill:
+        merged = {**fill_settings_of(enrollment), **terms.fill}
+        updated.fill_settings = orjson.dumps(
+            stored_form(merged), option=orjson.OPT_SORT_KEYS
+        ).decode()
     if given & {"anchorDay", "cycleDays"} and (
         updated.anchor_day != enrollment.anchor_day or updated.cycle_days != enrollment.cycle_days
     ):

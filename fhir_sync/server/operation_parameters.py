@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from fhir_sync.fill_settings import BY_PARAMETER, FILL_SETTINGS
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.input_limits import check_depth
 from mappings.pickup_hours import pickup_hours
@@ -42,6 +43,12 @@ ENROLL_PARTS: Final = {
     "pharmacyEndpoint": ("valueUrl", "valueUri", "valueString"),
     "targetEndpoint": ("valueUrl", "valueUri", "valueString"),
     "resource": ("resource",),
+    **{
+        setting.parameter: ("valueInteger",)
+        if setting.key in ("window_days", "tolerance_days", "daily_limit")
+        else ("valueDecimal", "valueString")
+        for setting in FILL_SETTINGS
+    },
 }
 HOLD_PARTS: Final = {"until": ("valueDate",)}
 SYNC_PARTS: Final = {"resource": ("resource",)}
@@ -66,6 +73,7 @@ class EnrollTerms:
     pharmacy_endpoint: str | None = None
     target_endpoint: str | None = None
     resources: list[JsonObject] = field(default_factory=list)
+    fill: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_parameters(body: bytes, allowed: Mapping[str, tuple[str, ...]]) -> list[JsonObject]:
@@ -131,6 +139,12 @@ def enroll_terms(body: bytes) -> EnrollTerms:
             setattr(terms, name, _reference(name, value))
         elif name.endswith("Endpoint"):
             setattr(terms, name.removesuffix("Endpoint") + "_endpoint", _url(name, value))
+        elif name in BY_PARAMETER:
+            setting = BY_PARAMETER[name]
+            try:
+                terms.fill[setting.key] = setting.parse(value)
+            except ValueError as exc:
+                raise FhirError(422, f"{name} {exc}", code="business-rule") from None
         else:
             if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
                 raise FhirError(400, "a resource part must hold a resource", code="structure")

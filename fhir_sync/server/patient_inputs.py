@@ -8,7 +8,7 @@ on part of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -143,10 +143,12 @@ def plan_for(
     prefs: Preferences,
     pharmacy: str | None,
     pickup: PickupHours | None = None,
+    load: Mapping[date, int] | None = None,
 ) -> tuple[PatientPlan, JsonObject]:
-    """The engine's plan and its transaction Bundle."""
+    """The engine's plan and its transaction Bundle; `load` is the pickups other enrolled
+    patients already have per day (the pharmacy's daily limit)."""
     orders = [order.order for order in data.orders.values()]
-    plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs)
+    plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs, load=load)
     bundle = plan_bundle(plan, data.orders, pharmacy=pharmacy, pickup=pickup or PickupHours())
     return plan, bundle
 

@@ -11,7 +11,7 @@ request changed the terms in between, the plan is computed again under the lock,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -86,12 +86,13 @@ def draft_plan(
     terms_of: TermsOf,
     checked: CheckedValidator,
     stored: list[JsonObject],
+    load: Mapping[date, int] | None = None,
 ) -> PlanDraft:
     """The plan `enrollment` would get from `data`; its resources that differ from the
     `stored` plan (the ones the transaction will validate) are validated into `checked`."""
     preferences, pickup = terms_of(enrollment)
     plan, bundle = plan_for(
-        enrollment.patient_id, data, today, preferences, enrollment.pharmacy, pickup
+        enrollment.patient_id, data, today, preferences, enrollment.pharmacy, pickup, load
     )
     resources = resources_from_transaction(bundle)
     apply_enrollment_status(resources, enrollment.status)

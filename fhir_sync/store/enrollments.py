@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from sqlalchemy import Connection, Table, func, insert, select, update
@@ -48,6 +48,21 @@ def save_enrollment(connection: Connection, enrollment: Enrollment, *, new: bool
     connection.execute(
         update(ENROLLMENT).where(ENROLLMENT.c.patient_id == patient_id).values(**values)
     )
+
+
+def pickups_per_day(connection: Connection, other_than: str) -> dict[date, int]:
+    """Active enrollments per anchor date, other than one patient's (the pharmacy's load)."""
+    column = ENROLLMENT.c.anchor_date
+    statement = (
+        select(column, func.count())
+        .where(
+            ENROLLMENT.c.status == "active",
+            column.is_not(None),
+            ENROLLMENT.c.patient_id != other_than,
+        )
+        .group_by(column)
+    )
+    return {row[0]: int(row[1]) for row in connection.execute(statement)}
 
 
 def insert_enrollments(connection: Connection, enrollments: Sequence[Enrollment]) -> None:

@@ -26,6 +26,8 @@ class Enrollment(SQLModel, table=True):
     the MedicationRequest/MedicationDispense Bundle given at enrollment (for patients without
     live endpoints), so the plan can be recomputed later. `plan_hash` detects an unchanged plan
     (nothing is stored or written back again). `version` increments on every change.
+    `fill_settings` holds the dispensing-rule settings given at $enroll (fhir_sync.fill_settings
+    keys); those not given follow the server's defaults.
     """
 
     __tablename__ = "enrollment"
@@ -52,6 +54,7 @@ class Enrollment(SQLModel, table=True):
     revoked_at: datetime | None = None
     updated_at: datetime
     version: int = 1
+    fill_settings: str | None = Field(default=None, sa_type=Text)  # JSON, by setting key
 
 
 class StoredResource(SQLModel, table=True):

@@ -36,6 +36,7 @@ from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
 from fhir_sync.clihelp import parse_closed_days
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import FILL_SETTINGS, apply_fill_settings
 from fhir_sync.sync.service import DEFAULT_WORKERS
 from mappings.fhir_literals import local_reference
 from mappings.fhir_values import ID_PATTERN
@@ -94,6 +95,7 @@ SYNC_KEYS = frozenset(
         "keep_anchor",
         "time_zone",
         "pickup_hours",
+        *(setting.key for setting in FILL_SETTINGS),
     }
 )
 
@@ -120,6 +122,7 @@ FLAGS: dict[tuple[str, str], str] = {
     ("sync", "keep_anchor"): "--keep-anchor/--reanchor",
     ("sync", "time_zone"): "--time-zone",
     ("sync", "pickup_hours"): "--pickup-hours",
+    **{("sync", setting.key): setting.flag for setting in FILL_SETTINGS},
 }
 
 
@@ -249,6 +252,12 @@ def load_config(
         closed_weekdays=_value(layers, "sync", "closed", _closed) or frozenset(),
         lead_days=7 if lead_days is None else lead_days,
     )
+    fill_values = {
+        setting.key: _value(layers, "sync", setting.key, setting.parse)
+        for setting in FILL_SETTINGS
+        if layers.get("sync", setting.key) is not None
+    }
+    prefs = apply_fill_settings(prefs, fill_values)
     keep_anchor = _value(layers, "sync", "keep_anchor", _bool)
     zone = _value(layers, "sync", "time_zone", _text)
     hours = _value(layers, "sync", "pickup_hours", _text)

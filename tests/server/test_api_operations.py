@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -274,3 +275,33 @@ def test_enroll_takes_the_pharmacy_time_zone_and_pickup_hours(client: TestClient
     bad = parameters({"name": "timeZone", "valueCode": "Pacific"})
     outcome = _outcome(client.post(f"/fhir/Patient/{PATIENT}/$enroll", json=bad), 422)
     assert "IANA" in outcome["issue"][0]["diagnostics"]
+
+
+def test_enroll_keeps_the_dispensing_rule_settings(client: TestClient, engine: Engine) -> None:
+    from fhir_sync.store.enrollments import get_enrollment
+
+    _enroll(
+        client,
+        PATIENT,
+        {"name": "windowDays", "valueInteger": 1},
+        {"name": "refillThreshold", "valueDecimal": 0.75},
+        {"name": "formThreshold", "valueString": "ophthalmic=0.70"},
+        {"name": "dailyLimit", "valueInteger": 0},
+    )
+    _enroll(client, PATIENT, {"name": "toleranceDays", "valueInteger": 2})
+    with read_transaction(engine) as connection:
+        enrollment = get_enrollment(connection, PATIENT)
+    assert enrollment is not None and enrollment.fill_settings is not None
+    stored = orjson.loads(enrollment.fill_settings)
+    assert stored == {
+        "daily_limit": 0,
+        "form_thresholds": {"ophthalmic": "7/10"},
+        "refill_threshold": "3/4",
+        "tolerance_days": 2,
+        "window_days": 1,
+    }
+    bad = client.post(
+        f"/fhir/Patient/{PATIENT}/$enroll",
+        json=parameters({"name": "refillThreshold", "valueDecimal": 0.2}),
+    )
+    _outcome(bad, 422)
