@@ -45,14 +45,15 @@ def serve(
     from fhir_sync.server.log_privacy import uvicorn_log_config
 
     settings = command_settings()
-    _check_public_url(settings.public_url, host, port)
     # Migrated once here rather than in every worker process (each would wait on the lock).
+    # An unusable database is the one line this prints (exit 2), so it is opened first.
     engine = open_command_database(settings, create=True)
     try:
         for line in startup_report(settings, engine):
             typer.echo(f"fhir-sync serve: {line}", err=True)
     finally:
         engine.dispose()
+    _check_public_url(settings.public_url, host, port)
     uvicorn.run(
         "fhir_sync.server.asgi:app",
         host=host,
