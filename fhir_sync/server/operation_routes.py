@@ -25,6 +25,7 @@ from fhir_sync.server.operation_parameters import (
     parse_parameters,
     sync_resources,
 )
+from fhir_sync.server.operation_route import operation_route
 from fhir_sync.server.patient_inputs import PatientData, gather
 from fhir_sync.server.search_request import ID_PATTERN
 
@@ -46,7 +47,7 @@ def _result(request: Request, result: OperationResult) -> Response:
     return fhir_response(collection(fhir_base(request), result.plan))
 
 
-@router.post("/fhir/Patient/{patient_id}/$enroll")
+@operation_route(router, "enroll")
 async def enroll(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -70,7 +71,7 @@ async def enroll(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$unenroll")
+@operation_route(router, "unenroll")
 async def unenroll(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -80,7 +81,7 @@ async def unenroll(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$hold")
+@operation_route(router, "hold")
 async def hold(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -90,7 +91,7 @@ async def hold(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$resume")
+@operation_route(router, "resume")
 async def resume(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -102,7 +103,7 @@ async def resume(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$sync")
+@operation_route(router, "sync")
 async def sync(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -115,7 +116,7 @@ async def sync(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$plan")
+@operation_route(router, "plan")
 async def plan(request: Request, patient_id: str, _caller: Previewer) -> Response:
     service = service_of(request)
     patient_id = _patient(patient_id)

@@ -24,14 +24,14 @@ from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.store.resources import current_versions, ids_for_patient, save_resources
 from fhir_sync.store.search import read_bodies
 from mappings.fhir_literals import urn_for
+from mappings.kinds import CLOSED_STATUSES, PLAN_TYPES
 from mappings.profile import SID_SYNC_PLAN
 
-PLAN_TYPES: Final = ("CarePlan", "Appointment", "Task")
 URN: Final = "urn:uuid:"
 ACTIVE: Final = "active"
 ON_HOLD: Final = "on-hold"
 REVOKED: Final = "revoked"
-_CLOSED: Final = {"Appointment": ("cancelled", "fulfilled", "noshow"), "Task": ("cancelled",)}
+_CLOSED: Final = CLOSED_STATUSES
 
 
 def careplan_id(patient_id: str) -> str:
