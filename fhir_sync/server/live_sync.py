@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from adapters.http import FhirError as HttpError
+from adapters.http import FhirTimeoutError
 from fhir_sync.planning.collect import PatientInputs
 from fhir_sync.server.endpoint_clients import EndpointClients
 from fhir_sync.server.errors import FhirError
@@ -50,7 +51,7 @@ class FhirLivePull:
 def _gateway_error(error: HttpError) -> FhirError:
     """502 when the endpoint answered badly, 504 when it did not answer; the HTTP client's
     message names method, path and status only (no query, so no patient id)."""
-    timed_out = error.status is None and "Timeout" in error.message
+    timed_out = isinstance(error, FhirTimeoutError)
     return FhirError(
         504 if timed_out else 502,
         f"pulling from the endpoint failed: {error.message}",
