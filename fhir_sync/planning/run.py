@@ -25,7 +25,7 @@ from adapters.files import (
     write_json_file,
     write_ndjson,
 )
-from fhir_sync.engine import PatientPlan, Preferences, plan_patient
+from fhir_sync.engine import PatientPlan, Preferences
 from fhir_sync.planning.collect import (
     Collected,
     Rejection,
@@ -33,7 +33,7 @@ from fhir_sync.planning.collect import (
     reject_orphans,
     rejection_outcome,
 )
-from mappings.bundle import plan_bundle
+from fhir_sync.services.plan_one import plan_one
 
 ERRORS_FILE = "errors.ndjson"
 Validator = Callable[[dict[str, Any]], list[str]]
@@ -163,17 +163,17 @@ def plan_collected(
     patient_ids = sorted(collected.patients)
     for index, patient_id in enumerate(patient_ids, start=1):
         inputs = collected.patients.pop(patient_id)
-        orders = inputs.orders
-        plan = plan_patient(
+        planned = plan_one(
             patient_id,
-            [o.order for o in orders.values()],
+            inputs.orders,
             inputs.fills.values(),
             settings.today,
             settings.prefs,
+            pharmacy=settings.pharmacy,
+            stamp_digest=False,
         )
-        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy)
-        write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
-        report.add(plan)
+        write_json_file(settings.out_dir / f"{patient_id}.json", planned.bundle)
+        report.add(planned.plan)
         if index % 500 == 0 or index == len(patient_ids):
             on_planned(index, len(patient_ids))
     return report

@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine import Preferences
-from fhir_sync.server.errors import FhirError
+from fhir_sync.server.fhirjson import dumps
 from fhir_sync.server.groups import payer_group_id
 from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.server.live_pull import Endpoints, LivePull
@@ -34,6 +34,13 @@ from fhir_sync.server.plan_resources import (
     plan_hash,
     resources_from_transaction,
     store_plan,
+)
+from fhir_sync.services.errors import (
+    InputsRejectedError,
+    NotAvailableError,
+    NotEnrolledError,
+    StateConflictError,
+    VersionMismatchError,
 )
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_payer_group
@@ -92,8 +99,7 @@ class EnrollmentService:
 
     async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientData:
         if self.live is None:
-            raise FhirError(
-                501,
+            raise NotAvailableError(
                 "pulling from live FHIR endpoints is not available on this server yet; "
                 "give the MedicationRequests and MedicationDispenses as 'resource' parts",
             )
@@ -167,7 +173,7 @@ class EnrollmentService:
     def hold(self, patient_id: str, until: date, *, if_match: str | None) -> OperationResult:
         def change(enrollment: Enrollment, _now: datetime) -> bool:
             if enrollment.status == REVOKED:
-                raise FhirError(409, "the patient is unenrolled; enroll again first")
+                raise StateConflictError("the patient is unenrolled; enroll again first")
             enrollment.status = ON_HOLD
             enrollment.hold_until = until
             return True
@@ -182,7 +188,7 @@ class EnrollmentService:
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
-                raise FhirError(409, "the patient is unenrolled; enroll again instead")
+                raise StateConflictError("the patient is unenrolled; enroll again instead")
             if enrollment.status == ACTIVE:
                 return OperationResult(ACTIVE, current_plan(connection, patient_id))
             enrollment.status = ACTIVE
@@ -204,7 +210,7 @@ class EnrollmentService:
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
-                raise FhirError(409, "the patient is unenrolled; enroll again first")
+                raise StateConflictError("the patient is unenrolled; enroll again first")
             if given:
                 enrollment.inputs = inputs_bytes(given)
             if data.patient is not None:
@@ -223,7 +229,7 @@ class EnrollmentService:
     def _locked(self, connection: Connection, patient_id: str, if_match: str | None) -> Enrollment:
         enrollment = get_enrollment(connection, patient_id, for_update=True)
         if enrollment is None:
-            raise FhirError(404, f"Patient/{patient_id} is not enrolled")
+            raise NotEnrolledError(f"Patient/{patient_id} is not enrolled")
         _check_match(connection, patient_id, if_match)
         return enrollment
 
@@ -296,8 +302,7 @@ class EnrollmentService:
             resource = without_meta(given)
             problems = self.validate(resource)
             if problems:
-                raise FhirError(
-                    422,
+                raise InputsRejectedError(
                     "the Patient is not valid FHIR R4: " + "; ".join(problems[:5]),
                     code="structure",
                     expression="Patient",
@@ -320,10 +325,10 @@ class EnrollmentService:
     ) -> None:
         """Queue the plan for the EHR when it differs from what was last queued; save."""
         target = endpoints_of(enrollment).write_to
-        transaction = plan.transaction_bytes()
+        transaction = plan.transaction()
         digest = plan_hash(transaction)
         if target is not None and digest != enrollment.plan_hash:
-            enqueue(connection, target, enrollment.patient_id, transaction)
+            enqueue(connection, target, enrollment.patient_id, dumps(transaction))
             enrollment.plan_hash = digest
         enrollment.updated_at = now
         enrollment.version = 1 if new else enrollment.version + 1
@@ -370,4 +375,4 @@ def _check_match(connection: Connection, patient_id: str, if_match: str | None) 
     stored = read_resource(connection, "CarePlan", careplan_id(patient_id))
     wanted = if_match.strip().removeprefix("W/").strip('"')
     if stored is None or str(stored.version_id) != wanted:
-        raise FhirError(412, "the CarePlan has changed since that version (If-Match)")
+        raise VersionMismatchError("the CarePlan has changed since that version (If-Match)")

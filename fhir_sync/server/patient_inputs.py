@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
-from fhir_sync.server.errors import FhirError
-from mappings.bundle import plan_bundle
+from fhir_sync.engine import Fill, PatientPlan, Preferences
+from fhir_sync.services.errors import InputsRejectedError
+from fhir_sync.services.plan_one import plan_one
 from mappings.dispenses import map_medication_dispense
 from mappings.errors import MappingError
 from mappings.orders import OrderInput, map_medication_request
@@ -79,11 +79,7 @@ def gather(patient_id: str, resources: Iterable[JsonObject]) -> PatientData:
                 )["issue"][0]
             )
     if issues:
-        raise FhirError(
-            422,
-            "some resources cannot be used",
-            outcome={"resourceType": "OperationOutcome", "issue": issues},
-        )
+        raise InputsRejectedError("some resources cannot be used", issues=issues)
     return data
 
 
@@ -128,10 +124,12 @@ def _coverage_payer(coverage: JsonObject, patient_id: str) -> str | None:
 def plan_for(
     patient_id: str, data: PatientData, today: date, prefs: Preferences, pharmacy: str | None
 ) -> tuple[PatientPlan, JsonObject]:
-    """The engine's plan and its transaction Bundle."""
-    orders = [order.order for order in data.orders.values()]
-    plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs)
-    return plan, plan_bundle(plan, data.orders, pharmacy=pharmacy)
+    """The engine's plan and its transaction Bundle, whose CarePlan carries the plan digest
+    (so a later `fhir-sync sync` against the EHR this plan is written to sees it unchanged)."""
+    planned = plan_one(
+        patient_id, data.orders, data.fills.values(), today, prefs, pharmacy=pharmacy
+    )
+    return planned.plan, planned.bundle
 
 
 def inputs_bytes(resources: list[JsonObject]) -> bytes:

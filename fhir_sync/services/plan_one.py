@@ -1,0 +1,45 @@
+"""Plan one patient: mapped inputs -> the engine's plan -> the transaction Bundle and its digest.
+
+`fhir-sync plan`, `fhir-sync sync` and the server all plan a patient through `plan_one`, so
+the three cannot come to different plans from the same inputs, and the digest that tells an
+unchanged plan is taken the same way wherever the plan is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
+from mappings.bundle import plan_bundle
+from mappings.fhir_literals import JsonObject
+from mappings.orders import OrderInput
+from mappings.plan_digest import stamp_plan_digest
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPatient:
+    """`digest`: the plan digest the Bundle's CarePlan carries (None when not stamped)."""
+
+    plan: PatientPlan
+    bundle: JsonObject
+    digest: str | None
+
+
+def plan_one(
+    patient_id: str,
+    orders: Mapping[str, OrderInput],
+    fills: Iterable[Fill],
+    today: date,
+    prefs: Preferences,
+    *,
+    pharmacy: str | None,
+    stamp_digest: bool = True,
+) -> PlannedPatient:
+    """The patient's plan and transaction Bundle; with `stamp_digest` the Bundle's CarePlan
+    carries the plan digest (what a write to a FHIR server needs to skip unchanged plans)."""
+    plan = plan_patient(patient_id, [o.order for o in orders.values()], fills, today, prefs)
+    bundle = plan_bundle(plan, orders, pharmacy=pharmacy)
+    digest = stamp_plan_digest(bundle) if stamp_digest else None
+    return PlannedPatient(plan, bundle, digest)
