@@ -95,9 +95,7 @@ def error_from_response(
     return cls(message, status=status, outcome=outcome, method=method, path=path, attempts=attempts)
 
 
-def transport_error(
-    method: str, path: str, exc: Exception, *, attempts: int
-) -> FhirTransportError:
+def transport_error(method: str, path: str, exc: Exception, *, attempts: int) -> FhirTransportError:
     # Only the exception class name: httpx messages may echo the URL, query included.
     message = f"{method} {path} failed: {type(exc).__name__}"
     if attempts > 1:
