@@ -11,19 +11,14 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from fhir_sync.clients_cli import clients_app
-from fhir_sync.clihelp import (
-    auto_jobs,
-    parse_closed_days,
-    parse_today,
-    plan_summary,
-    rich_progress,
-)
+from fhir_sync.cli.clients import clients_app
+from fhir_sync.cli.outbox import outbox_app
+from fhir_sync.cli.output import plan_summary, rich_progress
+from fhir_sync.cli.serve import db_app, serve
+from fhir_sync.cli.sync import sync
+from fhir_sync.cli.values import auto_jobs, parse_closed_days, parse_today
+from fhir_sync.cli.worker import worker
 from fhir_sync.engine import Preferences
-from fhir_sync.outbox_cli import outbox_app
-from fhir_sync.server_cli import db_app, serve
-from fhir_sync.sync_cli import sync
-from fhir_sync.worker_cli import worker
 
 app = typer.Typer(
     name="fhir-sync",

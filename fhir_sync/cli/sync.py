@@ -1,4 +1,4 @@
-"""The `fhir-sync sync` command's flags; the work is in `fhir_sync.sync.command`.
+"""The `fhir-sync sync` command's flags; the work is in `fhir_sync.cli.sync_run`.
 
 Every setting flag defaults to None so that "not given" can fall back to the environment and
 then the config file (flags > env > file); the real defaults live in `fhir_sync.sync.config`.
@@ -171,7 +171,7 @@ def sync(
     ] = None,
 ) -> None:
     """Pull orders and fills from FHIR servers, plan, and write the plans back."""
-    from fhir_sync.sync.command import RunRequest, run
+    from fhir_sync.cli.sync_run import RunRequest, run
 
     given: dict[tuple[str, str], Any] = {
         ("ehr", "url"): ehr,

@@ -1,6 +1,6 @@
 """`fhir-sync sync` behind its flags: settings -> clients -> sync -> summary and exit code.
 
-Kept apart from the typer signature (`fhir_sync.sync_cli`) so that `fhir-sync plan` and
+Kept apart from the typer signature (`fhir_sync.cli.sync`) so that `fhir-sync plan` and
 `--help` do not pay for importing the HTTP stack.
 """
 
@@ -20,6 +20,7 @@ from rich.progress import Progress as RichProgress
 
 from adapters.files import write_ndjson
 from adapters.http import EndpointSettings, FhirClient, new_http_client
+from fhir_sync.cli.sync_summary import error_outcomes, sync_summary
 from fhir_sync.sync.config import (
     ConfigError,
     SyncConfig,
@@ -36,7 +37,6 @@ from fhir_sync.sync.service import (
     sync_changed,
     sync_patients,
 )
-from fhir_sync.sync.summary import error_outcomes, sync_summary
 from fhir_sync.sync.writeback import DirectoryPlanWriter
 
 ERRORS_FILE = "errors.ndjson"

@@ -17,10 +17,10 @@ from typing import Any, Final
 import orjson
 
 from fhir_sync.server.errors import FhirError
+from fhir_sync.services.weekdays import WEEKDAYS
 
 JsonObject = dict[str, Any]
 
-WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 CYCLES: Final = (28, 30, 90)
 _REFERENCE: Final = re.compile(r"(Location|Organization)/[A-Za-z0-9\-.]{1,64}")
 _URL: Final = re.compile(r"https?://[^\s]+")

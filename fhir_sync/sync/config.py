@@ -34,8 +34,8 @@ from adapters.http import (
 )
 from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
-from fhir_sync.clihelp import parse_closed_days
 from fhir_sync.engine import Preferences
+from fhir_sync.services.weekdays import parse_closed_days
 from fhir_sync.sync.service import DEFAULT_WORKERS
 from mappings.fhir_literals import local_reference
 from mappings.fhir_values import ID_PATTERN
