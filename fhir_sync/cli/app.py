@@ -19,6 +19,7 @@ from fhir_sync.cli.sync import sync
 from fhir_sync.cli.values import auto_jobs, parse_closed_days, parse_today
 from fhir_sync.cli.worker import worker
 from fhir_sync.engine import Preferences
+from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES
 
 app = typer.Typer(
     name="fhir-sync",
@@ -51,7 +52,7 @@ def plan(
         int | None,
         typer.Option(min=1, max=31, help="Preferred pickup day of month; default: automatic."),
     ] = None,
-    cycle_days: Annotated[int, typer.Option(help="Refill cycle: 28, 30 or 90 days.")] = 30,
+    cycle_days: Annotated[int, typer.Option(help=f"Refill cycle: {CYCLES_TEXT} days.")] = 30,
     closed: Annotated[
         str, typer.Option(help="Weekdays the pharmacy is closed, e.g. sat,sun.")
     ] = "",
@@ -72,8 +73,8 @@ def plan(
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files
 
-    if cycle_days not in (28, 30, 90):
-        _usage("--cycle-days must be 28, 30 or 90")
+    if cycle_days not in SUPPORTED_CYCLES:
+        _usage(f"--cycle-days must be {CYCLES_TEXT}")
     prefs = Preferences(
         cycle_days=cycle_days,
         anchor_day=anchor_day,

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from fhir_sync.services.plan_terms import CYCLES_TEXT
+
 ENDPOINTS_PANEL = "Endpoints"
 PLAN_PANEL = "Planning"
 AUTH_PANEL = "EHR authentication (SMART Backend Services or a bearer token)"
@@ -67,7 +69,7 @@ def sync(
     cycle_days: Annotated[
         int | None,
         typer.Option(
-            help="Refill cycle: 28, 30 or 90 days (default: 30).", rich_help_panel=PLAN_PANEL
+            help=f"Refill cycle: {CYCLES_TEXT} days (default: 30).", rich_help_panel=PLAN_PANEL
         ),
     ] = None,
     closed: Annotated[

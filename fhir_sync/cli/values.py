@@ -6,7 +6,7 @@ import os
 from datetime import date
 from pathlib import Path
 
-from fhir_sync.services.weekdays import parse_closed_days
+from fhir_sync.services.plan_terms import parse_closed_days
 
 __all__ = ["AUTO_JOBS_MIN_BYTES", "auto_jobs", "parse_closed_days", "parse_today"]
 

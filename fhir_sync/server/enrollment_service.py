@@ -100,7 +100,7 @@ class EnrollmentService:
     async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientData:
         if self.live is None:
             raise NotAvailableError(
-                "pulling from live FHIR endpoints is not available on this server yet; "
+                "pulling from live FHIR endpoints is not configured on this server; "
                 "give the MedicationRequests and MedicationDispenses as 'resource' parts",
             )
         return await self.live.pull(patient_id, endpoints)

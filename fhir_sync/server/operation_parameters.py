@@ -17,11 +17,10 @@ from typing import Any, Final
 import orjson
 
 from fhir_sync.server.errors import FhirError
-from fhir_sync.services.weekdays import WEEKDAYS
+from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES, WEEKDAYS
 
 JsonObject = dict[str, Any]
 
-CYCLES: Final = (28, 30, 90)
 _REFERENCE: Final = re.compile(r"(Location|Organization)/[A-Za-z0-9\-.]{1,64}")
 _URL: Final = re.compile(r"https?://[^\s]+")
 
@@ -109,8 +108,8 @@ def enroll_terms(body: bytes) -> EnrollTerms:
             terms.anchor_day = _anchor_day(value)
         elif name == "cycleDays":
             terms.cycle_days = _integer(name, value)
-            if terms.cycle_days not in CYCLES:
-                raise FhirError(422, "cycleDays must be 28, 30 or 90", code="business-rule")
+            if terms.cycle_days not in SUPPORTED_CYCLES:
+                raise FhirError(422, f"cycleDays must be {CYCLES_TEXT}", code="business-rule")
         elif name == "leadDays":
             terms.lead_days = _integer(name, value)
             if not 0 <= terms.lead_days <= 90:

@@ -1,9 +1,15 @@
-"""Weekday names as settings and operation parameters give them (`sat,sun`)."""
+"""The terms a plan is made on, checked the same way wherever they are given (flags, the
+TOML settings, operation parameters): the refill cycles fhir-sync supports and the weekday
+names of closed days (`sat,sun`)."""
 
 from __future__ import annotations
 
 from typing import Final
 
+# The engine can plan any cycle from 7 to 366 days; these are the ones pharmacies and payers
+# run med sync on (domain.md), and the only ones accepted.
+SUPPORTED_CYCLES: Final = (28, 30, 90)
+CYCLES_TEXT: Final = ", ".join(map(str, SUPPORTED_CYCLES[:-1])) + f" or {SUPPORTED_CYCLES[-1]}"
 WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
