@@ -18,9 +18,9 @@ import orjson
 from fhir_sync.engine import Fill, PatientPlan, Preferences
 from fhir_sync.services.errors import InputsRejectedError
 from fhir_sync.services.plan_one import plan_one
-from mappings.dispenses import map_medication_dispense
 from mappings.errors import MappingError
-from mappings.orders import OrderInput, map_medication_request
+from mappings.inbound.dispenses import map_medication_dispense
+from mappings.inbound.orders import OrderInput, map_medication_request
 from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
 
 JsonObject = dict[str, Any]

@@ -23,7 +23,7 @@ from fhir_sync.store.resources import current_versions, ids_for_patient, save_re
 from fhir_sync.store.search import read_bodies
 from mappings.fhir_literals import urn_for
 from mappings.kinds import CLOSED_STATUSES, PLAN_TYPES
-from mappings.plan_digest import DIGEST_PREFIX, plan_digest
+from mappings.outbound.plan_digest import DIGEST_PREFIX, plan_digest
 from mappings.profile import SID_SYNC_PLAN
 
 URN: Final = "urn:uuid:"
@@ -169,6 +169,6 @@ def store_plan(
 
 
 def plan_hash(transaction: JsonObject) -> str:
-    """The plan digest (mappings/plan_digest.py) of the transaction as it goes to the EHR,
+    """The plan digest (mappings/outbound/plan_digest.py) of the transaction as it goes to the EHR,
     enrollment status included, without its `sha256:` prefix (the column holds 64 characters)."""
     return plan_digest(transaction).removeprefix(DIGEST_PREFIX)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
-from mappings.bundle import plan_bundle
 from mappings.fhir_literals import JsonObject
-from mappings.orders import OrderInput
-from mappings.plan_digest import stamp_plan_digest
+from mappings.inbound.orders import OrderInput
+from mappings.outbound.bundle import plan_bundle
+from mappings.outbound.plan_digest import stamp_plan_digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from typing import Final
 from fhir_sync.engine.types import Dosage, Order, Schedule
 from mappings.codes import COURSE_OF_THERAPY, MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS
 from mappings.contract import require_fields
-from mappings.dosages import map_dosages
 from mappings.errors import MappingError
 from mappings.fhir_values import (
     JsonObject,
@@ -30,9 +29,10 @@ from mappings.fhir_values import (
     show_code,
     subject_patient_id,
 )
-from mappings.medications import contained_medication, read_concept, resolve_medication
+from mappings.inbound.dosages import map_dosages
+from mappings.inbound.medications import contained_medication, read_concept, resolve_medication
+from mappings.inbound.schedules import SCHEDULE_BY_CODE, schedule_from_text
 from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
-from mappings.schedules import SCHEDULE_BY_CODE, schedule_from_text
 
 MR: Final = "MedicationRequest"
 
