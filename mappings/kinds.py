@@ -14,7 +14,7 @@ Only the standard library: the server's date parsing turns the raw date texts in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 JsonObject = dict[str, Any]
@@ -55,19 +55,18 @@ class DatePath:
 class ResourceKind:
     """One served or written resource type.
 
-    `patient`: the patient's id in a resource of this type (None: it names none).
+    `patient_path`: where the resource names its patient (`CarePlan.subject`, a repeating
+    `Appointment.participant.actor`, or the Patient's own `Patient.id`); None: it names none.
     `stored`: kept in the resource table and served by read and search from it (Group and
     AuditEvent are built from other tables). `plan_order`: its place in a patient's plan and
     in the transaction written to EHRs (None: not part of a plan). `closed`: the statuses
     after which nobody acts on it; a re-plan that no longer has the resource cancels it
     unless it is already in one. `scope`: the SMART letters every reading role is granted.
-    `audit_by_patient`: the store keeps its patient's id, so the audit trail can name the
-    patient of every one disclosed. `audit_entity`: accepted as an AuditEvent `entity`.
+    `audit_entity`: accepted as an AuditEvent `entity`.
     """
 
     name: str
     patient_path: str | None
-    patient: Callable[[JsonObject], str | None] | None
     search_params: tuple[SearchParam, ...]
     date: DatePath | None = None
     statuses: tuple[str, ...] = ()
@@ -76,9 +75,34 @@ class ResourceKind:
     plan_order: int | None = None
     scope: str = "rs"
     exported: bool = False
-    audit_by_patient: bool = False
     audit_entity: bool = True
     documentation: str | None = None
+    patient: Callable[[JsonObject], str | None] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        reader = None if self.patient_path is None else _patient_reader(self.patient_path)
+        object.__setattr__(self, "patient", reader)
+
+
+def _patient_reader(path: str) -> Callable[[JsonObject], str | None]:
+    """The patient's id at `path`: `<Type>.id` (the Patient itself), `<Type>.<element>` (a
+    Reference), or `<Type>.<element>.<field>` (the first item of a repeating element whose
+    Reference names a Patient)."""
+    elements = path.split(".")[1:]
+    if elements == ["id"]:
+        return lambda resource: str(resource["id"])
+    if len(elements) == 1:
+        return lambda resource: patient_of(resource.get(elements[0]))
+    element, inner = elements
+
+    def first(resource: JsonObject) -> str | None:
+        for item in resource.get(element) or ():
+            found = patient_of(item.get(inner))
+            if found is not None:
+                return found
+        return None
+
+    return first
 
 
 def patient_of(reference: object) -> str | None:
@@ -124,14 +148,6 @@ def _references(
     return extract
 
 
-def _appointment_patient(resource: JsonObject) -> str | None:
-    for participant in resource.get("participant") or ():
-        found = patient_of(participant.get("actor"))
-        if found is not None:
-            return found
-    return None
-
-
 _ID: Final = SearchParam("_id", "token", "id", "Logical id; comma-separated alternatives.")
 _LAST_UPDATED: Final = SearchParam(
     "_lastUpdated",
@@ -148,20 +164,26 @@ IDENTIFIER: Final = SearchParam(
 )
 
 
+_COMMON: Final = (_ID, _LAST_UPDATED, IDENTIFIER)
+
+
 def _patient(name: str, documentation: str) -> SearchParam:
     return SearchParam(name, "reference", "patient_id", documentation, reference_type="Patient")
+
+
+def _patient_and_subject(patient: str, subject: str) -> tuple[SearchParam, SearchParam]:
+    """`patient` and `subject` name the same patient where only Patients are subjects."""
+    return _patient("patient", patient), _patient("subject", subject)
 
 
 CAREPLAN: Final = ResourceKind(
     name="CarePlan",
     patient_path="CarePlan.subject",
-    patient=lambda resource: patient_of(resource.get("subject")),
     search_params=(
-        _ID,
-        _LAST_UPDATED,
-        IDENTIFIER,
-        _patient("patient", "The patient: Patient/<id> or <id>."),
-        _patient("subject", "Same as patient (only Patient subjects exist)."),
+        *_COMMON,
+        *_patient_and_subject(
+            "The patient: Patient/<id> or <id>.", "Same as patient (only Patient subjects exist)."
+        ),
         SearchParam(
             "status",
             "token",
@@ -195,16 +217,12 @@ CAREPLAN: Final = ResourceKind(
     statuses=("active", "on-hold", "revoked"),
     plan_order=0,
     exported=True,
-    audit_by_patient=True,
 )
 APPOINTMENT: Final = ResourceKind(
     name="Appointment",
     patient_path="Appointment.participant.actor",
-    patient=_appointment_patient,
     search_params=(
-        _ID,
-        _LAST_UPDATED,
-        IDENTIFIER,
+        *_COMMON,
         _patient("patient", "The patient: Patient/<id> or <id>."),
         SearchParam("status", "token", "status", "proposed, or cancelled when superseded."),
         SearchParam(
@@ -216,18 +234,13 @@ APPOINTMENT: Final = ResourceKind(
     closed=("cancelled", "fulfilled", "noshow"),
     plan_order=1,
     exported=True,
-    audit_by_patient=True,
 )
 TASK: Final = ResourceKind(
     name="Task",
     patient_path="Task.for",
-    patient=lambda resource: patient_of(resource.get("for")),
     search_params=(
-        _ID,
-        _LAST_UPDATED,
-        IDENTIFIER,
-        _patient("patient", "The patient (Task.for): Patient/<id> or <id>."),
-        _patient("subject", "Same as patient."),
+        *_COMMON,
+        *_patient_and_subject("The patient (Task.for): Patient/<id> or <id>.", "Same as patient."),
         SearchParam("status", "token", "status", "requested, or cancelled when no longer needed."),
         SearchParam(
             "based-on",
@@ -242,19 +255,16 @@ TASK: Final = ResourceKind(
     statuses=("requested", "cancelled"),
     closed=("cancelled",),
     plan_order=2,
-    audit_by_patient=True,
 )
 PATIENT: Final = ResourceKind(
     name="Patient",
     patient_path="Patient.id",
-    patient=lambda resource: str(resource["id"]),
-    search_params=(_ID, _LAST_UPDATED, IDENTIFIER),
+    search_params=_COMMON,
     exported=True,
 )
 GROUP: Final = ResourceKind(
     name="Group",
     patient_path=None,
-    patient=None,
     search_params=(
         _ID,
         SearchParam(
@@ -288,7 +298,11 @@ EXPORT_TYPES: Final = tuple(
     for kind in sorted(KINDS.values(), key=lambda k: (k.plan_order is not None, k.plan_order or 0))
     if kind.exported
 )
-AUDIT_PATIENT_TYPES: Final = tuple(k.name for k in KINDS.values() if k.audit_by_patient)
+# The store keeps the patient's id of every stored kind that names one (indexing.py), so the
+# audit trail can name the patient of each one disclosed; a Patient names itself.
+AUDIT_PATIENT_TYPES: Final = tuple(
+    k.name for k in KINDS.values() if k.stored and k.patient is not None and k.name != "Patient"
+)
 AUDIT_ENTITY_TYPES: Final = (*(k.name for k in KINDS.values() if k.audit_entity), AUDIT_EVENT)
 CLOSED_STATUSES: Final[Mapping[str, tuple[str, ...]]] = {
     kind.name: kind.closed for kind in KINDS.values() if kind.closed

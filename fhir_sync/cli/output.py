@@ -32,10 +32,10 @@ class _Bars(Progress):
         self._bars.update(self._planning, completed=done)
 
 
-@contextmanager
-def rich_progress(console: Console) -> Iterator[Progress]:
-    """Progress bars on `console` (stderr), drawn only when it is a terminal."""
-    bars = RichProgress(
+def progress_bars(console: Console) -> RichProgress:
+    """Every command's progress bars: drawn on `console` only when it is a terminal, and gone
+    when done."""
+    return RichProgress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
@@ -44,7 +44,12 @@ def rich_progress(console: Console) -> Iterator[Progress]:
         transient=True,
         disable=not console.is_terminal,
     )
-    with bars:
+
+
+@contextmanager
+def rich_progress(console: Console) -> Iterator[Progress]:
+    """Progress bars on `console` (stderr), drawn only when it is a terminal."""
+    with progress_bars(console) as bars:
         yield _Bars(bars)
 
 

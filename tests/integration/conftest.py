@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,16 @@ def require_sekmet() -> None:
     if os.environ.get(REQUIRE_ENV):
         pytest.fail(f"{message}; {REQUIRE_ENV} is set, so integration tests must run")
     pytest.skip(message)
+
+
+async def request_body(receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> bytes:
+    """The whole body of an ASGI request, for the test proxies."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ import uvicorn
 
 from mappings.profile import SID_SYNC_PLAN
 
-from .conftest import free_port
+from .conftest import free_port, request_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,12 +58,7 @@ class CountingProxy:
                         await self._http.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"")
         headers = {

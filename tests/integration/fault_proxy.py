@@ -35,7 +35,7 @@ import httpx
 import orjson
 import uvicorn
 
-from .conftest import free_port
+from .conftest import free_port, request_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -175,12 +175,7 @@ class FaultProxy:
             time.sleep(0.02)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         method, path, query = scope["method"], scope["path"], scope["query_string"]
         fault = self.schedule.decide(method, path, query, body) if self.enabled else OK
         if fault.kind == "status":
