@@ -53,13 +53,7 @@ class SekmetServer:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, timeout=5, kill=self.process.kill)
 
 
 def require_sekmet() -> None:
@@ -79,6 +73,28 @@ async def request_body(receive: Callable[[], Awaitable[MutableMapping[str, Any]]
         body += message.get("body", b"")
         if not message.get("more_body"):
             return body
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], *, timeout: float, kill: Callable[[], None]
+) -> None:
+    """SIGTERM, and `kill` when the process has not ended within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill()
+            process.wait(timeout=timeout)
+
+
+def wait_started(server: Any, thread: Any, what: str, interval: float) -> None:
+    """Until the uvicorn `server` running in `thread` accepts connections (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the {what} did not start")
+        time.sleep(interval)
 
 
 def free_port() -> int:

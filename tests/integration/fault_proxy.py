@@ -35,7 +35,7 @@ import httpx
 import orjson
 import uvicorn
 
-from .conftest import free_port, request_body
+from .conftest import free_port, request_body, wait_started
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -269,11 +269,7 @@ class RunningProxy:
 
     def start(self) -> RunningProxy:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fault proxy did not start")
-            time.sleep(0.01)
+        wait_started(self._server, self._thread, "fault proxy", 0.01)
         return self
 
     def stop(self) -> None:
