@@ -15,7 +15,9 @@ from typing import Final
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """`audit_action`: the AuditEvent action code (C create, U update, E execute)."""
+    """`audit_action`: the AuditEvent action code (C create, U update, E execute).
+    `documentation` may name `{fill_settings}`: the API fills in the fill settings' parameter
+    names (declared in fhir_sync/fill_settings.py, above this layer)."""
 
     name: str
     resource_type: str
@@ -48,7 +50,8 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
             "enroll",
             "C",
             "Enroll the patient (Parameters: anchorDay, cycleDays, leadDays, closedDays, "
-            "pharmacy, payer, ehrEndpoint, pharmacyEndpoint, targetEndpoint, resource) and plan.",
+            "timeZone, pickupHours, pharmacy, payer, ehrEndpoint, pharmacyEndpoint, "
+            "targetEndpoint, resource, {fill_settings}) and plan.",
         ),
         _patient(
             "unenroll",

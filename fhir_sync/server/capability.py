@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from fhir_sync import __version__
+from fhir_sync.fill_settings import FILL_SETTINGS
 from fhir_sync.server.audit.search import AUDIT_SEARCH_PARAMS
 from fhir_sync.server.indexing import JsonObject
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS
@@ -15,6 +16,7 @@ from fhir_sync.server.security.jwks import ALGORITHMS
 from fhir_sync.server.security.scopes import supported_scopes
 from mappings.operations import operations_of
 
+_FILL_PARAMETERS: Final = ", ".join(s.parameter for s in FILL_SETTINGS)
 _STARTED: Final = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -43,7 +45,11 @@ def capability_statement(base: str) -> JsonObject:
         operations = operations_of(kind)
         if operations:
             resource["operation"] = [
-                {"name": op.name, "definition": op.canonical, "documentation": op.documentation}
+                {
+                    "name": op.name,
+                    "definition": op.canonical,
+                    "documentation": op.documentation.format(fill_settings=_FILL_PARAMETERS),
+                }
                 for op in operations
             ]
         resources.append(resource)

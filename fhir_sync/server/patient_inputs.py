@@ -8,7 +8,7 @@ on part of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,12 +16,15 @@ from typing import Any
 import orjson
 
 from fhir_sync.engine import Fill, PatientPlan, Preferences
+from fhir_sync.server.stored_text import check_identifiers
 from fhir_sync.services.errors import InputsRejectedError
 from fhir_sync.services.plan_one import plan_one
 from mappings.errors import MappingError
+from mappings.fhir_values import ID_PATTERN
 from mappings.inbound.dispenses import map_medication_dispense
 from mappings.inbound.orders import OrderInput, map_medication_request
 from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
+from mappings.pickup_hours import PickupHours
 
 JsonObject = dict[str, Any]
 SOURCE = "Parameters.resource"
@@ -100,6 +103,7 @@ def _add(data: PatientData, patient_id: str, resource: JsonObject) -> str | None
     elif kind == "Patient":
         if resource.get("id") != patient_id:
             return "a Patient other than the one in the URL"
+        check_identifiers(resource)
         data.patient = resource
     elif kind == "Coverage":
         payer = _coverage_payer(resource, patient_id)
@@ -114,20 +118,42 @@ def _coverage_payer(coverage: JsonObject, patient_id: str) -> str | None:
         return None
     if coverage.get("status") not in (None, "active"):
         return None
-    for payor in coverage.get("payor") or ():
+    for index, payor in enumerate(coverage.get("payor") or ()):
         reference = payor.get("reference") if isinstance(payor, dict) else None
         if isinstance(reference, str) and reference.startswith("Organization/"):
+            if ID_PATTERN.fullmatch(reference.removeprefix("Organization/")) is None:
+                raise MappingError(
+                    "payor must reference Organization/<id> (a FHIR id: A-Z, a-z, 0-9, - "
+                    "and ., at most 64)",
+                    f"Coverage.payor[{index}].reference",
+                    "value",
+                )
             return reference
     return None
 
 
 def plan_for(
-    patient_id: str, data: PatientData, today: date, prefs: Preferences, pharmacy: str | None
+    patient_id: str,
+    data: PatientData,
+    today: date,
+    prefs: Preferences,
+    pharmacy: str | None,
+    pickup: PickupHours | None = None,
+    load: Mapping[date, int] | None = None,
 ) -> tuple[PatientPlan, JsonObject]:
     """The engine's plan and its transaction Bundle, whose CarePlan carries the plan digest
-    (so a later `fhir-sync sync` against the EHR this plan is written to sees it unchanged)."""
+    (so a later `fhir-sync sync` against the EHR this plan is written to sees it unchanged);
+    `load` is the pickups other enrolled patients already have per day (the pharmacy's daily
+    limit)."""
     planned = plan_one(
-        patient_id, data.orders, data.fills.values(), today, prefs, pharmacy=pharmacy
+        patient_id,
+        data.orders,
+        data.fills.values(),
+        today,
+        prefs,
+        pharmacy=pharmacy,
+        pickup=pickup or PickupHours(),
+        load=load,
     )
     return planned.plan, planned.bundle
 

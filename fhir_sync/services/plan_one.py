@@ -16,6 +16,7 @@ from mappings.fhir_literals import JsonObject
 from mappings.inbound.orders import OrderInput
 from mappings.outbound.bundle import plan_bundle
 from mappings.outbound.plan_digest import stamp_plan_digest
+from mappings.pickup_hours import PickupHours
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +36,15 @@ def plan_one(
     prefs: Preferences,
     *,
     pharmacy: str | None,
+    pickup: PickupHours | None = None,
+    load: Mapping[date, int] | None = None,
     stamp_digest: bool = True,
 ) -> PlannedPatient:
     """The patient's plan and transaction Bundle; with `stamp_digest` the Bundle's CarePlan
-    carries the plan digest (what a write to a FHIR server needs to skip unchanged plans)."""
-    plan = plan_patient(patient_id, [o.order for o in orders.values()], fills, today, prefs)
-    bundle = plan_bundle(plan, orders, pharmacy=pharmacy)
+    carries the plan digest (what a write to a FHIR server needs to skip unchanged plans).
+    `load`: the pickups other patients already have per day (the pharmacy's daily limit)."""
+    orders_in = [o.order for o in orders.values()]
+    plan = plan_patient(patient_id, orders_in, fills, today, prefs, load=load)
+    bundle = plan_bundle(plan, orders, pharmacy=pharmacy, pickup=pickup)
     digest = stamp_plan_digest(bundle) if stamp_digest else None
     return PlannedPatient(plan, bundle, digest)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -33,6 +34,7 @@ from fhir_sync.sync.report import Outcome, PatientResult, SyncReport
 from fhir_sync.sync.stored_plan import StoredPlan, read_stored_plan
 from fhir_sync.sync.writeback import FhirPlanWriter, PlanWriter
 from mappings.fhir_literals import JsonObject
+from mappings.pickup_hours import PickupHours
 
 log = logging.getLogger("fhir_sync.sync")
 
@@ -68,6 +70,9 @@ class SyncOptions:
 
     `keep_anchor` re-plans a synced patient on the anchor date their CarePlan already has
     (moving a patient's pickup day needs a reason; pass False after changing the preferences).
+    `load` counts the pickups per day of the plans made or kept in this run, so that the
+    pharmacy's daily limit spreads the patients whose anchor is chosen now (in the order their
+    inputs arrive, which concurrency makes vary between runs).
     """
 
     today: date
@@ -75,6 +80,8 @@ class SyncOptions:
     location: str | None = None
     keep_anchor: bool = True
     workers: int = DEFAULT_WORKERS
+    pickup: PickupHours = field(default_factory=PickupHours)
+    load: Counter[date] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -286,6 +293,11 @@ def _plan(
         options.today,
         prefs,
         pharmacy=options.location,
+        pickup=options.pickup,
+        load=options.load,
     )
+    plan = planned.plan
+    if plan.anchor is not None and plan.anchor_fills:
+        options.load[plan.anchor] += 1
     assert planned.digest is not None
-    return planned.plan, planned.bundle, planned.digest
+    return plan, planned.bundle, planned.digest
