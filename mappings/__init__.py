@@ -5,20 +5,20 @@ and raising MappingError. Outbound: a PatientPlan -> an idempotent transaction B
 sync-plan profile (docs/sync-plan-profile.md), as plain dicts ready for orjson.
 """
 
-from mappings.bundle import plan_bundle
-from mappings.dispenses import FillInput, map_medication_dispense
 from mappings.errors import MappingError
 from mappings.fhir_values import parse_fhir_date
-from mappings.orders import OrderInput, map_medication_request
+from mappings.inbound.dispenses import FillInput, map_medication_dispense
+from mappings.inbound.orders import OrderInput, map_medication_request
+from mappings.inbound.patients import PatientInput, map_patient
+from mappings.inbound.resources import map_resource
+from mappings.inbound.schedules import schedule_from_text
+from mappings.outbound.bundle import plan_bundle
 from mappings.outcome import (
     input_identity,
     mapping_error_outcome,
     operation_outcome,
     rejected_input_outcome,
 )
-from mappings.patients import PatientInput, map_patient
-from mappings.resources import map_resource
-from mappings.schedules import schedule_from_text
 from mappings.validation import validate_resource
 
 __all__ = [

@@ -14,7 +14,12 @@ from adapters.http.client import (
     transaction_is_idempotent,
 )
 from adapters.http.credentials import AuthConfig, NoAuth, SmartBackendServices, StaticBearer
-from adapters.http.errors import FhirError, PreconditionFailedError
+from adapters.http.errors import (
+    FhirError,
+    FhirTimeoutError,
+    FhirTransportError,
+    PreconditionFailedError,
+)
 from adapters.http.incremental import IncrementalPull
 from adapters.http.media import Resource, SearchParams
 from adapters.http.paging import SearchPage
@@ -30,6 +35,8 @@ __all__ = [
     "ExportSession",
     "FhirClient",
     "FhirError",
+    "FhirTimeoutError",
+    "FhirTransportError",
     "IncrementalPull",
     "NoAuth",
     "PreconditionFailedError",

@@ -1,6 +1,9 @@
-"""The one error type every FHIR HTTP failure surfaces as.
+"""The one error tree every FHIR HTTP failure surfaces in.
 
-Callers handle a single type whatever failed (transport, auth, server, protocol). The message is
+Callers catch `FhirError` whatever failed (transport, auth, server, protocol), or one of its
+subclasses when they act on the kind of failure: `PreconditionFailedError` (HTTP 412),
+`FhirTransportError` (no HTTP response) and its `FhirTimeoutError`. Nobody needs to read the
+message to tell them apart. The message is
 built from fixed vocabulary only (method, URL path, status, OperationOutcome issue *codes*):
 bodies, query strings and issue diagnostics can carry patient data, so they never reach
 ``str(error)`` or the logs. The parsed OperationOutcome is kept on the error for callers that
@@ -10,6 +13,8 @@ decide themselves what is safe to show.
 from __future__ import annotations
 
 from typing import Any
+
+import httpx
 
 from adapters.http.media import load_json_object
 
@@ -50,6 +55,14 @@ class PreconditionFailedError(FhirError):
     """
 
 
+class FhirTransportError(FhirError):
+    """No HTTP response was received (connection refused or reset, invalid URL, timeout)."""
+
+
+class FhirTimeoutError(FhirTransportError):
+    """The endpoint did not answer in time (connect, read, write or pool timeout)."""
+
+
 def issue_codes(outcome: dict[str, Any] | None) -> list[str]:
     if not outcome:
         return []
@@ -82,9 +95,10 @@ def error_from_response(
     return cls(message, status=status, outcome=outcome, method=method, path=path, attempts=attempts)
 
 
-def transport_error(method: str, path: str, exc: Exception, *, attempts: int) -> FhirError:
+def transport_error(method: str, path: str, exc: Exception, *, attempts: int) -> FhirTransportError:
     # Only the exception class name: httpx messages may echo the URL, query included.
     message = f"{method} {path} failed: {type(exc).__name__}"
     if attempts > 1:
         message += f" after {attempts} attempts"
-    return FhirError(message, method=method, path=path, attempts=attempts)
+    cls = FhirTimeoutError if isinstance(exc, httpx.TimeoutException) else FhirTransportError
+    return cls(message, method=method, path=path, attempts=attempts)

@@ -16,11 +16,11 @@ from typing import Any
 
 from adapters.files import InputError, RawResource
 from fhir_sync.engine import Fill
-from mappings.dispenses import map_medication_dispense
 from mappings.errors import MappingError
-from mappings.orders import OrderInput, map_medication_request
+from mappings.inbound.dispenses import map_medication_dispense
+from mappings.inbound.orders import OrderInput, map_medication_request
+from mappings.inbound.patients import map_patient
 from mappings.outcome import rejected_input_outcome
-from mappings.patients import map_patient
 
 Rank = tuple[int, ...]
 

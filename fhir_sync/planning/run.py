@@ -30,7 +30,6 @@ from fhir_sync.engine import (
     Preferences,
     anchor_candidates,
     pick_anchor,
-    plan_patient,
 )
 from fhir_sync.engine.planner import Candidates
 from fhir_sync.planning.collect import (
@@ -41,7 +40,7 @@ from fhir_sync.planning.collect import (
     rejection_outcome,
 )
 from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
-from mappings.bundle import plan_bundle
+from fhir_sync.services.plan_one import plan_one
 from mappings.pickup_hours import PickupHours
 
 ERRORS_FILE = "errors.ndjson"
@@ -197,23 +196,25 @@ def plan_collected(
     patient_ids = sorted(collected.patients)
     for index, patient_id in enumerate(patient_ids, start=1):
         inputs = collected.patients.pop(patient_id)
-        orders = inputs.orders
         prefs = settings.prefs
         anchor = chosen.get(patient_id) if chosen is not None else None
         if anchor is not None:
             prefs = replace(prefs, anchor_date=anchor)
-        plan = plan_patient(
+        planned = plan_one(
             patient_id,
-            [o.order for o in orders.values()],
+            inputs.orders,
             inputs.fills.values(),
             settings.today,
             prefs,
+            pharmacy=settings.pharmacy,
+            pickup=settings.pickup,
             load=load,
+            stamp_digest=False,
         )
+        plan = planned.plan
         if plan.anchor is not None and plan.anchor_fills:
             load[plan.anchor] += 1
-        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy, pickup=settings.pickup)
-        write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
+        write_json_file(settings.out_dir / f"{patient_id}.json", planned.bundle)
         report.add(plan)
         if index % 500 == 0 or index == len(patient_ids):
             on_planned(index, len(patient_ids))

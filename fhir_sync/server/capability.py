@@ -1,5 +1,6 @@
 """`GET /fhir/metadata` and `/.well-known/smart-configuration`, generated from the tables
-the server runs on (search_params.py and the operations list), so they cannot drift from it."""
+the server runs on (the resource-kind and operation registries in mappings/), so they
+cannot drift from it."""
 
 from __future__ import annotations
 
@@ -13,24 +14,9 @@ from fhir_sync.server.indexing import JsonObject
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS
 from fhir_sync.server.security.jwks import ALGORITHMS
 from fhir_sync.server.security.scopes import supported_scopes
+from mappings.operations import operations_of
 
-PATIENT_OPERATIONS: Final = {
-    "enroll": "Enroll the patient (Parameters: anchorDay, cycleDays, leadDays, closedDays, "
-    "timeZone, pickupHours, pharmacy, payer, ehrEndpoint, pharmacyEndpoint, targetEndpoint, "
-    "resource, " + ", ".join(s.parameter for s in FILL_SETTINGS) + ") and plan.",
-    "unenroll": "End the enrollment: the CarePlan becomes revoked, its Appointment and Tasks "
-    "cancelled.",
-    "hold": "Pause the enrollment until a date (Parameters: until): the CarePlan is on-hold.",
-    "resume": "End a hold: the CarePlan is active again and re-planned as of today.",
-    "sync": "Re-plan now from fresh data (resource parts, or the enrollment's endpoints).",
-    "plan": "Preview: the transaction Bundle the patient would get; nothing is stored.",
-}
-GROUP_EXPORT: Final = {
-    "name": "export",
-    "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export",
-    "documentation": "Bulk Data export of a payer's members: Patient, CarePlan and Appointment "
-    "NDJSON (_type, _since); Prefer: respond-async.",
-}
+_FILL_PARAMETERS: Final = ", ".join(s.parameter for s in FILL_SETTINGS)
 _STARTED: Final = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -56,17 +42,16 @@ def capability_statement(base: str) -> JsonObject:
         ]
         if revincludes:
             resource["searchRevInclude"] = revincludes
-        if kind == "Patient":
+        operations = operations_of(kind)
+        if operations:
             resource["operation"] = [
                 {
-                    "name": name,
-                    "definition": f"https://fhir-sync.org/OperationDefinition/Patient-{name}",
-                    "documentation": documentation,
+                    "name": op.name,
+                    "definition": op.canonical,
+                    "documentation": op.documentation.format(fill_settings=_FILL_PARAMETERS),
                 }
-                for name, documentation in PATIENT_OPERATIONS.items()
+                for op in operations
             ]
-        if kind == "Group":
-            resource["operation"] = [GROUP_EXPORT]
         resources.append(resource)
     resources.append(
         {

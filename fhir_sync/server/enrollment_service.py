@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine import Preferences
 from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
-from fhir_sync.server.errors import FhirError
+from fhir_sync.server.fhirjson import dumps
 from fhir_sync.server.groups import payer_group_id
 from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.server.live_pull import Endpoints, LivePull
@@ -43,6 +43,13 @@ from fhir_sync.server.plan_resources import (
     plan_hash,
     resources_from_transaction,
     store_plan,
+)
+from fhir_sync.services.errors import (
+    InputsRejectedError,
+    NotAvailableError,
+    NotEnrolledError,
+    StateConflictError,
+    VersionMismatchError,
 )
 from fhir_sync.store.database import read_transaction, write_transaction
 from fhir_sync.store.enrollments import (
@@ -127,9 +134,8 @@ class EnrollmentService:
 
     async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientData:
         if self.live is None:
-            raise FhirError(
-                501,
-                "pulling from live FHIR endpoints is not available on this server yet; "
+            raise NotAvailableError(
+                "pulling from live FHIR endpoints is not configured on this server; "
                 "give the MedicationRequests and MedicationDispenses as 'resource' parts",
             )
         return await self.live.pull(patient_id, endpoints)
@@ -189,8 +195,7 @@ class EnrollmentService:
             found = data if data is not None else self._inputs_of(enrollment, draft)
             if existing is None and not endpoints_of(enrollment).any and _nothing_in(found):
                 # A mistyped id would otherwise leave an active, empty CarePlan behind.
-                raise FhirError(
-                    422,
+                raise InputsRejectedError(
                     f"nothing could be planned: Patient/{patient_id} is not enrolled and the "
                     "request has no 'resource' parts and no ehrEndpoint; nothing was stored",
                     code="required",
@@ -230,7 +235,7 @@ class EnrollmentService:
     def hold(self, patient_id: str, until: date, *, if_match: str | None) -> OperationResult:
         def change(enrollment: Enrollment, _now: datetime) -> bool:
             if enrollment.status == REVOKED:
-                raise FhirError(409, "the patient is unenrolled; enroll again first")
+                raise StateConflictError("the patient is unenrolled; enroll again first")
             enrollment.status = ON_HOLD
             enrollment.hold_until = until
             return True
@@ -258,7 +263,7 @@ class EnrollmentService:
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
-                raise FhirError(409, "the patient is unenrolled; enroll again instead")
+                raise StateConflictError("the patient is unenrolled; enroll again instead")
             if enrollment.status == ACTIVE:
                 return OperationResult(ACTIVE, current_plan(connection, patient_id))
             enrollment.status = ACTIVE
@@ -292,7 +297,7 @@ class EnrollmentService:
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
-                raise FhirError(409, "the patient is unenrolled; enroll again first")
+                raise StateConflictError("the patient is unenrolled; enroll again first")
             if inputs is not None:
                 enrollment.inputs = inputs
             if data.patient is not None:
@@ -343,7 +348,7 @@ class EnrollmentService:
     def _locked(self, connection: Connection, patient_id: str, if_match: str | None) -> Enrollment:
         enrollment = get_enrollment(connection, patient_id, for_update=True)
         if enrollment is None:
-            raise FhirError(404, f"Patient/{patient_id} is not enrolled")
+            raise NotEnrolledError(f"Patient/{patient_id} is not enrolled")
         _check_match(connection, patient_id, if_match)
         return enrollment
 
@@ -440,8 +445,7 @@ class EnrollmentService:
             resource = without_meta(given)
             problems = (draft.checked if draft is not None else self.validate)(resource)
             if problems:
-                raise FhirError(
-                    422,
+                raise InputsRejectedError(
                     "the Patient is not valid FHIR R4: " + "; ".join(problems[:5]),
                     code="structure",
                     expression="Patient",
@@ -464,10 +468,10 @@ class EnrollmentService:
     ) -> None:
         """Queue the plan for the EHR when it differs from what was last queued; save."""
         target = endpoints_of(enrollment).write_to
-        transaction = plan.transaction_bytes()
+        transaction = plan.transaction()
         digest = plan_hash(transaction)
         if target is not None and digest != enrollment.plan_hash:
-            enqueue(connection, target, enrollment.patient_id, transaction)
+            enqueue(connection, target, enrollment.patient_id, dumps(transaction))
             enrollment.plan_hash = digest
         enrollment.updated_at = now
         enrollment.version = 1 if new else enrollment.version + 1
@@ -525,4 +529,4 @@ def _check_match(connection: Connection, patient_id: str, if_match: str | None) 
     stored = read_resource(connection, "CarePlan", careplan_id(patient_id))
     wanted = if_match.strip().removeprefix("W/").strip('"')
     if stored is None or str(stored.version_id) != wanted:
-        raise FhirError(412, "the CarePlan has changed since that version (If-Match)")
+        raise VersionMismatchError("the CarePlan has changed since that version (If-Match)")

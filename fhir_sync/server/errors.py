@@ -1,6 +1,7 @@
 """Every error as an OperationOutcome with the right status, and nothing internal in a 500.
 
-Route code raises `FhirError`; framework errors (unknown route, wrong method, malformed
+Route code raises `FhirError`; the use cases raise the domain errors of services/errors.py,
+answered from one table (`DOMAIN_ERRORS`); framework errors (unknown route, wrong method, malformed
 request) and unexpected exceptions are turned into outcomes here. A 500's outcome carries only
 a reference that is also logged with the exception's type and stack, never its message, which
 might hold patient data.
@@ -11,8 +12,8 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_sync.server.fhirjson import fhir_response
+from fhir_sync.services.errors import (
+    DomainError,
+    InputsRejectedError,
+    NotAvailableError,
+    NotEnrolledError,
+    StateConflictError,
+    UpstreamFailedError,
+    UpstreamTimeoutError,
+    VersionMismatchError,
+)
 from mappings.outcome import operation_outcome
 
 log = logging.getLogger("fhir_sync.server")
@@ -37,6 +48,20 @@ _STATUS_CODES = {
     415: "not-supported",
     422: "processing",
     501: "not-supported",
+}
+
+
+# The one table from what a use case raises to what the API answers: status and issue type.
+# A class not listed answers as its nearest listed base class.
+DOMAIN_ERRORS: Final[Mapping[type[DomainError], tuple[int, str]]] = {
+    NotEnrolledError: (404, "not-found"),
+    StateConflictError: (409, "conflict"),
+    VersionMismatchError: (412, "conflict"),
+    InputsRejectedError: (422, "processing"),
+    NotAvailableError: (501, "not-supported"),
+    UpstreamFailedError: (502, "transient"),
+    UpstreamTimeoutError: (504, "timeout"),
+    DomainError: (422, "processing"),
 }
 
 
@@ -72,8 +97,24 @@ class FhirError(Exception):
         return fhir_response(outcome, self.status, self.headers)
 
 
+def api_error(error: DomainError) -> FhirError:
+    """The answer to a use case's error, from DOMAIN_ERRORS."""
+    status, code = next(DOMAIN_ERRORS[cls] for cls in type(error).__mro__ if cls in DOMAIN_ERRORS)
+    outcome = None
+    if error.issues is not None:
+        outcome = {"resourceType": "OperationOutcome", "issue": error.issues}
+    return FhirError(
+        status,
+        error.diagnostics,
+        code=error.code or code,
+        expression=error.expression,
+        outcome=outcome,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FhirError, _fhir_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
@@ -82,6 +123,11 @@ def install_error_handlers(app: FastAPI) -> None:
 async def _fhir_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FhirError)
     return exc.response()
+
+
+async def _domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return api_error(exc).response()
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:

@@ -16,8 +16,10 @@ from typing import Final
 from fhir_sync.server.auth import Caller
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhir_dates import time_range
+from mappings.kinds import EXPORT_TYPES
 
-EXPORT_TYPES: Final = ("Patient", "CarePlan", "Appointment")
+__all__ = ["EXPORT_TYPES", "ExportRequest", "parse_export", "preferences"]
+
 NDJSON_FORMATS: Final = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 REFUSED_PARAMS: Final = ("_typeFilter", "_elements", "patient", "includeAssociatedData", "_until")
 

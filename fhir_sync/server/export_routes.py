@@ -26,6 +26,7 @@ from fhir_sync.server.export_runner import KEEP_FOR, ExportRunner
 from fhir_sync.server.fhir_dates import http_date, instant_text
 from fhir_sync.server.fhirjson import dumps, fhir_response
 from fhir_sync.server.indexing import JsonObject
+from fhir_sync.server.operation_route import operation_route
 from fhir_sync.server.search_request import ID_PATTERN
 from fhir_sync.store.database import read_transaction, write_transaction
 from fhir_sync.store.enrollments import get_payer_group
@@ -57,7 +58,7 @@ def runner_of(request: Request) -> ExportRunner:
     return runner
 
 
-@router.get("/fhir/Group/{group_id}/$export", name="export Group")
+@operation_route(router, "export", name="export Group")
 def kick_off(
     request: Request,
     group_id: str,

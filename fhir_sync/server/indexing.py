@@ -1,7 +1,7 @@
 """A FHIR resource -> the row that stores it: the served bytes and the values searches use.
 
-This is the one place that knows which elements each search parameter reads, matching the
-table in search_params.py.
+Which elements each search parameter reads is declared with the type in mappings/kinds.py;
+this module applies those declarations.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from fhir_sync.server.fhir_dates import instant_text, time_range
 from fhir_sync.server.fhirjson import dumps
 from fhir_sync.store.resources import ResourceRow
+from mappings.kinds import IDENTIFIER, KINDS
 
 JsonObject = dict[str, Any]
 
@@ -53,67 +54,41 @@ def resource_row(
 
 
 def _patient_id(kind: str, resource: JsonObject) -> str | None:
-    if kind == "Patient":
-        return str(resource["id"])
-    if kind == "CarePlan":
-        return _patient_of(resource.get("subject"))
-    if kind == "Task":
-        return _patient_of(resource.get("for"))
-    if kind == "Appointment":
-        for participant in resource.get("participant") or ():
-            found = _patient_of(participant.get("actor"))
-            if found is not None:
-                return found
-    return None
-
-
-def _patient_of(reference: object) -> str | None:
-    if isinstance(reference, dict):
-        text = reference.get("reference")
-        if isinstance(text, str) and text.startswith("Patient/"):
-            return text.removeprefix("Patient/")
-    return None
+    registered = KINDS.get(kind)
+    if registered is None or registered.patient is None:
+        return None
+    return registered.patient(resource)
 
 
 def _tokens(kind: str, resource: JsonObject) -> list[tuple[str, str, str]]:
-    tokens = [
-        ("identifier", item.get("system") or "", item["value"])
-        for item in resource.get("identifier") or ()
-        if isinstance(item.get("value"), str)
+    registered = KINDS.get(kind)
+    params = registered.search_params if registered is not None else (IDENTIFIER,)
+    return [
+        (param.name, system, code)
+        for param in params
+        if param.extract is not None
+        for system, code in param.extract(resource)
     ]
-    if kind == "CarePlan":
-        for category in resource.get("category") or ():
-            tokens.extend(
-                ("category", coding.get("system") or "", coding["code"])
-                for coding in category.get("coding") or ()
-                if isinstance(coding.get("code"), str)
-            )
-        for activity in resource.get("activity") or ():
-            target = (activity.get("reference") or {}).get("reference")
-            if isinstance(target, str) and target.startswith("Appointment/"):
-                tokens.append(("activity-reference", "", target))
-    if kind == "Task":
-        for basis in resource.get("basedOn") or ():
-            target = basis.get("reference")
-            if isinstance(target, str) and target.startswith("CarePlan/"):
-                tokens.append(("based-on", "", target))
-    return tokens
 
 
 def _date_range(kind: str, resource: JsonObject) -> tuple[datetime | None, datetime | None]:
     """The `date` parameter's range, half-open; (None, None) when the type has none."""
-    if kind == "CarePlan":
-        period = resource.get("period") or {}
-        start = period.get("start")
-        if not isinstance(start, str):
-            return None, None
-        end = period.get("end")
-        return time_range(start)[0], time_range(end)[1] if isinstance(end, str) else None
-    if kind == "Appointment":
-        start, end = resource.get("start"), resource.get("end")
-        if not isinstance(start, str):
-            return None, None
-        low = time_range(start)[0]
-        high = time_range(end)[0] if isinstance(end, str) else low + timedelta(seconds=1)
-        return low, max(high, low + timedelta(microseconds=1))
-    return None, None
+    registered = KINDS.get(kind)
+    path = registered.date if registered is not None else None
+    if path is None:
+        return None, None
+    start, end = _element(resource, path.start), _element(resource, path.end)
+    if not isinstance(start, str):
+        return None, None
+    low = time_range(start)[0]
+    if not path.end_is_instant:
+        return low, time_range(end)[1] if isinstance(end, str) else None
+    high = time_range(end)[0] if isinstance(end, str) else low + timedelta(seconds=1)
+    return low, max(high, low + timedelta(microseconds=1))
+
+
+def _element(resource: JsonObject, path: tuple[str, ...]) -> object:
+    node: object = resource
+    for name in path:
+        node = node.get(name) if isinstance(node, dict) else None
+    return node

@@ -1,10 +1,10 @@
-"""The seam to the live-FHIR sync service (issue 3, `fhir_sync.sync`): pulling one patient's
-orders and fills from the endpoints an enrollment names.
+"""The seam to the live-FHIR sync service (`fhir_sync.sync`): pulling one patient's orders and
+fills from the endpoints an enrollment names.
 
 The server calls `LivePull.pull` for `$enroll`, `$resume` and `$sync` when the enrollment has
 endpoints and no resources were given in the request. `app.state.live_pull` holds the
-implementation; None (the default until it is wired) makes those calls a 501 that says so,
-while everything planned from given resources works.
+implementation (live_sync.py); a server run without one answers those calls with a 501 that
+says so, while everything planned from given resources works.
 """
 
 from __future__ import annotations

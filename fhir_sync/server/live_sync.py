@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 
 from adapters.http import FhirError as HttpError
+from adapters.http import FhirTimeoutError
 from fhir_sync.planning.collect import PatientInputs
 from fhir_sync.server.endpoint_clients import EndpointClients
-from fhir_sync.server.errors import FhirError
 from fhir_sync.server.live_pull import Endpoints
 from fhir_sync.server.patient_inputs import PatientData
+from fhir_sync.services.errors import InputsRejectedError, UpstreamFailedError, UpstreamTimeoutError
 from fhir_sync.sync.pull import Endpoint, Sources, pull_patient
 
 log = logging.getLogger("fhir_sync.server.live")
@@ -32,7 +33,9 @@ class FhirLivePull:
         orders_url = endpoints.ehr or endpoints.pharmacy
         fills_url = endpoints.pharmacy or endpoints.ehr
         if orders_url is None or fills_url is None:
-            raise FhirError(422, "the enrollment names no endpoint to pull from", code="required")
+            raise InputsRejectedError(
+                "the enrollment names no endpoint to pull from", code="required"
+            )
         sources = Sources(
             orders=Endpoint("ehr", await self.clients.client(orders_url)),
             dispenses=Endpoint("pharmacy", await self.clients.client(fills_url)),
@@ -47,12 +50,9 @@ class FhirLivePull:
         return PatientData(orders=dict(inputs.orders), fills=dict(inputs.fills))
 
 
-def _gateway_error(error: HttpError) -> FhirError:
-    """502 when the endpoint answered badly, 504 when it did not answer; the HTTP client's
-    message names method, path and status only (no query, so no patient id)."""
-    timed_out = error.status is None and "Timeout" in error.message
-    return FhirError(
-        504 if timed_out else 502,
-        f"pulling from the endpoint failed: {error.message}",
-        code="timeout" if timed_out else "transient",
-    )
+def _gateway_error(error: HttpError) -> UpstreamFailedError:
+    """UpstreamTimeoutError when the endpoint did not answer, UpstreamFailedError when it answered
+    badly; the HTTP client's message names method, path and status only (no query, so no
+    patient id)."""
+    failed = UpstreamTimeoutError if isinstance(error, FhirTimeoutError) else UpstreamFailedError
+    return failed(f"pulling from the endpoint failed: {error.message}")

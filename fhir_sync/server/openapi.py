@@ -27,6 +27,7 @@ from fhir_sync.server.fhirjson import FHIR_JSON
 from fhir_sync.server.openapi_schemas import COMPONENTS, ID_PATTERN, JsonSchema, ref
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS, SearchParam
 from fhir_sync.server.settings import ServerSettings
+from mappings.operations import operation_at
 
 FHIR_NDJSON: Final = "application/fhir+ndjson"
 _ERROR_TEXT: Final = {
@@ -58,7 +59,6 @@ _DATE_EXAMPLES: Final = {
 }
 _SEARCH: Final = re.compile(r"^/fhir/([A-Za-z]+)$")
 _READ: Final = re.compile(r"^/fhir/([A-Za-z]+)/\{[a-z_]+\}$")
-_PATIENT_OPERATION: Final = re.compile(r"^/fhir/Patient/\{patient_id\}/\$[a-z]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +146,8 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
         return RouteDoc(_fhir(200, "The CapabilityStatement", "CapabilityStatement"))
     if path == "/.well-known/smart-configuration":
         return RouteDoc(_json(200, "SMART discovery", ref("SmartConfiguration")))
-    if path == "/fhir/Group/{group_id}/$export":
+    operation = operation_at(path)
+    if operation is not None and operation.name == "export":
         return _export_kick_off()
     if path == "/fhir/bulk-status/{job_id}" and method == "GET":
         return _export_status()
@@ -155,7 +156,7 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
     if path == "/fhir/bulk-files/{job_id}/{file_name}":
         success = {"200": {"description": "NDJSON", "content": {FHIR_NDJSON: _TEXT}}}
         return RouteDoc(success, errors=(401, 403, 404), id_params=False)
-    if _PATIENT_OPERATION.match(path) and method == "POST":
+    if operation is not None and operation.resource_type == "Patient" and method == "POST":
         return RouteDoc(
             _fhir(200, "The patient's plan", "Bundle"),
             errors=(400, 401, 403, 404, 409, 412, 413, 415, 422, 501, 502, 504),

@@ -19,12 +19,11 @@ import orjson
 from fhir_sync.fill_settings import BY_PARAMETER, FILL_SETTINGS
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.input_limits import check_depth
+from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES, WEEKDAYS
 from mappings.pickup_hours import pickup_hours
 
 JsonObject = dict[str, Any]
 
-WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-CYCLES: Final = (28, 30, 90)
 _REFERENCE: Final = re.compile(r"(Location|Organization)/[A-Za-z0-9\-.]{1,64}")
 _URL: Final = re.compile(r"https?://[^\s]+")
 _DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -125,8 +124,8 @@ def enroll_terms(body: bytes) -> EnrollTerms:
             terms.anchor_day = _anchor_day(value)
         elif name == "cycleDays":
             terms.cycle_days = _integer(name, value)
-            if terms.cycle_days not in CYCLES:
-                raise FhirError(422, "cycleDays must be 28, 30 or 90", code="business-rule")
+            if terms.cycle_days not in SUPPORTED_CYCLES:
+                raise FhirError(422, f"cycleDays must be {CYCLES_TEXT}", code="business-rule")
         elif name == "leadDays":
             terms.lead_days = _integer(name, value)
             if not 0 <= terms.lead_days <= 90:

@@ -26,6 +26,7 @@ from fhir_sync.server.operation_parameters import (
     parse_parameters,
     sync_resources,
 )
+from fhir_sync.server.operation_route import operation_route
 from fhir_sync.server.patient_inputs import PatientData, gather
 from fhir_sync.server.search_request import ID_PATTERN
 
@@ -52,7 +53,7 @@ def _result(request: Request, result: OperationResult) -> Response:
     return fhir_response(collection(fhir_base(request), result.plan))
 
 
-@router.post("/fhir/Patient/{patient_id}/$enroll")
+@operation_route(router, "enroll")
 async def enroll(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -76,7 +77,7 @@ async def enroll(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$unenroll")
+@operation_route(router, "unenroll")
 async def unenroll(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -86,7 +87,7 @@ async def unenroll(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$hold")
+@operation_route(router, "hold")
 async def hold(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -96,7 +97,7 @@ async def hold(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$resume")
+@operation_route(router, "resume")
 async def resume(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -108,7 +109,7 @@ async def resume(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$sync")
+@operation_route(router, "sync")
 async def sync(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
@@ -121,7 +122,7 @@ async def sync(
     return _result(request, result)
 
 
-@router.post("/fhir/Patient/{patient_id}/$plan")
+@operation_route(router, "plan")
 async def plan(request: Request, patient_id: str, _caller: Previewer) -> Response:
     service = service_of(request)
     patient_id = _patient(patient_id)

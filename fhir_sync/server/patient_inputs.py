@@ -15,14 +15,14 @@ from typing import Any
 
 import orjson
 
-from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
-from fhir_sync.server.errors import FhirError
+from fhir_sync.engine import Fill, PatientPlan, Preferences
 from fhir_sync.server.stored_text import check_identifiers
-from mappings.bundle import plan_bundle
-from mappings.dispenses import map_medication_dispense
+from fhir_sync.services.errors import InputsRejectedError
+from fhir_sync.services.plan_one import plan_one
 from mappings.errors import MappingError
 from mappings.fhir_values import ID_PATTERN
-from mappings.orders import OrderInput, map_medication_request
+from mappings.inbound.dispenses import map_medication_dispense
+from mappings.inbound.orders import OrderInput, map_medication_request
 from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
 from mappings.pickup_hours import PickupHours
 
@@ -82,11 +82,7 @@ def gather(patient_id: str, resources: Iterable[JsonObject]) -> PatientData:
                 )["issue"][0]
             )
     if issues:
-        raise FhirError(
-            422,
-            "some resources cannot be used",
-            outcome={"resourceType": "OperationOutcome", "issue": issues},
-        )
+        raise InputsRejectedError("some resources cannot be used", issues=issues)
     return data
 
 
@@ -145,12 +141,21 @@ def plan_for(
     pickup: PickupHours | None = None,
     load: Mapping[date, int] | None = None,
 ) -> tuple[PatientPlan, JsonObject]:
-    """The engine's plan and its transaction Bundle; `load` is the pickups other enrolled
-    patients already have per day (the pharmacy's daily limit)."""
-    orders = [order.order for order in data.orders.values()]
-    plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs, load=load)
-    bundle = plan_bundle(plan, data.orders, pharmacy=pharmacy, pickup=pickup or PickupHours())
-    return plan, bundle
+    """The engine's plan and its transaction Bundle, whose CarePlan carries the plan digest
+    (so a later `fhir-sync sync` against the EHR this plan is written to sees it unchanged);
+    `load` is the pickups other enrolled patients already have per day (the pharmacy's daily
+    limit)."""
+    planned = plan_one(
+        patient_id,
+        data.orders,
+        data.fills.values(),
+        today,
+        prefs,
+        pharmacy=pharmacy,
+        pickup=pickup or PickupHours(),
+        load=load,
+    )
+    return planned.plan, planned.bundle
 
 
 def inputs_bytes(resources: list[JsonObject]) -> bytes:

@@ -10,7 +10,6 @@ leaving it behind (the profile's known limitation, fixed where fhir-sync owns th
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,19 +18,19 @@ from typing import Any, Final
 import orjson
 from sqlalchemy import Connection
 
-from fhir_sync.server.fhirjson import dumps
 from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.store.resources import current_versions, ids_for_patient, save_resources
 from fhir_sync.store.search import read_bodies
 from mappings.fhir_literals import urn_for
+from mappings.kinds import CLOSED_STATUSES, PLAN_TYPES
+from mappings.outbound.plan_digest import DIGEST_PREFIX, plan_digest
 from mappings.profile import SID_SYNC_PLAN
 
-PLAN_TYPES: Final = ("CarePlan", "Appointment", "Task")
 URN: Final = "urn:uuid:"
 ACTIVE: Final = "active"
 ON_HOLD: Final = "on-hold"
 REVOKED: Final = "revoked"
-_CLOSED: Final = {"Appointment": ("cancelled", "fulfilled", "noshow"), "Task": ("cancelled",)}
+_CLOSED: Final = CLOSED_STATUSES
 
 
 def careplan_id(patient_id: str) -> str:
@@ -111,8 +110,8 @@ class StoredPlan:
     resources: list[JsonObject]
     changed: bool
 
-    def transaction_bytes(self) -> bytes:
-        return dumps(transaction_from_resources(self.resources))
+    def transaction(self) -> JsonObject:
+        return transaction_from_resources(self.resources)
 
     def careplan(self) -> JsonObject | None:
         return next((r for r in self.resources if r["resourceType"] == "CarePlan"), None)
@@ -169,5 +168,7 @@ def store_plan(
     return StoredPlan(current, changed=bool(rows))
 
 
-def plan_hash(transaction: bytes) -> str:
-    return hashlib.sha256(transaction).hexdigest()
+def plan_hash(transaction: JsonObject) -> str:
+    """The plan digest (mappings/outbound/plan_digest.py) of the transaction as it goes to the EHR,
+    enrollment status included, without its `sha256:` prefix (the column holds 64 characters)."""
+    return plan_digest(transaction).removeprefix(DIGEST_PREFIX)

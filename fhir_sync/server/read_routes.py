@@ -45,10 +45,10 @@ from fhir_sync.store.search import (
     search_page,
     token_codes,
 )
+from mappings.kinds import STORED_TYPES
 
 router = APIRouter()
 
-STORED_TYPES = ("CarePlan", "Appointment", "Task", "Patient")
 INLINE_COUNT = 100
 
 

@@ -16,10 +16,15 @@ from typing import Final
 from sqlalchemy import Engine
 
 from fhir_sync.server.enrollment_service import EnrollmentService, endpoints_of
-from fhir_sync.server.errors import FhirError
 from fhir_sync.server.live_settings import LiveSettings
 from fhir_sync.server.pause import pause
 from fhir_sync.server.plan_resources import ON_HOLD, REVOKED
+from fhir_sync.services.errors import (
+    DomainError,
+    NotEnrolledError,
+    StateConflictError,
+    UpstreamFailedError,
+)
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.outbox import now_utc
 from fhir_sync.store.sync_requests import (
@@ -32,10 +37,10 @@ from fhir_sync.store.sync_requests import (
 
 log = logging.getLogger("fhir_sync.server.syncs")
 
-#: A pull the endpoint may answer next time (bad gateway, timeout).
-RETRYABLE: Final = frozenset({502, 503, 504})
+#: A pull the endpoint may answer next time (it failed or timed out).
+RETRYABLE: Final = (UpstreamFailedError,)
 #: Nothing to do any more: not enrolled, or unenrolled meanwhile.
-SETTLED: Final = frozenset({404, 409})
+SETTLED: Final = (NotEnrolledError, StateConflictError)
 BATCH: Final = 4
 
 
@@ -76,12 +81,13 @@ class SyncRequestWorker:
     async def process(self, request: ClaimedSync) -> None:
         try:
             await self._sync(request.patient_id)
-        except FhirError as error:
-            if error.status in SETTLED:
+        except DomainError as error:
+            if isinstance(error, SETTLED):
                 await self._finish(request)
             else:
-                retry = error.status in RETRYABLE
-                await self._failed(request, f"HTTP {error.status}: {error.diagnostics}", retry)
+                retry = isinstance(error, RETRYABLE)
+                reason = f"{type(error).__name__}: {error.diagnostics}"
+                await self._failed(request, reason, retry)
         except Exception as error:  # a bug must not stop the loop; the type names no patient
             log.exception("a requested sync failed unexpectedly")
             await self._failed(request, f"internal error: {type(error).__name__}", True)

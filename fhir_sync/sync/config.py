@@ -34,9 +34,9 @@ from adapters.http import (
 )
 from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
-from fhir_sync.clihelp import parse_closed_days
 from fhir_sync.engine import Preferences
 from fhir_sync.fill_settings import FILL_SETTINGS, apply_fill_settings
+from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES, parse_closed_days
 from fhir_sync.sync.service import DEFAULT_WORKERS
 from mappings.fhir_literals import local_reference
 from mappings.fhir_values import ID_PATTERN
@@ -238,8 +238,8 @@ def load_config(
         pharmacy = None
 
     cycle_days = _value(layers, "sync", "cycle_days", _positive_int) or 30
-    if cycle_days not in (28, 30, 90):
-        raise ConfigError(f"{_origin(layers, 'sync', 'cycle_days')}: must be 28, 30 or 90")
+    if cycle_days not in SUPPORTED_CYCLES:
+        raise ConfigError(f"{_origin(layers, 'sync', 'cycle_days')}: must be {CYCLES_TEXT}")
     anchor_day = _value(layers, "sync", "anchor_day", _positive_int)
     if anchor_day is not None and anchor_day > 31:
         raise ConfigError(f"{_origin(layers, 'sync', 'anchor_day')}: must be a day of month 1-31")

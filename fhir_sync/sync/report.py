@@ -1,7 +1,7 @@
 """What a sync run did: one result per patient and the run's totals.
 
-Results stream out through a callback as patients finish (the server of issue 4 records them,
-the CLI draws progress); the report keeps totals and only the patients that need attention
+Results stream out through a callback as patients finish (the server records them, the CLI
+draws progress); the report keeps totals and only the patients that need attention
 (failures), so a run over a whole population holds no per-patient state.
 
 Failure reasons are built from fixed vocabulary and `FhirError.message` (method, URL path,

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from adapters.http import FhirClient, FhirError, PreconditionFailedError
-from fhir_sync.engine import PatientPlan, Preferences, plan_patient
+from fhir_sync.engine import PatientPlan, Preferences
 from fhir_sync.planning.collect import Collected, PatientInputs
+from fhir_sync.services.plan_one import plan_one
 from fhir_sync.sync.bulk_pull import bulk_collect
 from fhir_sync.sync.changes import changed_patients
 from fhir_sync.sync.concurrency import both
@@ -32,10 +33,8 @@ from fhir_sync.sync.pull import Endpoint, Sources, population, pull_patient
 from fhir_sync.sync.report import Outcome, PatientResult, SyncReport
 from fhir_sync.sync.stored_plan import StoredPlan, read_stored_plan
 from fhir_sync.sync.writeback import FhirPlanWriter, PlanWriter
-from mappings.bundle import plan_bundle
 from mappings.fhir_literals import JsonObject
 from mappings.pickup_hours import PickupHours
-from mappings.plan_digest import stamp_plan_digest
 
 log = logging.getLogger("fhir_sync.sync")
 
@@ -287,17 +286,18 @@ def _plan(
     prefs = options.prefs
     if options.keep_anchor and stored is not None and stored.anchor is not None:
         prefs = replace(prefs, anchor_date=stored.anchor)
-    orders = inputs.orders
-    plan = plan_patient(
+    planned = plan_one(
         patient_id,
-        [o.order for o in orders.values()],
+        inputs.orders,
         inputs.fills.values(),
         options.today,
         prefs,
+        pharmacy=options.location,
+        pickup=options.pickup,
         load=options.load,
     )
+    plan = planned.plan
     if plan.anchor is not None and plan.anchor_fills:
         options.load[plan.anchor] += 1
-    bundle = plan_bundle(plan, orders, pharmacy=options.location, pickup=options.pickup)
-    digest = stamp_plan_digest(bundle)
-    return plan, bundle, digest
+    assert planned.digest is not None
+    return plan, planned.bundle, planned.digest

@@ -12,7 +12,7 @@ from datetime import date
 
 from adapters.http import FhirClient, FhirError
 from adapters.http.media import version_id
-from mappings.plan_digest import careplan_anchor, careplan_digest
+from mappings.outbound.plan_digest import careplan_anchor, careplan_digest
 from mappings.profile import SID_SYNC_PLAN
 
 

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,13 +53,7 @@ class SekmetServer:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process, timeout=5, kill=self.process.kill)
 
 
 def require_sekmet() -> None:
@@ -69,6 +63,38 @@ def require_sekmet() -> None:
     if os.environ.get(REQUIRE_ENV):
         pytest.fail(f"{message}; {REQUIRE_ENV} is set, so integration tests must run")
     pytest.skip(message)
+
+
+async def request_body(receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> bytes:
+    """The whole body of an ASGI request, for the test proxies."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], *, timeout: float, kill: Callable[[], None]
+) -> None:
+    """SIGTERM, and `kill` when the process has not ended within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill()
+            process.wait(timeout=timeout)
+
+
+def wait_started(server: Any, thread: Any, what: str, interval: float) -> None:
+    """Until the uvicorn `server` running in `thread` accepts connections (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the {what} did not start")
+        time.sleep(interval)
 
 
 def free_port() -> int:

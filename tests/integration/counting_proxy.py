@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -23,7 +22,7 @@ import uvicorn
 
 from mappings.profile import SID_SYNC_PLAN
 
-from .conftest import free_port
+from .conftest import free_port, request_body, wait_started
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,12 +57,7 @@ class CountingProxy:
                         await self._http.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"")
         headers = {
@@ -124,11 +118,7 @@ class RunningProxy:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the counting proxy did not start")
-            time.sleep(0.02)
+        wait_started(self._server, self._thread, "counting proxy", 0.02)
 
     @property
     def base_url(self) -> str:

@@ -35,7 +35,7 @@ import httpx
 import orjson
 import uvicorn
 
-from .conftest import free_port
+from .conftest import free_port, request_body, wait_started
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -175,12 +175,7 @@ class FaultProxy:
             time.sleep(0.02)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await request_body(receive)
         method, path, query = scope["method"], scope["path"], scope["query_string"]
         fault = self.schedule.decide(method, path, query, body) if self.enabled else OK
         if fault.kind == "status":
@@ -274,11 +269,7 @@ class RunningProxy:
 
     def start(self) -> RunningProxy:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fault proxy did not start")
-            time.sleep(0.01)
+        wait_started(self._server, self._thread, "fault proxy", 0.01)
         return self
 
     def stop(self) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from fhir_sync.store.database import read_transaction
 from fhir_sync.store.outbox import OUTBOX
 
-from .conftest import free_port
+from .conftest import free_port, stop_process
 from .sync_support import generated, load, patient_ids
 
 TODAY = date(2026, 3, 2)
@@ -144,12 +144,7 @@ class Process:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.process, timeout=10, kill=self.kill)
 
 
 def fhir_sync_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from mappings.orders import map_medication_request
+from mappings.inbound.orders import map_medication_request
 
 DEFAULT = Path(__file__).resolve().parents[3] / "shared/data/clinosim-r4/MedicationRequest.ndjson"
 

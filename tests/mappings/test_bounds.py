@@ -29,10 +29,10 @@ from mappings.bounds import (
     MIN_PERIOD_DAYS,
     MIN_SUPPLY_DAYS,
 )
-from mappings.bundle import plan_bundle
-from mappings.dispenses import FillInput, map_medication_dispense
 from mappings.errors import MappingError
-from mappings.orders import OrderInput, map_medication_request
+from mappings.inbound.dispenses import FillInput, map_medication_dispense
+from mappings.inbound.orders import OrderInput, map_medication_request
+from mappings.outbound.bundle import plan_bundle
 from tests.mappings.builders import medication_dispense, medication_request, with_path
 
 TODAY = date(2026, 11, 22)

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from fhir_sync.engine.types import Exclusion, OrderPlan, PatientPlan, PlannedFill, Renewal, Visit
-from mappings.bundle import plan_bundle
-from mappings.orders import OrderInput, map_medication_request
+from mappings.inbound.orders import OrderInput, map_medication_request
+from mappings.outbound.bundle import plan_bundle
 from mappings.profile import (
     CS_SYNC_EXCLUSION,
     EXT_CLARIFICATION_CODE,
@@ -485,6 +485,6 @@ def test_planner_output_on_real_data_is_valid() -> None:
 
 
 def test_utc_default() -> None:
-    from mappings.appointment import DEFAULT_PICKUP_TIME
+    from mappings.outbound.appointment import DEFAULT_PICKUP_TIME
 
     assert DEFAULT_PICKUP_TIME.tzinfo is UTC

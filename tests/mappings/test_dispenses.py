@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhir_sync.engine.types import Fill
-from mappings.dispenses import FillInput, map_medication_dispense
 from mappings.errors import MappingError
-from mappings.orders import OrderInput
-from mappings.patients import PatientInput, map_patient
-from mappings.resources import map_resource
+from mappings.inbound.dispenses import FillInput, map_medication_dispense
+from mappings.inbound.orders import OrderInput
+from mappings.inbound.patients import PatientInput, map_patient
+from mappings.inbound.resources import map_resource
 from tests.mappings.builders import DELETE, medication_dispense, medication_request, with_path
 from tests.mappings.corruption import json_values, paths, replaced
 

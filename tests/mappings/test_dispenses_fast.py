@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhir_sync.datagen import generate
-from mappings.dispenses import FillInput, map_dispense_in_full
-from mappings.dispenses_fast import common_dispense
 from mappings.errors import MappingError
+from mappings.inbound.dispenses import FillInput, map_dispense_in_full
+from mappings.inbound.dispenses_fast import common_dispense
 from tests.mappings.builders import medication_dispense
 from tests.mappings.corruption import json_values, paths, replaced
 

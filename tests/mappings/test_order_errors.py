@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mappings.errors import MappingError
-from mappings.orders import map_medication_request
+from mappings.inbound.orders import map_medication_request
 from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
 from tests.mappings.builders import DELETE, medication_request, with_path
 

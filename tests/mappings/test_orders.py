@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from fhir_sync.engine.types import Dosage, Schedule
-from mappings.orders import map_medication_request
+from mappings.inbound.orders import map_medication_request
 from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
 from tests.mappings.builders import RXNORM, medication_request
 

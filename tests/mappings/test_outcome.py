@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from mappings.errors import MappingError
-from mappings.orders import map_medication_request
+from mappings.inbound.orders import map_medication_request
 from mappings.outcome import (
     input_identity,
     mapping_error_outcome,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fhir_sync.engine.types import Schedule
 from mappings.errors import MappingError
-from mappings.orders import OrderInput, map_medication_request
+from mappings.inbound.orders import OrderInput, map_medication_request
 from tests.mappings.corruption import json_values, paths, replaced
 from tests.mappings.data import medication_request_lines as _lines
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from fhir_sync.engine.types import Schedule
-from mappings.schedules import CONTROLLED_WORDS, schedule_from_text
+from mappings.inbound.schedules import CONTROLLED_WORDS, schedule_from_text
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import Engine, text
+from sqlmodel import SQLModel
 
+from fhir_sync.store import tables as _tables  # noqa: F401  (registers the models)
 from fhir_sync.store.database import is_sqlite, open_engine
 from fhir_sync.store.migrate import upgrade
 
@@ -25,20 +27,8 @@ ADMIN_URL = os.environ.get(
     "FHIR_SYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REQUIRED = bool(os.environ.get("FHIR_SYNC_REQUIRE_INTEGRATION"))
-TABLES = (
-    "assertion_jti",
-    "audit_event",
-    "enrollment",
-    "export_file",
-    "export_job",
-    "fhir_resource",
-    "outbox",
-    "payer_group",
-    "pull_cursor",
-    "registered_client",
-    "search_token",
-    "token_key",
-)
+# Every table the schema has (the models in fhir_sync/store/tables.py), so none is left full.
+TABLES = tuple(sorted(SQLModel.metadata.tables))
 
 
 def _admin_connection() -> psycopg.Connection[tuple[object, ...]]:

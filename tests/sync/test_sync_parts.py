@@ -17,9 +17,9 @@ from fhir_sync.sync.report import Outcome, PatientResult, SyncReport
 from fhir_sync.sync.service import failure_reason
 from fhir_sync.sync.stored_plan import StoredPlan
 from fhir_sync.sync.writeback import pin_careplan
-from mappings.bundle import plan_bundle
-from mappings.orders import OrderInput, map_medication_request
-from mappings.plan_digest import (
+from mappings.inbound.orders import OrderInput, map_medication_request
+from mappings.outbound.bundle import plan_bundle
+from mappings.outbound.plan_digest import (
     careplan_anchor,
     careplan_digest,
     plan_digest,

@@ -8,11 +8,11 @@ from datetime import date
 from rich.console import Console
 from rich.table import Table
 
-from fhir_sync.clihelp import plan_summary
+from fhir_sync.cli.output import plan_summary
+from fhir_sync.cli.sync_summary import sync_summary
 from fhir_sync.engine.types import Exclusion, OrderPlan, PatientPlan
 from fhir_sync.planning.run import PlanReport
 from fhir_sync.sync.report import SyncReport
-from fhir_sync.sync.summary import sync_summary
 
 TODAY = date(2026, 11, 22)
 ANCHOR = date(2026, 11, 29)

@@ -19,18 +19,10 @@ from fastapi import Request
 
 from fhir_sync.server.auth import Caller
 from fhir_sync.server.search_request import ID_PATTERN
+from mappings.operations import operation_at
 
 MAX_QUERY: Final = 4000  # characters of a search's parameters kept
 _DISCLOSED: Final = "audit_disclosed"
-_OPERATION_ACTIONS: Final = {
-    "$enroll": "C",
-    "$unenroll": "U",
-    "$hold": "U",
-    "$resume": "U",
-    "$sync": "U",
-    "$plan": "E",
-    "$export": "E",
-}
 _METHOD_ACTIONS: Final = {"GET": "R", "HEAD": "R", "POST": "E", "PUT": "U", "DELETE": "D"}
 
 
@@ -92,7 +84,7 @@ def access_of(scope: MutableMapping[str, Any], status: int) -> Access | None:
         if status < 400 and resource_id is not None:
             disclosed += ((resource_type, (resource_id,)),)
     elif resource_type and len(parts) == 3 and parts[2].startswith("$"):
-        interaction, action = parts[2], _OPERATION_ACTIONS.get(parts[2], "E")
+        interaction, action = parts[2], _operation_action(path)
     else:
         resource_type = resource_id = None
         interaction = str(getattr(route, "name", "") or path)[:32]
@@ -110,6 +102,15 @@ def access_of(scope: MutableMapping[str, Any], status: int) -> Access | None:
         query=query,
         disclosed=disclosed,
     )
+
+
+def _operation_action(path: str) -> str:
+    """Every operation route is registered (server/operation_route.py), so the registry
+    knows its action; a path it does not know is not an operation route."""
+    operation = operation_at(path)
+    if operation is None:
+        raise LookupError(f"{path} is routed as an operation but not registered as one")
+    return operation.audit_action
 
 
 def _path_id(part: str, params: dict[str, Any]) -> str | None:

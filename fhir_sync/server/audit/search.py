@@ -23,6 +23,7 @@ from fhir_sync.server.search_request import (
 )
 from fhir_sync.store.audit import AuditQuery
 from fhir_sync.store.search import PREFIXES, Prefix, TimeRange
+from mappings.kinds import AUDIT_ENTITY_TYPES
 
 # An AuditEvent id, which is also the `_cursor` of the next page: its row number.
 AUDIT_ID: Final = re.compile(r"[0-9]{1,18}", re.ASCII)
@@ -44,7 +45,7 @@ AUDIT_SEARCH_PARAMS: Final = (
 )
 ACTIONS: Final = ("C", "R", "U", "D", "E")
 OUTCOMES: Final = ("0", "4", "8", "12")
-_ENTITY_TYPES: Final = ("CarePlan", "Appointment", "Task", "Patient", "Group", "AuditEvent")
+_ENTITY_TYPES: Final = AUDIT_ENTITY_TYPES
 
 
 @dataclass(slots=True)

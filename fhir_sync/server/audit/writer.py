@@ -32,10 +32,11 @@ from sqlalchemy import Connection, Engine
 from fhir_sync.server.audit.access import Access
 from fhir_sync.store.audit import insert_audit_rows, patients_of
 from fhir_sync.store.database import write_transaction
+from mappings.kinds import AUDIT_PATIENT_TYPES
 
 log = logging.getLogger("fhir_sync.server.audit")
 
-PATIENT_TYPES: Final = ("CarePlan", "Appointment", "Task")  # stored with their patient's id
+PATIENT_TYPES: Final = AUDIT_PATIENT_TYPES  # stored with their patient's id
 _ATTEMPTS: Final = 3
 
 

@@ -18,10 +18,12 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from mappings.kinds import READ_SCOPES
+
 ROLES: Final = ("ehr", "prescriber", "payer", "pharmacy")
 LETTERS: Final = "cruds"  # SMART v2 order: create, read, update, delete, search
 
-_READ_PLANS: Final = {"CarePlan": "rs", "Appointment": "rs", "Task": "rs", "Patient": "rs"}
+_READ_PLANS: Final = READ_SCOPES  # every stored type, as mappings/kinds.py declares it
 ROLE_SCOPES: Final[Mapping[str, Mapping[str, str]]] = {
     "ehr": _READ_PLANS,
     "prescriber": _READ_PLANS,

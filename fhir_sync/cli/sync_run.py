@@ -1,6 +1,6 @@
 """`fhir-sync sync` behind its flags: settings -> clients -> sync -> summary and exit code.
 
-Kept apart from the typer signature (`fhir_sync.sync_cli`) so that `fhir-sync plan` and
+Kept apart from the typer signature (`fhir_sync.cli.sync`) so that `fhir-sync plan` and
 `--help` do not pay for importing the HTTP stack.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 
 from adapters.files import write_ndjson
 from adapters.http import EndpointSettings, FhirClient, new_http_client
+from fhir_sync.cli.output import progress_bars
+from fhir_sync.cli.sync_summary import error_outcomes, sync_summary
 from fhir_sync.sync.config import (
     ConfigError,
     SyncConfig,
@@ -36,7 +36,6 @@ from fhir_sync.sync.service import (
     sync_changed,
     sync_patients,
 )
-from fhir_sync.sync.summary import error_outcomes, sync_summary
 from fhir_sync.sync.writeback import DirectoryPlanWriter
 
 ERRORS_FILE = "errors.ndjson"
@@ -157,15 +156,7 @@ class _ProgressBar:
     """A bar on stdout while patients finish, drawn only on a terminal."""
 
     def __init__(self, console: Console, total: int | None) -> None:
-        self._bars = RichProgress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
+        self._bars = progress_bars(console)
         self._task = self._bars.add_task("syncing patients", total=total)
 
     def __enter__(self) -> Callable[[PatientResult], None]:

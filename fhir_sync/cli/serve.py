@@ -35,7 +35,7 @@ def serve(
 
     import uvicorn
 
-    from fhir_sync.database_cli import command_settings, open_command_database, startup_report
+    from fhir_sync.cli.database import command_settings, open_command_database, startup_report
     from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV
 
     if outbox_workers is not None:
@@ -92,7 +92,7 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Create the schema or migrate it to the newest revision (safe to run again)."""
-    from fhir_sync.database_cli import command_database
+    from fhir_sync.cli.database import command_database
     from fhir_sync.store.migrate import current_revision
     from fhir_sync.store.migrate import upgrade as run_upgrade
     from fhir_sync.store.opening import describe_database
@@ -106,7 +106,7 @@ def upgrade(
 @db_app.command()
 def current() -> None:
     """Print the schema revision of the database (none when it was never migrated)."""
-    from fhir_sync.database_cli import command_database
+    from fhir_sync.cli.database import command_database
     from fhir_sync.store.migrate import current_revision, head_revision
 
     with command_database(create=False, migrate=False, require_schema=False) as engine:
@@ -116,7 +116,7 @@ def current() -> None:
 @db_app.command()
 def check() -> None:
     """Exit 1 when the database schema differs from what this version expects."""
-    from fhir_sync.database_cli import command_database
+    from fhir_sync.cli.database import command_database
     from fhir_sync.store.migrate import schema_differences
 
     with (

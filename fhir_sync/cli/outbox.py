@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fhir_sync.clients_cli import server_database, usage_error
+from fhir_sync.cli.clients import server_database, usage_error
 
 outbox_app = typer.Typer(
     help="Writes to EHRs: what is queued, what was given up, send again.", no_args_is_help=True

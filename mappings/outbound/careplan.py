@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from fhir_sync.engine.types import OrderPlan, PatientPlan, PlannedFill
 from mappings.exclusion_codes import exclusion_reason
 from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
-from mappings.orders import OrderInput
+from mappings.inbound.orders import OrderInput
 from mappings.profile import (
     CS_CARE_PLAN_CATEGORY,
     EXT_ANCHOR_DATE,

@@ -11,22 +11,17 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from fhir_sync import help_text
-from fhir_sync.clients_cli import clients_app
-from fhir_sync.clihelp import (
-    auto_jobs,
-    dataset_summary,
-    parse_closed_days,
-    parse_today,
-    plan_summary,
-    rich_progress,
-)
+from fhir_sync.cli import help_text
+from fhir_sync.cli.clients import clients_app
+from fhir_sync.cli.outbox import outbox_app
+from fhir_sync.cli.output import dataset_summary, plan_summary, rich_progress
+from fhir_sync.cli.serve import db_app, serve
+from fhir_sync.cli.sync import sync
+from fhir_sync.cli.values import auto_jobs, parse_closed_days, parse_today
+from fhir_sync.cli.worker import worker
 from fhir_sync.engine import Preferences
 from fhir_sync.fill_settings import BY_KEY, apply_fill_settings, parse_fill_settings
-from fhir_sync.outbox_cli import outbox_app
-from fhir_sync.server_cli import db_app, serve
-from fhir_sync.sync_cli import sync
-from fhir_sync.worker_cli import worker
+from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES
 from mappings.pickup_hours import DEFAULT_PICKUP_HOURS, DEFAULT_TIME_ZONE
 from mappings.pickup_hours import pickup_hours as parse_pickup
 
@@ -62,7 +57,7 @@ def plan(
         int | None,
         typer.Option(min=1, max=31, help="Preferred pickup day of month; default: automatic."),
     ] = None,
-    cycle_days: Annotated[int, typer.Option(help="Refill cycle: 28, 30 or 90 days.")] = 30,
+    cycle_days: Annotated[int, typer.Option(help=f"Refill cycle: {CYCLES_TEXT} days.")] = 30,
     closed: Annotated[
         str, typer.Option(help="Weekdays the pharmacy is closed, e.g. sat,sun.")
     ] = "",
@@ -106,8 +101,8 @@ def plan(
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files
 
-    if cycle_days not in (28, 30, 90):
-        _usage("--cycle-days must be 28, 30 or 90")
+    if cycle_days not in SUPPORTED_CYCLES:
+        _usage(f"--cycle-days must be {CYCLES_TEXT}")
     prefs = Preferences(
         cycle_days=cycle_days,
         anchor_day=anchor_day,

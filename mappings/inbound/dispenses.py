@@ -9,7 +9,6 @@ from fhir_sync.engine.types import Fill
 from mappings.bounds import MAX_QUANTITY, get_amount, get_event_date, supply_days
 from mappings.codes import COMPLETING_SUPPLY_TYPES, MEDICATION_DISPENSE_STATUS
 from mappings.contract import require_fields
-from mappings.dispenses_fast import common_dispense
 from mappings.errors import MappingError
 from mappings.fhir_values import (
     JsonObject,
@@ -24,7 +23,8 @@ from mappings.fhir_values import (
     show_code,
     subject_patient_id,
 )
-from mappings.medications import read_concept, resolve_medication
+from mappings.inbound.dispenses_fast import common_dispense
+from mappings.inbound.medications import read_concept, resolve_medication
 from mappings.profile import V3_ACT_CODE
 
 MD: Final = "MedicationDispense"

@@ -1,8 +1,8 @@
-"""Parsing of CLI values and the rich output (progress bars, summary tables) of commands."""
+"""The rich output of commands: progress bars and summary tables (value parsing is in
+values.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -16,44 +16,6 @@ from rich.table import Table
 from fhir_sync.datagen.writer import DatasetStats
 from fhir_sync.planning.run import PlanReport, Progress
 from mappings.exclusion_codes import exclusion_words
-
-WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-def parse_closed_days(text: str) -> frozenset[int]:
-    """`sat,sun` -> {5, 6}; full names and any case accepted."""
-    days: set[int] = set()
-    for part in text.split(","):
-        word = part.strip().lower()[:3]
-        if not word:
-            continue
-        if word not in WEEKDAYS:
-            raise ValueError(f"--closed: unknown weekday {part.strip()!r} (use mon,tue,...,sun)")
-        days.add(WEEKDAYS[word])
-    if len(days) == 7:
-        raise ValueError("--closed: the pharmacy must be open at least one day a week")
-    return frozenset(days)
-
-
-AUTO_JOBS_MIN_BYTES = 32 * 2**20
-
-
-def auto_jobs(sources: list[Path]) -> int:
-    """One worker per CPU when the input is large enough to repay starting them."""
-    size = 0
-    for source in sources:
-        if source.is_file():
-            size += source.stat().st_size
-        elif source.is_dir():
-            size += sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
-    return max(1, os.cpu_count() or 1) if size >= AUTO_JOBS_MIN_BYTES else 1
-
-
-def parse_today(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"--today: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 class _Bars(Progress):
@@ -73,10 +35,10 @@ class _Bars(Progress):
         self._bars.update(self._planning, completed=done)
 
 
-@contextmanager
-def rich_progress(console: Console) -> Iterator[Progress]:
-    """Progress bars on `console` (stderr), drawn only when it is a terminal."""
-    bars = RichProgress(
+def progress_bars(console: Console) -> RichProgress:
+    """Every command's progress bars: drawn on `console` only when it is a terminal, and gone
+    when done."""
+    return RichProgress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
@@ -85,7 +47,12 @@ def rich_progress(console: Console) -> Iterator[Progress]:
         transient=True,
         disable=not console.is_terminal,
     )
-    with bars:
+
+
+@contextmanager
+def rich_progress(console: Console) -> Iterator[Progress]:
+    """Progress bars on `console` (stderr), drawn only when it is a terminal."""
+    with progress_bars(console) as bars:
         yield _Bars(bars)
 
 

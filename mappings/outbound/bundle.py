@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from datetime import time
 
 from fhir_sync.engine.types import PatientPlan
-from mappings.appointment import DEFAULT_PICKUP_MINUTES, DEFAULT_PICKUP_TIME, pickup_appointment
-from mappings.careplan import sync_careplan
 from mappings.fhir_literals import (
     JsonObject,
     checked_id,
@@ -20,10 +18,16 @@ from mappings.fhir_literals import (
     local_reference,
     urn_for,
 )
-from mappings.orders import OrderInput
+from mappings.inbound.orders import OrderInput
+from mappings.outbound.appointment import (
+    DEFAULT_PICKUP_MINUTES,
+    DEFAULT_PICKUP_TIME,
+    pickup_appointment,
+)
+from mappings.outbound.careplan import sync_careplan
+from mappings.outbound.renewal_task import renewal_task, renewal_task_value
 from mappings.pickup_hours import PickupHours
 from mappings.profile import SID_RENEWAL_TASK, SID_SYNC_APPOINTMENT, SID_SYNC_PLAN
-from mappings.renewal_task import renewal_task, renewal_task_value
 
 
 def plan_bundle(

@@ -1,4 +1,4 @@
-"""The `fhir-sync sync` command's flags; the work is in `fhir_sync.sync.command`.
+"""The `fhir-sync sync` command's flags; the work is in `fhir_sync.cli.sync_run`.
 
 Every setting flag defaults to None so that "not given" can fall back to the environment and
 then the config file (flags > env > file); the real defaults live in `fhir_sync.sync.config`.
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from fhir_sync.fill_settings import BY_KEY
+from fhir_sync.services.plan_terms import CYCLES_TEXT
 
 ENDPOINTS_PANEL = "Endpoints"
 PLAN_PANEL = "Planning"
@@ -69,7 +70,7 @@ def sync(
     cycle_days: Annotated[
         int | None,
         typer.Option(
-            help="Refill cycle: 28, 30 or 90 days (default: 30).", rich_help_panel=PLAN_PANEL
+            help=f"Refill cycle: {CYCLES_TEXT} days (default: 30).", rich_help_panel=PLAN_PANEL
         ),
     ] = None,
     closed: Annotated[
@@ -219,7 +220,7 @@ def sync(
     ] = None,
 ) -> None:
     """Pull orders and fills from FHIR servers, plan, and write the plans back."""
-    from fhir_sync.sync.command import RunRequest, run
+    from fhir_sync.cli.sync_run import RunRequest, run
 
     given: dict[tuple[str, str], Any] = {
         ("ehr", "url"): ehr,

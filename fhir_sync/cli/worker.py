@@ -27,7 +27,7 @@ def worker(
     import asyncio
     import logging
 
-    from fhir_sync.database_cli import command_settings, open_command_database, startup_report
+    from fhir_sync.cli.database import command_settings, open_command_database, startup_report
     from fhir_sync.server.background import run_standalone
     from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV, LiveSettings
     from fhir_sync.server.log_privacy import protect_logs

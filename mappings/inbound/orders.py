@@ -23,7 +23,6 @@ from mappings.bounds import (
 )
 from mappings.codes import COURSE_OF_THERAPY, MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS
 from mappings.contract import require_fields
-from mappings.dosages import map_dosages
 from mappings.errors import MappingError
 from mappings.fhir_values import (
     JsonObject,
@@ -38,10 +37,11 @@ from mappings.fhir_values import (
     show_code,
     subject_patient_id,
 )
-from mappings.medications import contained_medication, read_concept, resolve_medication
+from mappings.inbound.dosages import map_dosages
+from mappings.inbound.medications import contained_medication, read_concept, resolve_medication
+from mappings.inbound.schedules import SCHEDULE_BY_CODE, schedule_from_text
 from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
 from mappings.refill_forms import form_group
-from mappings.schedules import SCHEDULE_BY_CODE, schedule_from_text
 
 MR: Final = "MedicationRequest"
 

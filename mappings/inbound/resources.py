@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from mappings.dispenses import FillInput, map_medication_dispense
 from mappings.errors import MappingError
 from mappings.fhir_values import JsonObject, show_code
-from mappings.orders import OrderInput, map_medication_request
-from mappings.patients import PatientInput, map_patient
+from mappings.inbound.dispenses import FillInput, map_medication_dispense
+from mappings.inbound.orders import OrderInput, map_medication_request
+from mappings.inbound.patients import PatientInput, map_patient
 
 Mapped = OrderInput | FillInput | PatientInput | None
 

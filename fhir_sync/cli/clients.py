@@ -62,7 +62,7 @@ def add(
     name: Annotated[str, typer.Option(help="A description for people.")] = "",
 ) -> None:
     """Register a client (a removed client's id may be registered again)."""
-    from fhir_sync.database_cli import database_name
+    from fhir_sync.cli.database import database_name
     from fhir_sync.store.clients import ClientExistsError, add_client, any_client_registered
     from fhir_sync.store.database import write_transaction
     from fhir_sync.store.tables import RegisteredClient
@@ -226,7 +226,7 @@ def _kids(jwks: str | None) -> str:
 def server_database(*, create: bool = False) -> Iterator[Engine]:
     """The server's database, migrated first when the server would (shared by the commands
     that manage what `fhir-sync serve` uses). Only `create` commands may make a new one."""
-    from fhir_sync.database_cli import command_database
+    from fhir_sync.cli.database import command_database
 
     with command_database(create=create) as engine:
         yield engine

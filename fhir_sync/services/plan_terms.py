@@ -1,0 +1,28 @@
+"""The terms a plan is made on, checked the same way wherever they are given (flags, the
+TOML settings, operation parameters): the refill cycles fhir-sync supports and the weekday
+names of closed days (`sat,sun`)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The engine can plan any cycle from 7 to 366 days; these are the ones pharmacies and payers
+# run med sync on (domain.md), and the only ones accepted.
+SUPPORTED_CYCLES: Final = (28, 30, 90)
+CYCLES_TEXT: Final = ", ".join(map(str, SUPPORTED_CYCLES[:-1])) + f" or {SUPPORTED_CYCLES[-1]}"
+WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def parse_closed_days(text: str) -> frozenset[int]:
+    """`sat,sun` -> {5, 6}; full names and any case accepted."""
+    days: set[int] = set()
+    for part in text.split(","):
+        word = part.strip().lower()[:3]
+        if not word:
+            continue
+        if word not in WEEKDAYS:
+            raise ValueError(f"--closed: unknown weekday {part.strip()!r} (use mon,tue,...,sun)")
+        days.add(WEEKDAYS[word])
+    if len(days) == 7:
+        raise ValueError("--closed: the pharmacy must be open at least one day a week")
+    return frozenset(days)

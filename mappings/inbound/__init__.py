@@ -1,0 +1,1 @@
+"""FHIR R4 JSON -> engine types: orders, dispenses, dosages, medications, patients."""
