@@ -1,0 +1,377 @@
+"""The items of the monthly cycle of one enrolled patient: whom to call, what to prepare,
+who picks up, what goes back to stock, which renewals are late, what changed.
+
+APhA's Appointment-Based Model is synchronized refills plus a call a few days before and a set
+pickup day; the call is what separates med sync from plain auto-refill. Each rule below gives
+an item a day and decides it from the facts dated up to that day only, so that:
+
+* deriving a day twice gives the same items with the same identifiers (nothing twice);
+* deriving a missed day later gives what deriving it on time would have given (catch-up);
+* `derive_days(first, last)` is exactly the union of `derive_day` over those days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, timedelta
+
+from fhir_sync.engine.cycle_calendar import (
+    business_day_after,
+    open_after,
+    open_on_or_after,
+    open_on_or_before,
+)
+from fhir_sync.engine.cycle_types import (
+    SCC_VACATION_SUPPLY,
+    ContactOutcome,
+    Cycle,
+    CycleFill,
+    CycleItem,
+    CycleSettings,
+    Enrollment,
+    ItemKind,
+    PickupStatus,
+    PrepStatus,
+    RenewalAnswer,
+    RenewalTrack,
+)
+
+ANSWERED = frozenset({RenewalAnswer.ACCEPTED, RenewalAnswer.REJECTED, RenewalAnswer.COMPLETED})
+CLOSED = frozenset({RenewalAnswer.REJECTED, RenewalAnswer.COMPLETED})
+
+
+def derive_day(enrollment: Enrollment, day: date, settings: CycleSettings) -> tuple[CycleItem, ...]:
+    """The items due on `day`, sorted by identifier."""
+    return derive_days(enrollment, day, day, settings)
+
+
+def derive_days(
+    enrollment: Enrollment, first: date, last: date, settings: CycleSettings
+) -> tuple[CycleItem, ...]:
+    """The items due from `first` to `last` inclusive (a catch-up), sorted by (day, id).
+
+    Raises ValueError when two cycles share an anchor (their items would share identifiers).
+    """
+    anchors = [c.anchor for c in enrollment.cycles]
+    if len(set(anchors)) != len(anchors):
+        raise ValueError("cycles must have distinct anchors")
+    end = enrollment.ended_on
+    found = {
+        item.id: item
+        for item in _candidates(enrollment, settings)
+        if first <= item.day <= last and (end is None or item.day < end)
+    }
+    return tuple(sorted(found.values(), key=lambda i: (i.day, i.id)))
+
+
+def item_id(patient_id: str, kind: ItemKind, anchor: date, *extra: str) -> str:
+    """`<patient>:<kind>:<anchor>[:extra...]`, the identifier of a cycle item."""
+    return ":".join((patient_id, kind.value, anchor.isoformat(), *extra))
+
+
+def outreach_day(cycle: Cycle, settings: CycleSettings) -> date:
+    """`lead` days before the anchor (the open day before, if closed); the day the cycle was
+    planned when that is later."""
+    usual = open_on_or_before(cycle.anchor - timedelta(days=settings.lead_days), settings)
+    return max(usual, cycle.planned_on)
+
+
+def preparation_day(cycle: Cycle, settings: CycleSettings) -> date:
+    """`prep` days before the pickup (the open day before, if closed), or when planned."""
+    usual = open_on_or_before(cycle.pickup_day - timedelta(days=settings.prep_days), settings)
+    return max(usual, cycle.planned_on)
+
+
+def preparation_fills(enrollment: Enrollment, cycle: Cycle, as_of: date) -> tuple[CycleFill, ...]:
+    """The cycle's fills without the orders known to be stopped by `as_of`; SCC 03 on a
+    vacation supply. Call it again when a stop arrives to amend a preparation already made."""
+    stopped = {s.order_id for s in enrollment.stops if s.known_on <= as_of}
+    fills = tuple(f for f in cycle.fills if f.order_id not in stopped)
+    if cycle.vacation:
+        fills = tuple(replace(f, scc=SCC_VACATION_SUPPLY) for f in fills)
+    return fills
+
+
+def _candidates(enrollment: Enrollment, settings: CycleSettings) -> Iterator[CycleItem]:
+    for cycle in enrollment.cycles:
+        yield from _call_items(enrollment, cycle, settings)
+        yield from _preparation_items(enrollment, cycle, settings)
+        yield from _pickup_items(enrollment, cycle, settings)
+    for track in enrollment.renewals:
+        yield from _renewal_items(enrollment.patient_id, track, settings)
+    for change_set in enrollment.change_sets:
+        for change in change_set.changes:
+            extra = (change.kind,) if change.order_id is None else (change.kind, change.order_id)
+            yield CycleItem(
+                id=item_id(enrollment.patient_id, ItemKind.REVIEW, change_set.anchor, *extra),
+                patient_id=enrollment.patient_id,
+                kind=ItemKind.REVIEW,
+                day=change_set.known_on,
+                anchor=change_set.anchor,
+                action=f"Review before preparing: {change.words}",
+                order_id=change.order_id,
+            )
+
+
+def _call_items(
+    enrollment: Enrollment, cycle: Cycle, settings: CycleSettings
+) -> Iterator[CycleItem]:
+    pid, anchor, pickup = enrollment.patient_id, cycle.anchor, cycle.pickup_day
+    first = outreach_day(cycle, settings)
+    if first > pickup:
+        return
+    fills = preparation_fills(enrollment, cycle, first)
+    yield CycleItem(
+        id=item_id(pid, ItemKind.OUTREACH, anchor),
+        patient_id=pid,
+        kind=ItemKind.OUTREACH,
+        day=first,
+        anchor=anchor,
+        action=(
+            f"Call the patient: pickup on {pickup.isoformat()} of {len(fills)} "
+            "medicines; ask the check-in questions"
+        ),
+        fills=fills,
+    )
+    calls = sorted(
+        (c for c in enrollment.contacts if c.anchor == anchor and first <= c.day < pickup),
+        key=lambda c: c.day,
+    )
+    failures = 0
+    wrong_number_seen = False
+    for call in calls:
+        if call.outcome is ContactOutcome.REACHED:
+            return
+        failures += 1
+        next_day = open_after(call.day, settings)
+        if call.outcome is ContactOutcome.WRONG_NUMBER and not wrong_number_seen:
+            wrong_number_seen = True
+            yield CycleItem(
+                id=item_id(pid, ItemKind.UPDATE_CONTACT, anchor),
+                patient_id=pid,
+                kind=ItemKind.UPDATE_CONTACT,
+                day=next_day,
+                anchor=anchor,
+                action="Wrong number: find the patient's current phone number",
+            )
+        if failures <= settings.call_retries and next_day < pickup:
+            yield CycleItem(
+                id=item_id(pid, ItemKind.CALL_RETRY, anchor, str(failures)),
+                patient_id=pid,
+                kind=ItemKind.CALL_RETRY,
+                day=next_day,
+                anchor=anchor,
+                action=(f"Call again (attempt {failures + 1}): pickup on {pickup.isoformat()}"),
+                attempt=failures,
+                fills=fills,
+            )
+            continue
+        yield CycleItem(
+            id=item_id(pid, ItemKind.UNREACHED, anchor),
+            patient_id=pid,
+            kind=ItemKind.UNREACHED,
+            day=min(next_day, pickup),
+            anchor=anchor,
+            action=(
+                f"Not reached after {failures} calls: the pickup on {pickup.isoformat()} "
+                "is not confirmed; decide whether to prepare"
+            ),
+            urgent=True,
+        )
+        return
+
+
+def _preparation_items(
+    enrollment: Enrollment, cycle: Cycle, settings: CycleSettings
+) -> Iterator[CycleItem]:
+    pid, anchor, pickup = enrollment.patient_id, cycle.anchor, cycle.pickup_day
+    day = preparation_day(cycle, settings)
+    if day > pickup:
+        return
+    fills = preparation_fills(enrollment, cycle, day)
+    holds = _hold_reasons(enrollment, fills, pickup, day)
+    yield CycleItem(
+        id=item_id(pid, ItemKind.PREPARE, anchor),
+        patient_id=pid,
+        kind=ItemKind.PREPARE,
+        day=day,
+        anchor=anchor,
+        action=f"Prepare {len(fills)} fills for the pickup on {pickup.isoformat()}",
+        fills=fills,
+        status=PrepStatus.ON_HOLD if holds else PrepStatus.REQUESTED,
+        hold_reasons=holds,
+    )
+    prepared = {f.order_id for f in fills}
+    fulfilled = _first(cycle, PickupStatus.FULFILLED)
+    for stop in sorted(enrollment.stops, key=lambda s: (s.known_on, s.order_id)):
+        late = day < stop.known_on <= pickup and (fulfilled is None or stop.known_on < fulfilled)
+        if late and stop.order_id in prepared:
+            prepared.discard(stop.order_id)
+            yield CycleItem(
+                id=item_id(pid, ItemKind.PULL_FILL, anchor, stop.order_id),
+                patient_id=pid,
+                kind=ItemKind.PULL_FILL,
+                day=stop.known_on,
+                anchor=anchor,
+                action="Stopped after preparation: take it out of the bag and reverse the claim",
+                order_id=stop.order_id,
+                urgent=True,
+            )
+
+
+def _hold_reasons(
+    enrollment: Enrollment, fills: tuple[CycleFill, ...], pickup: date, as_of: date
+) -> tuple[str, ...]:
+    reasons = []
+    for fill in fills:
+        for track in enrollment.renewals:
+            if track.order_id != fill.order_id or track.requested_on > as_of:
+                continue
+            if track.needed_by > pickup:
+                continue
+            answers = {a for d, a in track.answers if d <= as_of}
+            if RenewalAnswer.COMPLETED in answers:
+                continue
+            if RenewalAnswer.REJECTED in answers:
+                reasons.append(f"the prescriber refused the renewal of {fill.medication}")
+            else:
+                reasons.append(f"waiting for a renewal of {fill.medication}")
+    return tuple(reasons)
+
+
+def _first(cycle: Cycle, status: PickupStatus) -> date | None:
+    days = [d for d, s in cycle.outcomes if s is status]
+    return min(days) if days else None
+
+
+def _pickup_items(
+    enrollment: Enrollment, cycle: Cycle, settings: CycleSettings
+) -> Iterator[CycleItem]:
+    pid, anchor, pickup = enrollment.patient_id, cycle.anchor, cycle.pickup_day
+    fills = preparation_fills(enrollment, cycle, pickup)
+    yield CycleItem(
+        id=item_id(pid, ItemKind.PICKUP, anchor),
+        patient_id=pid,
+        kind=ItemKind.PICKUP,
+        day=pickup,
+        anchor=anchor,
+        action=f"Pickup today: {len(fills)} fills ready",
+        fills=fills,
+    )
+    no_show = _first(cycle, PickupStatus.NO_SHOW)
+    if no_show is not None:
+        yield CycleItem(
+            id=item_id(pid, ItemKind.NO_SHOW_FOLLOW_UP, anchor),
+            patient_id=pid,
+            kind=ItemKind.NO_SHOW_FOLLOW_UP,
+            day=open_after(no_show, settings),
+            anchor=anchor,
+            action="Missed the pickup: call the patient to come in",
+            fills=fills,
+        )
+    fulfilled = _first(cycle, PickupStatus.FULFILLED)
+    restock = open_on_or_after(pickup + timedelta(days=settings.return_to_stock_days), settings)
+    returned = fulfilled is None or fulfilled > restock
+    if returned:
+        yield CycleItem(
+            id=item_id(pid, ItemKind.RETURN_TO_STOCK, anchor),
+            patient_id=pid,
+            kind=ItemKind.RETURN_TO_STOCK,
+            day=restock,
+            anchor=anchor,
+            action=(
+                f"Not picked up within {settings.return_to_stock_days} days: return to "
+                "stock and reverse the claims"
+            ),
+            fills=fills,
+        )
+    dispensed = cycle.dispensed_on
+    roll = dispensed if dispensed is not None and (not returned or dispensed < restock) else None
+    if roll is None and returned:
+        roll = restock
+    if roll is not None:
+        next_anchor = anchor + timedelta(days=enrollment.cycle_days)
+        yield CycleItem(
+            id=item_id(pid, ItemKind.ROLL_FORWARD, anchor),
+            patient_id=pid,
+            kind=ItemKind.ROLL_FORWARD,
+            day=roll,
+            anchor=anchor,
+            action=f"Plan the next cycle for {next_anchor.isoformat()} (same anchor)",
+            next_anchor=next_anchor,
+        )
+    if fulfilled is not None:
+        flag = open_on_or_after(
+            fulfilled + timedelta(days=settings.unconfirmed_pickup_days), settings
+        )
+        if dispensed is None or dispensed > flag:
+            yield CycleItem(
+                id=item_id(pid, ItemKind.UNCONFIRMED_PICKUP, anchor),
+                patient_id=pid,
+                kind=ItemKind.UNCONFIRMED_PICKUP,
+                day=flag,
+                anchor=anchor,
+                action="Picked up, but no dispense was recorded: check the pharmacy system",
+                urgent=True,
+            )
+
+
+def _renewal_items(pid: str, track: RenewalTrack, settings: CycleSettings) -> Iterator[CycleItem]:
+    needed = track.needed_by
+    answered = sorted(d for d, a in track.answers if a in ANSWERED)
+    rejected = sorted(d for d, a in track.answers if a is RenewalAnswer.REJECTED)
+    closed = sorted(d for d, a in track.answers if a in CLOSED)
+    if rejected and (not closed or rejected[0] <= closed[0]):
+        yield CycleItem(
+            id=item_id(pid, ItemKind.RENEWAL_REJECTED, needed, track.order_id),
+            patient_id=pid,
+            kind=ItemKind.RENEWAL_REJECTED,
+            day=rejected[0],
+            anchor=needed,
+            action="The prescriber refused the renewal: call the prescriber or the patient",
+            order_id=track.order_id,
+            urgent=True,
+        )
+    first_answer = answered[0] if answered else None
+    window = business_day_after(
+        track.requested_on, settings.renewal_follow_up_business_days, settings
+    )
+    if first_answer is not None and first_answer <= window:
+        return
+    resend = business_day_after(window, 1, settings)
+    yield CycleItem(
+        id=item_id(pid, ItemKind.RENEWAL_RESEND, needed, track.order_id),
+        patient_id=pid,
+        kind=ItemKind.RENEWAL_RESEND,
+        day=resend,
+        anchor=needed,
+        action=(
+            f"No answer in {settings.renewal_follow_up_business_days} business days: send "
+            f"the renewal request again (needed by {needed.isoformat()})"
+        ),
+        order_id=track.order_id,
+    )
+    second = business_day_after(resend, settings.renewal_escalation_business_days, settings)
+    if first_answer is not None and first_answer <= second:
+        return
+    yield CycleItem(
+        id=item_id(pid, ItemKind.RENEWAL_ESCALATE, needed, track.order_id),
+        patient_id=pid,
+        kind=ItemKind.RENEWAL_ESCALATE,
+        day=business_day_after(second, 1, settings),
+        anchor=needed,
+        action=(
+            "Renewal still unanswered after it was sent again: call the prescriber's office "
+            f"(needed by {needed.isoformat()})"
+        ),
+        order_id=track.order_id,
+        urgent=True,
+    )
+
+
+def renewal_age(track: RenewalTrack, today: date) -> int | None:
+    """Days since the request, while the prescriber has not answered; None once answered."""
+    if any(a in ANSWERED and d <= today for d, a in track.answers):
+        return None
+    return max(0, (today - track.requested_on).days)
