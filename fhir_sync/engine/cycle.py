@@ -187,8 +187,6 @@ def _preparation_items(
 ) -> Iterator[CycleItem]:
     pid, anchor, pickup = enrollment.patient_id, cycle.anchor, cycle.pickup_day
     day = preparation_day(cycle, settings)
-    if day > pickup:
-        return
     fills = preparation_fills(enrollment, cycle, day)
     holds = _hold_reasons(enrollment, fills, pickup, day)
     yield CycleItem(

@@ -134,6 +134,10 @@ class Cycle:
     outcomes: tuple[tuple[date, PickupStatus], ...] = ()
     dispensed_on: date | None = None
 
+    def __post_init__(self) -> None:
+        if self.planned_on > self.pickup_day:
+            raise ValueError("a cycle must be planned on or before its pickup day")
+
     @property
     def pickup_day(self) -> date:
         return self.pickup if self.pickup is not None else self.anchor
