@@ -70,6 +70,14 @@ def item_id(patient_id: str, kind: ItemKind, anchor: date, *extra: str) -> str:
     return ":".join((patient_id, kind.value, anchor.isoformat(), *extra))
 
 
+def parse_item_id(value: str) -> tuple[str, ItemKind, date, tuple[str, ...]]:
+    """(patient, kind, anchor, extra) of an item identifier; ValueError when it is not one."""
+    parts = value.split(":")
+    if len(parts) < 3 or not parts[0]:
+        raise ValueError("not a cycle item identifier")
+    return parts[0], ItemKind(parts[1]), date.fromisoformat(parts[2]), tuple(parts[3:])
+
+
 def outreach_day(cycle: Cycle, settings: CycleSettings) -> date:
     """`lead` days before the anchor (the open day before, if closed); the day the cycle was
     planned when that is later."""
@@ -133,6 +141,7 @@ def _call_items(
             "medicines; ask the check-in questions"
         ),
         fills=fills,
+        pickup=pickup,
     )
     calls = sorted(
         (c for c in enrollment.contacts if c.anchor == anchor and first <= c.day < pickup),
@@ -165,6 +174,7 @@ def _call_items(
                 action=(f"Call again (attempt {failures + 1}): pickup on {pickup.isoformat()}"),
                 attempt=failures,
                 fills=fills,
+                pickup=pickup,
             )
             continue
         yield CycleItem(
@@ -199,6 +209,7 @@ def _preparation_items(
         fills=fills,
         status=PrepStatus.ON_HOLD if holds else PrepStatus.REQUESTED,
         hold_reasons=holds,
+        pickup=pickup,
     )
     prepared = {f.order_id for f in fills}
     fulfilled = _first(cycle, PickupStatus.FULFILLED)
@@ -256,6 +267,7 @@ def _pickup_items(
         anchor=anchor,
         action=f"Pickup today: {len(fills)} fills ready",
         fills=fills,
+        pickup=pickup,
     )
     no_show = _first(cycle, PickupStatus.NO_SHOW)
     if no_show is not None:
@@ -267,6 +279,7 @@ def _pickup_items(
             anchor=anchor,
             action="Missed the pickup: call the patient to come in",
             fills=fills,
+            pickup=pickup,
         )
     fulfilled = _first(cycle, PickupStatus.FULFILLED)
     restock = open_on_or_after(pickup + timedelta(days=settings.return_to_stock_days), settings)

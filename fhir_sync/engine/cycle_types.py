@@ -211,7 +211,8 @@ class CycleItem:
 
     `id` is `<patient>:<kind>:<anchor>` with `:<order id>` or `:<attempt>` when the kind can
     occur several times in a cycle; FHIR ids never hold `:`, so it is unambiguous, and it is
-    the same however often and however late the day is derived.
+    the same however often and however late the day is derived. `pickup` is the day the
+    patient comes, on the items that lead to it (calls, preparation, the pickup itself).
     """
 
     id: str
@@ -227,3 +228,4 @@ class CycleItem:
     hold_reasons: tuple[str, ...] = ()
     urgent: bool = False
     next_anchor: date | None = None
+    pickup: date | None = None
