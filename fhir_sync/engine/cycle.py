@@ -59,7 +59,7 @@ def derive_days(
     end = enrollment.ended_on
     found = {
         item.id: item
-        for item in _candidates(enrollment, settings)
+        for item in candidates(enrollment, settings, (first, last))
         if first <= item.day <= last and (end is None or item.day < end)
     }
     return tuple(sorted(found.values(), key=lambda i: (i.day, i.id)))
@@ -101,12 +101,25 @@ def preparation_fills(enrollment: Enrollment, cycle: Cycle, as_of: date) -> tupl
     return fills
 
 
-def _candidates(enrollment: Enrollment, settings: CycleSettings) -> Iterator[CycleItem]:
+# Moving a day off closed days or holidays shifts it by at most this much (closed weekdays
+# leave one open day a week; holidays are assumed not to close the pharmacy for weeks).
+SHIFT_SLACK = timedelta(days=21)
+
+
+def candidates(
+    enrollment: Enrollment, settings: CycleSettings, window: tuple[date, date] | None = None
+) -> Iterator[CycleItem]:
+    """Every item of the enrollment, on any day; with a `window`, cycles and renewals whose
+    items all fall outside it are skipped (a year of history costs nothing per day)."""
     for cycle in enrollment.cycles:
+        if window is not None and not _overlaps(_cycle_span(cycle, settings), window):
+            continue
         yield from _call_items(enrollment, cycle, settings)
         yield from _preparation_items(enrollment, cycle, settings)
         yield from _pickup_items(enrollment, cycle, settings)
     for track in enrollment.renewals:
+        if window is not None and not _overlaps(_renewal_span(track, settings), window):
+            continue
         yield from _renewal_items(enrollment.patient_id, track, settings)
     for change_set in enrollment.change_sets:
         for change in change_set.changes:
@@ -120,6 +133,30 @@ def _candidates(enrollment: Enrollment, settings: CycleSettings) -> Iterator[Cyc
                 action=f"Review before preparing: {change.words}",
                 order_id=change.order_id,
             )
+
+
+def _overlaps(span: tuple[date, date], window: tuple[date, date]) -> bool:
+    return span[0] <= window[1] and window[0] <= span[1]
+
+
+def _cycle_span(cycle: Cycle, settings: CycleSettings) -> tuple[date, date]:
+    """Days that can hold an item of the cycle: none is before it was planned, none after
+    the later of the return-to-stock day, the last outcome's follow-up and the dispenses."""
+    late = cycle.pickup_day + timedelta(days=settings.return_to_stock_days)
+    for day, _ in cycle.outcomes:
+        late = max(late, day + timedelta(days=settings.unconfirmed_pickup_days))
+    if cycle.dispensed_on is not None:
+        late = max(late, cycle.dispensed_on)
+    return cycle.planned_on, late + SHIFT_SLACK
+
+
+def _renewal_span(track: RenewalTrack, settings: CycleSettings) -> tuple[date, date]:
+    business = settings.renewal_follow_up_business_days + settings.renewal_escalation_business_days
+    # Two business days a week at worst (weekends) -> at most ~2x calendar days, plus slack.
+    late = track.requested_on + timedelta(days=2 * (business + 2))
+    for day, _ in track.answers:
+        late = max(late, day)
+    return track.requested_on, late + SHIFT_SLACK
 
 
 def _call_items(

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fhir_sync.engine.cycle import derive_day, derive_days
+from fhir_sync.engine.cycle import candidates, derive_day, derive_days
 from fhir_sync.engine.cycle_types import (
     ChangeSet,
     Contact,
@@ -231,6 +231,18 @@ def test_a_stopped_medicine_is_never_prepared_after_the_stop_is_known(
         stopped = {x.order_id for x in e.stops if x.known_on <= item.day}
         if item.kind in (ItemKind.PREPARE, ItemKind.PICKUP, ItemKind.OUTREACH):
             assert not stopped & {f.order_id for f in item.fills}
+
+
+@settings(max_examples=100, deadline=None)
+@given(enrollments(), cycle_settings(closed=True), st.integers(0, 400), st.integers(0, 40))
+def test_skipping_cycles_outside_the_window_loses_no_item(
+    e: Enrollment, s: CycleSettings, offset: int, width: int
+) -> None:
+    first = whole_span(e)[0] + timedelta(days=offset)
+    last = first + timedelta(days=width)
+    every = {i.id: i for i in candidates(e, s) if first <= i.day <= last}
+    windowed = {i.id: i for i in candidates(e, s, (first, last)) if first <= i.day <= last}
+    assert windowed == every
 
 
 def test_change_kinds_fit_in_an_identifier() -> None:

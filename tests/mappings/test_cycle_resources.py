@@ -24,6 +24,7 @@ from fhir_sync.engine.cycle_types import (
 )
 from mappings.checkin_questionnaire import check_in_questionnaire
 from mappings.checkin_response import map_check_in_response
+from mappings.contact_input import map_contact_communication
 from mappings.cycle_entries import cycle_bundle
 from mappings.cycle_profile import (
     CS_PICKUP_CHOICE,
@@ -286,3 +287,52 @@ def test_bad_check_in_responses_are_refused_naming_the_element(
         map_check_in_response(res)
     assert caught.value.expression == expression
     assert "yes" not in caught.value.message  # never the patient's answer
+
+
+def test_a_recorded_call_reads_back_as_the_contact_it_was_written_from() -> None:
+    for outcome in ContactOutcome:
+        contact = Contact(ANCHOR, date(2026, 12, 24), outcome)
+        written = contact_communication("p1:call-retry:2026-12-30:1", "p1", contact)
+        got = map_contact_communication(written)
+        assert got.contact == contact and got.request_item_id == "p1:call-retry:2026-12-30:1"
+
+
+@pytest.mark.parametrize(
+    ("change", "expression"),
+    [
+        ({"status": "completed"}, "Communication.status"),  # no answer cannot be completed
+        ({"sent": None}, "Communication.sent"),
+        ({"identifier": []}, "Communication.identifier"),
+        (
+            {
+                "identifier": [
+                    {
+                        "system": "https://fhir-sync.org/sid/contact",
+                        "value": "p2:outreach:2026-12-30",
+                    }
+                ]
+            },
+            "Communication.identifier",
+        ),
+        (
+            {
+                "identifier": [
+                    {
+                        "system": "https://fhir-sync.org/sid/contact",
+                        "value": "p1:prepare:2026-12-30",
+                    }
+                ]
+            },
+            "Communication.identifier",
+        ),
+        ({"extension": []}, "Communication.extension"),
+    ],
+)
+def test_a_call_record_that_contradicts_itself_is_refused(
+    change: dict[str, Any], expression: str
+) -> None:
+    contact = Contact(ANCHOR, date(2026, 12, 24), ContactOutcome.NO_ANSWER)
+    written = contact_communication("p1:outreach:2026-12-30", "p1", contact) | change
+    with pytest.raises(MappingError) as caught:
+        map_contact_communication(written)
+    assert caught.value.expression == expression
