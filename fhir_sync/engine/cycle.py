@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 from fhir_sync.engine.cycle_calendar import (
     business_day_after,
@@ -70,6 +71,19 @@ def item_id(patient_id: str, kind: ItemKind, anchor: date, *extra: str) -> str:
     return ":".join((patient_id, kind.value, anchor.isoformat(), *extra))
 
 
+def _item(
+    pid: str, kind: ItemKind, anchor: date, day: date, *extra: str, **fields: Any
+) -> CycleItem:
+    return CycleItem(
+        id=item_id(pid, kind, anchor, *extra),
+        patient_id=pid,
+        kind=kind,
+        day=day,
+        anchor=anchor,
+        **fields,
+    )
+
+
 def parse_item_id(value: str) -> tuple[str, ItemKind, date, tuple[str, ...]]:
     """(patient, kind, anchor, extra) of an item identifier; ValueError when it is not one."""
     parts = value.split(":")
@@ -88,15 +102,17 @@ def outreach_day(cycle: Cycle, settings: CycleSettings) -> date:
 def preparation_day(cycle: Cycle, settings: CycleSettings) -> date:
     """`prep` days before the pickup (the open day before, if closed), or when planned."""
     usual = open_on_or_before(cycle.pickup_day - timedelta(days=settings.prep_days), settings)
-    return max(usual, cycle.planned_on)
+    return max(usual, cycle.planned_on, cycle.moved_on or cycle.planned_on)
 
 
-def preparation_fills(enrollment: Enrollment, cycle: Cycle, as_of: date) -> tuple[CycleFill, ...]:
-    """The cycle's fills without the orders known to be stopped by `as_of`; SCC 03 on a
-    vacation supply. Call it again when a stop arrives to amend a preparation already made."""
-    stopped = {s.order_id for s in enrollment.stops if s.known_on <= as_of}
+def preparation_fills(enrollment: Enrollment, cycle: Cycle, day: date) -> tuple[CycleFill, ...]:
+    """The cycle's fills on `day`: without the orders known to be stopped before that day,
+    SCC 03 on a vacation supply. A stop learned on the day itself or later, up to the
+    pickup, is a pull-fill item instead, so that what a day's items list never changes once
+    the day has begun and a Task already written is never silently wrong."""
+    stopped = {s.order_id for s in enrollment.stops if s.known_on < day}
     fills = tuple(f for f in cycle.fills if f.order_id not in stopped)
-    if cycle.vacation:
+    if cycle.vacation and (cycle.moved_on is None or cycle.moved_on <= day):
         fills = tuple(replace(f, scc=SCC_VACATION_SUPPLY) for f in fills)
     return fills
 
@@ -124,12 +140,12 @@ def candidates(
     for change_set in enrollment.change_sets:
         for change in change_set.changes:
             extra = (change.kind,) if change.order_id is None else (change.kind, change.order_id)
-            yield CycleItem(
-                id=item_id(enrollment.patient_id, ItemKind.REVIEW, change_set.anchor, *extra),
-                patient_id=enrollment.patient_id,
-                kind=ItemKind.REVIEW,
-                day=change_set.known_on,
-                anchor=change_set.anchor,
+            yield _item(
+                enrollment.patient_id,
+                ItemKind.REVIEW,
+                change_set.anchor,
+                change_set.known_on,
+                *extra,
                 action=f"Review before preparing: {change.words}",
                 order_id=change.order_id,
             )
@@ -162,17 +178,17 @@ def _renewal_span(track: RenewalTrack, settings: CycleSettings) -> tuple[date, d
 def _call_items(
     enrollment: Enrollment, cycle: Cycle, settings: CycleSettings
 ) -> Iterator[CycleItem]:
-    pid, anchor, pickup = enrollment.patient_id, cycle.anchor, cycle.pickup_day
+    pid, anchor = enrollment.patient_id, cycle.anchor
     first = outreach_day(cycle, settings)
+    pickup = cycle.pickup_as_of(first)
     if first > pickup:
         return
     fills = preparation_fills(enrollment, cycle, first)
-    yield CycleItem(
-        id=item_id(pid, ItemKind.OUTREACH, anchor),
-        patient_id=pid,
-        kind=ItemKind.OUTREACH,
-        day=first,
-        anchor=anchor,
+    yield _item(
+        pid,
+        ItemKind.OUTREACH,
+        anchor,
+        first,
         action=(
             f"Call the patient: pickup on {pickup.isoformat()} of {len(fills)} "
             "medicines; ask the check-in questions"
@@ -181,7 +197,11 @@ def _call_items(
         pickup=pickup,
     )
     calls = sorted(
-        (c for c in enrollment.contacts if c.anchor == anchor and first <= c.day < pickup),
+        (
+            c
+            for c in enrollment.contacts
+            if c.anchor == anchor and first <= c.day < cycle.pickup_as_of(c.day)
+        ),
         key=lambda c: c.day,
     )
     failures = 0
@@ -191,35 +211,34 @@ def _call_items(
             return
         failures += 1
         next_day = open_after(call.day, settings)
+        pickup = cycle.pickup_as_of(next_day)
         if call.outcome is ContactOutcome.WRONG_NUMBER and not wrong_number_seen:
             wrong_number_seen = True
-            yield CycleItem(
-                id=item_id(pid, ItemKind.UPDATE_CONTACT, anchor),
-                patient_id=pid,
-                kind=ItemKind.UPDATE_CONTACT,
-                day=next_day,
-                anchor=anchor,
+            yield _item(
+                pid,
+                ItemKind.UPDATE_CONTACT,
+                anchor,
+                next_day,
                 action="Wrong number: find the patient's current phone number",
             )
         if failures <= settings.call_retries and next_day < pickup:
-            yield CycleItem(
-                id=item_id(pid, ItemKind.CALL_RETRY, anchor, str(failures)),
-                patient_id=pid,
-                kind=ItemKind.CALL_RETRY,
-                day=next_day,
-                anchor=anchor,
+            yield _item(
+                pid,
+                ItemKind.CALL_RETRY,
+                anchor,
+                next_day,
+                str(failures),
                 action=(f"Call again (attempt {failures + 1}): pickup on {pickup.isoformat()}"),
                 attempt=failures,
-                fills=fills,
+                fills=preparation_fills(enrollment, cycle, next_day),
                 pickup=pickup,
             )
             continue
-        yield CycleItem(
-            id=item_id(pid, ItemKind.UNREACHED, anchor),
-            patient_id=pid,
-            kind=ItemKind.UNREACHED,
-            day=min(next_day, pickup),
-            anchor=anchor,
+        yield _item(
+            pid,
+            ItemKind.UNREACHED,
+            anchor,
+            min(next_day, pickup),
             action=(
                 f"Not reached after {failures} calls: the pickup on {pickup.isoformat()} "
                 "is not confirmed; decide whether to prepare"
@@ -236,12 +255,11 @@ def _preparation_items(
     day = preparation_day(cycle, settings)
     fills = preparation_fills(enrollment, cycle, day)
     holds = _hold_reasons(enrollment, fills, pickup, day)
-    yield CycleItem(
-        id=item_id(pid, ItemKind.PREPARE, anchor),
-        patient_id=pid,
-        kind=ItemKind.PREPARE,
-        day=day,
-        anchor=anchor,
+    yield _item(
+        pid,
+        ItemKind.PREPARE,
+        anchor,
+        day,
         action=f"Prepare {len(fills)} fills for the pickup on {pickup.isoformat()}",
         fills=fills,
         status=PrepStatus.ON_HOLD if holds else PrepStatus.REQUESTED,
@@ -251,15 +269,15 @@ def _preparation_items(
     prepared = {f.order_id for f in fills}
     fulfilled = _first(cycle, PickupStatus.FULFILLED)
     for stop in sorted(enrollment.stops, key=lambda s: (s.known_on, s.order_id)):
-        late = day < stop.known_on <= pickup and (fulfilled is None or stop.known_on < fulfilled)
+        late = day <= stop.known_on <= pickup and (fulfilled is None or stop.known_on <= fulfilled)
         if late and stop.order_id in prepared:
             prepared.discard(stop.order_id)
-            yield CycleItem(
-                id=item_id(pid, ItemKind.PULL_FILL, anchor, stop.order_id),
-                patient_id=pid,
-                kind=ItemKind.PULL_FILL,
-                day=stop.known_on,
-                anchor=anchor,
+            yield _item(
+                pid,
+                ItemKind.PULL_FILL,
+                anchor,
+                stop.known_on,
+                stop.order_id,
                 action="Stopped after preparation: take it out of the bag and reverse the claim",
                 order_id=stop.order_id,
                 urgent=True,
@@ -296,38 +314,35 @@ def _pickup_items(
 ) -> Iterator[CycleItem]:
     pid, anchor, pickup = enrollment.patient_id, cycle.anchor, cycle.pickup_day
     fills = preparation_fills(enrollment, cycle, pickup)
-    yield CycleItem(
-        id=item_id(pid, ItemKind.PICKUP, anchor),
-        patient_id=pid,
-        kind=ItemKind.PICKUP,
-        day=pickup,
-        anchor=anchor,
+    yield _item(
+        pid,
+        ItemKind.PICKUP,
+        anchor,
+        pickup,
         action=f"Pickup today: {len(fills)} fills ready",
         fills=fills,
         pickup=pickup,
     )
     no_show = _first(cycle, PickupStatus.NO_SHOW)
     if no_show is not None:
-        yield CycleItem(
-            id=item_id(pid, ItemKind.NO_SHOW_FOLLOW_UP, anchor),
-            patient_id=pid,
-            kind=ItemKind.NO_SHOW_FOLLOW_UP,
-            day=open_after(no_show, settings),
-            anchor=anchor,
+        yield _item(
+            pid,
+            ItemKind.NO_SHOW_FOLLOW_UP,
+            anchor,
+            open_after(no_show, settings),
             action="Missed the pickup: call the patient to come in",
             fills=fills,
             pickup=pickup,
         )
     fulfilled = _first(cycle, PickupStatus.FULFILLED)
     restock = open_on_or_after(pickup + timedelta(days=settings.return_to_stock_days), settings)
-    returned = fulfilled is None or fulfilled > restock
+    returned = fulfilled is None or fulfilled >= restock
     if returned:
-        yield CycleItem(
-            id=item_id(pid, ItemKind.RETURN_TO_STOCK, anchor),
-            patient_id=pid,
-            kind=ItemKind.RETURN_TO_STOCK,
-            day=restock,
-            anchor=anchor,
+        yield _item(
+            pid,
+            ItemKind.RETURN_TO_STOCK,
+            anchor,
+            restock,
             action=(
                 f"Not picked up within {settings.return_to_stock_days} days: return to "
                 "stock and reverse the claims"
@@ -340,12 +355,11 @@ def _pickup_items(
         roll = restock
     if roll is not None:
         next_anchor = anchor + timedelta(days=enrollment.cycle_days)
-        yield CycleItem(
-            id=item_id(pid, ItemKind.ROLL_FORWARD, anchor),
-            patient_id=pid,
-            kind=ItemKind.ROLL_FORWARD,
-            day=roll,
-            anchor=anchor,
+        yield _item(
+            pid,
+            ItemKind.ROLL_FORWARD,
+            anchor,
+            roll,
             action=f"Plan the next cycle for {next_anchor.isoformat()} (same anchor)",
             next_anchor=next_anchor,
         )
@@ -353,13 +367,12 @@ def _pickup_items(
         flag = open_on_or_after(
             fulfilled + timedelta(days=settings.unconfirmed_pickup_days), settings
         )
-        if dispensed is None or dispensed > flag:
-            yield CycleItem(
-                id=item_id(pid, ItemKind.UNCONFIRMED_PICKUP, anchor),
-                patient_id=pid,
-                kind=ItemKind.UNCONFIRMED_PICKUP,
-                day=flag,
-                anchor=anchor,
+        if dispensed is None or dispensed >= flag:
+            yield _item(
+                pid,
+                ItemKind.UNCONFIRMED_PICKUP,
+                anchor,
+                flag,
                 action="Picked up, but no dispense was recorded: check the pharmacy system",
                 urgent=True,
             )
@@ -371,12 +384,12 @@ def _renewal_items(pid: str, track: RenewalTrack, settings: CycleSettings) -> It
     rejected = sorted(d for d, a in track.answers if a is RenewalAnswer.REJECTED)
     closed = sorted(d for d, a in track.answers if a in CLOSED)
     if rejected and (not closed or rejected[0] <= closed[0]):
-        yield CycleItem(
-            id=item_id(pid, ItemKind.RENEWAL_REJECTED, needed, track.order_id),
-            patient_id=pid,
-            kind=ItemKind.RENEWAL_REJECTED,
-            day=rejected[0],
-            anchor=needed,
+        yield _item(
+            pid,
+            ItemKind.RENEWAL_REJECTED,
+            needed,
+            rejected[0],
+            track.order_id,
             action="The prescriber refused the renewal: call the prescriber or the patient",
             order_id=track.order_id,
             urgent=True,
@@ -388,12 +401,12 @@ def _renewal_items(pid: str, track: RenewalTrack, settings: CycleSettings) -> It
     if first_answer is not None and first_answer <= window:
         return
     resend = business_day_after(window, 1, settings)
-    yield CycleItem(
-        id=item_id(pid, ItemKind.RENEWAL_RESEND, needed, track.order_id),
-        patient_id=pid,
-        kind=ItemKind.RENEWAL_RESEND,
-        day=resend,
-        anchor=needed,
+    yield _item(
+        pid,
+        ItemKind.RENEWAL_RESEND,
+        needed,
+        resend,
+        track.order_id,
         action=(
             f"No answer in {settings.renewal_follow_up_business_days} business days: send "
             f"the renewal request again (needed by {needed.isoformat()})"
@@ -403,12 +416,12 @@ def _renewal_items(pid: str, track: RenewalTrack, settings: CycleSettings) -> It
     second = business_day_after(resend, settings.renewal_escalation_business_days, settings)
     if first_answer is not None and first_answer <= second:
         return
-    yield CycleItem(
-        id=item_id(pid, ItemKind.RENEWAL_ESCALATE, needed, track.order_id),
-        patient_id=pid,
-        kind=ItemKind.RENEWAL_ESCALATE,
-        day=business_day_after(second, 1, settings),
-        anchor=needed,
+    yield _item(
+        pid,
+        ItemKind.RENEWAL_ESCALATE,
+        needed,
+        business_day_after(second, 1, settings),
+        track.order_id,
         action=(
             "Renewal still unanswered after it was sent again: call the prescriber's office "
             f"(needed by {needed.isoformat()})"

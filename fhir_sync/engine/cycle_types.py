@@ -120,9 +120,10 @@ class CycleFill:
 class Cycle:
     """One pickup of the enrollment. `anchor` names the cycle (it is in every identifier);
     `pickup` is the day the patient comes, the anchor unless moved once (a vacation supply
-    picked up early). `planned_on` is when the cycle, or the move of its pickup, became known:
-    outreach and preparation fall on that day when it is later than their usual day (a first,
-    short cycle; a vacation supply agreed on the call).
+    picked up early). `planned_on` is when the cycle became known: outreach and preparation
+    fall on that day when it is later than their usual day (a first, short cycle).
+    `moved_on` is when the moved `pickup` was agreed (a vacation supply, on the call): before
+    it the pickup is the anchor, and a preparation whose day has passed falls on `moved_on`.
     `outcomes` are the pickup's recorded outcomes, each (day, status): a no-show may be
     followed by a late pickup. `dispensed_on` is when the pickup's dispenses were recorded."""
 
@@ -131,12 +132,21 @@ class Cycle:
     planned_on: date
     pickup: date | None = None
     vacation: bool = False
+    moved_on: date | None = None
     outcomes: tuple[tuple[date, PickupStatus], ...] = ()
     dispensed_on: date | None = None
 
     def __post_init__(self) -> None:
         if self.planned_on > self.pickup_day:
             raise ValueError("a cycle must be planned on or before its pickup day")
+        if self.moved_on is not None and (self.pickup is None or self.moved_on > self.pickup):
+            raise ValueError("a moved pickup needs its new day, on or after the move")
+
+    def pickup_as_of(self, day: date) -> date:
+        """The pickup day as known on `day`: the anchor until the move was agreed."""
+        if self.moved_on is not None and day < self.moved_on:
+            return self.anchor
+        return self.pickup_day
 
     @property
     def pickup_day(self) -> date:

@@ -8,11 +8,11 @@ each difference in front of the pharmacist is the guard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
-from fhir_sync.engine.cycle_types import Change, Stop
+from fhir_sync.engine.cycle_types import Change, RenewalAnswer, RenewalTrack, Stop
 from fhir_sync.engine.types import Exclusion, Order, PatientPlan
 
 DOSE_TOLERANCE = 1e-9
@@ -184,3 +184,23 @@ def stops_in(changes: Iterable[Change], known_on: date) -> tuple[Stop, ...]:
         for c in changes
         if c.kind == ChangeKind.STOPPED.value and c.order_id is not None
     )
+
+
+def renewals_answered(
+    tracks: Iterable[RenewalTrack],
+    previous: Sequence[PlannedOrder],
+    new: Sequence[PlannedOrder],
+    day: date,
+) -> tuple[RenewalTrack, ...]:
+    """The tracks, each completed on `day` when the new plan has an active order of the same
+    therapy that the previous plan did not have (the prescriber wrote the renewal)."""
+    therapy_of = {o.order_id: o.therapy for o in previous}
+    known = {o.order_id for o in previous}
+    arrived = {o.therapy for o in new if o.active and o.order_id not in known}
+    out = []
+    for track in tracks:
+        closed = any(a is RenewalAnswer.COMPLETED for _, a in track.answers)
+        if not closed and therapy_of.get(track.order_id) in arrived:
+            track = replace(track, answers=(*track.answers, (day, RenewalAnswer.COMPLETED)))
+        out.append(track)
+    return tuple(out)

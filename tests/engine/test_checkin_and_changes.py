@@ -10,8 +10,14 @@ from __future__ import annotations
 from datetime import date
 
 from fhir_sync.engine.checkin import CheckInAnswers, PickupChoice, interpret_check_in
-from fhir_sync.engine.cycle_types import CycleSettings, Stop
-from fhir_sync.engine.plan_changes import PlannedOrder, diff_plans, planned_orders, stops_in
+from fhir_sync.engine.cycle_types import CycleSettings, RenewalAnswer, RenewalTrack, Stop
+from fhir_sync.engine.plan_changes import (
+    PlannedOrder,
+    diff_plans,
+    planned_orders,
+    renewals_answered,
+    stops_in,
+)
 from fhir_sync.engine.types import Dosage, Order, OrderPlan, PatientPlan
 
 PICKUP = date(2026, 12, 30)
@@ -148,3 +154,20 @@ def test_planned_orders_reads_the_plan_and_the_orders() -> None:
         ("b", "k2", True, True, None),
         ("c", "k3", False, False, None),
     ]
+
+
+def test_a_new_order_for_the_same_therapy_completes_its_renewal() -> None:
+    # Renewal of atorvastatin (order a) requested 12-07; on 12-15 order a2 (same therapy, a
+    # new prescription) arrives: the renewal is completed that day. Metformin's stays open.
+    before = [po("a", therapy="atorvastatin"), po("m", therapy="metformin")]
+    after = [*before, po("a2", therapy="atorvastatin")]
+    tracks = (
+        RenewalTrack("a", PICKUP, date(2026, 12, 7)),
+        RenewalTrack("m", PICKUP, date(2026, 12, 7)),
+    )
+    atorvastatin, metformin = renewals_answered(tracks, before, after, date(2026, 12, 15))
+    assert atorvastatin.answers == ((date(2026, 12, 15), RenewalAnswer.COMPLETED),)
+    assert metformin.answers == ()
+    # Already completed: not completed twice.
+    again = renewals_answered((atorvastatin,), before, after, date(2026, 12, 16))
+    assert again == (atorvastatin,)

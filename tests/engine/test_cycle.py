@@ -236,11 +236,20 @@ def test_a_stop_known_before_preparation_keeps_the_drug_out_and_after_it_pulls_i
     assert [f.order_id for f in pickup.fills] == ["mr-a"]
 
 
+def test_a_stop_learned_on_the_preparation_day_pulls_the_fill_the_same_day() -> None:
+    # The Task may be written before the stop arrives that day: it keeps its content, and a
+    # pull-fill item says to take the drug out.
+    same_day = enrollment(stops=(Stop("mr-b", date(2026, 12, 27)),))
+    items = derive_day(same_day, date(2026, 12, 27), SETTINGS)
+    assert [(i.kind.value, i.order_id) for i in items] == [("prepare", None), ("pull-fill", "mr-b")]
+    assert [f.order_id for f in items[0].fills] == ["mr-a", "mr-b"]
+
+
 def test_vacation_supply_is_picked_up_early_with_scc_03() -> None:
     # The call on 12-23 learns the patient is away 12-26 to 2027-01-05: this pickup moves to
-    # 12-25 (the day before leaving), the move known on 12-23. Preparation 12-25 - 3 = 12-22
+    # 12-25 (the day before leaving), the move agreed on 12-23. Preparation 12-25 - 3 = 12-22
     # has passed, so it is due at once, 12-23; the outreach keeps its day and identifier.
-    e = with_cycle(pickup=date(2026, 12, 25), vacation=True, planned_on=date(2026, 12, 23))
+    e = with_cycle(pickup=date(2026, 12, 25), vacation=True, moved_on=date(2026, 12, 23))
     items = derive_days(e, PLANNED, date(2026, 12, 25), SETTINGS)
     assert [(i.day, i.kind.value) for i in items] == [
         (date(2026, 12, 23), "outreach"),

@@ -227,10 +227,32 @@ def test_catching_up_a_span_is_deriving_each_day(e: Enrollment, s: CycleSettings
 def test_a_stopped_medicine_is_never_prepared_after_the_stop_is_known(
     e: Enrollment, s: CycleSettings
 ) -> None:
-    for item in derive_days(e, *whole_span(e), s):
-        stopped = {x.order_id for x in e.stops if x.known_on <= item.day}
-        if item.kind in (ItemKind.PREPARE, ItemKind.PICKUP, ItemKind.OUTREACH):
-            assert not stopped & {f.order_id for f in item.fills}
+    items = derive_days(e, *whole_span(e), s)
+    pulls = {(i.anchor, i.order_id, i.day) for i in items if i.kind is ItemKind.PULL_FILL}
+    for item in items:
+        if item.kind not in (ItemKind.PREPARE, ItemKind.PICKUP, ItemKind.OUTREACH):
+            continue
+        listed = {f.order_id for f in item.fills}
+        assert not listed & {x.order_id for x in e.stops if x.known_on < item.day}
+        if item.kind is ItemKind.PREPARE:
+            # Learned on the preparation day or later, up to the pickup: pulled that day.
+            (cycle,) = [c for c in e.cycles if c.anchor == item.anchor]
+            fulfilled = min(
+                (d for d, st_ in cycle.outcomes if st_ is PickupStatus.FULFILLED), default=None
+            )
+            for stop in e.stops:
+                ended = e.ended_on is not None and stop.known_on >= e.ended_on
+                in_time = item.day <= stop.known_on <= cycle.pickup_day and (
+                    fulfilled is None or stop.known_on <= fulfilled
+                )
+                first_stop = min(x.known_on for x in e.stops if x.order_id == stop.order_id)
+                if (
+                    stop.order_id in listed
+                    and in_time
+                    and not ended
+                    and stop.known_on == first_stop
+                ):
+                    assert (item.anchor, stop.order_id, stop.known_on) in pulls
 
 
 @settings(max_examples=100, deadline=None)
