@@ -71,7 +71,7 @@ def _measure(url: str, requests: int) -> Iterator[dict[str, Any]]:
     )
     with TestClient(create_app(settings, engine=engine)) as client:
         headers = _token(client, key)
-        for patient_id, body in _enroll_bodies().items():
+        for patient_id, body in demo_enroll_bodies().items():
             answer = client.post(f"/fhir/Patient/{patient_id}/$enroll", json=body, headers=headers)
             answer.raise_for_status()
         plans = client.get("/fhir/CarePlan", headers=headers).json()["entry"]
@@ -163,7 +163,7 @@ def _token(client: TestClient, key: rsa.RSAPrivateKey) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def _enroll_bodies() -> dict[str, dict[str, Any]]:
+def demo_enroll_bodies() -> dict[str, dict[str, Any]]:
     by_patient: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for name in ("Patient", "MedicationRequest", "MedicationDispense"):
         for line in (DEMO / f"{name}.ndjson").read_text().splitlines():

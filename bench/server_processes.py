@@ -53,6 +53,25 @@ def fhir_sync_serve(
 ) -> Iterator[str]:
     """The FHIR base URL of a server on `database_url` (already migrated)."""
     port = free_port()
+    process = start_fhir_sync(database_url, log, port, workers=workers, environ=environ)
+    base = f"http://127.0.0.1:{port}/fhir"
+    try:
+        wait_until_up(base, process, log)
+        yield base
+    finally:
+        _stop(process)
+
+
+def start_fhir_sync(
+    database_url: str,
+    log: Path,
+    port: int,
+    *,
+    workers: int = 1,
+    environ: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`fhir-sync serve` on 127.0.0.1:`port` (already migrated), its output appended to `log`;
+    up once `wait_until_up` returns."""
     env = {
         **os.environ,
         "FHIR_SYNC_DATABASE_URL": database_url,
@@ -61,16 +80,10 @@ def fhir_sync_serve(
     }
     command = [sys.executable, "-m", "fhir_sync", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
+    with log.open("ab") as out:
+        return subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-    base = f"http://127.0.0.1:{port}/fhir"
-    try:
-        _wait_until_up(base, process, log)
-        yield base
-    finally:
-        _stop(process)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -82,7 +95,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -124,7 +137,7 @@ def sekmet_serve(folder: Path, db_path: Path, **settings: Any) -> Iterator[str]:
             cwd=folder,
         )
     try:
-        _wait_until_up(base, process, log)
+        wait_until_up(base, process, log)
         yield base
     finally:
         _stop(process)

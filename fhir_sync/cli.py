@@ -11,20 +11,26 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from fhir_sync import help_text
 from fhir_sync.clients_cli import clients_app
 from fhir_sync.clihelp import (
     auto_jobs,
+    dataset_summary,
     parse_closed_days,
     parse_today,
     plan_summary,
     rich_progress,
 )
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import BY_KEY, apply_fill_settings, parse_fill_settings
 from fhir_sync.outbox_cli import outbox_app
 from fhir_sync.server_cli import db_app, serve
 from fhir_sync.sync_cli import sync
 from fhir_sync.worker_cli import worker
+from mappings.pickup_hours import DEFAULT_PICKUP_HOURS, DEFAULT_TIME_ZONE
+from mappings.pickup_hours import pickup_hours as parse_pickup
 
+help_text.install()
 app = typer.Typer(
     name="fhir-sync",
     help="Medication synchronization over FHIR R4: line up a patient's refills on one day.",
@@ -73,6 +79,29 @@ def plan(
         int,
         typer.Option(min=0, help="Worker processes; 0: one per CPU for large inputs."),
     ] = 0,
+    time_zone: Annotated[
+        str,
+        typer.Option(metavar="AREA/CITY", help="The pharmacy's time zone (IANA name)."),
+    ] = DEFAULT_TIME_ZONE,
+    pickup_hours: Annotated[
+        str,
+        typer.Option(metavar="HH:MM-HH:MM", help="Pickup hours on the anchor date, local time."),
+    ] = DEFAULT_PICKUP_HOURS,
+    window_days: Annotated[
+        int | None, typer.Option(help=BY_KEY["window_days"].help, show_default=False)
+    ] = None,
+    tolerance_days: Annotated[
+        int | None, typer.Option(help=BY_KEY["tolerance_days"].help, show_default=False)
+    ] = None,
+    refill_threshold: Annotated[
+        str | None, typer.Option(help=BY_KEY["refill_threshold"].help, show_default=False)
+    ] = None,
+    form_threshold: Annotated[
+        str | None, typer.Option(help=BY_KEY["form_thresholds"].help, show_default=False)
+    ] = None,
+    daily_limit: Annotated[
+        int | None, typer.Option(help=BY_KEY["daily_limit"].help, show_default=False)
+    ] = None,
 ) -> None:
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files
@@ -85,7 +114,21 @@ def plan(
         closed_weekdays=_or_usage(parse_closed_days, closed),
         lead_days=lead_days,
     )
+    given = {
+        "window_days": window_days,
+        "tolerance_days": tolerance_days,
+        "refill_threshold": refill_threshold,
+        "form_thresholds": form_threshold,
+        "daily_limit": daily_limit,
+    }
+    raw = {key: value for key, value in given.items() if value is not None}
+    try:
+        prefs = apply_fill_settings(prefs, parse_fill_settings(raw))
+    except ValueError as exc:
+        _usage(str(exc))
     as_of = _or_usage(parse_today, today) if today else date.today()
+    pickup = _or_usage(lambda hours: parse_pickup(hours, time_zone), pickup_hours)
+    _check_out_dir(out_dir)
     validate = None
     if strict:
         from mappings.validation import validate_resource
@@ -102,14 +145,25 @@ def plan(
                 progress=progress,
                 validate=validate,
                 jobs=jobs or auto_jobs(sources),
+                pickup=pickup,
             )
     except OSError as exc:
         _usage(f"cannot read input: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
     out.print(plan_summary(report, as_of))
+    failed = False
     if report.rejected:
         err.print(
             f"[yellow]{report.rejected} input(s) rejected: see {out_dir / ERRORS_FILE}[/yellow]"
         )
+        failed = True
+    if report.resources == 0:
+        skipped = f" ({report.skipped_files} file(s) skipped: not .json/.ndjson)"
+        err.print(
+            "[yellow]no FHIR resource was read from the input"
+            f"{skipped if report.skipped_files else ''}[/yellow]"
+        )
+        failed = True
+    if failed:
         raise typer.Exit(1)
 
 
@@ -124,13 +178,26 @@ def generate(
     bad_records: Annotated[
         bool, typer.Option(help="Mix in a few invalid records, as real feeds have.")
     ] = True,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace NDJSON files already in --out.")
+    ] = False,
 ) -> None:
     """Generate realistic synthetic patients, prescriptions and fill histories as NDJSON."""
     from fhir_sync.datagen import write_dataset
+    from fhir_sync.datagen.writer import RESOURCE_TYPES
 
     as_of = _or_usage(parse_today, today) if today else date.today()
-    stats = write_dataset(out_dir, patients, seed, as_of, bad_records=bad_records)
-    out.print(f"wrote {stats} to {out_dir}")
+    _check_out_dir(out_dir)
+    existing = [out_dir / f"{name}.ndjson" for name in RESOURCE_TYPES]
+    existing = [path for path in existing if path.exists()]
+    if existing and not overwrite:
+        names = ", ".join(path.name for path in existing)
+        _usage(f"--out {out_dir} already holds {names}: pass --overwrite to replace them")
+    try:
+        stats = write_dataset(out_dir, patients, seed, as_of, bad_records=bad_records)
+    except OSError as exc:
+        _usage(f"--out {out_dir}: cannot write: {exc.strerror or exc}")
+    out.print(dataset_summary(stats, out_dir))
 
 
 app.command("sync")(sync)
@@ -141,6 +208,16 @@ app.command("worker")(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(outbox_app, name="outbox")
+
+
+def _check_out_dir(path: Path) -> None:
+    """`--out` must be a folder (or not exist yet): said before any input is read."""
+    if path.exists() and not path.is_dir():
+        _usage(f"--out {path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _usage(f"--out {path}: cannot create the folder: {exc.strerror or exc}")
 
 
 def _or_usage(parse: Callable[[str], T], value: str) -> T:

@@ -1,7 +1,7 @@
-"""`fhir-sync clients add|list|remove`: who may call the server's API, and in which role.
+"""`fhir-sync clients add|list|remove|rotate`: who may call the server's API, and in which role.
 
 Uses the same database as `fhir-sync serve` (FHIR_SYNC_DATABASE_URL, else the SQLite file in
-the working folder) and migrates it first when the server would (FHIR_SYNC_MIGRATE_ON_START), so
+the data directory) and migrates it first when the server would (FHIR_SYNC_MIGRATE_ON_START), so
 clients can be registered before the first start. A running server notices a registration or a
 removal within seconds: no restart.
 """
@@ -62,16 +62,48 @@ def add(
     name: Annotated[str, typer.Option(help="A description for people.")] = "",
 ) -> None:
     """Register a client (a removed client's id may be registered again)."""
-    from fhir_sync.server.security.jwks import JwksError, JwksFetcher, check_jwks_url, parse_jwks
+    from fhir_sync.database_cli import database_name
     from fhir_sync.store.clients import ClientExistsError, add_client, any_client_registered
     from fhir_sync.store.database import write_transaction
     from fhir_sync.store.tables import RegisteredClient
 
     if not CLIENT_ID.fullmatch(client_id):
         usage_error("--id: 1-128 letters, digits and . _ ~ : @ -")
+    organization = _payer(payer, role)
+    jwks_text = _checked_keys(jwks, jwks_url)
+    client = RegisteredClient(
+        client_id=client_id,
+        name=name[:200],
+        role=role.value,
+        jwks=jwks_text,
+        jwks_url=jwks_url,
+        payer=organization,
+        created_at=datetime.now(UTC),
+    )
+    with server_database(create=True) as engine, write_transaction(engine) as connection:
+        first = not any_client_registered(connection)
+        try:
+            add_client(connection, client)
+        except ClientExistsError:
+            err.print(f"[red]error:[/red] client {client_id} exists; remove it first")
+            raise typer.Exit(1) from None
+    typer.echo(
+        f"registered client {client_id} ({role.value}{', ' + organization if organization else ''})"
+        f" in the database {database_name()}"
+    )
+    if first:
+        out.print(
+            "the first client: with FHIR_SYNC_AUTH=auto (the default) every API call to a server "
+            "on this database needs an access token (a running server notices within seconds)"
+        )
+
+
+def _checked_keys(jwks: Path | None, jwks_url: str | None) -> str | None:
+    """The JWKS text of `--jwks` (None for `--jwks-url`), checked; exactly one is given."""
+    from fhir_sync.server.security.jwks import JwksError, JwksFetcher, check_jwks_url, parse_jwks
+
     if (jwks is None) == (jwks_url is None):
         usage_error("give exactly one of --jwks FILE and --jwks-url URL")
-    organization = _payer(payer, role)
     jwks_text = None
     try:
         if jwks is not None:
@@ -88,30 +120,7 @@ def add(
             JwksFetcher().keys(jwks_url)
         except JwksError as exc:
             err.print(f"[yellow]warning:[/yellow] {exc}; registered anyway")
-    client = RegisteredClient(
-        client_id=client_id,
-        name=name[:200],
-        role=role.value,
-        jwks=jwks_text,
-        jwks_url=jwks_url,
-        payer=organization,
-        created_at=datetime.now(UTC),
-    )
-    with server_database() as engine, write_transaction(engine) as connection:
-        first = not any_client_registered(connection)
-        try:
-            add_client(connection, client)
-        except ClientExistsError:
-            err.print(f"[red]error:[/red] client {client_id} exists; remove it first")
-            raise typer.Exit(1) from None
-    out.print(
-        f"registered client {client_id} ({role.value}{', ' + organization if organization else ''})"
-    )
-    if first:
-        out.print(
-            "the first client: with FHIR_SYNC_AUTH=auto (the default) every API call now needs "
-            "an access token"
-        )
+    return jwks_text
 
 
 @clients_app.command("list")
@@ -135,6 +144,46 @@ def list_(
             "removed" if client.disabled else "active",
         )
     out.print(table)
+
+
+@clients_app.command("rotate")
+def rotate(
+    client_id: Annotated[str, typer.Argument(help="The client id.")],
+    jwks: Annotated[
+        Path | None, typer.Option("--jwks", help="A file with the client's new public JWKS.")
+    ] = None,
+    jwks_url: Annotated[
+        str | None, typer.Option("--jwks-url", help="Where the client now publishes its JWKS.")
+    ] = None,
+    overlap: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=7 * 24 * 3600,
+            help="Seconds the old keys (and tokens issued before) keep working.",
+        ),
+    ] = 3600,
+) -> None:
+    """Give a client new keys. During the overlap the old keys still sign valid assertions and
+    tokens issued before stay valid; after it both are refused (0: at once)."""
+    from datetime import timedelta
+
+    from fhir_sync.store.clients import rotate_client
+    from fhir_sync.store.database import write_transaction
+
+    jwks_text = _checked_keys(jwks, jwks_url)
+    until = datetime.now(UTC) + timedelta(seconds=overlap)
+    with server_database() as engine, write_transaction(engine) as connection:
+        generation = rotate_client(
+            connection, client_id, jwks=jwks_text, jwks_url=jwks_url, overlap_until=until
+        )
+    if generation is None:
+        err.print(f"[red]error:[/red] no active client {client_id[:128]}")
+        raise typer.Exit(1)
+    out.print(
+        f"rotated the keys of client {client_id} (generation {generation}); the old keys and "
+        f"tokens work until {until.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+    )
 
 
 @clients_app.command("remove")
@@ -174,24 +223,13 @@ def _kids(jwks: str | None) -> str:
 
 
 @contextmanager
-def server_database() -> Iterator[Engine]:
+def server_database(*, create: bool = False) -> Iterator[Engine]:
     """The server's database, migrated first when the server would (shared by the commands
-    that manage what `fhir-sync serve` uses)."""
-    from fhir_sync.server.settings import ServerSettings
-    from fhir_sync.store.database import open_engine
-    from fhir_sync.store.migrate import upgrade
+    that manage what `fhir-sync serve` uses). Only `create` commands may make a new one."""
+    from fhir_sync.database_cli import command_database
 
-    try:
-        settings = ServerSettings.from_env()
-    except ValueError as exc:
-        usage_error(str(exc))
-    engine = open_engine(settings.database_url)
-    try:
-        if settings.migrate_on_start:
-            upgrade(engine)
+    with command_database(create=create) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 def usage_error(message: str) -> NoReturn:

@@ -1,8 +1,9 @@
 """`fhir-sync outbox status|dead|retry`: the writes to EHRs that the server owes, and those it
 gave up on, for pharmacy staff to inspect and send again once the cause is fixed.
 
-Uses the server's database (FHIR_SYNC_DATABASE_URL, else the SQLite file in the working
-folder). A running server's workers pick retried writes up within seconds.
+Uses the server's database (FHIR_SYNC_DATABASE_URL, else the SQLite file in the data
+directory); a missing database is an error, never created here. A running server's workers
+pick retried writes up within seconds.
 """
 
 from __future__ import annotations

@@ -29,25 +29,29 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the FHIR server (database from FHIR_SYNC_DATABASE_URL; default a SQLite file)."""
+    """Run the FHIR server (database from FHIR_SYNC_DATABASE_URL; default the SQLite file in
+    the data directory, FHIR_SYNC_DATA_DIR)."""
     import os
 
     import uvicorn
 
+    from fhir_sync.database_cli import command_settings, open_command_database, startup_report
     from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV
 
     if outbox_workers is not None:
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)  # read by each server process
 
-    from fhir_sync.server.settings import ServerSettings
-    from fhir_sync.store.database import open_engine
-    from fhir_sync.store.migrate import upgrade
+    from fhir_sync.server.http_protocol import FhirHttpProtocol
+    from fhir_sync.server.log_privacy import uvicorn_log_config
 
-    settings = ServerSettings.from_env()
-    if settings.migrate_on_start:
-        # Once here rather than in every worker process (each would wait on the lock anyway).
-        engine = open_engine(settings.database_url)
-        upgrade(engine)
+    settings = command_settings()
+    _check_public_url(settings.public_url, host, port)
+    # Migrated once here rather than in every worker process (each would wait on the lock).
+    engine = open_command_database(settings, create=True)
+    try:
+        for line in startup_report(settings, engine):
+            typer.echo(f"fhir-sync serve: {line}", err=True)
+    finally:
         engine.dispose()
     uvicorn.run(
         "fhir_sync.server.asgi:app",
@@ -56,7 +60,29 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,  # request lines name patients in URLs: no PHI in logs
-        proxy_headers=True,
+        http=FhirHttpProtocol,  # unreadable requests answered as OperationOutcomes too
+        log_config=uvicorn_log_config(),  # and no exception messages (log_privacy.py)
+        # X-Forwarded-For/-Proto only from the proxies FHIR_SYNC_TRUSTED_PROXIES names.
+        proxy_headers=settings.edge.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.edge.forwarded_allow_ips,
+    )
+
+
+def _check_public_url(public_url: str | None, host: str, port: int) -> None:
+    """Say at start whom token assertions must be addressed to; refuse to run a declared
+    production server (FHIR_SYNC_ENV=production) that does not know its public URL."""
+    import os
+
+    if public_url is not None:
+        err.print(f"public URL {public_url}: client assertions must name {public_url}/auth/token")
+        return
+    if os.environ.get("FHIR_SYNC_ENV", "").strip().lower() == "production":
+        err.print("FHIR_SYNC_PUBLIC_URL must be set in production (FHIR_SYNC_ENV=production)")
+        raise typer.Exit(2)
+    err.print(
+        f"FHIR_SYNC_PUBLIC_URL is not set: links and the token URL are the listening address "
+        f"(http://{host}:{port} when reached there), never the request's Host; set it in "
+        "production."
     )
 
 
@@ -65,43 +91,38 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Create the schema or migrate it to the newest revision (safe to run again)."""
-    from fhir_sync.store.database import database_url, open_engine
+    from fhir_sync.database_cli import command_database
     from fhir_sync.store.migrate import current_revision
     from fhir_sync.store.migrate import upgrade as run_upgrade
+    from fhir_sync.store.opening import describe_database
 
-    engine = open_engine(database_url())
-    try:
+    with command_database(create=True, migrate=False, require_schema=False) as engine:
         run_upgrade(engine, revision)
-        out.print(f"database at revision {current_revision(engine)}")
-    finally:
-        engine.dispose()
+        shown = describe_database(engine.url.render_as_string(hide_password=False))
+        typer.echo(f"database {shown} at revision {current_revision(engine)}")
 
 
 @db_app.command()
 def current() -> None:
     """Print the schema revision of the database (none when it was never migrated)."""
-    from fhir_sync.store.database import database_url, open_engine
+    from fhir_sync.database_cli import command_database
     from fhir_sync.store.migrate import current_revision, head_revision
 
-    engine = open_engine(database_url())
-    try:
+    with command_database(create=False, migrate=False, require_schema=False) as engine:
         out.print(f"current {current_revision(engine) or 'none'}, newest {head_revision()}")
-    finally:
-        engine.dispose()
 
 
 @db_app.command()
 def check() -> None:
     """Exit 1 when the database schema differs from what this version expects."""
-    from fhir_sync.store.database import database_url, open_engine
+    from fhir_sync.database_cli import command_database
     from fhir_sync.store.migrate import schema_differences
 
-    engine = open_engine(database_url())
-    try:
-        with engine.connect() as connection:
-            differences = schema_differences(connection)
-    finally:
-        engine.dispose()
+    with (
+        command_database(create=False, migrate=False, require_schema=False) as engine,
+        engine.connect() as connection,
+    ):
+        differences = schema_differences(connection)
     for difference in differences:
         err.print(str(difference))
     if differences:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from fhir_sync.fill_settings import BY_KEY
+
 ENDPOINTS_PANEL = "Endpoints"
 PLAN_PANEL = "Planning"
 AUTH_PANEL = "EHR authentication (SMART Backend Services or a bearer token)"
@@ -88,6 +90,52 @@ def sync(
         typer.Option(
             help="The pharmacy Location reference for Appointments, e.g. Location/main.",
             rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    time_zone: Annotated[
+        str | None,
+        typer.Option(
+            metavar="AREA/CITY",
+            help="The pharmacy's time zone, IANA name (default: UTC).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    pickup_hours: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HH:MM-HH:MM",
+            help="Pickup hours on the anchor date, local time (default: 09:00-17:00).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    window_days: Annotated[
+        int | None,
+        typer.Option(
+            help=BY_KEY["window_days"].help, show_default=False, rich_help_panel=PLAN_PANEL
+        ),
+    ] = None,
+    tolerance_days: Annotated[
+        int | None,
+        typer.Option(
+            help=BY_KEY["tolerance_days"].help, show_default=False, rich_help_panel=PLAN_PANEL
+        ),
+    ] = None,
+    refill_threshold: Annotated[
+        str | None,
+        typer.Option(
+            help=BY_KEY["refill_threshold"].help, show_default=False, rich_help_panel=PLAN_PANEL
+        ),
+    ] = None,
+    form_threshold: Annotated[
+        str | None,
+        typer.Option(
+            help=BY_KEY["form_thresholds"].help, show_default=False, rich_help_panel=PLAN_PANEL
+        ),
+    ] = None,
+    daily_limit: Annotated[
+        int | None,
+        typer.Option(
+            help=BY_KEY["daily_limit"].help, show_default=False, rich_help_panel=PLAN_PANEL
         ),
     ] = None,
     keep_anchor: Annotated[
@@ -191,8 +239,15 @@ def sync(
         ("sync", "lead_days"): lead_days,
         ("sync", "location"): pharmacy_location,
         ("sync", "keep_anchor"): keep_anchor,
+        ("sync", "time_zone"): time_zone,
+        ("sync", "pickup_hours"): pickup_hours,
         ("sync", "concurrency"): concurrency,
         ("sync", "page_size"): page_size,
+        ("sync", "window_days"): window_days,
+        ("sync", "tolerance_days"): tolerance_days,
+        ("sync", "refill_threshold"): refill_threshold,
+        ("sync", "form_thresholds"): form_threshold,
+        ("sync", "daily_limit"): daily_limit,
     }
     request = RunRequest(
         flags={key: value for key, value in given.items() if value is not None},

@@ -6,6 +6,7 @@ write-back apart, scaling each on its own; any number of workers may share one P
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Annotated
 
@@ -26,11 +27,22 @@ def worker(
     import asyncio
     import logging
 
+    from fhir_sync.database_cli import command_settings, open_command_database, startup_report
     from fhir_sync.server.background import run_standalone
     from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV, LiveSettings
-    from fhir_sync.server.settings import ServerSettings
+    from fhir_sync.server.log_privacy import protect_logs
 
     if outbox_workers is not None:
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_standalone(ServerSettings.from_env(), LiveSettings.from_env()))
+    protect_logs()
+    settings = command_settings()
+    engine = open_command_database(settings, create=True)
+    try:
+        for line in startup_report(settings, engine):
+            logging.getLogger("fhir_sync.worker").info("%s", line)
+    finally:
+        engine.dispose()
+    # Migrated above: the workers need not take the migration lock again.
+    ready = dataclasses.replace(settings, migrate_on_start=False)
+    asyncio.run(run_standalone(ready, LiveSettings.from_env()))

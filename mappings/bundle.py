@@ -21,6 +21,7 @@ from mappings.fhir_literals import (
     urn_for,
 )
 from mappings.orders import OrderInput
+from mappings.pickup_hours import PickupHours
 from mappings.profile import SID_RENEWAL_TASK, SID_SYNC_APPOINTMENT, SID_SYNC_PLAN
 from mappings.renewal_task import renewal_task, renewal_task_value
 
@@ -32,19 +33,25 @@ def plan_bundle(
     pharmacy: str | None = None,
     pickup_time: time = DEFAULT_PICKUP_TIME,
     pickup_minutes: int = DEFAULT_PICKUP_MINUTES,
+    pickup: PickupHours | None = None,
 ) -> JsonObject:
     """The transaction Bundle for one patient's plan.
 
     `orders` maps order id -> OrderInput for every order the plan names (their medication,
     dose unit and requester are written back). `pharmacy` is a Location id or `Location/<id>`;
-    `pickup_time` (with a time zone) and `pickup_minutes` place the pickup on the anchor date.
+    `pickup_time` (with a time zone) and `pickup_minutes` place the pickup on the anchor date;
+    `pickup`, when given, replaces both with the pharmacy's pickup hours in its time zone.
     Raises ValueError when the plan names an order missing from `orders` or an id is not a
     FHIR id.
     """
+    if pickup is not None:
+        pickup_time, pickup_minutes = pickup.start, pickup.minutes
     patient_id = checked_id(plan.patient_id, "patient id")
     location = local_reference(pharmacy, "Location") if pharmacy is not None else None
     careplan_url = urn_for(SID_SYNC_PLAN, patient_id)
-    appointment_url = urn_for(SID_SYNC_APPOINTMENT, patient_id) if plan.anchor is not None else None
+    # No pickup Appointment for a day with nothing to dispense.
+    dispensing = plan.anchor is not None and plan.anchor_fills > 0
+    appointment_url = urn_for(SID_SYNC_APPOINTMENT, patient_id) if dispensing else None
     entries = [
         _entry(
             careplan_url,
@@ -57,7 +64,7 @@ def plan_bundle(
         appointment = pickup_appointment(
             patient_id,
             plan.anchor,
-            len(plan.synced),
+            plan.anchor_fills,
             careplan_url=careplan_url,
             pharmacy=location,
             pickup_time=pickup_time,

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fhir_sync.engine.types import OrderPlan, PatientPlan
+from fhir_sync.engine.types import OrderPlan, PatientPlan, PlannedFill
+from mappings.exclusion_codes import exclusion_reason
 from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
 from mappings.orders import OrderInput
 from mappings.profile import (
     CS_CARE_PLAN_CATEGORY,
     EXT_ANCHOR_DATE,
+    EXT_CLARIFICATION_CODE,
     EXT_CYCLE_QUANTITY,
     EXT_DAYS_SUPPLY,
+    EXT_EARLIEST_FILL,
     EXT_MEDICATION_REQUEST,
+    EXT_OWN_DATE,
+    EXT_PLANNED_FILL,
     EXT_REFILLS_REMAINING,
     EXT_SHORT_FILL,
+    EXT_SUPPLY_GAP,
     EXT_SYNC_CYCLE,
+    EXT_TRANSITION_VISIT,
     SID_SYNC_PLAN,
 )
 
@@ -37,9 +44,6 @@ def _category() -> JsonObject:
     }
 
 
-NOT_SYNCED_REASON = "not synchronized"
-
-
 def sync_careplan(
     plan: PatientPlan,
     orders: Mapping[str, OrderInput],
@@ -51,6 +55,8 @@ def sync_careplan(
     extensions: list[JsonObject] = [{"url": EXT_SYNC_CYCLE, "valueDuration": days(plan.cycle_days)}]
     if plan.anchor is not None:
         extensions.append({"url": EXT_ANCHOR_DATE, "valueDate": plan.anchor.isoformat()})
+    for visit in plan.transition_visits:
+        extensions.append({"url": EXT_TRANSITION_VISIT, "valueDate": visit.day.isoformat()})
     activities = [
         _activity(order_plan, _order_input(orders, order_plan.order_id), pharmacy)
         for order_plan in sorted(plan.orders, key=lambda o: o.order_id)
@@ -81,19 +87,35 @@ def _order_input(orders: Mapping[str, OrderInput], order_id: str) -> OrderInput:
     return found
 
 
+def _planned_fill(fill: PlannedFill, unit: str | None) -> JsonObject:
+    parts: list[JsonObject] = [
+        {"url": "date", "valueDate": fill.day.isoformat()},
+        {"url": "quantity", "valueQuantity": quantity(fill.quantity, unit)},
+        {"url": "days-supply", "valueQuantity": days(fill.days_supply)},
+        {"url": "earliest-fill", "valueDate": fill.earliest.isoformat()},
+    ]
+    parts.extend(
+        {"url": "submission-clarification-code", "valueCode": c} for c in fill.clarification
+    )
+    if fill.label:
+        parts.append({"url": "label", "valueString": fill.label})
+    return {"url": EXT_PLANNED_FILL, "extension": parts}
+
+
 def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) -> JsonObject:
     link = {
         "url": EXT_MEDICATION_REQUEST,
         "valueReference": reference(f"MedicationRequest/{order_plan.order_id}"),
     }
     if not order_plan.synced:
+        # Never doNotPerform: it is a modifier meaning "prohibited", and fhir-sync leaving an
+        # order out of the pickup schedule prohibits nothing.
         return {
             "detail": {
                 "extension": [link],
                 "kind": "MedicationRequest",
                 "status": "not-started",
-                "statusReason": {"text": order_plan.reason or NOT_SYNCED_REASON},
-                "doNotPerform": True,
+                "statusReason": exclusion_reason(order_plan.exclusion, order_plan.reason),
                 "productCodeableConcept": order.medication,
             }
         }
@@ -106,6 +128,18 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
     ]
     if order_plan.refills_left is not None:
         extensions.append({"url": EXT_REFILLS_REMAINING, "valueInteger": order_plan.refills_left})
+    if order_plan.earliest_fill is not None:
+        extensions.append(
+            {"url": EXT_EARLIEST_FILL, "valueDate": order_plan.earliest_fill.isoformat()}
+        )
+    extensions.extend(
+        {"url": EXT_CLARIFICATION_CODE, "valueCode": code} for code in order_plan.clarification
+    )
+    if order_plan.own_date:
+        extensions.append({"url": EXT_OWN_DATE, "valueBoolean": True})
+    if order_plan.gap_days:
+        extensions.append({"url": EXT_SUPPLY_GAP, "valueQuantity": days(order_plan.gap_days)})
+    extensions.extend(_planned_fill(fill, unit) for fill in order_plan.fills)
     detail: JsonObject = {
         "extension": extensions,
         "kind": "MedicationRequest",

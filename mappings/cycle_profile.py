@@ -19,16 +19,12 @@ CS_CYCLE_ITEM: Final = f"{BASE}/CodeSystem/cycle-item"
 CS_CONTACT_OUTCOME: Final = f"{BASE}/CodeSystem/contact-outcome"
 CS_TASK_INPUT: Final = f"{BASE}/CodeSystem/task-input"
 CS_PICKUP_CHOICE: Final = f"{BASE}/CodeSystem/check-in-pickup"
-# NCPDP Submission Clarification Codes (field 420-DK) have no HL7-registered system; this one
-# carries the NCPDP code values unchanged.
-CS_NCPDP_SCC: Final = f"{BASE}/CodeSystem/ncpdp-scc"
 
-# Extensions on Task.input (one input per fill) and on Communication.
+# Extensions on Task.input (one input per fill; with profile.EXT_EARLIEST_FILL and
+# profile.EXT_CLARIFICATION_CODE, as on CarePlan activities) and on Communication.
 _SD: Final = f"{BASE}/StructureDefinition/"
 EXT_FILL_QUANTITY: Final = _SD + "fill-quantity"
 EXT_FILL_DAYS_SUPPLY: Final = _SD + "fill-days-supply"
-EXT_EARLIEST_FILL: Final = _SD + "earliest-fill"
-EXT_SUBMISSION_CLARIFICATION: Final = _SD + "submission-clarification"
 EXT_CONTACT_OUTCOME: Final = _SD + "contact-outcome"
 
 # The check-in Questionnaire fhir-sync ships: its canonical URL and the version it writes.

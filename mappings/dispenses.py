@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from fhir_sync.engine.types import Fill
+from mappings.bounds import MAX_QUANTITY, get_amount, get_event_date, supply_days
 from mappings.codes import COMPLETING_SUPPLY_TYPES, MEDICATION_DISPENSE_STATUS
 from mappings.contract import require_fields
 from mappings.dispenses_fast import common_dispense
@@ -14,9 +15,7 @@ from mappings.fhir_values import (
     JsonObject,
     duration_days,
     get_code,
-    get_date,
     get_list,
-    get_number,
     get_object,
     get_str,
     item_object,
@@ -79,7 +78,9 @@ def _map(res: JsonObject) -> FillInput | None:
         return None
     patient_id = subject_patient_id(res)
 
-    handed_over = get_date(res, "whenHandedOver", "") or get_date(res, "whenPrepared", "")
+    handed_over = get_event_date(res, "whenHandedOver", "") or get_event_date(
+        res, "whenPrepared", ""
+    )
     if handed_over is None:
         raise MappingError(
             "a completed dispense needs whenHandedOver", ".whenHandedOver", "required"
@@ -93,10 +94,10 @@ def _map(res: JsonObject) -> FillInput | None:
     days_supply = quantity = None
     days = get_object(res, "daysSupply", "")
     if days is not None:
-        days_supply = duration_days(days, ".daysSupply")
+        days_supply = supply_days(duration_days(days, ".daysSupply"), ".daysSupply.value")
     amount = get_object(res, "quantity", "")
     if amount is not None:
-        quantity = get_number(amount, "value", ".quantity")
+        quantity = get_amount(amount, "value", ".quantity", MAX_QUANTITY)
 
     fill = Fill(  # positional: see FILL_FIELDS
         fill_id,

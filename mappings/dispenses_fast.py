@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fhir_sync.engine.types import Fill
+from mappings.bounds import EARLIEST, LATEST, MAX_QUANTITY, MAX_SUPPLY_DAYS, MIN_SUPPLY_DAYS
 from mappings.codes import COMPLETING_SUPPLY_TYPES
 from mappings.fhir_values import ID_PATTERN, parse_fhir_date
 from mappings.profile import RXNORM, UCUM, V3_ACT_CODE
@@ -41,6 +42,8 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         handed_over = parse_fhir_date(handed)
     except ValueError:
         return None
+    if not EARLIEST <= handed_over <= LATEST:
+        return None
     if "medicationReference" in res:
         return None
     drug_key = _rxnorm_key(get("medicationCodeableConcept"))
@@ -50,6 +53,12 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
     quantity = _amount(get("quantity"))
     if days_supply == _NO or quantity == _NO:
         return None
+    if (
+        days_supply is not None
+        and days_supply != 0
+        and not MIN_SUPPLY_DAYS <= days_supply <= MAX_SUPPLY_DAYS
+    ) or (quantity is not None and quantity > MAX_QUANTITY):
+        return None  # the full mapper names the element
     prescriptions = get("authorizingPrescription")
     order_id = None
     if prescriptions is not None:

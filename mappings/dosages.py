@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fhir_sync.engine.types import Dosage
+from mappings.bounds import (
+    MAX_DOSE,
+    MAX_FREQUENCY,
+    MAX_PERIOD_DAYS,
+    MIN_PERIOD_DAYS,
+    out_of_range,
+)
 from mappings.contract import require_fields
 from mappings.errors import MappingError
 from mappings.fhir_values import (
@@ -134,6 +141,8 @@ def _rate_dose(rate: JsonObject) -> tuple[float | None, str | None] | None:
         value = float(value)
     elif value is not None:
         get_number(quantity, "value", where)
+    if value is not None and value > MAX_DOSE:
+        raise out_of_range("value", where, 0, MAX_DOSE)
     unit = quantity.get("unit")
     if type(unit) is not str or not unit:
         unit = get_str(quantity, "unit", where) or get_code(quantity, "code", where)
@@ -169,6 +178,10 @@ def _timing(timing: JsonObject) -> tuple[float, float | None]:
                 f"unknown periodUnit {show_code(unit)}", f"{where}.periodUnit", "code-invalid"
             )
         period_days = period * factor
+        if not MIN_PERIOD_DAYS <= period_days <= MAX_PERIOD_DAYS:
+            raise MappingError(
+                "period must be between one minute and ten years", f"{where}.period", "value"
+            )
     if "when" in repeat or "timeOfDay" in repeat:
         times = _count(repeat, "when") or _count(repeat, "timeOfDay")
         if times:
@@ -178,6 +191,8 @@ def _timing(timing: JsonObject) -> tuple[float, float | None]:
                 period_days = 1.0
     if frequency is None:
         frequency = 1
+    elif frequency > MAX_FREQUENCY:
+        raise out_of_range("frequency", where, 1, MAX_FREQUENCY)
     if "dayOfWeek" in repeat:
         week_days = _count(repeat, "dayOfWeek")
         if week_days and (period_days is None or period_days <= 1.0):

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from typing import Final
 
 from fhir_sync.engine.types import Dosage, Order, Schedule
+from mappings.bounds import (
+    MAX_QUANTITY,
+    MAX_REPEATS,
+    get_amount,
+    get_count,
+    get_event_date,
+)
+from mappings.bounds import (
+    supply_days as bounded_days,
+)
 from mappings.codes import COURSE_OF_THERAPY, MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS
 from mappings.contract import require_fields
 from mappings.dosages import map_dosages
@@ -20,9 +30,7 @@ from mappings.fhir_values import (
     duration_days,
     get_code,
     get_date,
-    get_int,
     get_list,
-    get_number,
     get_object,
     get_str,
     item_object,
@@ -32,6 +40,7 @@ from mappings.fhir_values import (
 )
 from mappings.medications import contained_medication, read_concept, resolve_medication
 from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
+from mappings.refill_forms import form_group
 from mappings.schedules import SCHEDULE_BY_CODE, schedule_from_text
 
 MR: Final = "MedicationRequest"
@@ -52,6 +61,7 @@ ORDER_FIELDS: Final = (
     "supply_days",
     "package_size",
     "schedule",
+    "form",
 )
 require_fields(Order, ORDER_FIELDS)
 
@@ -114,22 +124,23 @@ def _map(res: JsonObject) -> OrderInput:
     if dispense is not None:
         validity = get_object(dispense, "validityPeriod", ".dispenseRequest")
         if validity is not None:
-            validity_start = get_date(validity, "start", ".dispenseRequest.validityPeriod")
+            validity_start = get_event_date(validity, "start", ".dispenseRequest.validityPeriod")
             validity_end = get_date(validity, "end", ".dispenseRequest.validityPeriod")
             if validity_start and validity_end and validity_start > validity_end:
                 raise MappingError(
                     "start is after end", ".dispenseRequest.validityPeriod", "invariant"
                 )
-        repeats = get_int(dispense, "numberOfRepeatsAllowed", ".dispenseRequest")
+        repeats = get_count(dispense, "numberOfRepeatsAllowed", ".dispenseRequest", MAX_REPEATS)
         quantity = get_object(dispense, "quantity", ".dispenseRequest")
         if quantity is not None:
             where = ".dispenseRequest.quantity"
-            supply_quantity = get_number(quantity, "value", where)
+            supply_quantity = get_amount(quantity, "value", where, MAX_QUANTITY)
             if unit is None:
                 unit = get_str(quantity, "unit", where) or get_code(quantity, "code", where)
         duration = get_object(dispense, "expectedSupplyDuration", ".dispenseRequest")
         if duration is not None:
-            supply_days = duration_days(duration, ".dispenseRequest.expectedSupplyDuration")
+            where = ".dispenseRequest.expectedSupplyDuration"
+            supply_days = bounded_days(duration_days(duration, where), f"{where}.value")
         performer = get_object(dispense, "performer", ".dispenseRequest")
         if performer is not None:
             location = get_str(performer, "reference", ".dispenseRequest.performer")
@@ -155,7 +166,7 @@ def _map(res: JsonObject) -> OrderInput:
         _category_codes(res),
         _course(res),
         dosages,
-        get_date(res, "authoredOn", ""),
+        get_event_date(res, "authoredOn", ""),
         validity_start,
         validity_end,
         repeats,
@@ -163,6 +174,7 @@ def _map(res: JsonObject) -> OrderInput:
         supply_days,
         package_size,
         schedule,
+        form_group(names) if names else None,
     )
     return OrderInput(patient_id, order, concept, unit, requester, location)
 
@@ -244,7 +256,11 @@ def _extensions(res: JsonObject) -> tuple[float | None, str | None]:
 
 def _package_size(extension: JsonObject) -> float:
     quantity = get_object(extension, "valueQuantity", "")
-    value = get_number(quantity, "value", ".valueQuantity") if quantity is not None else None
+    value = (
+        get_amount(quantity, "value", ".valueQuantity", MAX_QUANTITY)
+        if quantity is not None
+        else None
+    )
     if not value:
         raise MappingError(
             "package-size needs a positive valueQuantity.value", ".valueQuantity.value", "value"
@@ -278,4 +294,4 @@ def _contained_package_size(
     numerator = get_object(amount, "numerator", f"{where}.amount")
     if numerator is None:
         return None
-    return get_number(numerator, "value", f"{where}.amount.numerator") or None
+    return get_amount(numerator, "value", f"{where}.amount.numerator", MAX_QUANTITY) or None

@@ -11,17 +11,14 @@ from typing import Final
 
 from fhir_sync.engine.cycle_types import CycleFill, CycleItem, ItemKind, PrepStatus
 from mappings.cycle_profile import (
-    CS_NCPDP_SCC,
     CS_TASK_INPUT,
-    EXT_EARLIEST_FILL,
     EXT_FILL_DAYS_SUPPLY,
     EXT_FILL_QUANTITY,
-    EXT_SUBMISSION_CLARIFICATION,
     SID_CYCLE_ITEM,
     TASK_CODE_PREPARE_FILLS,
 )
 from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
-from mappings.profile import CS_TASK_CODE
+from mappings.profile import CS_TASK_CODE, EXT_CLARIFICATION_CODE, EXT_EARLIEST_FILL
 
 # The states a preparation goes through, and who may follow whom (R4 Task.status codes).
 NEXT_STATUS: Final[dict[str, frozenset[str]]] = {
@@ -30,14 +27,6 @@ NEXT_STATUS: Final[dict[str, frozenset[str]]] = {
     "on-hold": frozenset({"requested", "in-progress", "cancelled"}),
     "completed": frozenset(),
     "cancelled": frozenset(),
-}
-
-SCC_DISPLAY: Final = {
-    "03": "Vacation supply",
-    "10": "Meets plan limitations",
-    "47": "Shortened days supply fill",
-    "48": "Fill subsequent to a shortened days supply fill",
-    "61": "Synchronization fill",
 }
 
 
@@ -58,10 +47,7 @@ def _fill_input(fill: CycleFill) -> JsonObject:
     if fill.earliest is not None:
         extensions.append({"url": EXT_EARLIEST_FILL, "valueDate": fill.earliest.isoformat()})
     if fill.scc is not None:
-        coding: JsonObject = {"system": CS_NCPDP_SCC, "code": fill.scc}
-        if fill.scc in SCC_DISPLAY:
-            coding["display"] = SCC_DISPLAY[fill.scc]
-        extensions.append({"url": EXT_SUBMISSION_CLARIFICATION, "valueCoding": coding})
+        extensions.append({"url": EXT_CLARIFICATION_CODE, "valueCode": fill.scc})
     return {
         "extension": extensions,
         "type": {"coding": [{"system": CS_TASK_INPUT, "code": "fill"}], "text": fill.medication},

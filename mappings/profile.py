@@ -24,6 +24,12 @@ EXT_REFILLS_REMAINING: Final = _SD + "refills-remaining"
 EXT_SYNC_CYCLE: Final = _SD + "sync-cycle"
 EXT_ANCHOR_DATE: Final = _SD + "anchor-date"
 EXT_PLAN_DIGEST: Final = _SD + "plan-digest"
+EXT_EARLIEST_FILL: Final = _SD + "earliest-fill"
+EXT_CLARIFICATION_CODE: Final = _SD + "submission-clarification-code"
+EXT_PLANNED_FILL: Final = _SD + "planned-fill"
+EXT_OWN_DATE: Final = _SD + "own-date"
+EXT_SUPPLY_GAP: Final = _SD + "supply-gap"
+EXT_TRANSITION_VISIT: Final = _SD + "transition-visit"
 
 # Extension written on OperationOutcome.issue for rejected input.
 EXT_REJECTED_INPUT: Final = _SD + "rejected-input"
@@ -37,6 +43,7 @@ SID_RENEWAL_TASK: Final = f"{BASE}/sid/renewal-task"
 CS_CARE_PLAN_CATEGORY: Final = f"{BASE}/CodeSystem/care-plan-category"
 CS_TASK_CODE: Final = f"{BASE}/CodeSystem/task-code"
 CS_APPOINTMENT_SERVICE: Final = f"{BASE}/CodeSystem/appointment-service"
+CS_SYNC_EXCLUSION: Final = f"{BASE}/CodeSystem/sync-exclusion"
 
 # External code systems.
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"

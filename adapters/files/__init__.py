@@ -2,9 +2,14 @@
 plans as files."""
 
 from adapters.files.reader import (
+    CORRUPT_GZIP,
     InputError,
+    Inputs,
     RawResource,
+    corrupt_gzip_message,
     discover,
+    find_inputs,
+    gzip_problem,
     is_ndjson,
     open_input,
     parse_line,
@@ -13,9 +18,14 @@ from adapters.files.reader import (
 from adapters.files.writer import write_json_file, write_ndjson
 
 __all__ = [
+    "CORRUPT_GZIP",
     "InputError",
+    "Inputs",
     "RawResource",
+    "corrupt_gzip_message",
     "discover",
+    "find_inputs",
+    "gzip_problem",
     "is_ndjson",
     "open_input",
     "parse_line",

@@ -8,6 +8,7 @@ becomes an `InputError` in the same stream, naming where it was, and reading goe
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,25 +46,44 @@ class InputError:
     rank: tuple[int, ...] = ()
 
 
-def discover(paths: Iterable[Path]) -> list[Path]:
-    """The files to read, in a stable order; directories are walked recursively.
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The files to read, and how many files in the folders given were not FHIR files."""
+
+    files: list[Path]
+    skipped: int = 0
+
+
+def find_inputs(paths: Iterable[Path]) -> Inputs:
+    """The files to read, in a stable order; directories are walked recursively and files
+    that are not FHIR files (by name) are counted as skipped (hidden files are not counted).
 
     Raises FileNotFoundError / PermissionError for a path that cannot be read, so the caller
     can fail before doing any work.
     """
     found: list[Path] = []
+    skipped = 0
     for path in paths:
         if path.is_dir():
-            found.extend(
-                p for p in sorted(path.rglob("*")) if p.is_file() and _is_fhir_file(p.name)
-            )
+            for p in sorted(path.rglob("*")):
+                if not p.is_file() or p.name.startswith("."):
+                    continue
+                if _is_fhir_file(p.name):
+                    found.append(p)
+                else:
+                    skipped += 1
         elif path.is_file():
             with path.open("rb"):
                 pass
             found.append(path)
         else:
             raise FileNotFoundError(f"no such file or directory: {path}")
-    return found
+    return Inputs(found, skipped)
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """`find_inputs(paths).files`."""
+    return find_inputs(paths).files
 
 
 def _is_fhir_file(name: str) -> bool:
@@ -75,13 +95,38 @@ def is_ndjson(path: Path) -> bool:
 
 
 def read_resources(path: Path) -> Iterator[RawResource | InputError]:
-    """Every resource in one file, or an InputError where one could not be read."""
+    """Every resource in one file, or an InputError where one could not be read (a file
+    named `.gz` that is not gzip data is one InputError, not the end of the run)."""
     source = str(path)
-    with open_input(path) as stream:
-        if is_ndjson(path):
-            yield from _ndjson(stream, source)
-        else:
-            yield from _json_document(stream.read(), source)
+    problem = gzip_problem(path)
+    if problem is not None:
+        yield InputError(source, "file", problem)
+        return
+    try:
+        with open_input(path) as stream:
+            if is_ndjson(path):
+                yield from _ndjson(stream, source)
+            else:
+                yield from _json_document(stream.read(), source)
+    except CORRUPT_GZIP as exc:
+        yield InputError(source, "file", corrupt_gzip_message(exc))
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+CORRUPT_GZIP = (gzip.BadGzipFile, EOFError, zlib.error)
+
+
+def gzip_problem(path: Path) -> str | None:
+    """Why a file named `*.gz` cannot be decompressed at all (None: not `.gz`, or gzip)."""
+    if not path.name.endswith(".gz"):
+        return None
+    with path.open("rb") as stream:
+        head = stream.read(len(GZIP_MAGIC))
+    return None if head == GZIP_MAGIC else "named .gz but not gzip data; nothing read from it"
+
+
+def corrupt_gzip_message(exc: BaseException) -> str:
+    return f"gzip data is damaged ({type(exc).__name__}); the rest of the file was not read"
 
 
 READ_BUFFER = 1 << 20

@@ -4,7 +4,8 @@ It imports only the standard library so that it can be reasoned about, property-
 and reused without FHIR, files, HTTP or a clock. Callers pass `today`.
 """
 
-from fhir_sync.engine.planner import plan_patient
+from fhir_sync.engine.anchor import pick_anchor
+from fhir_sync.engine.planner import anchor_candidates, plan_patient
 from fhir_sync.engine.types import (
     Dosage,
     Exclusion,
@@ -12,9 +13,11 @@ from fhir_sync.engine.types import (
     Order,
     OrderPlan,
     PatientPlan,
+    PlannedFill,
     Preferences,
     Renewal,
     Schedule,
+    Visit,
 )
 
 __all__ = [
@@ -24,8 +27,12 @@ __all__ = [
     "Order",
     "OrderPlan",
     "PatientPlan",
+    "PlannedFill",
     "Preferences",
     "Renewal",
     "Schedule",
+    "Visit",
+    "anchor_candidates",
+    "pick_anchor",
     "plan_patient",
 ]

@@ -1,49 +1,100 @@
 """Choosing the anchor date: the one day a cycle when every synced refill is picked up.
 
-Each synced order has a `due` day (its next fill) and a `slack` (how many days past the anchor
-its supply may end because the smallest dispensable step overshoots). For an anchor `S` the
-order joins the cycle at the first occurrence `S + k*cycle` (k >= 0) not earlier than
-`due - slack`; the days between `due` and that occurrence are its short fill.
+For an anchor S each order is placed as `placement.place` says (a full-cycle refill on a
+pickup, an early refill within the window, a short fill, or its own date) and the next
+dispenses are gathered into trips (`visits.plan_trips`).
 
-Automatic choice: among the `cycle` days starting `lead` days ahead, the open day with the
-fewest short fills, then the fewest short-fill days, then the earliest. Both counts only fall
-where some order's occurrence lines up (`S = due - slack` modulo the cycle) and rise by a day
-in between, so only the first open day at or after each such point, or after the window's
-start, can win: `cycle * orders` evaluations shrink to about `orders**2`.
+Automatic choice, over the open days of one cycle starting `lead` days ahead: a day the
+pharmacy's daily limit of pickups does not already fill, then the fewest orders left on their
+own date, the fewest short fills (each is a claim and, where copays are not prorated, a copay),
+the fewest trips besides the pickup, the fewest days refilled early (stock the patient
+piles up), the fewest short-fill days, the fewest pickups already
+planned that day (so a population enrolled at once spreads over the cycle), and the earliest
+day. A patient whose supplies already end together therefore keeps that date: every order
+refills on it in full.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from fhir_sync.engine.calendar import day_of_month, next_open_day
+from fhir_sync.engine.placement import Kind, Need, Placement, place
 from fhir_sync.engine.types import Preferences
+from fhir_sync.engine.visits import Trip, plan_trips
+
+Cost = tuple[int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
-class Due:
-    """An order's next fill day (as a proleptic ordinal) and its slack in days."""
+class Layout:
+    """Everything an anchor implies for one patient's orders (positions as the needs)."""
 
-    day: int
-    slack: int
+    anchor: int
+    placements: list[Placement]
+    trips: list[Trip]
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything is dispensed on the anchor (a pickup worth an Appointment)."""
+        anchor = self.anchor
+        return any(p.join is not None and p.join <= anchor for p in self.placements) or any(
+            t.day == anchor for t in self.trips
+        )
+
+    def cost(self, needs: Sequence[Need]) -> Cost:
+        anchor = self.anchor
+        own = shorts = early = short_days = 0
+        others = set()
+        for need, placement, trip in zip(needs, self.placements, self.trips, strict=True):
+            kind = placement.kind
+            if kind is Kind.OWN:
+                own += 1
+            elif kind is Kind.SHORT:
+                shorts += 1
+                short_days += placement.short
+                if placement.join is not None and placement.join < anchor:
+                    others.add(placement.join)  # a short fill's pickup before the anchor
+            if placement.day < need.due:
+                early += need.due - placement.day
+            if trip.day != anchor:
+                others.add(trip.day)
+        return own, shorts, len(others), early, short_days
 
 
-def join_day(anchor: int, due: Due, cycle: int) -> int:
-    """The anchor occurrence at which this order's supply joins the cycle."""
-    behind = due.day - anchor - due.slack
-    k = max(0, -(-behind // cycle))
-    return anchor + k * cycle
+def lay_out(needs: Sequence[Need], phase: int, today: date, prefs: Preferences) -> Layout:
+    """Place every order on the cycle through `phase`, gather the trips, name the pickup."""
+    anchor, placements = _placed(needs, phase, prefs)
+    trips = plan_trips(
+        needs, placements, today.toordinal(), prefs.window_days, prefs.closed_weekdays
+    )
+    return Layout(anchor, placements, trips)
 
 
-def short_days(anchor: int, due: Due, cycle: int) -> int:
-    """Days the one-time short fill covers (0: the order simply refills on the anchor)."""
-    return max(0, join_day(anchor, due, cycle) - due.day)
+def _placed(needs: Sequence[Need], phase: int, prefs: Preferences) -> tuple[int, list[Placement]]:
+    """The placements on the cycle through `phase`, and the first pickup.
+
+    The first pickup is `phase` when some order refills there; when every order joins later
+    (long supplies on hand), it is the first pickup any of them joins, so that no Appointment
+    is written for a day with nothing to dispense.
+    """
+    cycle = prefs.cycle_days
+    placements = [place(n, phase, cycle, prefs.window_days, prefs.tolerance_days) for n in needs]
+    joins = [p.join for p in placements if p.join is not None]
+    anchor = phase
+    if joins and min(joins) > phase:
+        first = phase + (min(joins) - phase) // cycle * cycle
+        if date.fromordinal(first).weekday() not in prefs.closed_weekdays:
+            anchor = first
+    return anchor, placements
 
 
-def choose_anchor(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
-    """The anchor date for these orders under the patient's preferences."""
+def choose_layout(
+    needs: Sequence[Need], today: date, prefs: Preferences, load: Mapping[date, int]
+) -> Layout:
+    """The layout for these orders under the patient's preferences and the pharmacy's load."""
     earliest = today + timedelta(days=prefs.lead_days)
     if prefs.anchor_date is not None:
         # The established pickup day itself while it is still ahead; once it has passed,
@@ -51,10 +102,12 @@ def choose_anchor(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
         behind = (earliest - prefs.anchor_date).days
         cycles = max(0, -(-behind // prefs.cycle_days))
         occurrence = prefs.anchor_date + timedelta(days=cycles * prefs.cycle_days)
-        return next_open_day(occurrence, prefs.closed_weekdays)
+        fixed = next_open_day(occurrence, prefs.closed_weekdays)
+        return lay_out(needs, fixed.toordinal(), today, prefs)
     if prefs.anchor_day is not None:
-        return _preferred_day(earliest, prefs)
-    return _automatic(dues, earliest, prefs)
+        fixed = _preferred_day(earliest, prefs)
+        return lay_out(needs, fixed.toordinal(), today, prefs)
+    return _automatic(needs, today, prefs, load)
 
 
 def _preferred_day(earliest: date, prefs: Preferences) -> date:
@@ -67,35 +120,67 @@ def _preferred_day(earliest: date, prefs: Preferences) -> date:
     return next_open_day(candidate, prefs.closed_weekdays)
 
 
-def _automatic(dues: Sequence[Due], earliest: date, prefs: Preferences) -> date:
-    cycle = prefs.cycle_days
-    start = earliest.toordinal()
-    last = start + cycle - 1
-    points = {start} | {start + (d.day - d.slack - start) % cycle for d in dues}
-    best: tuple[int, int, int] | None = None
-    for point in points:
-        day = next_open_day(date.fromordinal(point), prefs.closed_weekdays).toordinal()
-        if day > last:
+def anchor_costs(
+    needs: Sequence[Need], today: date, prefs: Preferences
+) -> list[tuple[Cost, date, Layout]]:
+    """Every open day of the automatic window with what anchoring there costs the patient."""
+    earliest = today + timedelta(days=prefs.lead_days)
+    found = []
+    for offset in range(prefs.cycle_days):
+        # One day of each pickup cycle; a closed day still stands for its cycle when the
+        # first pickup with something to dispense falls on a later, open occurrence.
+        layout = lay_out(needs, (earliest + timedelta(days=offset)).toordinal(), today, prefs)
+        anchor = date.fromordinal(layout.anchor)
+        if anchor.weekday() in prefs.closed_weekdays:
             continue
-        fills = [short_days(day, d, cycle) for d in dues]
-        cost = (sum(1 for s in fills if s > 0), sum(fills), day)
-        if best is None or cost < best:
-            best = cost
+        found.append((layout.cost(needs), anchor, layout))
+    return found
+
+
+def pick_anchor(
+    costs: Sequence[tuple[Cost, date, bool]], limit: int | None, load: Mapping[date, int]
+) -> date:
+    """The best anchor once the pharmacy's load is known: a day not full, then the patient's
+    cost, then the fewest pickups already planned, then the earliest day. When every day is
+    full, the emptiest."""
+    best: tuple[tuple[int, ...], date] | None = None
+    for cost, day, _ in costs:
+        planned = load.get(day, 0)
+        if limit is not None and planned >= limit:
+            key = (1, planned, *cost, 0, day.toordinal())  # every day full: the emptiest
+        else:
+            key = (0, 0, *cost, planned, day.toordinal())
+        if best is None or key < best[0]:
+            best = (key, day)
     if best is None:  # unreachable: Preferences keeps at least one weekday open
         raise ValueError("no open day in the anchor window")
-    return date.fromordinal(best[2])
+    return best[1]
 
 
-def automatic_by_brute_force(dues: Sequence[Due], today: date, prefs: Preferences) -> date:
-    """Every day of the window evaluated: the specification `_automatic` must match."""
-    start = (today + timedelta(days=prefs.lead_days)).toordinal()
-    best: tuple[int, int, int] | None = None
-    for day in range(start, start + prefs.cycle_days):
-        if date.fromordinal(day).weekday() in prefs.closed_weekdays:
+def _automatic(
+    needs: Sequence[Need], today: date, prefs: Preferences, load: Mapping[date, int]
+) -> Layout:
+    """`pick_anchor` over `anchor_costs`, with the trips (the costly part) gathered only for
+    the days that can still win: those with the best (day full, orders on their own date,
+    short fills), which lead the comparison. Same choice, a fraction of the work."""
+    earliest = today + timedelta(days=prefs.lead_days)
+    limit = prefs.daily_limit
+    heads: list[tuple[tuple[int, int, int, int], int]] = []
+    for offset in range(prefs.cycle_days):
+        phase = (earliest + timedelta(days=offset)).toordinal()
+        anchor, placements = _placed(needs, phase, prefs)
+        day = date.fromordinal(anchor)
+        if day.weekday() in prefs.closed_weekdays:
             continue
-        fills = [short_days(day, d, prefs.cycle_days) for d in dues]
-        cost = (sum(1 for s in fills if s > 0), sum(fills), day)
-        if best is None or cost < best:
-            best = cost
-    assert best is not None
-    return date.fromordinal(best[2])
+        planned = load.get(day, 0)
+        own = sum(1 for p in placements if p.kind is Kind.OWN)
+        shorts = sum(1 for p in placements if p.kind is Kind.SHORT)
+        full = limit is not None and planned >= limit
+        heads.append(((1, planned, own, shorts) if full else (0, 0, own, shorts), phase))
+    if not heads:  # unreachable: Preferences keeps at least one weekday open
+        raise ValueError("no open day in the anchor window")
+    best = min(head for head, _ in heads)
+    layouts = [lay_out(needs, phase, today, prefs) for head, phase in heads if head == best]
+    found = [(lay.cost(needs), date.fromordinal(lay.anchor), lay) for lay in layouts]
+    chosen = pick_anchor([(c, d, lay.busy) for c, d, lay in found], limit, load)
+    return next(layout for _, day, layout in found if day == chosen)

@@ -10,6 +10,10 @@ from fhir_sync.engine.types import Fill, Order
 
 # Floating-point products such as 3 * 0.1 must not round up to an extra tablet.
 EPSILON = 1e-9
+# Supply on hand is counted at most this far past the latest dispense that supplies it. A real
+# dispense lasts days to months; more than ten years (a quantity at a tiny daily dose) is bad
+# data, and counting it would run dates past the end of the calendar.
+MAX_ON_HAND_DAYS = 3660
 
 
 def daily_dose(order: Order, fills: Sequence[Fill]) -> float | None:
@@ -64,7 +68,8 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
 
     An early refill does not waste what is left: its supply starts when the previous one ends.
     A late refill starts on the day it was handed over (the gap is lost adherence, not supply).
-    None when there is no usable dispense.
+    The end is at most MAX_ON_HAND_DAYS after the fill's hand-over. None when there is no
+    usable dispense.
     """
     end: date | None = None
     for fill in fills:
@@ -72,8 +77,18 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
         if days is None:
             continue
         start = fill.handed_over if end is None or fill.handed_over >= end else end
-        end = start + timedelta(days=days)
+        ahead = (start - fill.handed_over).days
+        end = start + timedelta(days=min(days, MAX_ON_HAND_DAYS - ahead))
     return end
+
+
+def last_fill_days(fills: Sequence[Fill], daily: float) -> tuple[date, int] | None:
+    """The latest usable dispense (by hand-over date) and the whole days it lasts."""
+    for fill in reversed(fills):
+        days = fill_days(fill, daily)
+        if days is not None:
+            return fill.handed_over, days
+    return None
 
 
 def units_for(days: int, daily: float, package: float | None) -> float:

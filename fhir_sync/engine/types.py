@@ -10,6 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from fractions import Fraction
+
+DEFAULT_WINDOW_DAYS = 3
+MAX_WINDOW_DAYS = 14
+MAX_TOLERANCE_DAYS = 7
+DEFAULT_REFILL_THRESHOLD = Fraction(4, 5)
+MIN_REFILL_THRESHOLD = Fraction(1, 2)
+OPHTHALMIC = "ophthalmic"
+DEFAULT_FORM_THRESHOLDS: tuple[tuple[str, Fraction], ...] = ((OPHTHALMIC, Fraction(7, 10)),)
+DEFAULT_DAILY_LIMIT = 40
 
 
 class Schedule(StrEnum):
@@ -62,6 +72,8 @@ class Order:
     `repeats_allowed` is dispenseRequest.numberOfRepeatsAllowed (None: not stated).
     `package_size` is the number of dose units in one package that cannot be split
     (an inhaler, a pen, a blister pack); None means any quantity can be dispensed.
+    `form` is the dose-form group a payer may treat apart for refill-too-soon (e.g.
+    "ophthalmic"); None when unknown or ordinary.
     """
 
     id: str
@@ -79,6 +91,7 @@ class Order:
     supply_days: float | None = None
     package_size: float | None = None
     schedule: Schedule = Schedule.NONE
+    form: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +122,14 @@ class Preferences:
     good, and a patient should not be moved between them.
     `closed_weekdays`: Python weekday numbers (Monday 0) when the pharmacy is closed.
     `lead_days`: how far ahead outreach and preparation happen.
+    `window_days`: the grouping window; a fill due this many days after a pickup (or after
+    another fill) is dispensed at that pickup when the payer accepts it that early.
+    `tolerance_days`: how many days a patient may go without a medicine because a fill moved
+    off a closed day (the pharmacy's stated tolerance; 0 means never).
+    `refill_threshold`: the share of the previous days supply a payer wants used before it pays
+    a refill (earliest = F + ceil(t x D)); `form_thresholds` overrides it per `Order.form`.
+    `daily_limit`: planned pickups an open day can take; a full day is chosen only when every
+    candidate day is full (None: no limit).
     """
 
     cycle_days: int = 30
@@ -116,6 +137,11 @@ class Preferences:
     anchor_date: date | None = None
     closed_weekdays: frozenset[int] = frozenset()
     lead_days: int = 7
+    window_days: int = DEFAULT_WINDOW_DAYS
+    tolerance_days: int = 0
+    refill_threshold: Fraction = DEFAULT_REFILL_THRESHOLD
+    form_thresholds: tuple[tuple[str, Fraction], ...] = DEFAULT_FORM_THRESHOLDS
+    daily_limit: int | None = DEFAULT_DAILY_LIMIT
 
     def __post_init__(self) -> None:
         if not 7 <= self.cycle_days <= 366:
@@ -127,6 +153,22 @@ class Preferences:
             raise ValueError("closed_weekdays must be weekday numbers 0-6, leaving one open")
         if not 0 <= self.lead_days <= 90:
             raise ValueError("lead_days must be between 0 and 90")
+        if not 0 <= self.window_days <= MAX_WINDOW_DAYS:
+            raise ValueError(f"window_days must be between 0 and {MAX_WINDOW_DAYS}")
+        if not 0 <= self.tolerance_days <= MAX_TOLERANCE_DAYS:
+            raise ValueError(f"tolerance_days must be between 0 and {MAX_TOLERANCE_DAYS}")
+        for threshold in (self.refill_threshold, *(t for _, t in self.form_thresholds)):
+            if not MIN_REFILL_THRESHOLD <= threshold <= 1:
+                raise ValueError("refill thresholds must be between 0.5 and 1")
+        if self.daily_limit is not None and self.daily_limit < 1:
+            raise ValueError("daily_limit must be at least 1 (or None: no limit)")
+
+    def threshold_for(self, form: str | None) -> Fraction:
+        """The refill-too-soon share for a dose-form group."""
+        for name, threshold in self.form_thresholds:
+            if name == form:
+                return threshold
+        return self.refill_threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +209,36 @@ class OrderPlan:
     cycle_quantity: float = 0.0
     refills_left: int | None = None
     renewal: Renewal | None = None
+    earliest_fill: date | None = None
+    clarification: tuple[str, ...] = ()
+    fills: tuple[PlannedFill, ...] = ()
+    own_date: bool = False
+    gap_days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFill:
+    """One dispense the plan foresees and what its claim needs.
+
+    `earliest` is the first day the payer pays it (refill-too-soon, NCPDP reject 79);
+    `clarification` the NCPDP Submission Clarification Codes (420-DK) the claim carries:
+    47 shortened days supply, 48 fill after a shortened days supply, 61 synchronization.
+    """
+
+    day: date
+    days_supply: int
+    quantity: float
+    earliest: date
+    clarification: tuple[str, ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One trip to the pharmacy: the orders whose next dispense is handed over that day."""
+
+    day: date
+    order_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +250,8 @@ class PatientPlan:
     cycle_days: int
     anchor: date | None
     orders: tuple[OrderPlan, ...] = field(default_factory=tuple)
+    visits: tuple[Visit, ...] = ()
+    anchor_fills: int = 0
 
     @property
     def synced(self) -> tuple[OrderPlan, ...]:
@@ -190,3 +264,11 @@ class PatientPlan:
     @property
     def short_fills(self) -> tuple[OrderPlan, ...]:
         return tuple(o for o in self.orders if o.short_fill)
+
+    @property
+    def transition_visits(self) -> tuple[Visit, ...]:
+        """The trips before the first synchronized pickup."""
+        if self.anchor is None:
+            return ()
+        anchor = self.anchor
+        return tuple(v for v in self.visits if v.day < anchor)

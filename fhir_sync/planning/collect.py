@@ -73,6 +73,7 @@ class Collected:
     ignored: int = 0  # resource types the planner does not use (Coverage, Practitioner...)
     duplicates: int = 0  # identical copies of a resource already read
     not_dispensed: int = 0  # dispenses that were not handed over (cancelled, in progress...)
+    not_dispensed_seen: set[str] = field(default_factory=set)
 
 
 KNOWN = frozenset({"Patient", "MedicationRequest", "MedicationDispense"})
@@ -138,7 +139,13 @@ def _map(
     if kind == "MedicationDispense":
         dispensed = map_medication_dispense(res)
         if dispensed is None:
-            out.not_dispensed += 1
+            dispense_id = _id_of(res)
+            if dispense_id is not None and dispense_id in out.not_dispensed_seen:
+                out.duplicates += 1  # the same dispense read again
+            else:
+                out.not_dispensed += 1
+                if dispense_id is not None:
+                    out.not_dispensed_seen.add(dispense_id)
             return None
         fill = dispensed.fill
         return Mapped(
@@ -159,6 +166,8 @@ def add(out: Collected, mapped: Mapped) -> None:
     if inputs is None:
         inputs = out.patients[mapped.patient_id] = PatientInputs()
     if mapped.value is None:
+        if mapped.patient_id in out.declared:
+            out.duplicates += 1  # a Patient read again (the same folder given twice)
         out.declared.add(mapped.patient_id)
         return
     table: dict[str, Any] = inputs.orders if mapped.kind == "MedicationRequest" else inputs.fills

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,19 @@ from typing import Any
 from adapters.files import (
     InputError,
     RawResource,
-    discover,
+    find_inputs,
     read_resources,
     write_json_file,
     write_ndjson,
 )
-from fhir_sync.engine import PatientPlan, Preferences, plan_patient
+from fhir_sync.engine import (
+    PatientPlan,
+    Preferences,
+    anchor_candidates,
+    pick_anchor,
+    plan_patient,
+)
+from fhir_sync.engine.planner import Candidates
 from fhir_sync.planning.collect import (
     Collected,
     Rejection,
@@ -33,7 +40,9 @@ from fhir_sync.planning.collect import (
     reject_orphans,
     rejection_outcome,
 )
+from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
 from mappings.bundle import plan_bundle
+from mappings.pickup_hours import PickupHours
 
 ERRORS_FILE = "errors.ndjson"
 Validator = Callable[[dict[str, Any]], list[str]]
@@ -50,11 +59,15 @@ class PlanReport:
     not_synced: int = 0
     short_fills: int = 0
     renewals: int = 0
+    transition_visits: int = 0
     anchors: Counter[date] = field(default_factory=Counter)
+    pickups: Counter[date] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
     ignored: int = 0
     duplicates: int = 0
+    skipped_files: int = 0  # files in the folders given that are not FHIR files, by name
+    stale_removed: int = 0  # earlier plans in the output folder for patients not planned now
 
     def add(self, plan: PatientPlan) -> None:
         self.patients += 1
@@ -66,17 +79,21 @@ class PlanReport:
                 self.reasons[str(order.exclusion)] += 1
         self.short_fills += len(plan.short_fills)
         self.renewals += len(plan.renewals)
+        self.transition_visits += len(plan.transition_visits)
         if plan.anchor is not None:
             self.anchors[plan.anchor] += 1
+            if plan.anchor_fills:
+                self.pickups[plan.anchor] += 1
 
     def merge(self, other: PlanReport) -> None:
         """Add a worker's counts (files are counted once, by the caller)."""
         for name in (
             "resources", "patients", "synced", "not_synced", "short_fills", "renewals",
-            "rejected", "ignored", "duplicates",
+            "transition_visits", "rejected", "ignored", "duplicates",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.anchors.update(other.anchors)
+        self.pickups.update(other.pickups)
         self.reasons.update(other.reasons)
 
 
@@ -99,6 +116,7 @@ class PlanSettings:
     prefs: Preferences
     pharmacy: str | None = None
     validate: Validator | None = None
+    pickup: PickupHours = field(default_factory=PickupHours)
 
 
 def plan_files(
@@ -111,18 +129,23 @@ def plan_files(
     progress: Progress | None = None,
     validate: Validator | None = None,
     jobs: int = 1,
+    pickup: PickupHours | None = None,
 ) -> PlanReport:
     """Plan every patient found in `sources` and write `out_dir/<patient id>.json`.
 
     `validate`, when given, checks each input resource fully (e.g. with fhir.resources) and
     a resource with problems is rejected. `jobs` > 1 shares the work between that many
     processes (by patient). Raises OSError only for paths that cannot be read at all
-    (checked before any work is done).
+    (checked before any work is done). Plans an earlier run left in `out_dir` for patients
+    not planned now are removed (counted in `stale_removed`).
     """
-    files = discover(sources)
-    settings = PlanSettings(out_dir, today, prefs, pharmacy, validate)
+    inputs = find_inputs(sources)
+    files = inputs.files
+    settings = PlanSettings(out_dir, today, prefs, pharmacy, validate, pickup or PickupHours())
     ui = progress or Progress()
     out_dir.mkdir(parents=True, exist_ok=True)
+    read = {path.resolve() for path in files}
+    earlier = {p: ino for p, ino in earlier_plans(out_dir).items() if p.resolve() not in read}
     with gc_paused():
         if jobs > 1:
             from fhir_sync.planning.workers import plan_in_workers
@@ -131,9 +154,11 @@ def plan_files(
         else:
             report, rejections = _plan_here(files, settings, ui)
     report.files = len(files)
+    report.skipped_files = inputs.skipped
     rejections.sort(key=lambda r: r.rank)
     report.rejected = len(rejections)
     write_ndjson(out_dir / ERRORS_FILE, (rejection_outcome(r) for r in rejections))
+    report.stale_removed = remove_stale(earlier)
     return report
 
 
@@ -154,29 +179,73 @@ def _plan_here(
 
 
 def plan_collected(
-    collected: Collected, settings: PlanSettings, on_planned: Callable[[int, int], None]
+    collected: Collected,
+    settings: PlanSettings,
+    on_planned: Callable[[int, int], None],
+    chosen: Mapping[str, date] | None = None,
 ) -> PlanReport:
-    """Plan and write every patient in `collected` (consumed as it goes, to free memory)."""
+    """Plan and write every patient in `collected` (consumed as it goes, to free memory).
+
+    Patients are planned in id order and each automatic anchor sees the pickups the patients
+    before it took (the pharmacy's daily limit); `chosen` gives the anchors a parent process
+    already picked that way (see `workers.py`), so any number of processes writes the same.
+    """
     report = PlanReport(
         resources=collected.resources, ignored=collected.ignored, duplicates=collected.duplicates
     )
+    load: Counter[date] = Counter()
     patient_ids = sorted(collected.patients)
     for index, patient_id in enumerate(patient_ids, start=1):
         inputs = collected.patients.pop(patient_id)
         orders = inputs.orders
+        prefs = settings.prefs
+        anchor = chosen.get(patient_id) if chosen is not None else None
+        if anchor is not None:
+            prefs = replace(prefs, anchor_date=anchor)
         plan = plan_patient(
             patient_id,
             [o.order for o in orders.values()],
             inputs.fills.values(),
             settings.today,
-            settings.prefs,
+            prefs,
+            load=load,
         )
-        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy)
+        if plan.anchor is not None and plan.anchor_fills:
+            load[plan.anchor] += 1
+        bundle = plan_bundle(plan, orders, pharmacy=settings.pharmacy, pickup=settings.pickup)
         write_json_file(settings.out_dir / f"{patient_id}.json", bundle)
         report.add(plan)
         if index % 500 == 0 or index == len(patient_ids):
             on_planned(index, len(patient_ids))
     return report
+
+
+def anchor_choices(collected: Collected, settings: PlanSettings) -> dict[str, Candidates]:
+    """What each patient's anchor may be (for a parent that picks them in id order)."""
+    return {
+        patient_id: anchor_candidates(
+            [o.order for o in inputs.orders.values()],
+            inputs.fills.values(),
+            settings.today,
+            settings.prefs,
+        )
+        for patient_id, inputs in collected.patients.items()
+    }
+
+
+def pick_anchors(choices: Mapping[str, Candidates], prefs: Preferences) -> dict[str, date]:
+    """Each patient's anchor, in patient id order, each seeing the pickups planned before."""
+    load: Counter[date] = Counter()
+    chosen: dict[str, date] = {}
+    for patient_id in sorted(choices):
+        candidates = choices[patient_id]
+        if not candidates:
+            continue
+        day = pick_anchor(candidates, prefs.daily_limit, load)
+        chosen[patient_id] = day
+        if next(busy for _, d, busy in candidates if d == day):
+            load[day] += 1
+    return chosen
 
 
 @contextmanager

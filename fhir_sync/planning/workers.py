@@ -21,15 +21,27 @@ from pathlib import Path
 from typing import Any
 
 from adapters.files import (
+    CORRUPT_GZIP,
     InputError,
     RawResource,
+    corrupt_gzip_message,
+    gzip_problem,
     is_ndjson,
     open_input,
     parse_line,
     read_resources,
 )
+from fhir_sync.engine.planner import Candidates
 from fhir_sync.planning.collect import Collected, Mapped, Rejection, add, map_record, reject_orphans
-from fhir_sync.planning.run import PlanReport, PlanSettings, Progress, plan_collected, validated
+from fhir_sync.planning.run import (
+    PlanReport,
+    PlanSettings,
+    Progress,
+    anchor_choices,
+    pick_anchors,
+    plan_collected,
+    validated,
+)
 
 PROGRESS_EVERY = 20_000  # lines between progress messages
 
@@ -96,6 +108,12 @@ def plan_in_workers(
                 inbox[shard_of(mapped.patient_id, jobs)].append(mapped)
         for worker, conn in enumerate(conns):
             conn.send((inbox[worker], any_declared))
+        choices: dict[str, Candidates] = {}
+        for part in _gather(conns, "choices", on_progress):
+            choices.update(part)
+        chosen = pick_anchors(choices, settings.prefs)
+        for worker, conn in enumerate(conns):
+            conn.send({p: d for p, d in chosen.items() if shard_of(p, jobs) == worker})
         report = PlanReport()
         rejections: list[Rejection] = []
         for part, rejected in _gather(conns, "done", on_progress):
@@ -170,7 +188,11 @@ def _worker(
         def planned(done: int, _total: int) -> None:
             conn.send(("progress", ("planning", done)))
 
-        report = plan_collected(collected, settings, planned)
+        # The pharmacy's daily limit spans every worker's patients: the parent picks the
+        # automatic anchors in patient id order, as one process would.
+        conn.send(("choices", anchor_choices(collected, settings)))
+        chosen = conn.recv()
+        report = plan_collected(collected, settings, planned, chosen)
         conn.send(("done", (report, collected.rejections)))
     except BaseException:  # the parent reports it; a worker never dies silently
         conn.send(("error", traceback.format_exc()))
@@ -191,14 +213,24 @@ def _records_of(
         progress(path.stat().st_size)
         return
     source = str(path)
+    problem = gzip_problem(path)
+    if problem is not None:
+        if worker == 0:  # one rejection for the file, not one per worker
+            yield InputError(source, "file", problem)
+        progress(path.stat().st_size)
+        return
     unreported = 0
-    with open_input(path) as stream:
-        for number, line in enumerate(stream, start=1):
-            unreported += len(line)
-            if number % PROGRESS_EVERY == 0:
-                progress(unreported)
-                unreported = 0
-            if not line.strip() or zlib.crc32(route_key(line)) % jobs != worker:
-                continue
-            yield from parse_line(line, source, number)
+    try:
+        with open_input(path) as stream:
+            for number, line in enumerate(stream, start=1):
+                unreported += len(line)
+                if number % PROGRESS_EVERY == 0:
+                    progress(unreported)
+                    unreported = 0
+                if not line.strip() or zlib.crc32(route_key(line)) % jobs != worker:
+                    continue
+                yield from parse_line(line, source, number)
+    except CORRUPT_GZIP as exc:
+        if worker == 0:
+            yield InputError(source, "file", corrupt_gzip_message(exc))
     progress(unreported)

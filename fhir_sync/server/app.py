@@ -14,17 +14,19 @@ from fhir_sync import __version__
 from fhir_sync.server import export_routes, operation_routes, read_routes
 from fhir_sync.server.audit import install_audit
 from fhir_sync.server.background import BackgroundWork
+from fhir_sync.server.body_limit import BodyLimit
 from fhir_sync.server.context import today_for
 from fhir_sync.server.endpoint_clients import EndpointClients
 from fhir_sync.server.enrollment_service import EnrollmentService
-from fhir_sync.server.errors import install_error_handlers
+from fhir_sync.server.errors import ErrorBoundary, install_error_handlers
 from fhir_sync.server.export_runner import ExportRunner
 from fhir_sync.server.gc_pauses import freeze_startup_objects
 from fhir_sync.server.live_pull import LivePull
 from fhir_sync.server.live_settings import LiveSettings
 from fhir_sync.server.live_sync import FhirLivePull
+from fhir_sync.server.log_privacy import protect_logs
 from fhir_sync.server.notifications import router as notifications_router
-from fhir_sync.server.openapi import install_openapi
+from fhir_sync.server.openapi import docs_url, install_openapi
 from fhir_sync.server.security import install_security
 from fhir_sync.server.settings import ServerSettings
 from fhir_sync.store.async_reads import AsyncReads
@@ -46,6 +48,7 @@ def create_app(
     `freeze_gc` keeps what startup made out of garbage collection (a server process's own
     app; see gc_pauses.py)."""
     settings = settings or ServerSettings.from_env()
+    protect_logs()
     owned = engine is None
     database = engine if engine is not None else open_engine(settings.database_url)
     exports = ExportRunner(database)
@@ -72,6 +75,9 @@ def create_app(
         version=__version__,
         description="Medication synchronization over FHIR R4: enrollment and sync plans.",
         lifespan=lifespan,
+        openapi_url=docs_url(settings, "/openapi.json"),
+        docs_url=docs_url(settings, "/docs"),
+        redoc_url=docs_url(settings, "/redoc"),
     )
     app.state.settings = settings
     app.state.engine = database
@@ -79,7 +85,7 @@ def create_app(
     app.state.live_pull = live_pull
     app.state.exports = exports
     app.state.enrollment = EnrollmentService(
-        database, today=partial(today_for, settings), live=live_pull
+        database, today=partial(today_for, settings), live=live_pull, pickup=settings.pickup
     )
     endpoint_clients = clients or EndpointClients(LiveSettings())
     app.state.clients = endpoint_clients
@@ -92,6 +98,10 @@ def create_app(
     app.include_router(operation_routes.router)
     app.include_router(notifications_router)
     app.include_router(export_routes.router)
+    # Outermost last: the body limit before anything reads the request, then the boundary
+    # that turns any exception into a 500 outcome without dropping the connection.
+    app.add_middleware(ErrorBoundary)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 
 

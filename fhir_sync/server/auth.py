@@ -28,6 +28,7 @@ class Caller:
     role: str
     scopes: frozenset[str]
     payer: str | None = None
+    generation: int | None = None  # of the client's registration the token was issued to
 
     def allows(self, scope: str) -> bool:
         """`scope` is `<Type>.<letters>`; granted by `system/<Type or *>.<letters...>`."""

@@ -93,7 +93,10 @@ async def run_standalone(settings: ServerSettings, live: LiveSettings) -> None:
         await asyncio.to_thread(upgrade, engine)
     clients = EndpointClients(live)
     service = EnrollmentService(
-        engine, today=partial(today_for, settings), live=FhirLivePull(clients)
+        engine,
+        today=partial(today_for, settings),
+        live=FhirLivePull(clients),
+        pickup=settings.pickup,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from fhir_sync import __version__
+from fhir_sync.fill_settings import FILL_SETTINGS
 from fhir_sync.server.audit.search import AUDIT_SEARCH_PARAMS
 from fhir_sync.server.indexing import JsonObject
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS
@@ -15,7 +16,8 @@ from fhir_sync.server.security.scopes import supported_scopes
 
 PATIENT_OPERATIONS: Final = {
     "enroll": "Enroll the patient (Parameters: anchorDay, cycleDays, leadDays, closedDays, "
-    "pharmacy, payer, ehrEndpoint, pharmacyEndpoint, targetEndpoint, resource) and plan.",
+    "timeZone, pickupHours, pharmacy, payer, ehrEndpoint, pharmacyEndpoint, targetEndpoint, "
+    "resource, " + ", ".join(s.parameter for s in FILL_SETTINGS) + ") and plan.",
     "unenroll": "End the enrollment: the CarePlan becomes revoked, its Appointment and Tasks "
     "cancelled.",
     "hold": "Pause the enrollment until a date (Parameters: until): the CarePlan is on-hold.",

@@ -34,9 +34,24 @@ def service_of(request: Request) -> EnrollmentService:
 
 
 def root_url(request: Request) -> str:
-    """The server's public root (`FHIR_SYNC_PUBLIC_URL`, else as the request reached it)."""
+    """The server's public root: `FHIR_SYNC_PUBLIC_URL`, else the address the connection
+    reached (the listening socket's, with the scheme uvicorn took from a trusted proxy). Never
+    the `Host` header: whoever sends the request chooses it, and client assertions' `aud` and
+    paging links must not follow it."""
     configured = settings_of(request).public_url
-    return configured or str(request.base_url).rstrip("/")
+    return configured or listening_url(request)
+
+
+def listening_url(request: Request) -> str:
+    scheme = request.scope.get("scheme", "http")
+    server = request.scope.get("server")
+    if not server:
+        return f"{scheme}://localhost"
+    host, port = server[0], server[1]
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 
 def fhir_base(request: Request) -> str:

@@ -3,7 +3,8 @@
 Each operation is one database transaction: the enrollment row (locked), the plan resources,
 the payer's Group version and the outbox write to the EHR commit together or not at all, so a
 crash leaves either the old state or the new one, never a plan the EHR will not hear about.
-Pulling from live endpoints happens before the transaction, never inside it.
+Pulling from live endpoints happens before the transaction, never inside it, and so does
+the planning (see plan_draft.py), so that the transaction holds only the writes.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.groups import payer_group_id
 from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.server.live_pull import Endpoints, LivePull
 from fhir_sync.server.operation_parameters import EnrollTerms
 from fhir_sync.server.patient_inputs import PatientData, gather, inputs_bytes, plan_for
+from fhir_sync.server.plan_draft import (
+    CheckedValidator,
+    PlanDraft,
+    PlanningTerms,
+    check_changed,
+    draft_plan,
+)
 from fhir_sync.server.plan_resources import (
     ACTIVE,
     ON_HOLD,
@@ -35,11 +44,18 @@ from fhir_sync.server.plan_resources import (
     resources_from_transaction,
     store_plan,
 )
-from fhir_sync.store.database import write_transaction
-from fhir_sync.store.enrollments import get_enrollment, save_enrollment, touch_payer_group
+from fhir_sync.store.database import read_transaction, write_transaction
+from fhir_sync.store.enrollments import (
+    get_enrollment,
+    pickups_per_day,
+    save_enrollment,
+    touch_payer_group,
+)
 from fhir_sync.store.outbox import enqueue
 from fhir_sync.store.resources import read_resource, save_resources, set_payer
+from fhir_sync.store.retry import retry_conflicts
 from fhir_sync.store.tables import Enrollment
+from mappings.pickup_hours import PickupHours, pickup_hours
 from mappings.validation import validate_resource
 
 Validator = Callable[[JsonObject], list[str]]
@@ -59,12 +75,29 @@ def endpoints_of(enrollment: Enrollment) -> Endpoints:
 
 def preferences_of(enrollment: Enrollment) -> Preferences:
     closed = frozenset(int(day) for day in enrollment.closed_weekdays.split(",") if day)
-    return Preferences(
+    prefs = Preferences(
         cycle_days=enrollment.cycle_days,
         anchor_day=enrollment.anchor_day,
         anchor_date=enrollment.anchor_date,
         closed_weekdays=closed,
         lead_days=enrollment.lead_days,
+    )
+    return apply_fill_settings(prefs, fill_settings_of(enrollment))
+
+
+def fill_settings_of(enrollment: Enrollment) -> dict[str, Any]:
+    """The dispensing-rule settings given at $enroll (parsed), by key."""
+    if not enrollment.fill_settings:
+        return {}
+    return parse_fill_settings(orjson.loads(enrollment.fill_settings))
+
+
+def pickup_of(enrollment: Enrollment, default: PickupHours) -> PickupHours:
+    """The enrollment's pickup hours and time zone, each falling back to the server's."""
+    if enrollment.time_zone is None and enrollment.pickup_hours is None:
+        return default
+    return pickup_hours(
+        enrollment.pickup_hours or default.text, enrollment.time_zone or default.time_zone
     )
 
 
@@ -82,11 +115,13 @@ class EnrollmentService:
         today: Callable[[], date],
         live: LivePull | None = None,
         validate: Validator = validate_resource,
+        pickup: PickupHours | None = None,
     ) -> None:
         self.engine = engine
         self.today = today
         self.live = live
         self.validate = validate
+        self.pickup = pickup or PickupHours()
 
     # -- reading what to plan from ------------------------------------------------------
 
@@ -116,9 +151,20 @@ class EnrollmentService:
         """$plan: the transaction Bundle the patient would get, nothing stored."""
         enrollment = self.enrollment(patient_id)
         draft = _apply_terms(enrollment or _new_enrollment(patient_id, _now()), terms)
-        _, bundle = plan_for(patient_id, data, self.today(), preferences_of(draft), draft.pharmacy)
+        with self.engine.connect() as connection:
+            load = pickups_per_day(connection, patient_id)
+        _, bundle = plan_for(
+            patient_id,
+            data,
+            self.today(),
+            preferences_of(draft),
+            draft.pharmacy,
+            pickup_of(draft, self.pickup),
+            load,
+        )
         return bundle
 
+    @retry_conflicts
     def enroll(
         self,
         patient_id: str,
@@ -128,27 +174,44 @@ class EnrollmentService:
         if_match: str | None,
     ) -> OperationResult:
         now = _now()
-        with write_transaction(self.engine) as connection:
-            existing = get_enrollment(connection, patient_id, for_update=True)
-            _check_match(connection, patient_id, if_match)
+        inputs = inputs_bytes(terms.resources) if terms.resources else None
+
+        def prepare(
+            existing: Enrollment | None, draft: PlanDraft | None = None
+        ) -> tuple[Enrollment, PatientData]:
             enrollment = _apply_terms(existing or _new_enrollment(patient_id, now), terms)
             if existing is not None and existing.status == REVOKED:
                 enrollment.status = ACTIVE
                 enrollment.enrolled_at = now
                 enrollment.revoked_at = None
-            if terms.resources:
-                enrollment.inputs = inputs_bytes(terms.resources)
-            if data is None:
-                data = self._inputs_of(enrollment)
+            if inputs is not None:
+                enrollment.inputs = inputs
+            found = data if data is not None else self._inputs_of(enrollment, draft)
+            if existing is None and not endpoints_of(enrollment).any and _nothing_in(found):
+                # A mistyped id would otherwise leave an active, empty CarePlan behind.
+                raise FhirError(
+                    422,
+                    f"nothing could be planned: Patient/{patient_id} is not enrolled and the "
+                    "request has no 'resource' parts and no ehrEndpoint; nothing was stored",
+                    code="required",
+                )
+            if "payer" not in terms.given and found.payer is not None:
+                enrollment.payer = found.payer
+            return enrollment, found
+
+        draft = self._draft(patient_id, prepare)
+        with write_transaction(self.engine) as connection:
+            existing = get_enrollment(connection, patient_id, for_update=True)
+            _check_match(connection, patient_id, if_match)
+            enrollment, found = prepare(existing, draft)
             old_payer = existing.payer if existing is not None else None
-            if "payer" not in terms.given and data.payer is not None:
-                enrollment.payer = data.payer
-            self._store_patient(connection, patient_id, data.patient, enrollment.payer, now)
+            self._store_patient(connection, patient_id, found.patient, enrollment.payer, now, draft)
             if enrollment.payer != old_payer:
                 set_payer(connection, patient_id, enrollment.payer)
-            plan = self._replan(connection, enrollment, data, now)
-            for payer in {old_payer, enrollment.payer} - {None}:
-                assert payer is not None
+            plan = self._replan(connection, enrollment, found, now, draft)
+            # Sorted: another process changing a patient between the same two payers must
+            # lock their rows in the same order, or each waits for the other (a deadlock).
+            for payer in sorted({p for p in (old_payer, enrollment.payer) if p is not None}):
                 touch_payer_group(connection, payer, payer_group_id(payer), now)
             self._finish(connection, enrollment, plan, now, new=existing is None)
         return OperationResult(enrollment.status, plan.resources)
@@ -174,11 +237,24 @@ class EnrollmentService:
 
         return self._change_status(patient_id, if_match, change)
 
+    @retry_conflicts
     def resume(
         self, patient_id: str, data: PatientData | None, *, if_match: str | None
     ) -> OperationResult:
         """Back to active; the plan is recomputed as of today (the hold may have been long)."""
         now = _now()
+
+        def prepare(
+            existing: Enrollment | None, draft: PlanDraft | None = None
+        ) -> tuple[Enrollment, PatientData] | None:
+            if existing is None or existing.status in (REVOKED, ACTIVE):
+                return None
+            enrollment = Enrollment(**existing.model_dump())
+            enrollment.status = ACTIVE
+            enrollment.hold_until = None
+            return enrollment, data or self._inputs_of(enrollment, draft)
+
+        draft = self._draft(patient_id, prepare)
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
@@ -187,10 +263,12 @@ class EnrollmentService:
                 return OperationResult(ACTIVE, current_plan(connection, patient_id))
             enrollment.status = ACTIVE
             enrollment.hold_until = None
-            plan = self._replan(connection, enrollment, data or self._inputs_of(enrollment), now)
+            found = data or self._inputs_of(enrollment, draft)
+            plan = self._replan(connection, enrollment, found, now, draft)
             self._finish(connection, enrollment, plan, now)
         return OperationResult(enrollment.status, plan.resources)
 
+    @retry_conflicts
     def sync(
         self,
         patient_id: str,
@@ -201,24 +279,66 @@ class EnrollmentService:
     ) -> OperationResult:
         """Re-plan from fresh data (given in the request or just pulled)."""
         now = _now()
+        inputs = inputs_bytes(given) if given else None
+
+        def prepare(
+            existing: Enrollment | None, _draft: PlanDraft | None = None
+        ) -> tuple[Enrollment, PatientData] | None:
+            if existing is None or existing.status == REVOKED:
+                return None
+            return existing, data
+
+        draft = self._draft(patient_id, prepare)
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if enrollment.status == REVOKED:
                 raise FhirError(409, "the patient is unenrolled; enroll again first")
-            if given:
-                enrollment.inputs = inputs_bytes(given)
+            if inputs is not None:
+                enrollment.inputs = inputs
             if data.patient is not None:
-                self._store_patient(connection, patient_id, data.patient, enrollment.payer, now)
-            plan = self._replan(connection, enrollment, data, now)
+                self._store_patient(
+                    connection, patient_id, data.patient, enrollment.payer, now, draft
+                )
+            plan = self._replan(connection, enrollment, data, now, draft)
             self._finish(connection, enrollment, plan, now)
         return OperationResult(enrollment.status, plan.resources)
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _inputs_of(self, enrollment: Enrollment) -> PatientData:
+    def _inputs_of(self, enrollment: Enrollment, draft: PlanDraft | None = None) -> PatientData:
+        """The enrollment's stored inputs, as the draft already read them when they are the
+        same ones."""
+        if draft is not None and draft.inputs == enrollment.inputs:
+            return draft.data
         if enrollment.inputs is None:
             return PatientData()
         return gather(enrollment.patient_id, [orjson.loads(enrollment.inputs)])
+
+    def _draft(
+        self,
+        patient_id: str,
+        prepare: Callable[[Enrollment | None], tuple[Enrollment, PatientData] | None],
+    ) -> PlanDraft | None:
+        """The plan and the checks of its resources and Patient, done before the write
+        transaction on an unlocked read; None when the operation will not plan."""
+        with read_transaction(self.engine) as connection:
+            existing = get_enrollment(connection, patient_id)
+            stored = current_plan(connection, patient_id)
+            # The other patients' pickups as they stand now: the daily limit is a preference
+            # of the anchor choice, so a draft made a moment before the lock is good enough.
+            load = pickups_per_day(connection, patient_id)
+        prepared = prepare(existing)
+        if prepared is None:
+            return None
+        enrollment, data = prepared
+        checked = CheckedValidator(self.validate)
+        if data.patient is not None:
+            checked(without_meta(data.patient))
+        return draft_plan(enrollment, data, self.today(), self._planning, checked, stored, load)
+
+    def _planning(self, enrollment: Enrollment) -> PlanningTerms:
+        """The enrollment's preferences and pickup hours, which its plan depends on."""
+        return preferences_of(enrollment), pickup_of(enrollment, self.pickup)
 
     def _locked(self, connection: Connection, patient_id: str, if_match: str | None) -> Enrollment:
         enrollment = get_enrollment(connection, patient_id, for_update=True)
@@ -227,6 +347,7 @@ class EnrollmentService:
         _check_match(connection, patient_id, if_match)
         return enrollment
 
+    @retry_conflicts
     def _change_status(
         self,
         patient_id: str,
@@ -236,6 +357,14 @@ class EnrollmentService:
         touches_group: bool = False,
     ) -> OperationResult:
         now = _now()
+        checked = CheckedValidator(self.validate)
+        with read_transaction(self.engine) as connection:  # validate before the write lock
+            existing = get_enrollment(connection, patient_id)
+            stored = current_plan(connection, patient_id)
+        if existing is not None and change(existing, now):
+            resources = [without_meta(r) for r in stored]
+            apply_enrollment_status(resources, existing.status)
+            check_changed(checked, resources, stored)
         with write_transaction(self.engine) as connection:
             enrollment = self._locked(connection, patient_id, if_match)
             if not change(enrollment, now):
@@ -248,7 +377,7 @@ class EnrollmentService:
                 resources,
                 payer=enrollment.payer,
                 now=now,
-                validate=self.validate,
+                validate=checked,
             )
             if touches_group and enrollment.payer is not None:
                 payer = enrollment.payer
@@ -257,26 +386,40 @@ class EnrollmentService:
         return OperationResult(enrollment.status, plan.resources)
 
     def _replan(
-        self, connection: Connection, enrollment: Enrollment, data: PatientData, now: datetime
+        self,
+        connection: Connection,
+        enrollment: Enrollment,
+        data: PatientData,
+        now: datetime,
+        draft: PlanDraft | None = None,
     ) -> StoredPlan:
-        plan, bundle = plan_for(
-            enrollment.patient_id,
-            data,
-            self.today(),
-            preferences_of(enrollment),
-            enrollment.pharmacy,
-        )
+        """Store the plan: the draft's when it was made for these terms and data, else one
+        computed here (another request changed the enrollment in between)."""
+        today = self.today()
+        validate: Validator = self.validate
+        if draft is not None and draft.fits(enrollment, data, today, self._planning):
+            plan, resources, validate = draft.plan, draft.resources, draft.checked
+        else:
+            plan, bundle = plan_for(
+                enrollment.patient_id,
+                data,
+                today,
+                preferences_of(enrollment),
+                enrollment.pharmacy,
+                pickup_of(enrollment, self.pickup),
+                pickups_per_day(connection, enrollment.patient_id),
+            )
+            resources = resources_from_transaction(bundle)
+            apply_enrollment_status(resources, enrollment.status)
         if plan.anchor is not None:
             enrollment.anchor_date = plan.anchor
-        resources = resources_from_transaction(bundle)
-        apply_enrollment_status(resources, enrollment.status)
         return store_plan(
             connection,
             enrollment.patient_id,
             resources,
             payer=enrollment.payer,
             now=now,
-            validate=self.validate,
+            validate=validate,
         )
 
     def _store_patient(
@@ -286,6 +429,7 @@ class EnrollmentService:
         given: JsonObject | None,
         payer: str | None,
         now: datetime,
+        draft: PlanDraft | None = None,
     ) -> None:
         stored = read_resource(connection, "Patient", patient_id)
         if given is None:
@@ -294,7 +438,7 @@ class EnrollmentService:
             resource: JsonObject = {"resourceType": "Patient", "id": patient_id, "active": True}
         else:
             resource = without_meta(given)
-            problems = self.validate(resource)
+            problems = (draft.checked if draft is not None else self.validate)(resource)
             if problems:
                 raise FhirError(
                     422,
@@ -330,6 +474,10 @@ class EnrollmentService:
         save_enrollment(connection, enrollment, new=new)
 
 
+def _nothing_in(data: PatientData) -> bool:
+    return not data.orders and not data.fills and data.patient is None
+
+
 def _new_enrollment(patient_id: str, now: datetime) -> Enrollment:
     return Enrollment(patient_id=patient_id, status=ACTIVE, enrolled_at=now, updated_at=now)
 
@@ -343,6 +491,8 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
         "anchorDay": ("anchor_day", terms.anchor_day),
         "cycleDays": ("cycle_days", terms.cycle_days),
         "leadDays": ("lead_days", terms.lead_days),
+        "timeZone": ("time_zone", terms.time_zone),
+        "pickupHours": ("pickup_hours", terms.pickup_hours),
         "closedDays": (
             "closed_weekdays",
             ",".join(str(day) for day in sorted(terms.closed_weekdays)),
@@ -356,6 +506,11 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
     for part, (attribute, value) in fields.items():
         if part in given:
             setattr(updated, attribute, value)
+    if terms.fill:
+        merged = {**fill_settings_of(enrollment), **terms.fill}
+        updated.fill_settings = orjson.dumps(
+            stored_form(merged), option=orjson.OPT_SORT_KEYS
+        ).decode()
     if given & {"anchorDay", "cycleDays"} and (
         updated.anchor_day != enrollment.anchor_day or updated.cycle_days != enrollment.cycle_days
     ):

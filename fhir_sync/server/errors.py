@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_sync.server.fhirjson import fhir_response
 from mappings.outcome import operation_outcome
@@ -111,3 +112,36 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         stack,
     )
     return FhirError(500, f"internal error (reference {reference})", code="exception").response()
+
+
+class ErrorBoundary:
+    """ASGI middleware that answers an unexpected exception with the 500 outcome itself.
+
+    Starlette's outermost middleware also answers with the handler above, but then re-raises,
+    and uvicorn drops the keep-alive connection, so the client's next request on it fails
+    with no response at all. Here the exception ends with the answer; only one raised after
+    the response started (nothing can be sent then) goes on up.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watching(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _unexpected(Request(scope), exc)
+            await response(scope, receive, send)

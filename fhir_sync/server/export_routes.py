@@ -18,7 +18,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 
-from fhir_sync.server.auth import Caller, require_scope
+from fhir_sync.server.auth import Caller, require_scope, tokens_enforced
 from fhir_sync.server.context import engine_of, fhir_base
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.export_request import parse_export
@@ -149,7 +149,8 @@ def _manifest(request: Request, job: ExportJob, files: list[FileInfo]) -> JsonOb
     return {
         "transactionTime": instant_text(job.transaction_time),
         "request": job.request_url,
-        "requiresAccessToken": True,
+        # The truth right now: the file routes check tokens exactly when the API does.
+        "requiresAccessToken": tokens_enforced(request),
         "output": [
             {
                 "type": f.resource_type,

@@ -15,15 +15,17 @@ from fhir_sync.server.fhir_dates import instant_text
 from fhir_sync.server.indexing import JsonObject
 from fhir_sync.store.enrollments import Member
 from fhir_sync.store.tables import PayerGroup
+from mappings.fhir_values import ID_PATTERN
 
 SID_PAYER_MEMBERS: Final = "https://fhir-sync.org/sid/payer-members"
 _PREFIX: Final = "payer-"
 
 
 def payer_group_id(payer: str) -> str:
-    """`payer-<organization id>`, or a uuid when that would exceed the 64 characters of an id."""
+    """`payer-<organization id>`, or a uuid when that would not be a FHIR id (more than 64
+    characters, or a payer that is not `Organization/<id>`), so the id is always valid."""
     readable = _PREFIX + payer.removeprefix("Organization/")
-    if len(readable) <= 64:
+    if payer.startswith("Organization/") and ID_PATTERN.fullmatch(readable):
         return readable
     return str(uuid.uuid5(uuid.NAMESPACE_URL, SID_PAYER_MEMBERS + "|" + payer))
 

@@ -12,7 +12,8 @@ soon as the request is stored, and a crash afterwards loses nothing.
 Only endpoints that some enrollment names are ever read (the notification cannot make the
 server fetch arbitrary URLs). If the endpoint cannot be read just now the answer is a 503, so
 the EHR sends the notification again later. Authentication: the bearer token the EHR sends in
-the Subscription's `channel.header` (`FHIR_SYNC_NOTIFICATION_TOKEN`).
+the Subscription's `channel.header`, either the shared `FHIR_SYNC_NOTIFICATION_TOKEN` or an
+access token of a registered EHR (or pharmacy) client from `/auth/token`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from adapters.http import FhirError as HttpError
-from fhir_sync.server.auth import tokens_enforced
+from fhir_sync.server.auth import Authorizer, tokens_enforced
 from fhir_sync.server.context import engine_of
 from fhir_sync.server.endpoint_clients import EndpointClients
 from fhir_sync.server.errors import FhirError
@@ -46,6 +47,8 @@ EVENT_TYPES: Final = frozenset({"event-notification", "query-event"})
 ACK_TYPES: Final = frozenset({"handshake", "heartbeat", "query-status"})
 #: Resources whose subject is the patient whose plan they feed.
 SUBJECT_TYPES: Final = frozenset({"MedicationRequest", "MedicationDispense"})
+#: Client roles whose access token is taken for a notification.
+NOTIFYING_ROLES: Final = frozenset({"ehr", "pharmacy"})
 _RELATIVE: Final = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
 _ABSOLUTE: Final = re.compile(
     r"^(?P<base>https?://.+)/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
@@ -210,20 +213,26 @@ async def patients_to_sync(
 
 
 def _authenticate(request: Request, clients: EndpointClients) -> None:
+    """The shared notification token, or the access token of a registered EHR (or pharmacy)
+    client, as the API takes it; with neither configured and tokens not enforced, open."""
     token = clients.settings.notification_token
-    if token is None:
-        if tokens_enforced(request):
-            raise FhirError(
-                401,
-                "notifications need FHIR_SYNC_NOTIFICATION_TOKEN when authorization is on",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return
     given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise FhirError(
-            401, "a valid notification token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+    if token is not None and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return
+    authorizer: Authorizer | None = getattr(request.app.state, "authorizer", None)
+    if authorizer is not None and tokens_enforced(request):
+        caller = authorizer.authenticate(request)  # 401 unless a valid access token
+        request.state.caller = caller
+        if caller.role not in NOTIFYING_ROLES:
+            raise FhirError(403, "notifications are taken from EHR and pharmacy clients only")
+        return
+    if token is None and not tokens_enforced(request):
+        return
+    raise FhirError(
+        401,
+        "a valid notification token or an EHR client's access token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 @router.post("/notifications/subscription")

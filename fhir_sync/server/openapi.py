@@ -26,6 +26,7 @@ from fhir_sync.server.export_request import EXPORT_TYPES, NDJSON_FORMATS
 from fhir_sync.server.fhirjson import FHIR_JSON
 from fhir_sync.server.openapi_schemas import COMPONENTS, ID_PATTERN, JsonSchema, ref
 from fhir_sync.server.search_params import INCLUDES, REVINCLUDES, SEARCH_PARAMS, SearchParam
+from fhir_sync.server.settings import ServerSettings
 
 FHIR_NDJSON: Final = "application/fhir+ndjson"
 _ERROR_TEXT: Final = {
@@ -35,6 +36,7 @@ _ERROR_TEXT: Final = {
     404: "Unknown resource, or one the caller may not see",
     409: "Conflicts with the enrollment's state",
     412: "If-Match names an older version",
+    413: "The body is larger than FHIR_SYNC_MAX_BODY_BYTES",
     415: "The body is not FHIR JSON",
     422: "A business rule refuses the request",
     500: "Internal error (the outcome carries only a reference)",
@@ -71,6 +73,13 @@ class RouteDoc:
     body: dict[str, Any] | None = None
     id_params: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def docs_url(settings: ServerSettings, path: str) -> str | None:
+    """`path` (of `/openapi.json`, `/docs`, `/redoc`) when `settings.api_docs`, else None,
+    which FastAPI takes as not to serve it: they need no token and show a caller every route
+    and parameter. The document is built either way (`app.openapi()`, for the schema tests)."""
+    return path if settings.api_docs else None
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -149,7 +158,7 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
     if _PATIENT_OPERATION.match(path) and method == "POST":
         return RouteDoc(
             _fhir(200, "The patient's plan", "Bundle"),
-            errors=(400, 401, 403, 404, 409, 412, 415, 422, 501, 502, 504),
+            errors=(400, 401, 403, 404, 409, 412, 413, 415, 422, 501, 502, 504),
             body={"required": False, "content": {FHIR_JSON: {"schema": ref("Parameters")}}},
         )
     if path == "/auth/token" and method == "POST":

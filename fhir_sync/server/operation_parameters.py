@@ -16,7 +16,10 @@ from typing import Any, Final
 
 import orjson
 
+from fhir_sync.fill_settings import BY_PARAMETER, FILL_SETTINGS
 from fhir_sync.server.errors import FhirError
+from fhir_sync.server.input_limits import check_depth
+from mappings.pickup_hours import pickup_hours
 
 JsonObject = dict[str, Any]
 
@@ -24,12 +27,15 @@ WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "
 CYCLES: Final = (28, 30, 90)
 _REFERENCE: Final = re.compile(r"(Location|Organization)/[A-Za-z0-9\-.]{1,64}")
 _URL: Final = re.compile(r"https?://[^\s]+")
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 # part name -> the value[x] types accepted ("resource" for a resource part)
 ENROLL_PARTS: Final = {
     "anchorDay": ("valueInteger", "valueCode", "valueString"),
     "cycleDays": ("valueInteger",),
     "leadDays": ("valueInteger",),
+    "timeZone": ("valueCode", "valueString"),
+    "pickupHours": ("valueString",),
     "closedDays": ("valueCode", "valueString"),
     "pharmacy": ("valueReference", "valueString"),
     "payer": ("valueReference", "valueString"),
@@ -37,6 +43,12 @@ ENROLL_PARTS: Final = {
     "pharmacyEndpoint": ("valueUrl", "valueUri", "valueString"),
     "targetEndpoint": ("valueUrl", "valueUri", "valueString"),
     "resource": ("resource",),
+    **{
+        setting.parameter: ("valueInteger",)
+        if setting.key in ("window_days", "tolerance_days", "daily_limit")
+        else ("valueDecimal", "valueString")
+        for setting in FILL_SETTINGS
+    },
 }
 HOLD_PARTS: Final = {"until": ("valueDate",)}
 SYNC_PARTS: Final = {"resource": ("resource",)}
@@ -52,6 +64,8 @@ class EnrollTerms:
     anchor_day: int | None = None
     cycle_days: int = 30
     lead_days: int = 7
+    time_zone: str | None = None
+    pickup_hours: str | None = None
     closed_weekdays: frozenset[int] = frozenset()
     pharmacy: str | None = None
     payer: str | None = None
@@ -59,6 +73,7 @@ class EnrollTerms:
     pharmacy_endpoint: str | None = None
     target_endpoint: str | None = None
     resources: list[JsonObject] = field(default_factory=list)
+    fill: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_parameters(body: bytes, allowed: Mapping[str, tuple[str, ...]]) -> list[JsonObject]:
@@ -71,6 +86,7 @@ def parse_parameters(body: bytes, allowed: Mapping[str, tuple[str, ...]]) -> lis
         raise FhirError(400, "the body is not JSON", code="structure") from None
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise FhirError(400, "the body must be a Parameters resource", code="structure")
+    check_depth(parameters, "the Parameters")
     parts = parameters.get("parameter") or []
     if not isinstance(parts, list):
         raise FhirError(400, "Parameters.parameter must be a list", code="structure")
@@ -115,16 +131,29 @@ def enroll_terms(body: bytes) -> EnrollTerms:
             terms.lead_days = _integer(name, value)
             if not 0 <= terms.lead_days <= 90:
                 raise FhirError(422, "leadDays must be 0 to 90", code="business-rule")
+        elif name in ("timeZone", "pickupHours"):
+            setattr(terms, "time_zone" if name == "timeZone" else "pickup_hours", str(value))
         elif name == "closedDays":
             terms.closed_weekdays = _weekdays(value)
         elif name in ("pharmacy", "payer"):
             setattr(terms, name, _reference(name, value))
         elif name.endswith("Endpoint"):
             setattr(terms, name.removesuffix("Endpoint") + "_endpoint", _url(name, value))
+        elif name in BY_PARAMETER:
+            setting = BY_PARAMETER[name]
+            try:
+                terms.fill[setting.key] = setting.parse(value)
+            except ValueError as exc:
+                raise FhirError(422, f"{name} {exc}", code="business-rule") from None
         else:
             if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
                 raise FhirError(400, "a resource part must hold a resource", code="structure")
             terms.resources.append(value)
+    if terms.time_zone is not None or terms.pickup_hours is not None:
+        try:
+            pickup_hours(terms.pickup_hours, terms.time_zone)
+        except ValueError as exc:
+            raise FhirError(422, str(exc), code="value") from None
     return terms
 
 
@@ -132,10 +161,9 @@ def hold_until(body: bytes, today: date) -> date:
     parts = parse_parameters(body, HOLD_PARTS)
     if len(parts) != 1:
         raise FhirError(400, "$hold needs exactly one 'until' date", code="required")
-    try:
-        until = date.fromisoformat(str(_value(parts[0])))
-    except ValueError:
-        raise FhirError(400, "until must be a date (YYYY-MM-DD)", code="value") from None
+    until = _date(_value(parts[0]))
+    if until is None:
+        raise FhirError(400, "until must be a date string (YYYY-MM-DD)", code="value")
     if until <= today:
         raise FhirError(422, "until must be after today", code="business-rule")
     return until
@@ -149,6 +177,16 @@ def sync_resources(body: bytes) -> list[JsonObject]:
             raise FhirError(400, "a resource part must hold a resource", code="structure")
         resources.append(value)
     return resources
+
+
+def _date(value: Any) -> date | None:
+    """A FHIR date with a day, given as a JSON string (not a number that looks like one)."""
+    if type(value) is not str or _DATE.fullmatch(value) is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _integer(name: str, value: Any) -> int:

@@ -17,6 +17,7 @@ from fhir_sync.server.context import fhir_base, service_of, settings_of, today_f
 from fhir_sync.server.enrollment_service import EnrollmentService, OperationResult, endpoints_of
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhirjson import fhir_response
+from fhir_sync.server.input_limits import check_json_body
 from fhir_sync.server.live_pull import Endpoints
 from fhir_sync.server.operation_parameters import (
     NO_PARTS,
@@ -42,6 +43,11 @@ def _patient(patient_id: str) -> str:
     return patient_id
 
 
+async def _body(request: Request) -> bytes:
+    check_json_body(request.headers.get("content-type"))
+    return await request.body()
+
+
 def _result(request: Request, result: OperationResult) -> Response:
     return fhir_response(collection(fhir_base(request), result.plan))
 
@@ -52,7 +58,7 @@ async def enroll(
 ) -> Response:
     service = service_of(request)
     patient_id = _patient(patient_id)
-    terms = enroll_terms(await request.body())
+    terms = enroll_terms(await _body(request))
     data = None
     if terms.resources:
         data = gather(patient_id, terms.resources)
@@ -74,7 +80,7 @@ async def enroll(
 async def unenroll(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    parse_parameters(await request.body(), NO_PARTS)
+    parse_parameters(await _body(request), NO_PARTS)
     service = service_of(request)
     result = await run_in_threadpool(service.unenroll, _patient(patient_id), if_match=if_match)
     return _result(request, result)
@@ -84,7 +90,7 @@ async def unenroll(
 async def hold(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    until = hold_until(await request.body(), today_for(settings_of(request)))
+    until = hold_until(await _body(request), today_for(settings_of(request)))
     service = service_of(request)
     result = await run_in_threadpool(service.hold, _patient(patient_id), until, if_match=if_match)
     return _result(request, result)
@@ -94,7 +100,7 @@ async def hold(
 async def resume(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    parse_parameters(await request.body(), NO_PARTS)
+    parse_parameters(await _body(request), NO_PARTS)
     service = service_of(request)
     patient_id = _patient(patient_id)
     data = await _fresh_data(service, patient_id, [], required=False)
@@ -106,7 +112,7 @@ async def resume(
 async def sync(
     request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    given = sync_resources(await request.body())
+    given = sync_resources(await _body(request))
     service = service_of(request)
     patient_id = _patient(patient_id)
     data = await _fresh_data(service, patient_id, given, required=True)
@@ -119,7 +125,7 @@ async def sync(
 async def plan(request: Request, patient_id: str, _caller: Previewer) -> Response:
     service = service_of(request)
     patient_id = _patient(patient_id)
-    terms = enroll_terms(await request.body())
+    terms = enroll_terms(await _body(request))
     if terms.resources:
         data = gather(patient_id, terms.resources)
     else:

@@ -8,7 +8,7 @@ on part of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -17,11 +17,14 @@ import orjson
 
 from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
 from fhir_sync.server.errors import FhirError
+from fhir_sync.server.stored_text import check_identifiers
 from mappings.bundle import plan_bundle
 from mappings.dispenses import map_medication_dispense
 from mappings.errors import MappingError
+from mappings.fhir_values import ID_PATTERN
 from mappings.orders import OrderInput, map_medication_request
 from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
+from mappings.pickup_hours import PickupHours
 
 JsonObject = dict[str, Any]
 SOURCE = "Parameters.resource"
@@ -104,6 +107,7 @@ def _add(data: PatientData, patient_id: str, resource: JsonObject) -> str | None
     elif kind == "Patient":
         if resource.get("id") != patient_id:
             return "a Patient other than the one in the URL"
+        check_identifiers(resource)
         data.patient = resource
     elif kind == "Coverage":
         payer = _coverage_payer(resource, patient_id)
@@ -118,20 +122,35 @@ def _coverage_payer(coverage: JsonObject, patient_id: str) -> str | None:
         return None
     if coverage.get("status") not in (None, "active"):
         return None
-    for payor in coverage.get("payor") or ():
+    for index, payor in enumerate(coverage.get("payor") or ()):
         reference = payor.get("reference") if isinstance(payor, dict) else None
         if isinstance(reference, str) and reference.startswith("Organization/"):
+            if ID_PATTERN.fullmatch(reference.removeprefix("Organization/")) is None:
+                raise MappingError(
+                    "payor must reference Organization/<id> (a FHIR id: A-Z, a-z, 0-9, - "
+                    "and ., at most 64)",
+                    f"Coverage.payor[{index}].reference",
+                    "value",
+                )
             return reference
     return None
 
 
 def plan_for(
-    patient_id: str, data: PatientData, today: date, prefs: Preferences, pharmacy: str | None
+    patient_id: str,
+    data: PatientData,
+    today: date,
+    prefs: Preferences,
+    pharmacy: str | None,
+    pickup: PickupHours | None = None,
+    load: Mapping[date, int] | None = None,
 ) -> tuple[PatientPlan, JsonObject]:
-    """The engine's plan and its transaction Bundle."""
+    """The engine's plan and its transaction Bundle; `load` is the pickups other enrolled
+    patients already have per day (the pharmacy's daily limit)."""
     orders = [order.order for order in data.orders.values()]
-    plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs)
-    return plan, plan_bundle(plan, data.orders, pharmacy=pharmacy)
+    plan = plan_patient(patient_id, orders, data.fills.values(), today, prefs, load=load)
+    bundle = plan_bundle(plan, data.orders, pharmacy=pharmacy, pickup=pickup or PickupHours())
+    return plan, bundle
 
 
 def inputs_bytes(resources: list[JsonObject]) -> bytes:

@@ -14,6 +14,7 @@ from typing import Final, cast
 
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhir_dates import time_range
+from fhir_sync.server.input_limits import whole_number
 from fhir_sync.server.search_params import (
     IGNORED_PARAMS,
     INCLUDES,
@@ -21,6 +22,7 @@ from fhir_sync.server.search_params import (
     SEARCH_PARAMS,
     SearchParam,
 )
+from fhir_sync.server.stored_text import NOT_FHIR_TEXT
 from fhir_sync.store.search import (
     PREFIXES,
     ColumnIn,
@@ -38,9 +40,6 @@ ID_PATTERN: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # how many a statement may nest (SQLite: an expression depth of 1000).
 MAX_ALTERNATIVES: Final = 100
 MAX_TERMS: Final = 30
-# Characters no FHIR string may hold (FHIR allows tab, CR and LF); PostgreSQL cannot even bind
-# a NUL, so such a value must be a 400 before it reaches a query.
-_NOT_FHIR_TEXT: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNESCAPED_COMMA: Final = re.compile(r"(?<!\\),")
 
 
@@ -69,7 +68,7 @@ def wants_strict(prefer: str | None) -> bool:
 
 def check_text(name: str, value: str) -> None:
     """400 for a parameter value holding characters no FHIR value can hold."""
-    if _NOT_FHIR_TEXT.search(value):
+    if NOT_FHIR_TEXT.search(value):  # must be a 400 before it reaches a query
         raise FhirError(400, f"{name[:64]}: the value holds control characters")
 
 
@@ -118,9 +117,7 @@ def _result_param(
     request: SearchRequest, name: str, value: str, *, strict: bool, max_count: int
 ) -> None:
     if name == "_count":
-        if not value.isdigit():
-            raise FhirError(400, "_count must be a whole number")
-        request.count = min(int(value), max_count)
+        request.count = min(whole_number("_count", value), max_count)
         if request.count == 0:
             request.summary_count = True
     elif name == "_summary":

@@ -9,7 +9,7 @@ another connection wrote in between; so every writing transaction starts with BE
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -17,20 +17,22 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from fhir_sync.store.location import default_database_file
+
 DATABASE_URL_ENV: Final = "FHIR_SYNC_DATABASE_URL"
-DEFAULT_SQLITE_FILE: Final = "fhir-sync.sqlite3"
 _BEGIN_OPTION: Final = "fhir_sync_begin"
 
 
-def database_url(environ: dict[str, str] | None = None) -> str:
-    """The configured URL: `FHIR_SYNC_DATABASE_URL`, else a SQLite file in the working folder.
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    """The configured URL: `FHIR_SYNC_DATABASE_URL`, else the SQLite file in the data
+    directory (store/location.py).
 
     `postgresql://` and `postgres://` URLs get the psycopg 3 driver, the only one installed.
     """
     env = os.environ if environ is None else environ
     url = env.get(DATABASE_URL_ENV, "").strip()
     if not url:
-        return f"sqlite:///{Path(DEFAULT_SQLITE_FILE).resolve()}"
+        return f"sqlite:///{default_database_file(env)}"
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -44,6 +46,9 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 def open_engine(url: str, **options: Any) -> Engine:
     """An Engine with the settings the server relies on for either database."""
     parsed = make_url(url)
+    # A database error's message would otherwise carry the statement's parameters: patient
+    # ids, identifiers, whole resources; messages end up in logs (see server/log_privacy.py).
+    options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Final
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from fhir_sync.store.database import is_sqlite
 from fhir_sync.store.tables import Enrollment, PayerGroup
 
 ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
 GROUP: Table = PayerGroup.__table__  # type: ignore[attr-defined]
+#: The first key of the patients' advisory locks (the second is a hash of the patient id), so
+#: that they cannot collide with advisory locks taken for anything else.
+_PATIENT_LOCKS: Final = 0x66_73_65_6E  # "fsen"
 
 
 def get_enrollment(
     connection: Connection, patient_id: str, *, for_update: bool = False
 ) -> Enrollment | None:
     """The enrollment, locked against concurrent changes when `for_update` (PostgreSQL; the
-    SQLite write transaction already excludes other writers)."""
+    SQLite write transaction already excludes other writers).
+
+    `SELECT ... FOR UPDATE` locks nothing while the patient's row does not exist yet, so two
+    first enrollments of one patient would both go on to insert it; a transaction-scoped
+    advisory lock on the patient id serializes them too (released at commit or rollback)."""
     statement = select(ENROLLMENT).where(ENROLLMENT.c.patient_id == patient_id)
     if for_update and not is_sqlite(connection):
+        connection.execute(
+            select(func.pg_advisory_xact_lock(_PATIENT_LOCKS, func.hashtext(patient_id)))
+        )
         statement = statement.with_for_update()
     row = connection.execute(statement).mappings().first()
     return None if row is None else Enrollment(**row)
@@ -36,6 +48,21 @@ def save_enrollment(connection: Connection, enrollment: Enrollment, *, new: bool
     connection.execute(
         update(ENROLLMENT).where(ENROLLMENT.c.patient_id == patient_id).values(**values)
     )
+
+
+def pickups_per_day(connection: Connection, other_than: str) -> dict[date, int]:
+    """Active enrollments per anchor date, other than one patient's (the pharmacy's load)."""
+    column = ENROLLMENT.c.anchor_date
+    statement = (
+        select(column, func.count())
+        .where(
+            ENROLLMENT.c.status == "active",
+            column.is_not(None),
+            ENROLLMENT.c.patient_id != other_than,
+        )
+        .group_by(column)
+    )
+    return {row[0]: int(row[1]) for row in connection.execute(statement)}
 
 
 def insert_enrollments(connection: Connection, enrollments: Sequence[Enrollment]) -> None:
@@ -67,16 +94,19 @@ def payer_members(connection: Connection, payer: str) -> list[Member]:
 
 
 def touch_payer_group(connection: Connection, payer: str, group_id: str, now: datetime) -> None:
-    """Create the payer's group or bump its version: its membership has changed."""
-    changed = connection.execute(
-        update(GROUP)
-        .where(GROUP.c.payer == payer)
-        .values(version_id=GROUP.c.version_id + 1, last_updated=now)
+    """Create the payer's group or bump its version: its membership has changed. One
+    statement, so that a payer's first members enrolled at once cannot both insert the row.
+    A transaction touching several groups must touch them in sorted order (deadlocks)."""
+    dialect = sqlite if is_sqlite(connection) else postgresql
+    statement = dialect.insert(GROUP).values(
+        id=group_id, payer=payer, version_id=1, last_updated=now
     )
-    if not changed.rowcount:
-        connection.execute(
-            insert(GROUP).values(id=group_id, payer=payer, version_id=1, last_updated=now)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[GROUP.c.payer],
+            set_={"version_id": GROUP.c.version_id + 1, "last_updated": now},
         )
+    )
 
 
 def get_payer_group(connection: Connection, group_id: str) -> PayerGroup | None:

@@ -26,6 +26,8 @@ class Enrollment(SQLModel, table=True):
     the MedicationRequest/MedicationDispense Bundle given at enrollment (for patients without
     live endpoints), so the plan can be recomputed later. `plan_hash` detects an unchanged plan
     (nothing is stored or written back again). `version` increments on every change.
+    `fill_settings` holds the dispensing-rule settings given at $enroll (fhir_sync.fill_settings
+    keys); those not given follow the server's defaults.
     """
 
     __tablename__ = "enrollment"
@@ -38,6 +40,9 @@ class Enrollment(SQLModel, table=True):
     anchor_date: date | None = None
     closed_weekdays: str = Field(default="", max_length=16)  # "5,6"
     lead_days: int = 7
+    # the pharmacy's IANA time zone and pickup hours ("09:00-17:00"); None: the server's
+    time_zone: str | None = Field(default=None, max_length=64)
+    pickup_hours: str | None = Field(default=None, max_length=11)
     pharmacy: str | None = Field(default=None, max_length=REFERENCE)
     ehr_endpoint: str | None = Field(default=None, max_length=URL)
     pharmacy_endpoint: str | None = Field(default=None, max_length=URL)
@@ -49,6 +54,7 @@ class Enrollment(SQLModel, table=True):
     revoked_at: datetime | None = None
     updated_at: datetime
     version: int = 1
+    fill_settings: str | None = Field(default=None, sa_type=Text)  # JSON, by setting key
 
 
 class StoredResource(SQLModel, table=True):
@@ -155,7 +161,10 @@ class RegisteredClient(SQLModel, table=True):
     the public keys its assertions are checked against (JSON text), or `jwks_url` where the
     client publishes them (one of the two); `payer` the Organization a payer client may see the
     members of. A removed client stays as `disabled` so that audit events keep naming a known
-    client and a removed id is never mistaken for "no client was ever registered"."""
+    client and a removed id is never mistaken for "no client was ever registered".
+    `generation` counts the id's registrations and key rotations; access tokens carry it and
+    are refused once it has moved on, except that after a rotation the previous generation's
+    tokens and keys (`previous_jwks`) stay valid until `previous_until` (the overlap)."""
 
     __tablename__ = "registered_client"
 
@@ -167,6 +176,9 @@ class RegisteredClient(SQLModel, table=True):
     payer: str | None = Field(default=None, max_length=REFERENCE)
     disabled: bool = False
     created_at: datetime
+    generation: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    previous_jwks: str | None = Field(default=None, sa_type=Text)
+    previous_until: datetime | None = None
 
 
 class AssertionId(SQLModel, table=True):

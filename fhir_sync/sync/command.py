@@ -127,6 +127,7 @@ async def _sync(
             location=config.location,
             keep_anchor=config.keep_anchor,
             workers=config.concurrency,
+            pickup=config.pickup,
         )
         if bulk:
             return await sync_bulk(targets, options, on_result=on_result)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -36,9 +36,11 @@ from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
 from fhir_sync.clihelp import parse_closed_days
 from fhir_sync.engine import Preferences
+from fhir_sync.fill_settings import FILL_SETTINGS, apply_fill_settings
 from fhir_sync.sync.service import DEFAULT_WORKERS
 from mappings.fhir_literals import local_reference
 from mappings.fhir_values import ID_PATTERN
+from mappings.pickup_hours import PickupHours, pickup_hours
 
 T = TypeVar("T")
 
@@ -91,6 +93,9 @@ SYNC_KEYS = frozenset(
         "concurrency",
         "page_size",
         "keep_anchor",
+        "time_zone",
+        "pickup_hours",
+        *(setting.key for setting in FILL_SETTINGS),
     }
 )
 
@@ -115,6 +120,9 @@ FLAGS: dict[tuple[str, str], str] = {
     ("sync", "concurrency"): "--concurrency",
     ("sync", "page_size"): "--page-size",
     ("sync", "keep_anchor"): "--keep-anchor/--reanchor",
+    ("sync", "time_zone"): "--time-zone",
+    ("sync", "pickup_hours"): "--pickup-hours",
+    **{("sync", setting.key): setting.flag for setting in FILL_SETTINGS},
 }
 
 
@@ -173,6 +181,7 @@ class SyncConfig:
     location: str | None
     concurrency: int
     keep_anchor: bool
+    pickup: PickupHours = field(default_factory=PickupHours)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -243,7 +252,20 @@ def load_config(
         closed_weekdays=_value(layers, "sync", "closed", _closed) or frozenset(),
         lead_days=7 if lead_days is None else lead_days,
     )
+    fill_values = {
+        setting.key: _value(layers, "sync", setting.key, setting.parse)
+        for setting in FILL_SETTINGS
+        if layers.get("sync", setting.key) is not None
+    }
+    prefs = apply_fill_settings(prefs, fill_values)
     keep_anchor = _value(layers, "sync", "keep_anchor", _bool)
+    zone = _value(layers, "sync", "time_zone", _text)
+    hours = _value(layers, "sync", "pickup_hours", _text)
+    try:
+        pickup = pickup_hours(hours, zone)
+    except ValueError as exc:
+        origin = _origin(layers, "sync", "pickup_hours" if hours else "time_zone")
+        raise ConfigError(f"{origin}: {exc}") from None
     return SyncConfig(
         ehr=ehr,
         pharmacy=pharmacy,
@@ -253,6 +275,7 @@ def load_config(
         location=_value(layers, "sync", "location", _location),
         concurrency=concurrency,
         keep_anchor=True if keep_anchor is None else keep_anchor,
+        pickup=pickup,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -33,6 +34,7 @@ from fhir_sync.sync.stored_plan import StoredPlan, read_stored_plan
 from fhir_sync.sync.writeback import FhirPlanWriter, PlanWriter
 from mappings.bundle import plan_bundle
 from mappings.fhir_literals import JsonObject
+from mappings.pickup_hours import PickupHours
 from mappings.plan_digest import stamp_plan_digest
 
 log = logging.getLogger("fhir_sync.sync")
@@ -69,6 +71,9 @@ class SyncOptions:
 
     `keep_anchor` re-plans a synced patient on the anchor date their CarePlan already has
     (moving a patient's pickup day needs a reason; pass False after changing the preferences).
+    `load` counts the pickups per day of the plans made or kept in this run, so that the
+    pharmacy's daily limit spreads the patients whose anchor is chosen now (in the order their
+    inputs arrive, which concurrency makes vary between runs).
     """
 
     today: date
@@ -76,6 +81,8 @@ class SyncOptions:
     location: str | None = None
     keep_anchor: bool = True
     workers: int = DEFAULT_WORKERS
+    pickup: PickupHours = field(default_factory=PickupHours)
+    load: Counter[date] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -282,8 +289,15 @@ def _plan(
         prefs = replace(prefs, anchor_date=stored.anchor)
     orders = inputs.orders
     plan = plan_patient(
-        patient_id, [o.order for o in orders.values()], inputs.fills.values(), options.today, prefs
+        patient_id,
+        [o.order for o in orders.values()],
+        inputs.fills.values(),
+        options.today,
+        prefs,
+        load=options.load,
     )
-    bundle = plan_bundle(plan, orders, pharmacy=options.location)
+    if plan.anchor is not None and plan.anchor_fills:
+        options.load[plan.anchor] += 1
+    bundle = plan_bundle(plan, orders, pharmacy=options.location, pickup=options.pickup)
     digest = stamp_plan_digest(bundle)
     return plan, bundle, digest

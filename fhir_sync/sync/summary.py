@@ -15,6 +15,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from fhir_sync.clihelp import add_plan_rows
 from fhir_sync.planning.collect import rejection_outcome
 from fhir_sync.sync.report import PatientResult, SyncReport
 from mappings.outcome import operation_outcome
@@ -42,14 +43,9 @@ def sync_summary(report: SyncReport, today: date, *, dry_run: bool) -> Table:
     if report.replanned:
         table.add_row("re-planned after a version conflict", str(report.replanned))
     table.add_row("inputs rejected", str(report.rejected))
-    plans = report.plans
-    table.add_row("orders synced", str(plans.synced))
-    table.add_row("orders not synced", str(plans.not_synced))
-    table.add_row("short fills", str(plans.short_fills))
-    table.add_row("renewal requests", str(plans.renewals))
-    if plans.anchors:
-        first, last = min(plans.anchors), max(plans.anchors)
-        table.add_row("anchor dates", f"{first.isoformat()} to {last.isoformat()}")
+    # Only the active and on-hold orders are pulled (the rest cannot be refilled), so unlike
+    # `fhir-sync plan` over files no order is left out as inactive here.
+    add_plan_rows(table, report.plans)
     if report.ignored:
         table.add_row("resources ignored (not for a synced patient)", str(report.ignored))
     if report.cursors:

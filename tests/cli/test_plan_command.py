@@ -176,3 +176,28 @@ def test_strict_mode_rejects_what_full_validation_rejects(tmp_path: Path) -> Non
     outcome = orjson.loads((tmp_path / "out" / "errors.ndjson").read_bytes().splitlines()[0])
     OperationOutcome.model_validate(outcome)
     assert broken["id"] in orjson.dumps(outcome).decode()
+
+
+def test_dispensing_rule_flags(tmp_path: Path) -> None:
+    """Every demo patient planned with no daily limit, then with a limit of 1 pickup a day:
+    no day gets more than one pickup (the summary lists them)."""
+    demo = str(FIXTURES / "demo")
+    code, output = _plan(demo, "--out", str(tmp_path / "a"), "--today", TODAY, "--daily-limit", "1")
+    assert code == 0, output
+    assert "pickups per day" in output
+    pickups: dict[str, int] = {}
+    for bundle in _bundles(tmp_path / "a").values():
+        for entry in bundle["entry"]:  # type: ignore[attr-defined]
+            resource = entry["resource"]
+            if resource["resourceType"] == "Appointment":
+                day = resource["start"][:10]
+                pickups[day] = pickups.get(day, 0) + 1
+    assert pickups and max(pickups.values()) == 1
+    code, output = _plan(
+        demo, "--out", str(tmp_path / "b"), "--today", TODAY, "--refill-threshold", "1.5"
+    )
+    assert code == 2 and "--refill-threshold" in output
+    code, output = _plan(
+        demo, "--out", str(tmp_path / "c"), "--today", TODAY, "--form-threshold", "ophthalmic"
+    )
+    assert code == 2 and "FORM=SHARE" in output

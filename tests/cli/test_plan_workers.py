@@ -37,9 +37,10 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return src
 
 
-def _run(src: Path, out: Path, jobs: int) -> None:
+def _run(src: Path, out: Path, jobs: int, *extra: str) -> None:
     result = runner.invoke(
-        app, ["plan", str(src), "--out", str(out), "--today", "2026-11-22", "--jobs", str(jobs)]
+        app,
+        ["plan", str(src), "--out", str(out), "--today", "2026-11-22", "--jobs", str(jobs), *extra],
     )
     assert result.exit_code == 1, result.output  # the bad records are rejected
 
@@ -62,3 +63,24 @@ def test_the_router_guesses_the_patient_of_ordinary_lines() -> None:
     assert route_key(b'{"resourceType":"Patient","id":"p-9","active":true}') == b"p-9"
     assert route_key(b"{not json") == b""
     assert shard_of("p-9", 3) == shard_of("p-9", 3) in range(3)
+
+
+def test_the_daily_limit_spans_every_worker(messy: Path, tmp_path: Path) -> None:
+    """With 5 pickups a day at most (120 patients, 30 days: room for 150), each worker's
+    patients count against the same days: the files are the same whatever the number of
+    workers, and no day has more than 5 pickups."""
+    outputs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        _run(messy, out, jobs, "--daily-limit", "5")
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outputs[0] == outputs[1]
+    per_day: dict[str, int] = {}
+    for name, body in outputs[0].items():
+        if not name.endswith(".json"):
+            continue
+        for entry in orjson.loads(body)["entry"]:
+            if entry["resource"]["resourceType"] == "Appointment":
+                day = entry["resource"]["start"][:10]
+                per_day[day] = per_day.get(day, 0) + 1
+    assert per_day and max(per_day.values()) <= 5

@@ -45,6 +45,20 @@ def test_early_refill_is_carried_over_and_late_refill_starts_on_pickup() -> None
     assert run_out(late, 1.0) == start + timedelta(days=70)
 
 
+def test_supply_on_hand_is_counted_at_most_ten_years_past_the_dispense() -> None:
+    """100,000 tablets at 0.000001 a day would last 10^11 days, past the end of the calendar;
+    on hand is capped at MAX_ON_HAND_DAYS = 3660 days after the hand-over. Two such fills a
+    year apart: the second starts where the first ends (early refill), but still ends at most
+    3660 days after its own hand-over: 2027-01-01 + 3660 days = 2037-01-08."""
+    start = date(2026, 1, 1)
+    huge = [fill("1", "a", start, days=0, qty=100_000)]
+    assert run_out(huge, 0.000001) == date(2036, 1, 9)
+    twice = [*huge, fill("2", "a", date(2027, 1, 1), days=0, qty=100_000)]
+    assert run_out(twice, 0.000001) == date(2037, 1, 8)
+    normal = [fill("1", "a", start, days=0, qty=3000)]
+    assert run_out(normal, 1.0) == start + timedelta(days=3000)
+
+
 def test_never_dispensed_order_runs_out_today_and_is_short_filled_to_the_anchor() -> None:
     plan = plan_patient("p", [order("a")], [], TODAY, Preferences(anchor_day=15))
     assert plan.anchor == date(2026, 12, 15)

@@ -5,15 +5,25 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fhir_sync.engine import Fill, Order, PatientPlan, Preferences, plan_patient
-from fhir_sync.engine.anchor import Due, _automatic, automatic_by_brute_force
+from fhir_sync.engine import (
+    Dosage,
+    Fill,
+    Order,
+    OrderPlan,
+    PatientPlan,
+    Preferences,
+    anchor_candidates,
+    pick_anchor,
+    plan_patient,
+)
+from fhir_sync.engine.calendar import next_open_day
 from fhir_sync.engine.supply import slack_days
-from tests.engine.strategies import TODAY, patients, preferences
+from tests.engine.strategies import DRUGS, TODAY, patients, preferences
 
 settings.register_profile(
     "engine", max_examples=int(os.environ.get("ENGINE_EXAMPLES", "300")), deadline=None
@@ -26,18 +36,128 @@ def _plan(orders: list[Order], fills: list[Fill], prefs: Preferences) -> Patient
 
 
 @given(patients(), preferences)
-def test_no_synced_order_runs_out_before_its_next_fill_or_the_anchor(
+def test_no_synced_order_runs_out_before_its_next_fill_beyond_the_tolerance(
     patient: tuple[list[Order], list[Fill]], prefs: Preferences
 ) -> None:
     plan = _plan(*patient, prefs)
+    tolerance = timedelta(days=prefs.tolerance_days)
     for o in plan.synced:
-        assert o.next_fill is not None and o.run_out is not None and o.sync_date is not None
+        assert o.next_fill is not None and o.run_out is not None
         assert plan.anchor is not None
-        assert TODAY <= o.next_fill <= o.run_out, "supply on hand lasts until the next fill"
-        assert o.next_fill + timedelta(days=o.fill_days) >= o.sync_date
-        assert o.sync_date >= plan.anchor
-        assert (o.sync_date - plan.anchor).days % plan.cycle_days == 0
+        forced = timedelta(days=_forced_gap(o, prefs))
+        assert TODAY <= o.next_fill <= o.run_out + tolerance + forced, "supply lasts"
+        assert o.gap_days <= prefs.tolerance_days or forced
+        first, following = o.fills
+        assert first.day == o.next_fill
+        # What the next dispense covers starts when the supply on hand ends (carried over).
+        covered_to = max(o.next_fill, o.run_out) + timedelta(days=o.fill_days)
+        assert following.day <= covered_to + tolerance, "the next dispense lasts to the one after"
+        if not o.own_date:
+            assert o.sync_date is not None
+            assert (o.sync_date - plan.anchor).days % plan.cycle_days == 0
         assert plan.anchor >= TODAY + timedelta(days=prefs.lead_days)
+
+
+def _forced_gap(o: OrderPlan, prefs: Preferences) -> int:
+    """Days without supply that no plan can avoid: the pharmacy is closed on every day from
+    the first one the payer pays the fill (or today) to the day the supply runs out."""
+    assert o.earliest_fill is not None and o.run_out is not None
+    day = max(o.earliest_fill, TODAY)
+    while day <= o.run_out:
+        if day.weekday() not in prefs.closed_weekdays:
+            return 0
+        day += timedelta(days=1)
+    return 7
+
+
+@given(patients(), preferences)
+def test_no_planned_fill_is_before_the_day_the_payer_pays_it(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    orders, fills = patient
+    plan = _plan(orders, fills, prefs)
+    by_id = {o.id: o for o in orders}
+    for o in plan.synced:
+        assert o.fills and o.earliest_fill is not None and o.daily_dose is not None
+        for planned in o.fills:
+            assert planned.day >= planned.earliest
+        first, following = o.fills
+        threshold = prefs.threshold_for(by_id[o.order_id].form)
+        wait = -(-threshold.numerator * first.days_supply // threshold.denominator)
+        assert following.day >= first.day + timedelta(days=wait), "refill too soon (reject 79)"
+        # The first dispense waits for the previous fill of the drug to be used up enough.
+        drug = by_id[o.order_id].drug_key
+        for f in fills:
+            if f.drug_key != drug or not f.days_supply or f.completes_partial:
+                continue
+            days = int(f.days_supply)
+            paid = f.handed_over + timedelta(
+                days=-(-threshold.numerator * days // threshold.denominator)
+            )
+            last = max(g.handed_over for g in fills if g.drug_key == drug)
+            if f.handed_over == last and paid >= TODAY and o.run_out is not None:
+                assert first.day >= min(paid, o.run_out)
+
+
+@given(patients(), preferences)
+def test_no_dispense_is_planned_on_a_day_the_pharmacy_is_closed(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    plan = _plan(*patient, prefs)
+    if plan.anchor is not None and plan.anchor_fills:
+        assert plan.anchor.weekday() not in prefs.closed_weekdays
+    for visit in plan.visits:
+        assert visit.day.weekday() not in prefs.closed_weekdays
+    for o in plan.synced:
+        assert o.next_fill is not None and o.next_fill.weekday() not in prefs.closed_weekdays
+
+
+@given(
+    st.lists(st.sampled_from(DRUGS), min_size=1, max_size=6, unique=True),
+    st.integers(-40, 60),
+    st.sampled_from([1.0, 2.0, 3.0]),
+    preferences.map(lambda p: replace(p, anchor_day=None)),
+)
+def test_an_already_synchronized_patient_gets_no_short_fill(
+    drugs: list[str], offset: int, dose: float, prefs: Preferences
+) -> None:
+    """Every supply ends on the same day (or nothing was ever dispensed): that day is kept."""
+    cycle = prefs.cycle_days
+    ends = TODAY + timedelta(days=offset)
+    orders = [
+        Order(id=f"mr{n}", drug_key=d, dosages=(Dosage(dose, 1.0, 1.0),), authored_on=TODAY)
+        for n, d in enumerate(drugs)
+    ]
+    fills = [
+        Fill(
+            id=f"md{n}",
+            handed_over=ends - timedelta(days=cycle),
+            order_id=o.id,
+            drug_key=o.drug_key,
+            days_supply=cycle,
+        )
+        for n, o in enumerate(orders)
+    ]
+    if not _natural_day_open(max(ends, next_open_day(TODAY, prefs.closed_weekdays)), prefs):
+        return  # the pharmacy is closed on the natural pickup day: it cannot be kept
+    plan = _plan(orders, fills, replace(prefs, daily_limit=None))
+    assert len(plan.synced) == len(orders)
+    assert plan.short_fills == ()
+    expected = max(ends, next_open_day(TODAY, prefs.closed_weekdays))
+    for o in plan.synced:
+        if expected.weekday() not in prefs.closed_weekdays:
+            assert o.next_fill == expected and o.quantity == dose * cycle
+    if _natural_day_open(next_open_day(TODAY, prefs.closed_weekdays), prefs):
+        never = _plan(orders, [], replace(prefs, daily_limit=None))
+        assert never.short_fills == ()
+
+
+def _natural_day_open(ends: date, prefs: Preferences) -> bool:
+    """Whether the pickup day a supply ending on `ends` implies (past the lead time) is open."""
+    natural = ends
+    while natural < TODAY + timedelta(days=prefs.lead_days):
+        natural += timedelta(days=prefs.cycle_days)
+    return natural.weekday() not in prefs.closed_weekdays
 
 
 @given(patients(), preferences)
@@ -63,7 +183,7 @@ def test_prn_acute_inactive_and_non_orders_are_never_synced(
 
 
 @given(patients(), preferences)
-def test_quantities_are_positive_and_supply_ends_on_the_anchor_within_one_package(
+def test_quantities_are_positive_and_a_short_fill_ends_on_its_pickup_within_one_package(
     patient: tuple[list[Order], list[Fill]], prefs: Preferences
 ) -> None:
     orders, fills = patient
@@ -71,14 +191,20 @@ def test_quantities_are_positive_and_supply_ends_on_the_anchor_within_one_packag
     by_id = {o.id: o for o in orders}
     for o in plan.synced:
         assert o.quantity > 0 and o.cycle_quantity > 0 and o.fill_days >= 0
-        assert o.daily_dose is not None and o.next_fill is not None and o.sync_date is not None
+        assert o.daily_dose is not None and o.next_fill is not None
         assert o.run_out is not None
+        if not o.short_fill:
+            continue
+        assert o.sync_date is not None
         slack = slack_days(o.daily_dose, by_id[o.order_id].package_size)
-        supply_end = o.next_fill + timedelta(days=o.fill_days) if o.short_fill else o.run_out
+        supply_end = max(o.next_fill, o.run_out) + timedelta(days=o.fill_days)
         assert 0 <= (supply_end - o.sync_date).days <= slack
+        assert 0 < o.fill_days < plan.cycle_days + slack, "a short fill is shorter than a cycle"
 
 
-def _dispense_short_fills(plan: PatientPlan) -> tuple[set[str], list[Fill]]:
+def _dispense_short_fills(
+    plan: PatientPlan, by_drug: dict[str, str]
+) -> tuple[set[str], list[Fill]]:
     """The plan carried out: each short fill dispensed, except those the order does not
     authorize (the renewal comes first, and re-planning rightly still shows them)."""
     blocked = {
@@ -91,6 +217,7 @@ def _dispense_short_fills(plan: PatientPlan) -> tuple[set[str], list[Fill]]:
             id=f"short-{o.order_id}",
             handed_over=o.next_fill,
             order_id=o.order_id,
+            drug_key=by_drug[o.order_id],
             days_supply=o.fill_days,
             quantity=o.quantity,
         )
@@ -106,7 +233,7 @@ def test_planning_the_output_state_again_changes_nothing(
 ) -> None:
     orders, fills = patient
     first = _plan(orders, fills, prefs)
-    blocked, dispensed = _dispense_short_fills(first)
+    blocked, dispensed = _dispense_short_fills(first, {o.id: o.drug_key for o in orders})
     kept = replace(prefs, anchor_date=first.anchor)
     again = _plan(orders, fills + dispensed, kept)
     assert again.anchor == first.anchor
@@ -115,8 +242,9 @@ def test_planning_the_output_state_again_changes_nothing(
     for before, after in zip(first.synced, again.synced, strict=True):
         assert after.sync_date == before.sync_date
         if before.order_id not in blocked:
-            assert after.next_fill == before.sync_date
-            assert after.renewal == before.renewal
+            expected = before.sync_date if before.short_fill else before.next_fill
+            if expected is not None and expected.weekday() not in prefs.closed_weekdays:
+                assert after.next_fill == expected
 
 
 @given(patients(), preferences.map(lambda p: replace(p, anchor_day=None)))
@@ -129,7 +257,7 @@ def test_automatic_anchor_is_stable_when_every_supply_can_end_exactly_on_it(
     first = _plan(orders, patient[1], prefs)
     if any(o.daily_dose is not None and o.daily_dose < 1 for o in first.synced):
         return  # a fraction of a unit a day: a whole unit overshoots like a package
-    blocked, dispensed = _dispense_short_fills(first)
+    blocked, dispensed = _dispense_short_fills(first, {o.id: o.drug_key for o in orders})
     if blocked:
         return
     again = _plan(orders, patient[1] + dispensed, prefs)
@@ -149,12 +277,23 @@ def test_the_result_does_not_depend_on_input_order(
 
 
 @given(
-    st.lists(st.builds(Due, day=st.integers(-40, 120), slack=st.integers(0, 40)), max_size=6),
+    patients(),
     preferences.map(lambda p: replace(p, anchor_day=None)),
+    st.integers(1, 3),
+    st.lists(st.integers(0, 40), min_size=40, max_size=40),
 )
-def test_automatic_anchor_matches_evaluating_every_day_of_the_window(
-    offsets: list[Due], prefs: Preferences
+def test_the_automatic_anchor_is_the_best_of_every_day_of_the_cycle(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences, limit: int, loads: list[int]
 ) -> None:
-    dues = [Due(TODAY.toordinal() + max(0, d.day), d.slack) for d in offsets]
-    earliest = TODAY + timedelta(days=prefs.lead_days)
-    assert _automatic(dues, earliest, prefs) == automatic_by_brute_force(dues, TODAY, prefs)
+    """The search skips gathering trips for days that cannot win; what it picks is what
+    comparing every day's full cost picks, whatever the load (the several-process path)."""
+    orders, fills = patient
+    prefs = replace(prefs, daily_limit=limit)
+    start = TODAY + timedelta(days=prefs.lead_days)
+    load = {start + timedelta(days=i): n % 4 for i, n in enumerate(loads)}
+    plan = plan_patient("p1", orders, fills, TODAY, prefs, load=load)
+    candidates = anchor_candidates(orders, fills, TODAY, prefs)
+    if not candidates:
+        assert plan.anchor is None
+        return
+    assert plan.anchor == pick_anchor(candidates, limit, load)

@@ -179,7 +179,7 @@ def start_server(folder: Path, name: str, env: dict[str, str]) -> Process:
     port = free_port()
     server = start_process(folder, name, ["serve", "--port", str(port)], env)
     server.port = port
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded CI machine takes over 30 s to import
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             break

@@ -12,15 +12,20 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from fhir_sync.engine.types import OrderPlan, PatientPlan, Renewal
+from fhir_sync.engine.types import Exclusion, OrderPlan, PatientPlan, PlannedFill, Renewal, Visit
 from mappings.bundle import plan_bundle
 from mappings.orders import OrderInput, map_medication_request
 from mappings.profile import (
+    CS_SYNC_EXCLUSION,
+    EXT_CLARIFICATION_CODE,
     EXT_CYCLE_QUANTITY,
     EXT_DAYS_SUPPLY,
+    EXT_EARLIEST_FILL,
     EXT_MEDICATION_REQUEST,
+    EXT_PLANNED_FILL,
     EXT_REFILLS_REMAINING,
     EXT_SHORT_FILL,
+    EXT_TRANSITION_VISIT,
     SID_RENEWAL_TASK,
     SID_SYNC_APPOINTMENT,
     SID_SYNC_PLAN,
@@ -37,7 +42,12 @@ RENEWAL = Renewal(
     reason="no refills left for the anchor fill on 2025-03-15",
 )
 PLANS = (
-    OrderPlan(order_id="mr-c", synced=False, reason="as needed (PRN) orders are not synchronized"),
+    OrderPlan(
+        order_id="mr-c",
+        synced=False,
+        reason="as needed (PRN) orders are not synchronized",
+        exclusion=Exclusion.AS_NEEDED,
+    ),
     OrderPlan(
         order_id="mr-a",
         synced=True,
@@ -69,7 +79,10 @@ PLANS = (
     ),
     OrderPlan(order_id="mr-d", synced=False, reason=""),
 )
-PLAN = PatientPlan(patient_id="pt-1", today=TODAY, cycle_days=30, anchor=ANCHOR, orders=PLANS)
+# Both synced orders are dispensed on the anchor: mr-a's refill, mr-b's fill after its short.
+PLAN = PatientPlan(
+    patient_id="pt-1", today=TODAY, cycle_days=30, anchor=ANCHOR, orders=PLANS, anchor_fills=2
+)
 
 
 def _order(order_id: str, **changes: Any) -> OrderInput:
@@ -289,9 +302,19 @@ def test_activities_not_synced() -> None:
     activities = _resources(_bundle())["CarePlan"]["activity"]
     prn, unknown = activities[2]["detail"], activities[3]["detail"]
     assert prn["status"] == "not-started"
-    assert prn["doNotPerform"] is True
-    assert prn["statusReason"] == {"text": "as needed (PRN) orders are not synchronized"}
-    assert unknown["statusReason"] == {"text": "not synchronized"}  # never an empty string
+    # doNotPerform is a modifier ("prohibited"): fhir-sync not scheduling an order is not that.
+    assert "doNotPerform" not in prn and "doNotPerform" not in unknown
+    assert prn["statusReason"] == {
+        "coding": [
+            {"system": CS_SYNC_EXCLUSION, "code": "as-needed", "display": "As needed (PRN)"}
+        ],
+        "text": "as needed (PRN) orders are not synchronized",
+    }
+    # A plan without a code (never from this engine) still says it is not synced, in words.
+    assert unknown["statusReason"] == {
+        "coding": [{"system": CS_SYNC_EXCLUSION, "code": "other", "display": "Not synchronized"}],
+        "text": "not synchronized",
+    }
     assert unknown["productCodeableConcept"] == {"text": "Eye drops"}
     assert [e["url"] for e in prn["extension"]] == [EXT_MEDICATION_REQUEST]
     assert "quantity" not in prn and "scheduledPeriod" not in prn
@@ -365,6 +388,47 @@ def test_no_anchor_no_appointment() -> None:
     careplan = bundle["entry"][0]["resource"]
     assert all("detail" in a for a in careplan["activity"])
     assert validate_resource(bundle) == []
+
+
+def test_no_appointment_for_an_anchor_with_nothing_to_dispense() -> None:
+    plan = dataclasses.replace(PLAN, anchor_fills=0)
+    kinds = [e["resource"]["resourceType"] for e in plan_bundle(plan, ORDERS)["entry"]]
+    assert "Appointment" not in kinds and kinds[0] == "CarePlan"
+
+
+def test_fill_dates_and_claim_codes_are_written_on_the_activity() -> None:
+    """A 10-day short fill on 2025-03-05 after a 30-day fill on 2025-02-03: the payer pays it
+    from 2025-02-03 + ceil(0.8 x 30) = 2025-02-27; its claim carries SCC 47 and 61; the anchor
+    fill on 2025-03-15 is paid from 2025-03-05 + ceil(0.8 x 10) = 2025-03-13, SCC 48
+    (domain.md sections 2 and 3)."""
+    short = dataclasses.replace(
+        PLANS[2],
+        earliest_fill=date(2025, 2, 27),
+        clarification=("47", "61"),
+        fills=(
+            PlannedFill(date(2025, 3, 5), 10, 3.0, date(2025, 2, 27), ("47", "61"), "short fill"),
+            PlannedFill(ANCHOR, 30, 9.0, date(2025, 3, 13), ("48",), "anchor fill"),
+        ),
+    )
+    visit = Visit(date(2025, 3, 5), ("mr-b",))
+    plan = dataclasses.replace(PLAN, orders=(PLANS[0], PLANS[1], short, PLANS[3]), visits=(visit,))
+    careplan = _resources(plan_bundle(plan, ORDERS))["CarePlan"]
+    assert {"url": EXT_TRANSITION_VISIT, "valueDate": "2025-03-05"} in careplan["extension"]
+    (activity,) = [
+        a
+        for a in careplan["activity"]
+        if "detail" in a
+        and a["detail"]["extension"][0]["valueReference"]["reference"] == "MedicationRequest/mr-b"
+    ]
+    ext = activity["detail"]["extension"]
+    assert {"url": EXT_EARLIEST_FILL, "valueDate": "2025-02-27"} in ext
+    codes = [e["valueCode"] for e in ext if e["url"] == EXT_CLARIFICATION_CODE]
+    assert codes == ["47", "61"]
+    planned = [e["extension"] for e in ext if e["url"] == EXT_PLANNED_FILL]
+    assert [p[0]["valueDate"] for p in planned] == ["2025-03-05", "2025-03-15"]
+    assert {"url": "earliest-fill", "valueDate": "2025-03-13"} in planned[1]
+    assert {"url": "submission-clarification-code", "valueCode": "48"} in planned[1]
+    assert validate_resource(careplan) == []
 
 
 def test_a_plan_without_orders() -> None:

@@ -28,16 +28,15 @@ from mappings.contact_input import map_contact_communication
 from mappings.cycle_entries import cycle_bundle
 from mappings.cycle_profile import (
     CS_PICKUP_CHOICE,
-    EXT_EARLIEST_FILL,
     EXT_FILL_DAYS_SUPPLY,
     EXT_FILL_QUANTITY,
-    EXT_SUBMISSION_CLARIFICATION,
     QUESTIONNAIRE_CHECK_IN,
     SID_CYCLE_ITEM,
 )
 from mappings.errors import MappingError
 from mappings.outreach import call_request, contact_communication
 from mappings.preparation_task import check_transition, preparation_task
+from mappings.profile import EXT_CLARIFICATION_CODE, EXT_EARLIEST_FILL
 from mappings.renewal_follow_up import followed_up_task
 from mappings.validation import validate_resource
 
@@ -121,7 +120,7 @@ def test_preparation_task_lists_each_fill_in_the_dispense_unit() -> None:
     assert ext[EXT_EARLIEST_FILL]["valueDate"] == "2026-12-23"
     ext = {e["url"]: e for e in insulin["extension"]}
     assert ext[EXT_FILL_QUANTITY]["valueQuantity"] == {"value": 2, "unit": "pens"}
-    assert ext[EXT_SUBMISSION_CLARIFICATION]["valueCoding"]["code"] == "48"
+    assert ext[EXT_CLARIFICATION_CODE]["valueCode"] == "48"
     assert EXT_EARLIEST_FILL not in ext
 
 

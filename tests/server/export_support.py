@@ -41,6 +41,9 @@ class BearerNames:
     def __init__(self, callers: Mapping[str, Caller]) -> None:
         self.callers = dict(callers)
 
+    def enforcing(self) -> bool:
+        return True
+
     def authenticate(self, request: Request) -> Caller:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         caller = self.callers.get(token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -231,3 +232,76 @@ def test_live_endpoints_without_the_sync_service_are_501(client: TestClient) -> 
     body = parameters({"name": "ehrEndpoint", "valueUrl": "http://ehr.test/fhir"})
     outcome = _outcome(client.post(f"/fhir/Patient/{PATIENT}/$enroll", json=body), 501)
     assert "resource" in outcome["issue"][0]["diagnostics"]
+
+
+def test_enrolling_an_unknown_patient_with_nothing_to_plan_is_a_422_storing_nothing(
+    client: TestClient, engine: Engine
+) -> None:
+    body = parameters({"name": "payer", "valueReference": {"reference": "Organization/acme"}})
+    outcome = _outcome(client.post("/fhir/Patient/pt-typo-404/$enroll", json=body), 422)
+    assert "nothing could be planned" in outcome["issue"][0]["diagnostics"]
+    assert "nothing was stored" in outcome["issue"][0]["diagnostics"]
+    found = client.get("/fhir/CarePlan", params={"patient": "pt-typo-404"}).json()
+    assert resources_of(found, "CarePlan") == []
+    assert client.get("/fhir/Patient/pt-typo-404").status_code == 404
+    groups = client.get("/fhir/Group", params={"managing-entity": "Organization/acme"}).json()
+    assert resources_of(groups, "Group") == []
+    assert _outbox(engine) == []
+    # An enrolled patient may be enrolled again without resources (its terms change).
+    _enroll(client)
+    again = client.post(
+        f"/fhir/Patient/{PATIENT}/$enroll",
+        json=parameters({"name": "cycleDays", "valueInteger": 28}),
+    )
+    assert again.status_code == 200, again.text
+
+
+def test_enroll_takes_the_pharmacy_time_zone_and_pickup_hours(client: TestClient) -> None:
+    zone = {"name": "timeZone", "valueCode": "America/Los_Angeles"}
+    hours = {"name": "pickupHours", "valueString": "11:00-19:00"}
+    result = _enroll(client, PATIENT, zone, hours)
+    [appointment] = resources_of(result, "Appointment")
+    day = appointment["start"][:10]
+    # Los Angeles: PST (UTC-8) from early November to early March, PDT (UTC-7) in between.
+    month = int(day[5:7])
+    offsets = {"-08:00"} if month in (12, 1, 2) else {"-07:00"} if 4 <= month <= 10 else None
+    assert appointment["start"][:19] == f"{day}T11:00:00"
+    assert appointment["start"][19:] in (offsets or {"-07:00", "-08:00"})
+    assert appointment["end"].startswith(f"{day}T19:00:00")
+    assert appointment["minutesDuration"] == 480
+    # Enrolling again without them keeps them; a bad zone is a 422.
+    again = _enroll(client, PATIENT)
+    assert resources_of(again, "Appointment")[0]["start"] == appointment["start"]
+    bad = parameters({"name": "timeZone", "valueCode": "Pacific"})
+    outcome = _outcome(client.post(f"/fhir/Patient/{PATIENT}/$enroll", json=bad), 422)
+    assert "IANA" in outcome["issue"][0]["diagnostics"]
+
+
+def test_enroll_keeps_the_dispensing_rule_settings(client: TestClient, engine: Engine) -> None:
+    from fhir_sync.store.enrollments import get_enrollment
+
+    _enroll(
+        client,
+        PATIENT,
+        {"name": "windowDays", "valueInteger": 1},
+        {"name": "refillThreshold", "valueDecimal": 0.75},
+        {"name": "formThreshold", "valueString": "ophthalmic=0.70"},
+        {"name": "dailyLimit", "valueInteger": 0},
+    )
+    _enroll(client, PATIENT, {"name": "toleranceDays", "valueInteger": 2})
+    with read_transaction(engine) as connection:
+        enrollment = get_enrollment(connection, PATIENT)
+    assert enrollment is not None and enrollment.fill_settings is not None
+    stored = orjson.loads(enrollment.fill_settings)
+    assert stored == {
+        "daily_limit": 0,
+        "form_thresholds": {"ophthalmic": "7/10"},
+        "refill_threshold": "3/4",
+        "tolerance_days": 2,
+        "window_days": 1,
+    }
+    bad = client.post(
+        f"/fhir/Patient/{PATIENT}/$enroll",
+        json=parameters({"name": "refillThreshold", "valueDecimal": 0.2}),
+    )
+    _outcome(bad, 422)

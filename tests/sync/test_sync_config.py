@@ -268,3 +268,33 @@ def test_usage_errors_exit_2_without_a_traceback(args: list[str], message: str) 
     assert result.exit_code == 2, output
     assert message in output
     assert "Traceback" not in output
+
+
+def test_fill_settings_from_flags_env_and_file(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    file = tmp_path / "sync.toml"
+    file.write_text(
+        "[sync]\nwindow_days = 2\nrefill_threshold = 0.75\ndaily_limit = 25\n"
+        'form_thresholds = { ophthalmic = "0.70", otic = 0.6 }\n'
+    )
+    env = {"FHIR_SYNC_TOLERANCE_DAYS": "1"}
+    config = load_config(flags(ehr_url=EHR) | {("sync", "window_days"): 5}, env, file)
+    prefs = config.prefs
+    assert prefs.window_days == 5  # flag over file
+    assert prefs.tolerance_days == 1  # environment
+    assert prefs.refill_threshold == Fraction(3, 4) and prefs.daily_limit == 25
+    assert prefs.form_thresholds == (("ophthalmic", Fraction(7, 10)), ("otic", Fraction(3, 5)))
+    unlimited = load_config(flags(ehr_url=EHR) | {("sync", "daily_limit"): 0}, {})
+    assert unlimited.prefs.daily_limit is None
+    defaults = load_config(flags(ehr_url=EHR), {}).prefs
+    assert (defaults.window_days, defaults.tolerance_days, defaults.daily_limit) == (3, 0, 40)
+
+
+def test_bad_fill_settings_name_their_origin(tmp_path: Path) -> None:
+    file = tmp_path / "sync.toml"
+    file.write_text("[sync]\nrefill_threshold = 1.5\n")
+    with pytest.raises(ConfigError, match=r"refill_threshold.*between 0.50 and 1.00"):
+        load_config(flags(ehr_url=EHR), {}, file)
+    with pytest.raises(ConfigError, match="--window-days"):
+        load_config(flags(ehr_url=EHR) | {("sync", "window_days"): 30}, {})

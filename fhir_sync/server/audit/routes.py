@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from fhir_sync.server.audit.events import audit_event
-from fhir_sync.server.audit.search import AuditSearch, parse_audit_search
+from fhir_sync.server.audit.search import AUDIT_ID, AuditSearch, parse_audit_search
 from fhir_sync.server.audit.writer import AuditWriter
 from fhir_sync.server.auth import Caller, require_scope
 from fhir_sync.server.bundles import Found, search_url, searchset
@@ -70,7 +70,7 @@ def read_audit_event(
     _caller: Annotated[Caller, Depends(require_scope("AuditEvent.r"))],
 ) -> Response:
     record = None
-    if audit_id.isdigit() and len(audit_id) <= 18:
+    if AUDIT_ID.fullmatch(audit_id):
         _writer(request).flush(_FLUSH_SECONDS)
         with read_transaction(engine_of(request)) as connection:
             record = get_audit(connection, int(audit_id))

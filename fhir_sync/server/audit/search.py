@@ -7,11 +7,13 @@ malformed values a 400, since a filter dropped silently would show more than was
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Final, cast
 
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.fhir_dates import time_range
+from fhir_sync.server.input_limits import whole_number
 from fhir_sync.server.search_params import SearchParam
 from fhir_sync.server.search_request import (
     ID_PATTERN,
@@ -22,6 +24,8 @@ from fhir_sync.server.search_request import (
 from fhir_sync.store.audit import AuditQuery
 from fhir_sync.store.search import PREFIXES, Prefix, TimeRange
 
+# An AuditEvent id, which is also the `_cursor` of the next page: its row number.
+AUDIT_ID: Final = re.compile(r"[0-9]{1,18}", re.ASCII)
 AUDIT_SEARCH_PARAMS: Final = (
     SearchParam(
         "date", "date", "recorded", "When the access happened; prefixes eq, ne, gt, ge, lt, le."
@@ -90,16 +94,14 @@ def parse_audit_search(
         if modifier:
             raise FhirError(400, f"the modifier :{modifier[:32]} is not supported on {name[:32]}")
         if name == "_count":
-            if not value.isdigit() or len(value) > 9:
-                raise FhirError(400, "_count must be a whole number")
-            count = min(int(value), max_count)
+            count = min(whole_number("_count", value), max_count)
             summary = summary or count == 0
         elif name == "_summary":
             if value not in ("count", "false"):
                 raise FhirError(400, "_summary supports count and false")
             summary = value == "count"
         elif name == "_cursor":
-            if not value.isdigit() or len(value) > 18:
+            if AUDIT_ID.fullmatch(value) is None:
                 raise FhirError(400, "_cursor is not a cursor this server issued")
             before = int(value)
             continue  # paging state, not part of the query the links repeat

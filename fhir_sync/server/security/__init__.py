@@ -33,7 +33,12 @@ def install_security(
     tokens = TokenService(TokenKeys(engine))
     directory = ClientDirectory(engine)
     app.state.authorizer = TokenAuthorizer(tokens, directory, required=settings.auth_required)
+    edge = settings.edge
+    fetcher = fetcher or JwksFetcher(timeout=edge.jwks_timeout, failure_ttl=edge.jwks_failure_cache)
     app.state.token_endpoint = token_endpoint.TokenEndpoint(
-        AssertionVerifier(engine, fetcher or JwksFetcher()), tokens
+        AssertionVerifier(engine, fetcher),
+        tokens,
+        per_client=edge.token_rate_per_client,
+        per_address=edge.token_rate_per_address,
     )
     app.include_router(token_endpoint.router)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -54,7 +54,9 @@ class AssertionVerifier:
         self._fetcher = fetcher
         self._clock = clock
 
-    def verify(self, assertion: str, token_url: str, client_id: str | None) -> RegisteredClient:
+    def verify(
+        self, assertion: str, token_urls: Sequence[str], client_id: str | None
+    ) -> RegisteredClient:
         """The registered client that signed `assertion`; OAuthError otherwise. `client_id`
         is the optional form parameter, which must then agree with the assertion."""
         try:
@@ -77,12 +79,16 @@ class AssertionVerifier:
         if client is None or client.disabled:
             log.warning("token request refused: unknown or removed client")
             raise invalid_client("the client is not registered")
-        claims = self._checked_claims(assertion, client, header, token_url)
+        claims = self._checked_claims(assertion, client, header, token_urls)
         self._claim_jti(client, claims)
         return client
 
     def _checked_claims(
-        self, assertion: str, client: RegisteredClient, header: dict[str, Any], token_url: str
+        self,
+        assertion: str,
+        client: RegisteredClient,
+        header: dict[str, Any],
+        token_urls: Sequence[str],
     ) -> dict[str, Any]:
         alg, kid = header["alg"], header["kid"]
         jku = header.get("jku")
@@ -97,7 +103,7 @@ class AssertionVerifier:
                     assertion,
                     candidate.key,
                     algorithms=[alg],
-                    audience=token_url,
+                    audience=list(token_urls),
                     issuer=client.client_id,
                     leeway=CLOCK_SKEW,
                     options={"require": ["iss", "sub", "aud", "exp", "jti"], "strict_aud": False},
@@ -120,14 +126,26 @@ class AssertionVerifier:
 
     def _registered_keys(self, client: RegisteredClient, kid: str) -> list[Jwk]:
         try:
+            keys = self._previous_keys(client)
             if client.jwks is not None:
-                return parse_jwks(client.jwks)
+                return parse_jwks(client.jwks) + keys
             if client.jwks_url is not None:
-                return self._fetcher.keys(client.jwks_url, want_kid=kid)
+                return self._fetcher.keys(client.jwks_url, want_kid=kid) + keys
         except JwksError as exc:
             log.warning("keys of client %s unusable: %s", client.client_id, exc)
             raise invalid_client("the client's registered keys cannot be used") from None
         return []
+
+    def _previous_keys(self, client: RegisteredClient) -> list[Jwk]:
+        """The keys a rotation replaced, while its overlap lasts."""
+        until = client.previous_until
+        if client.previous_jwks is None or until is None:
+            return []
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        if until <= datetime.fromtimestamp(self._clock(), UTC):
+            return []
+        return parse_jwks(client.previous_jwks)
 
     def _claim_jti(self, client: RegisteredClient, claims: dict[str, Any]) -> None:
         expires_at = datetime.fromtimestamp(int(claims["exp"]) + CLOCK_SKEW, UTC)

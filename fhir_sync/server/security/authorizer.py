@@ -8,6 +8,7 @@ token's client must also still be registered in the same role and for the same p
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Final
 
 from fastapi import Request
@@ -57,6 +58,13 @@ class TokenAuthorizer:
         ):
             log.warning("token of a removed or changed client refused: %s", caller.client_id)
             message = "the access token's client is no longer registered"
+            raise FhirError(401, message, headers=_challenge(message))
+        if (caller.generation or 0) > registered.generation:
+            # Issued after a rotation this process's copy has not seen yet.
+            registered = self.directory.lookup(caller.client_id or "") or registered
+        if not registered.accepts(caller.generation, datetime.now(UTC)):
+            log.warning("token of a re-registered or rotated client refused: %s", caller.client_id)
+            message = "the access token was issued before the client's keys changed"
             raise FhirError(401, message, headers=_challenge(message))
         return caller
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from fhir_sync.store.clients import (
     ActiveClient,
+    active_client,
     active_clients,
     any_client_registered,
     get_client,
@@ -51,11 +52,15 @@ class ClientDirectory:
         if now - self._missed.get(client_id, -_MISS_RECHECK) < _MISS_RECHECK:
             return None
         self._missed[client_id] = now
+        return self.lookup(client_id)
+
+    def lookup(self, client_id: str) -> ActiveClient | None:
+        """The client as the database has it now (the copy updated)."""
         with read_transaction(self._engine) as connection:
             client = get_client(connection, client_id)
         if client is None or client.disabled:
             return None
-        found = ActiveClient(client.role, client.payer)
+        found = active_client(client)
         self._active = {**self._active, client_id: found}
         return found
 

@@ -118,6 +118,13 @@ class JwksFetcher:
     A key id the cached set lacks triggers one early refetch (the client rotated its keys),
     but at most once per `min_refetch` seconds per URL, so assertions with made-up key ids
     cannot make the server hammer a client's key service.
+
+    A key service that hangs must not take the token endpoint with it: a fetch gives up after
+    `timeout` seconds, its failure is remembered for `failure_ttl` seconds (assertions naming
+    that client fail at once meanwhile), and only one fetch per URL runs at a time: a request
+    arriving while one is under way is answered with the cached keys when there are any, and
+    refused otherwise, rather than holding another worker thread for the same wait. The
+    caller holds no database connection while fetching (assertions.py).
     """
 
     def __init__(
@@ -125,16 +132,20 @@ class JwksFetcher:
         *,
         ttl: float = 300.0,
         min_refetch: float = 10.0,
-        timeout: float = 5.0,
+        timeout: float = 2.0,
+        failure_ttl: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl = ttl
         self._min_refetch = min_refetch
         self._timeout = timeout
+        self._failure_ttl = failure_ttl
         self._transport = transport
         self._clock = clock
         self._cache: dict[str, tuple[float, list[Jwk]]] = {}
+        self._failed: dict[str, tuple[float, str]] = {}
+        self._fetching: set[str] = set()
         self._lock = threading.Lock()
 
     def keys(self, url: str, *, want_kid: str | None = None) -> list[Jwk]:
@@ -142,15 +153,32 @@ class JwksFetcher:
         now = self._clock()
         with self._lock:
             cached = self._cache.get(url)
-        if cached is not None:
-            fetched_at, keys = cached
-            fresh = now - fetched_at < self._ttl
-            has_kid = want_kid is None or any(k.get("kid") == want_kid for k in keys)
-            if fresh and (has_kid or now - fetched_at < self._min_refetch):
-                return keys
-        keys = self._fetch(url)
+            if cached is not None:
+                fetched_at, keys = cached
+                fresh = now - fetched_at < self._ttl
+                has_kid = want_kid is None or any(k.get("kid") == want_kid for k in keys)
+                if fresh and (has_kid or now - fetched_at < self._min_refetch):
+                    return keys
+            failed = self._failed.get(url)
+            if failed is not None and now - failed[0] < self._failure_ttl:
+                raise JwksError(f"{failed[1]} (failed moments ago; not retried yet)")
+            if url in self._fetching:
+                if cached is not None:
+                    return cached[1]
+                raise JwksError("the JWKS URL is being fetched for another request")
+            self._fetching.add(url)
+        try:
+            keys = self._fetch(url)
+        except JwksError as exc:
+            with self._lock:
+                self._failed[url] = (self._clock(), str(exc))
+            raise
+        finally:
+            with self._lock:
+                self._fetching.discard(url)
         with self._lock:
             self._cache[url] = (now, keys)
+            self._failed.pop(url, None)
         return keys
 
     def _fetch(self, url: str) -> list[Jwk]:

@@ -19,21 +19,27 @@ class OAuthError(Exception):
     """`error` is an RFC 6749 code: invalid_request, invalid_client, unsupported_grant_type,
     invalid_scope...; invalid_client is a 401, the others 400."""
 
-    def __init__(self, error: str, description: str) -> None:
+    def __init__(self, error: str, description: str, *, retry_after: int | None = None) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description
+        self.retry_after = retry_after
 
     @property
     def status(self) -> int:
+        if self.retry_after is not None:
+            return 429
         return 401 if self.error == "invalid_client" else 400
 
     def response(self) -> Response:
+        headers = dict(NO_STORE)
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
         return Response(
             content=dumps({"error": self.error, "error_description": self.description}),
             status_code=self.status,
             media_type="application/json",
-            headers=NO_STORE,
+            headers=headers,
         )
 
 

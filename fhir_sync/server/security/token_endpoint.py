@@ -9,16 +9,19 @@ read and repeated parameters can be refused, as RFC 6749 requires.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Final
 from urllib.parse import parse_qsl
 
+import jwt
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from fhir_sync.server.context import root_url
+from fhir_sync.server.context import root_url, settings_of
 from fhir_sync.server.fhirjson import dumps
 from fhir_sync.server.security.assertions import AssertionVerifier
 from fhir_sync.server.security.oauth_errors import NO_STORE, OAuthError
+from fhir_sync.server.security.rate_limit import RateLimiter
 from fhir_sync.server.security.scopes import granted_scopes
 from fhir_sync.server.security.tokens import TokenService
 
@@ -33,11 +36,33 @@ router = APIRouter()
 
 
 class TokenEndpoint:
-    def __init__(self, verifier: AssertionVerifier, tokens: TokenService) -> None:
+    """`per_client` and `per_address`: requests a minute (0: unlimited) before a 429."""
+
+    def __init__(
+        self,
+        verifier: AssertionVerifier,
+        tokens: TokenService,
+        *,
+        per_client: int = 0,
+        per_address: int = 0,
+    ) -> None:
         self.verifier = verifier
         self.tokens = tokens
+        self.per_client = RateLimiter(per_client)
+        self.per_address = RateLimiter(per_address)
 
-    def grant(self, form: dict[str, str], token_url: str) -> dict[str, object]:
+    def admit(self, form: dict[str, str], address: str) -> None:
+        """429 when the caller's address or the client the request names has used up its
+        requests for now; checked before any key is looked at or fetched."""
+        wait = self.per_address.wait(address)
+        client_id = form.get("client_id") or _claimed_client(form.get("client_assertion", ""))
+        if not wait and client_id:
+            wait = self.per_client.wait(client_id[:128])
+        if wait:
+            log.warning("token requests refused for %d s: rate limit", wait)
+            raise OAuthError("slow_down", "too many token requests; retry later", retry_after=wait)
+
+    def grant(self, form: dict[str, str], token_urls: Sequence[str]) -> dict[str, object]:
         if form.get("grant_type") != "client_credentials":
             raise OAuthError("unsupported_grant_type", "grant_type must be client_credentials")
         if form.get("client_assertion_type") != ASSERTION_TYPE:
@@ -48,7 +73,7 @@ class TokenEndpoint:
         requested = form.get("scope", "")
         if not requested.strip():
             raise OAuthError("invalid_scope", "scope is required")
-        client = self.verifier.verify(assertion, token_url, form.get("client_id"))
+        client = self.verifier.verify(assertion, token_urls, form.get("client_id"))
         scopes = granted_scopes(requested, client.role)
         if not scopes:
             log.warning("token request of client %s refused: no allowed scope", client.client_id)
@@ -68,12 +93,28 @@ async def token(request: Request) -> Response:
     endpoint: TokenEndpoint = request.app.state.token_endpoint
     try:
         form = await _form(request)
-        body = await run_in_threadpool(endpoint.grant, form, root_url(request) + TOKEN_PATH)
+        endpoint.admit(form, request.client.host if request.client else "")
+        body = await run_in_threadpool(endpoint.grant, form, token_urls(request))
     except OAuthError as error:
         return error.response()
     return Response(
         content=dumps(body), media_type="application/json", headers=NO_STORE, status_code=200
     )
+
+
+def token_urls(request: Request) -> list[str]:
+    """The `aud` values a client assertion may name: this server's token URL (from the public
+    URL, else the listening address) and those the deployment declares."""
+    return [root_url(request) + TOKEN_PATH, *settings_of(request).edge.token_urls]
+
+
+def _claimed_client(assertion: str) -> str | None:
+    """The `iss` an assertion claims, unverified: only to count its requests."""
+    try:
+        issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+    except jwt.InvalidTokenError:
+        return None
+    return issuer if isinstance(issuer, str) else None
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -122,6 +122,7 @@ class TokenService:
             "iat": now,
             "exp": now + lifetime,
             "jti": uuid.uuid4().hex,
+            "gen": client.generation,
         }
         if client.payer is not None:
             claims["payer"] = client.payer
@@ -175,10 +176,18 @@ class TokenService:
 
 def _caller(claims: dict[str, Any]) -> Caller:
     client_id, role, scope = claims.get("sub"), claims.get("role"), claims.get("scope")
-    payer = claims.get("payer")
+    payer, generation = claims.get("payer"), claims.get("gen")
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        raise RejectedTokenError("the access token is invalid")
     if not isinstance(client_id, str) or role not in ROLES or not isinstance(scope, str):
         raise RejectedTokenError("the access token is invalid")
     if not (payer is None or isinstance(payer, str)) or (role == "payer") != (payer is not None):
         # A payer token without its payer would see every patient: never accept one.
         raise RejectedTokenError("the access token is invalid")
-    return Caller(client_id=client_id, role=str(role), scopes=frozenset(scope.split()), payer=payer)
+    return Caller(
+        client_id=client_id,
+        role=str(role),
+        scopes=frozenset(scope.split()),
+        payer=payer,
+        generation=generation,
+    )

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from fhir_sync.server.app import create_app
+from fhir_sync.server.edge_settings import EdgeSettings
 from fhir_sync.server.settings import ServerSettings
 from fhir_sync.store.clients import add_client
 from fhir_sync.store.database import write_transaction
@@ -80,9 +81,17 @@ def clients(engine: Engine, rsa: ClientKey, ec: ClientKey) -> dict[str, tuple[st
     return CLIENTS
 
 
+#: The tests fetch far more tokens a minute than any client would; test_edge.py tests the limits.
+UNLIMITED = EdgeSettings(token_rate_per_client=0, token_rate_per_address=0)
+
+
 def make_app(engine: Engine, *, auth: bool | None) -> TestClient:
     settings = ServerSettings(
-        database_url="unused", today=TODAY, migrate_on_start=False, auth_required=auth
+        database_url="unused",
+        today=TODAY,
+        migrate_on_start=False,
+        auth_required=auth,
+        edge=UNLIMITED,
     )
     return TestClient(create_app(settings, engine=engine), raise_server_exceptions=False)
 

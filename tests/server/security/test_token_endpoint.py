@@ -284,6 +284,10 @@ def test_jwks_urls_are_cached_and_refetched_for_a_new_kid(rsa: ClientKey, ec: Cl
         route.respond(500)
         with pytest.raises(JwksError, match="HTTP 500"):
             fetcher.keys(url)
+        with pytest.raises(JwksError, match="HTTP 500"):
+            fetcher.keys(url)  # the failure is remembered: no second fetch yet
+        assert route.call_count == 3
+        now[0] += 31
         route.respond(
             200, text='{"keys": [{"kty": "RSA", "kid": "x", "n": "AQAB", "e": "AQAB", "d": "AQ"}]}'
         )

@@ -1,0 +1,131 @@
+"""Where one synced order's next dispense falls for a given anchor, and whether the payer pays it.
+
+The pickups of an anchor S with cycle C fall on S + k*C for every k, so an order due on day d
+needs s = (S - d) mod C days to reach the next pickup (domain.md section 2). s = 0 means d is a
+pickup: the fill there is an ordinary full-cycle refill, not a short fill. Otherwise, in this
+order of preference:
+
+- early: the previous pickup is at most the grouping window (or the slack of an unbreakable
+  package) before d and the payer already pays a refill then: the full cycle is dispensed at
+  that pickup (the few days left over stay with the patient);
+- late: the next pickup is at most the pharmacy's tolerance after d: the refill waits for it;
+- short: a one-time fill of s days on d, so that the supply ends on the next pickup;
+- own date: no fill of the order can join the pickups without a refill the payer refuses as
+  too soon (an unbreakable package that lasts far longer than it should), so it is dispensed
+  on its own date and the plan says so.
+
+Refill-too-soon: a payer pays a refill from F + ceil(t * D) on, F the previous fill's date, D
+its days supply, t the plan's threshold (0.80 usually, 0.70 for eye drops on some Part D
+plans); NCPDP reject 79 otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from functools import lru_cache
+from typing import NamedTuple
+
+from fhir_sync.engine.supply import days_covered, units_for
+
+
+class Kind(StrEnum):
+    """How an order's next dispense reaches the pickups."""
+
+    NATURAL = "natural"
+    EARLY = "early"
+    LATE = "late"
+    SHORT = "short"
+    OWN = "own"
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """One synced order as the anchor choice sees it; days are proleptic ordinals.
+
+    `due` is the next fill (the day the supply on hand runs out, or today); `earliest` the first
+    day the payer pays that fill (never before today); `slack` the days one indivisible step of
+    the order lasts beyond what was needed; `threshold` the payer's refill-too-soon share.
+    Build it with `need_for`, which works out `cycle_ok`.
+    """
+
+    order_id: str
+    due: int
+    earliest: int
+    slack: int
+    daily: float
+    package: float | None
+    threshold: Fraction
+    cycle_ok: bool  # the refill one cycle after a full-cycle dispense is paid
+
+    def billed_days(self, days: int) -> int:
+        """The true days supply of the smallest dispense covering `days` days."""
+        return days_covered(units_for(days, self.daily, self.package), self.daily)
+
+    def joins_after(self, days: int) -> bool:
+        """Whether the refill `days` after a dispense covering `days` days is paid."""
+        return _joins(days, self.daily, self.package, self.threshold)
+
+
+def need_for(
+    order_id: str,
+    due: int,
+    earliest: int,
+    slack: int,
+    daily: float,
+    package: float | None,
+    threshold: Fraction,
+    cycle: int,
+) -> Need:
+    ok = _joins(cycle, daily, package, threshold)
+    return Need(order_id, due, earliest, slack, daily, package, threshold, ok)
+
+
+def too_soon_days(days_supply: int, threshold: Fraction) -> int:
+    """ceil(t * D): how long after a fill of D days the payer pays the next one (exact)."""
+    return -(-threshold.numerator * days_supply // threshold.denominator)
+
+
+@lru_cache(maxsize=1 << 16)
+def _joins(days: int, daily: float, package: float | None, threshold: Fraction) -> bool:
+    # Cached: a population has few distinct doses, packages and thresholds, and the anchor
+    # search asks the same question for every candidate day.
+    billed = days_covered(units_for(days, daily, package), daily)
+    return too_soon_days(billed, threshold) <= days
+
+
+class Placement(NamedTuple):
+    """Where the next dispense wants to be (`day`) and the pickup it joins (`join`).
+
+    `join` is None for an order dispensed on its own date; `short` is the days of a short fill.
+    A tuple: the anchor search makes one per order for every day of the cycle.
+    """
+
+    kind: Kind
+    day: int
+    join: int | None
+    short: int = 0
+
+
+def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> Placement:
+    """The next dispense of `need` under an anchor (any pickup of the cycle)."""
+    if not need.cycle_ok:
+        return Placement(Kind.OWN, need.due, None)
+    due = need.due
+    gap = (anchor - due) % cycle
+    if gap == 0:
+        return Placement(Kind.NATURAL, due, due)
+    after = due + gap
+    before = after - cycle
+    if due - before <= max(window, need.slack) and before >= need.earliest:
+        return Placement(Kind.EARLY, before, before)
+    if gap <= tolerance:
+        return Placement(Kind.LATE, after, after)
+    if need.package is None and need.daily >= 1:
+        # Whole units of at least a day each: the short fill bills exactly `gap` days, and
+        # ceil(t * gap) <= gap for any t <= 1.
+        return Placement(Kind.SHORT, due, after, gap)
+    if need.joins_after(gap):
+        return Placement(Kind.SHORT, due, after, gap)
+    return Placement(Kind.OWN, due, None)

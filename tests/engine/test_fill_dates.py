@@ -1,0 +1,235 @@
+"""Worked examples of the fill-date rules (docs/fill-dates.md), each number worked by hand from
+the rule and its source (../shared/domain.md, "DR"), never copied from the program."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from fractions import Fraction
+
+from fhir_sync.engine import Dosage, Fill, Order, Preferences, plan_patient
+from fhir_sync.engine.types import OPHTHALMIC
+
+TODAY = date(2026, 11, 22)  # a Sunday
+ONCE_DAILY = (Dosage(dose=1.0, frequency=1.0, period_days=1.0),)
+NO_LIMIT = Preferences(daily_limit=None)
+
+
+def order(oid: str, drug: str | None = None, **kw: object) -> Order:
+    base: dict[str, object] = {"dosages": ONCE_DAILY, "authored_on": TODAY - timedelta(days=60)}
+    base.update(kw)
+    return Order(id=oid, drug_key=drug or f"drug-{oid}", **base)  # type: ignore[arg-type]
+
+
+def fill(oid: str, day: date, days: float = 30) -> Fill:
+    return Fill(id=f"f-{oid}-{day}", handed_over=day, order_id=oid, days_supply=days)
+
+
+def test_a_new_patient_gets_everything_today_for_a_full_cycle_and_no_short_fill() -> None:
+    """DR 2: s = (S - due) mod C. Never dispensed: due today (2026-11-22) for all three;
+    the anchor 2026-11-22 + 30 = 2026-12-22 gives s = 30 mod 30 = 0: three full 30-day fills
+    today, none of them a short fill, and the next pickup one cycle later."""
+    plan = plan_patient("p", [order("a"), order("b"), order("c")], [], TODAY, NO_LIMIT)
+    assert plan.anchor == date(2026, 12, 22)
+    assert plan.short_fills == ()
+    for o in plan.orders:
+        assert o.next_fill == TODAY and o.quantity == 30 and o.fill_days == 30
+        assert o.clarification == ()  # an ordinary claim: no SCC 47/61
+        assert o.sync_date == TODAY  # on the cycle of 2026-12-22 (30 days later)
+    assert [v.day for v in plan.visits] == [TODAY]
+    assert plan.anchor_fills == 3
+
+
+def test_an_already_synchronized_patient_refills_on_the_anchor_without_short_fills() -> None:
+    """All three were filled 30 days on 2026-11-02: due 2026-12-02 together. The anchor is
+    2026-12-02 (s = 0 for all), full 30-day refills on it."""
+    filled = date(2026, 11, 2)
+    fills = [fill(x, filled) for x in "abc"]
+    plan = plan_patient("p", [order("a"), order("b"), order("c")], fills, TODAY, NO_LIMIT)
+    assert plan.anchor == date(2026, 12, 2) and plan.short_fills == ()
+    assert all(o.next_fill == date(2026, 12, 2) and o.quantity == 30 for o in plan.orders)
+
+
+def test_a_preferred_day_still_gets_short_fills() -> None:
+    """The patient asked for the 15th: due today, anchor 2026-12-15, s = 23: a 23-day short
+    fill today (SCC 47, 61), then the anchor fill (SCC 48)."""
+    plan = plan_patient("p", [order("a")], [], TODAY, Preferences(anchor_day=15))
+    (o,) = plan.orders
+    assert o.short_fill and o.quantity == 23 and o.clarification == ("47", "61")
+    short, anchor_fill = o.fills
+    assert (short.day, short.days_supply) == (TODAY, 23)
+    assert anchor_fill.day == date(2026, 12, 15) and anchor_fill.clarification == ("48",)
+    # The anchor fill is paid from 2026-11-22 + ceil(0.8 x 23) = + 19 = 2026-12-11.
+    assert anchor_fill.earliest == date(2026, 12, 11)
+
+
+def test_a_fill_due_within_the_window_after_a_pickup_is_dispensed_at_it() -> None:
+    """Anchor 2026-12-10 (established). Drug b was filled 30 days on 2026-11-12: due
+    2026-12-12, 2 days after the pickup (window 3), paid from 2026-11-12 + ceil(0.8 x 30) =
+    2026-12-06 <= 2026-12-10: the full cycle is dispensed at the pickup, SCC 61, no short
+    fill and no trip of its own (before: a 28-day short fill on 2026-12-12)."""
+    prefs = Preferences(anchor_date=date(2026, 12, 10), daily_limit=None)
+    fills = [fill("a", date(2026, 11, 10)), fill("b", date(2026, 11, 12))]
+    plan = plan_patient("p", [order("a"), order("b")], fills, TODAY, prefs)
+    b = next(o for o in plan.orders if o.order_id == "b")
+    assert not b.short_fill and b.next_fill == date(2026, 12, 10) and b.quantity == 30
+    assert b.clarification == ("61",) and b.earliest_fill == date(2026, 12, 6)
+    assert [v.day for v in plan.visits] == [date(2026, 12, 10)]
+    # With no window the old 28-day short fill comes back: (12-10 - 12-12) mod 30 = 28.
+    narrow = plan_patient(
+        "p",
+        [order("a"), order("b")],
+        fills,
+        TODAY,
+        Preferences(anchor_date=date(2026, 12, 10), window_days=0, daily_limit=None),
+    )
+    b = next(o for o in narrow.orders if o.order_id == "b")
+    assert b.short_fill and b.fill_days == 28
+
+
+def test_the_payer_decides_how_early_a_fill_may_join_a_pickup() -> None:
+    """10 tablets on 2026-11-10: due 2026-11-20, paid from 2026-11-10 + ceil(0.8 x 10) =
+    2026-11-18. Anchor 2026-11-18: dispensed there, 2 days early. Anchor 2026-11-17 (3 days
+    early, inside the window, but refused as too soon): a 27-day short fill on 2026-11-20."""
+    today = date(2026, 11, 15)
+    fills = [fill("a", date(2026, 11, 10), days=10)]
+    ok = Preferences(anchor_date=date(2026, 11, 18), lead_days=0, daily_limit=None)
+    (o,) = plan_patient("p", [order("a")], fills, today, ok).orders
+    assert o.earliest_fill == date(2026, 11, 18)
+    assert o.next_fill == date(2026, 11, 18) and not o.short_fill and o.clarification == ("61",)
+    early = Preferences(anchor_date=date(2026, 11, 17), lead_days=0, daily_limit=None)
+    (o,) = plan_patient("p", [order("a")], fills, today, early).orders
+    assert o.short_fill and o.next_fill == date(2026, 11, 20) and o.fill_days == 27
+
+
+def test_eye_drops_are_paid_at_seventy_percent() -> None:
+    """A bottle lasting 25 days, dispensed 2026-11-01: eye drops paid from 2026-11-01 +
+    ceil(0.7 x 25) = + 18 = 2026-11-19; at 0.80, + ceil(20) = 2026-11-21 (DR 2)."""
+    today = date(2026, 11, 15)
+    fills = [fill("a", date(2026, 11, 1), days=25)]
+    drops = order("a", form=OPHTHALMIC)
+    prefs = Preferences(lead_days=0, daily_limit=None)
+    (o,) = plan_patient("p", [drops], fills, today, prefs).orders
+    assert o.earliest_fill == date(2026, 11, 19)
+    (o,) = plan_patient("p", [order("a")], fills, today, prefs).orders
+    assert o.earliest_fill == date(2026, 11, 21)
+    stricter = Preferences(lead_days=0, daily_limit=None, form_thresholds=())
+    (o,) = plan_patient("p", [drops], fills, today, stricter).orders
+    assert o.earliest_fill == date(2026, 11, 21)
+    # Exact arithmetic: 0.8 x 30 is 24, not 24.000000000000004 rounded up to 25.
+    half = Preferences(lead_days=0, daily_limit=None, refill_threshold=Fraction(4, 5))
+    (o,) = plan_patient("p", [order("a")], [fill("a", date(2026, 11, 1))], today, half).orders
+    assert o.earliest_fill == date(2026, 11, 25)
+
+
+def test_a_pack_that_cannot_join_the_cycle_is_dispensed_on_its_own_date() -> None:
+    """A 28-tablet pack, 1 a day, on a 30-day cycle: a cycle is 2 packs = 56 days and the
+    refill 30 days later is at 30/56 = 54% used, refused (ceil(0.8 x 56) = 45 > 30): own date,
+    next refill 2026-11-22 + 56. On a 28-day cycle one pack refills every 28 days
+    (ceil(0.8 x 28) = 23 <= 28): synchronized, no short fill needed when it is due today."""
+    pack = order("pill", package_size=28.0)
+    plan = plan_patient("p", [pack, order("a")], [], TODAY, NO_LIMIT)
+    p = next(o for o in plan.orders if o.order_id == "pill")
+    assert p.synced and p.own_date and p.quantity == 56 and p.fill_days == 56
+    assert "own date" in p.reason and p.sync_date is None
+    assert p.fills[1].day == TODAY + timedelta(days=56)
+    assert p.fills[1].earliest == TODAY + timedelta(days=45)
+    plan = plan_patient("p", [pack], [], TODAY, Preferences(cycle_days=28, daily_limit=None))
+    (p,) = plan.orders
+    assert not p.own_date and not p.short_fill and p.quantity == 28
+
+
+def test_an_insulin_carton_is_not_short_filled_into_a_refill_too_soon() -> None:
+    """A carton of 1500 units at 40 units a day lasts floor(1500 / 40) = 37 days; filled
+    2026-10-19 for 37 days: due 2026-11-25, paid from 2026-10-19 + ceil(0.8 x 37) = + 30 =
+    2026-11-18. The patient wants the 5th (2026-12-05): a short fill of 10 days is a whole
+    carton lasting 37, and the anchor fill 10 days later would be at 27% used (the payer wants
+    30 days): refused. Refilled early at 2026-11-05 (before the payer pays) neither. So the
+    carton is dispensed on its own date, 2026-11-25, and the plan says so."""
+    insulin = order("ins", dosages=(Dosage(40.0, 1.0, 1.0),), package_size=1500.0)
+    fills = [Fill("f", date(2026, 10, 19), "ins", days_supply=37)]
+    plan = plan_patient("p", [insulin], fills, TODAY, Preferences(anchor_day=5, daily_limit=None))
+    (o,) = plan.orders
+    assert o.own_date and not o.short_fill and "own date" in o.reason
+    assert o.next_fill == date(2026, 11, 25) and o.quantity == 1500
+    assert o.earliest_fill == TODAY  # paid since 2026-11-18; nothing is planned in the past
+    for planned in o.fills:
+        assert planned.day >= planned.earliest
+
+
+def test_short_fills_due_close_together_share_one_trip() -> None:
+    """Anchor 2026-12-12 (the 12th); a due 2026-11-27, b due 2026-11-29 (2 days later, inside
+    the 3-day window, and paid from 2026-10-30 + 24 = 2026-11-23): one trip on 2026-11-27 with
+    both short fills, 15 days for a and 13 for b (b's 2 days on hand carry over)."""
+    fills = [fill("a", date(2026, 10, 28)), fill("b", date(2026, 10, 30))]
+    prefs = Preferences(anchor_day=12, daily_limit=None)
+    plan = plan_patient("p", [order("a"), order("b")], fills, TODAY, prefs)
+    a, b = plan.orders
+    assert a.short_fill and b.short_fill
+    assert a.next_fill == b.next_fill == date(2026, 11, 27)
+    assert (a.fill_days, b.fill_days) == (15, 13)
+    assert [v.day for v in plan.transition_visits] == [date(2026, 11, 27)]
+    alone = plan_patient(
+        "p",
+        [order("a"), order("b")],
+        fills,
+        TODAY,
+        Preferences(anchor_day=12, window_days=1, daily_limit=None),
+    )
+    assert len(alone.transition_visits) == 2  # 2 days apart: a 1-day window keeps two trips
+
+
+def test_a_trip_on_a_closed_day_moves_to_the_previous_open_day_the_payer_accepts() -> None:
+    """Closed Sundays. a due Sunday 2026-11-29 (filled 30 days 2026-10-30, paid from
+    2026-10-30 + 24 = 2026-11-23); the patient wants the 12th: the 13-day short fill moves
+    to Saturday 2026-11-28 (the day on hand carries over: still 13 days, no gap)."""
+    prefs = Preferences(anchor_day=12, closed_weekdays=frozenset({6}), daily_limit=None)
+    (o,) = plan_patient("p", [order("a")], [fill("a", date(2026, 10, 30))], TODAY, prefs).orders
+    assert o.next_fill == date(2026, 11, 28) and o.fill_days == 13 and o.gap_days == 0
+
+
+def test_nothing_is_handed_over_before_the_pharmacy_next_opens() -> None:
+    """Closed Saturdays and Sundays; 6 days filled Monday 2026-11-16 run out today, Sunday
+    2026-11-22. The first possible hand-over is Monday 2026-11-23; the patient wants the 10th:
+    a short fill of 2026-12-10 - 2026-11-23 = 17 days on Monday."""
+    prefs = Preferences(anchor_day=10, closed_weekdays=frozenset({5, 6}), daily_limit=None)
+    fills = [fill("a", date(2026, 11, 16), days=6)]
+    (o,) = plan_patient("p", [order("a")], fills, TODAY, prefs).orders
+    assert o.next_fill == date(2026, 11, 23) and o.fill_days == 17
+
+
+def test_a_full_day_sends_the_next_patient_elsewhere() -> None:
+    """Due today with nothing dispensed: the natural anchor 2026-12-22 has 0 short fills.
+    With 2 pickups already planned there and a limit of 2 the patient goes to the best open
+    day left: 2026-11-29 (a 7-day short fill today, one trip), the first day of the window."""
+    load = {date(2026, 12, 22): 2}
+    prefs = Preferences(daily_limit=2)
+    plan = plan_patient("p", [order("a")], [], TODAY, prefs, load=load)
+    assert plan.anchor == date(2026, 11, 29) and plan.orders[0].fill_days == 7
+    roomy = plan_patient("p", [order("a")], [], TODAY, Preferences(daily_limit=3), load=load)
+    assert roomy.anchor == date(2026, 12, 22) and not roomy.short_fills
+
+
+def test_equally_good_days_prefer_the_emptiest() -> None:
+    """a runs out 2026-12-02, b 2026-12-17. Anchor 12-02: b short-filled (12-02 - 12-17) mod
+    30 = 15 days; anchor 12-17: a short-filled 15 days. One short fill, one extra trip and 15
+    days either way: the earlier day wins, unless it already has more pickups planned."""
+    fills = [fill("a", date(2026, 11, 2)), fill("b", date(2026, 11, 17))]
+    prefs = Preferences(daily_limit=None)
+    first = plan_patient("p", [order("a"), order("b")], fills, TODAY, prefs)
+    assert first.anchor == date(2026, 12, 2)
+    busy = {date(2026, 12, 2): 5, date(2026, 12, 17): 4}
+    second = plan_patient("p", [order("a"), order("b")], fills, TODAY, prefs, load=busy)
+    assert second.anchor == date(2026, 12, 17)
+    assert [o.fill_days for o in second.short_fills] == [15]
+
+
+def test_no_pickup_is_counted_for_an_anchor_with_nothing_to_dispense() -> None:
+    """Filled 2026-11-20 for 90 days: due 2027-02-18. The 1st wanted: 2026-12-01 has nothing
+    to dispense, nor 2027-01-01/2027-01-30; the 11-day short fill on 2027-02-18 joins the
+    pickup of 2027-03-01 (2026-12-01 + 3 x 30), which becomes the anchor."""
+    fills = [fill("a", date(2026, 11, 20), days=90)]
+    plan = plan_patient("p", [order("a")], fills, TODAY, Preferences(anchor_day=1))
+    (o,) = plan.orders
+    assert plan.anchor is not None and o.sync_date is not None
+    assert plan.anchor_fills == 1 and plan.anchor == o.sync_date == date(2027, 3, 1)
+    assert o.short_fill and o.fill_days == 11
