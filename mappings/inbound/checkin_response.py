@@ -11,15 +11,6 @@ from datetime import date
 from typing import Any, Final
 
 from fhir_sync.engine.checkin import CheckInAnswers, PickupChoice
-from mappings.checkin_questionnaire import (
-    AWAY_FROM,
-    AWAY_UNTIL,
-    BOOLEAN_QUESTIONS,
-    DETAILS,
-    NEW_DATE,
-    PICKUP_QUESTION,
-    STOP_PROGRAM,
-)
 from mappings.cycle_profile import (
     CS_PICKUP_CHOICE,
     QUESTIONNAIRE_CHECK_IN,
@@ -37,6 +28,15 @@ from mappings.fhir_values import (
     resource_id,
     show_code,
     subject_patient_id,
+)
+from mappings.outbound.checkin_questionnaire import (
+    AWAY_FROM,
+    AWAY_UNTIL,
+    BOOLEAN_QUESTIONS,
+    DETAILS,
+    NEW_DATE,
+    PICKUP_QUESTION,
+    STOP_PROGRAM,
 )
 
 QR: Final = "QuestionnaireResponse"

@@ -24,7 +24,7 @@ from mappings.fhir_values import (
     show_code,
     subject_patient_id,
 )
-from mappings.outreach import CALL_KINDS
+from mappings.outbound.outreach import CALL_KINDS
 
 COMMUNICATION: Final = "Communication"
 

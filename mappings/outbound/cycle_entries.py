@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from fhir_sync.engine.cycle_types import CycleItem, ItemKind
 from mappings.fhir_literals import JsonObject, conditional_url, urn_for
-from mappings.outreach import CALL_KINDS, call_request
-from mappings.preparation_task import preparation_task
+from mappings.outbound.outreach import CALL_KINDS, call_request
+from mappings.outbound.preparation_task import preparation_task
 
 
 def conditional_entry(resource: JsonObject) -> JsonObject:
