@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 
 from fhir_sync.engine.anchor import Due, choose_anchor, join_day
-from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
-from fhir_sync.engine.renewals import fills_left, renewal_for
+from fhir_sync.engine.courses import course_of
+from fhir_sync.engine.history import attribute_fills, run_out_with_change
+from fhir_sync.engine.reconcile import Candidate, Resolution, exclusion, expired, resolve
+from fhir_sync.engine.renewals import expired_renewal, fills_left, renewal_for, units_left
 from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.supply import daily_dose, days_covered, run_out, slack_days, units_for
-from fhir_sync.engine.types import Exclusion, Fill, Order, OrderPlan, PatientPlan, Preferences
+from fhir_sync.engine.types import (
+    Fill,
+    Order,
+    OrderPlan,
+    PatientPlan,
+    Preferences,
+    Renewal,
+)
 
 
 def plan_patient(
@@ -28,40 +38,63 @@ def plan_patient(
     ids = [o.id for o in ordered]
     if len(set(ids)) != len(ids):
         raise ValueError("order ids must be unique within a patient")
-    history = sorted(fills, key=lambda f: (f.handed_over, f.id))
-    by_order, by_drug = _attribute_fills(ordered, history)
+    history = attribute_fills(ordered, sorted(fills, key=lambda f: (f.handed_over, f.id)), today)
+    by_order, by_drug = history.by_order, history.by_drug
 
-    candidates = [
-        Candidate(order, daily_dose(order, by_order.get(order.id, ())), authorization(order))
-        for order in ordered
-    ]
-    reasons = {c.order.id: exclusion(c, today) for c in candidates}
+    candidates = [_candidate(order, by_order.get(order.id, ()), today) for order in ordered]
+    reasons = {c.order.id: exclusion(c, today, prefs.controlled) for c in candidates}
     syncable = [c for c in candidates if reasons[c.order.id] is None]
-    for loser, keeper in duplicate_winners(syncable).items():
-        reasons[loser] = (
-            Exclusion.DUPLICATE,
-            f"duplicate of MedicationRequest/{keeper} (same drug): kept the newer order",
-        )
-    synced = [c for c in syncable if reasons[c.order.id] is None]
+    resolved = resolve(syncable, by_order)
+    reasons.update(resolved.reasons)
+    notes = _notes(history.notes, resolved.notes)
 
     dues: dict[str, Due] = {}
-    for c in synced:
+    renewals: dict[str, Renewal] = {}
+    for c in syncable:
+        oid = c.order.id
+        if reasons[oid] is not None:
+            continue
         assert c.daily is not None
-        out = run_out(by_drug.get(c.order.drug_key, ()), c.daily)
+        out = _supply_end(c, by_drug.get(c.order.drug_key, ()), resolved)
+        lapsed = expired(c, today)
+        if lapsed is not None:
+            assert c.auth.expires is not None
+            reasons[oid] = lapsed
+            renewals[oid] = expired_renewal(oid, c.auth.expires, out or today, today)
+            continue
         due = today if out is None or out < today else out
-        dues[c.order.id] = Due(due.toordinal(), slack_days(c.daily, c.order.package_size))
+        earliest = resolved.earliest.get(oid)
+        if earliest is not None and earliest > due:
+            due = earliest
+        dues[oid] = Due(due.toordinal(), slack_days(c.daily, c.order.package_size))
 
-    anchor = choose_anchor(list(dues.values()), today, prefs) if synced else None
+    anchor = choose_anchor(list(dues.values()), today, prefs) if dues else None
     plans = []
     for c in candidates:
-        excluded = reasons[c.order.id]
+        oid = c.order.id
+        excluded = reasons[oid]
         if excluded is not None:
             code, why = excluded
-            plans.append(OrderPlan(order_id=c.order.id, synced=False, reason=why, exclusion=code))
+            plans.append(
+                OrderPlan(
+                    order_id=oid,
+                    synced=False,
+                    reason=why,
+                    exclusion=code,
+                    renewal=renewals.get(oid),
+                    note=notes.get(oid),
+                )
+            )
         else:
             assert anchor is not None  # some order is synced
-            used = sum(1 for f in by_order.get(c.order.id, ()) if not f.completes_partial)
-            plans.append(_synced_plan(c, dues[c.order.id], used, anchor, today, prefs))
+            own = by_order.get(oid, ())
+            used = sum(1 for f in own if not f.completes_partial)
+            assert c.daily is not None
+            left = units_left(c.auth, own, c.daily)
+            plan = _synced_plan(
+                c, dues[oid], used, anchor, today, prefs, left, oid in resolved.followed
+            )
+            plans.append(replace(plan, note=notes.get(oid)))
     return PatientPlan(
         patient_id=patient_id,
         today=today,
@@ -71,30 +104,41 @@ def plan_patient(
     )
 
 
-def _attribute_fills(
-    orders: list[Order], history: list[Fill]
-) -> tuple[dict[str, list[Fill]], dict[str, list[Fill]]]:
-    """Fills per authorizing order (refill counting) and per drug (supply on hand).
+def _candidate(order: Order, fills: Sequence[Fill], today: date) -> Candidate:
+    """The order as planned (a finished titration on its maintenance step) and its facts."""
+    course = course_of(order, fills, today) if order.bounds else None
+    planned = course.order if course is not None else order
+    return Candidate(planned, daily_dose(planned, fills), authorization(order), course)
 
-    A dispense names its prescription when the pharmacy knows it; one that does not, or names
-    an order this patient does not have, still put the drug in the patient's hands.
-    """
-    drug_of = {o.id: o.drug_key for o in orders}
-    by_order: dict[str, list[Fill]] = {}
-    by_drug: dict[str, list[Fill]] = {}
-    for fill in history:
-        drug = drug_of.get(fill.order_id) if fill.order_id else None
-        if drug is not None and fill.order_id is not None:
-            by_order.setdefault(fill.order_id, []).append(fill)
-        else:
-            drug = fill.drug_key
-        if drug is not None:
-            by_drug.setdefault(drug, []).append(fill)
-    return by_order, by_drug
+
+def _supply_end(c: Candidate, fills: Sequence[Fill], resolved: Resolution) -> date | None:
+    """When the supply on hand runs out; after a dose change on the same product, what was
+    left on the day the new order starts lasts at the new dose."""
+    assert c.daily is not None
+    change = resolved.dose_changes.get(c.order.id)
+    if change is None:
+        return run_out(fills, c.daily)
+    old_daily, day = change
+    return run_out_with_change(fills, old_daily, c.daily, day)
+
+
+def _notes(*sources: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for source in sources:
+        for oid, text in source.items():
+            out[oid] = f"{out[oid]}; {text}" if oid in out else text
+    return out
 
 
 def _synced_plan(
-    c: Candidate, due: Due, used: int, anchor: date, today: date, prefs: Preferences
+    c: Candidate,
+    due: Due,
+    used: int,
+    anchor: date,
+    today: date,
+    prefs: Preferences,
+    units: float | None = None,
+    followed: bool = False,
 ) -> OrderPlan:
     assert c.daily is not None
     order, daily, cycle = c.order, c.daily, prefs.cycle_days
@@ -109,14 +153,17 @@ def _synced_plan(
     short = gap > 0
     remaining = fills_left(c.auth, used)
     upcoming = [
-        (sync, "anchor fill"),
-        (sync + timedelta(days=cycle), "first refill after the anchor"),
+        (sync, "anchor fill", cycle_quantity),
+        (sync + timedelta(days=cycle), "first refill after the anchor", cycle_quantity),
     ]
     if short:
-        upcoming.insert(0, (next_fill, "short fill"))
-    renewal = renewal_for(
-        order.id, order.schedule, c.auth, remaining, upcoming, today, prefs.lead_days
-    )
+        upcoming.insert(0, (next_fill, "short fill", quantity))
+    # A C-II prescription followed by another of its series needs no renewal yet.
+    renewal = None
+    if not followed:
+        renewal = renewal_for(
+            order.id, order.schedule, c.auth, remaining, upcoming, today, prefs.lead_days, units
+        )
     return OrderPlan(
         order_id=order.id,
         synced=True,

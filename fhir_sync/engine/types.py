@@ -35,6 +35,32 @@ class Exclusion(StrEnum):
     EXPIRED = "expired"
     NO_DAILY_DOSE = "no-daily-dose"
     DUPLICATE = "duplicate"
+    REPLACED = "replaced"
+    TITRATING = "titrating"
+    SERIES = "cii-series"
+    CONTROLLED = "controlled"
+
+
+class ControlledPolicy(StrEnum):
+    """Which controlled substances a pharmacy synchronizes (some state programs leave them out).
+
+    SYNC: all, with a renewal Task for every Schedule II fill; SKIP_CII: all but Schedule II;
+    SKIP_ALL: no controlled substance (Schedule II to V).
+    """
+
+    SYNC = "sync"
+    SKIP_CII = "skip-cii"
+    SKIP_ALL = "skip-all"
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How long the dosage instructions of one sequence group last (timing.repeat.bounds[x]
+    or count): `days` after the course starts, or until `end`; both None for no bound."""
+
+    sequence: int
+    days: float | None = None
+    end: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +88,11 @@ class Order:
     `repeats_allowed` is dispenseRequest.numberOfRepeatsAllowed (None: not stated).
     `package_size` is the number of dose units in one package that cannot be split
     (an inhaler, a pen, a blister pack); None means any quantity can be dispensed.
+    `name` is the medication's name text (RxNorm display, text, or its ingredients) from which
+    ingredient, strength and form are read; `codes` every coding as `system|code` (RxNorm,
+    NDC...) so that a dispense coded another way is still recognized; `author` the
+    prescriber's reference; `earliest_fill` the first day it may be filled (initialFill or an
+    earliest-fill extension; validity_start also bounds it); `bounds` the bounded dosage groups.
     """
 
     id: str
@@ -79,6 +110,11 @@ class Order:
     supply_days: float | None = None
     package_size: float | None = None
     schedule: Schedule = Schedule.NONE
+    name: str | None = None
+    codes: tuple[str, ...] = ()
+    author: str | None = None
+    earliest_fill: date | None = None
+    bounds: tuple[Bounds, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +123,9 @@ class Fill:
 
     `completes_partial` marks the completion of a partial fill (v3 FFC/RFC...), which does not
     use another refill; `days_supply` or `quantity` say how long it lasts.
+    `partial` marks a partial fill (v3 FFP/RFP): the rest of the prescribed quantity is owed.
+    `pending` marks a fill prepared and waiting for pickup (in-progress or preparation with
+    whenPrepared): supply the patient is about to have. `name` and `codes` as on Order.
     """
 
     id: str
@@ -96,6 +135,10 @@ class Fill:
     days_supply: float | None = None
     quantity: float | None = None
     completes_partial: bool = False
+    partial: bool = False
+    pending: bool = False
+    name: str | None = None
+    codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +152,7 @@ class Preferences:
     good, and a patient should not be moved between them.
     `closed_weekdays`: Python weekday numbers (Monday 0) when the pharmacy is closed.
     `lead_days`: how far ahead outreach and preparation happen.
+    `controlled`: which controlled substances are synchronized at all.
     """
 
     cycle_days: int = 30
@@ -116,6 +160,7 @@ class Preferences:
     anchor_date: date | None = None
     closed_weekdays: frozenset[int] = frozenset()
     lead_days: int = 7
+    controlled: ControlledPolicy = ControlledPolicy.SYNC
 
     def __post_init__(self) -> None:
         if not 7 <= self.cycle_days <= 366:
@@ -151,6 +196,9 @@ class OrderPlan:
     Orders not synced carry only `reason` and its code, `exclusion`.
     `refills_left` counts the dispenses the order still authorizes before the next one (the
     original fill included when it was never dispensed); None when the order does not say.
+    `note` is what the pharmacist should know beside the reason (a fill waiting for pickup, a
+    partial fill's owed balance, an order this one replaced, the next of a C-II series).
+    An order not synced may still carry a `renewal` (an expired maintenance prescription).
     """
 
     order_id: str
@@ -167,6 +215,7 @@ class OrderPlan:
     cycle_quantity: float = 0.0
     refills_left: int | None = None
     renewal: Renewal | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

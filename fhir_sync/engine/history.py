@@ -1,0 +1,142 @@
+"""Whose fill is whose, and what the patient has on hand.
+
+A dispense counts against the prescription it names (`authorizingPrescription`). One that
+names none, or a prescription this patient's orders do not include (a fill transferred from
+another pharmacy), still put the drug in the patient's hands: it is matched to an order of the
+same drug by its RxNorm code, by any shared coding (an NDC the order also lists, directly or in
+its Medication), or by the same ingredient, strength and form read from the names. Such a fill
+counts as supply on hand, never against the order's refills.
+
+Two kinds of supply are not handed over yet but are as good as had: a fill prepared and waiting
+in will-call, and the owed balance of a partial fill (v3 RFP/FFP), which is completed under the
+same refill before any new fill is billed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from fhir_sync.engine.renewals import show_number
+from fhir_sync.engine.supply import EPSILON, fill_days, run_out
+from fhir_sync.engine.therapy import product_of
+from fhir_sync.engine.types import Fill, Order
+
+
+@dataclass(slots=True)
+class History:
+    """Fills per authorizing order (refill counting) and per order's drug (supply on hand),
+    and for each order the words the pharmacist needs about supply not yet handed over."""
+
+    by_order: dict[str, list[Fill]] = field(default_factory=dict)
+    by_drug: dict[str, list[Fill]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def attribute_fills(orders: Sequence[Order], history: Sequence[Fill], today: date) -> History:
+    """Attribute every fill (sorted by date) to an order and its drug; add owed balances."""
+    out = History()
+    by_id = {o.id: o for o in orders}
+    by_key = {o.drug_key: o for o in orders}
+    by_code: dict[str, Order] = {}
+    by_product: dict[str, Order] = {}
+    for o in sorted(orders, key=lambda o: o.id, reverse=True):  # lowest id wins a tie
+        for code in o.codes:
+            by_code[code] = o
+        product = product_of(o.name)
+        if product is not None and product.strength:
+            by_product[product.key] = o
+    for fill in history:
+        own = by_id.get(fill.order_id) if fill.order_id else None
+        if fill.pending:
+            fill = replace(fill, handed_over=max(fill.handed_over, today))
+        if own is not None:
+            out.by_order.setdefault(own.id, []).append(fill)
+            drug: str | None = own.drug_key
+        else:
+            drug = _same_drug(fill, by_key, by_code, by_product)
+        if drug is not None:
+            out.by_drug.setdefault(drug, []).append(fill)
+        if fill.pending and own is not None:
+            out.notes[own.id] = (
+                f"a fill prepared on {fill.handed_over.isoformat()} is waiting for pickup: "
+                "counted as supply on hand"
+            )
+    for order in orders:
+        owed = owed_balance(order, out.by_order.get(order.id, ()))
+        if owed is not None:
+            partial, balance = owed
+            completion = Fill(
+                id=f"{partial.id}:owed",
+                handed_over=max(partial.handed_over, today),
+                order_id=order.id,
+                quantity=balance,
+                completes_partial=True,
+                pending=True,
+            )
+            out.by_order[order.id].append(completion)
+            out.by_drug.setdefault(order.drug_key, []).append(completion)
+            out.by_drug[order.drug_key].sort(key=lambda f: (f.handed_over, f.id))
+            out.notes[order.id] = (
+                f"partial fill on {partial.handed_over.isoformat()}: complete the "
+                f"{show_number(balance)} owed under the same refill before a new fill is billed"
+            )
+    return out
+
+
+def _same_drug(
+    fill: Fill,
+    by_key: dict[str, Order],
+    by_code: dict[str, Order],
+    by_product: dict[str, Order],
+) -> str | None:
+    if fill.drug_key is not None and fill.drug_key in by_key:
+        return fill.drug_key
+    for code in fill.codes:
+        found = by_code.get(code)
+        if found is not None:
+            return found.drug_key
+    product = product_of(fill.name)
+    if product is not None and product.strength:
+        found = by_product.get(product.key)
+        if found is not None:
+            return found.drug_key
+    return fill.drug_key
+
+
+def owed_balance(order: Order, fills: Sequence[Fill]) -> tuple[Fill, float] | None:
+    """The latest partial fill of this order not completed since, and what it still owes
+    (the prescribed quantity minus what the partial fill gave)."""
+    if not order.supply_quantity:
+        return None
+    for fill in reversed(fills):
+        if fill.completes_partial:
+            return None
+        if fill.partial:
+            if fill.quantity is None or fill.quantity + EPSILON >= order.supply_quantity:
+                return None
+            return fill, order.supply_quantity - fill.quantity
+    return None
+
+
+def run_out_with_change(
+    fills: Sequence[Fill], old_daily: float, new_daily: float, change: date
+) -> date | None:
+    """Run-out when the daily dose changed on `change`: what was left that day lasts at the
+    new dose (10 tablets left at 1 a day become 5 days at 2 a day); later fills at the new dose.
+    """
+    before = [f for f in fills if f.handed_over < change]
+    after = [f for f in fills if f.handed_over >= change]
+    end = run_out(before, old_daily)
+    if end is not None and end > change:
+        units = (end - change).days * old_daily
+        end = change + timedelta(days=math.floor(units / new_daily + EPSILON))
+    for fill in after:
+        days = fill_days(fill, new_daily)
+        if days is None:
+            continue
+        start = fill.handed_over if end is None or fill.handed_over >= end else end
+        end = start + timedelta(days=days)
+    return end
