@@ -13,13 +13,14 @@ from rich.console import Console
 
 from fhir_sync.clients_cli import clients_app
 from fhir_sync.clihelp import (
+    CONTROLLED_HELP,
     auto_jobs,
     parse_closed_days,
     parse_today,
     plan_summary,
     rich_progress,
 )
-from fhir_sync.engine import Preferences
+from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.outbox_cli import outbox_app
 from fhir_sync.server_cli import db_app, serve
 from fhir_sync.sync_cli import sync
@@ -66,6 +67,9 @@ def plan(
     pharmacy: Annotated[
         str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
     ] = None,
+    controlled: Annotated[
+        ControlledPolicy, typer.Option(help=CONTROLLED_HELP, case_sensitive=False)
+    ] = ControlledPolicy.SYNC,
     strict: Annotated[
         bool, typer.Option(help="Also validate every input resource fully (slower).")
     ] = False,
@@ -84,6 +88,7 @@ def plan(
         anchor_day=anchor_day,
         closed_weekdays=_or_usage(parse_closed_days, closed),
         lead_days=lead_days,
+        controlled=controlled,
     )
     as_of = _or_usage(parse_today, today) if today else date.today()
     validate = None

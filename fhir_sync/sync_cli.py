@@ -12,6 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from fhir_sync.clihelp import CONTROLLED_HELP
+from fhir_sync.engine.types import ControlledPolicy
+
 ENDPOINTS_PANEL = "Endpoints"
 PLAN_PANEL = "Planning"
 AUTH_PANEL = "EHR authentication (SMART Backend Services or a bearer token)"
@@ -80,6 +83,14 @@ def sync(
         int | None,
         typer.Option(
             help="Days before a fill for outreach/preparation (default: 7).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    controlled: Annotated[
+        ControlledPolicy | None,
+        typer.Option(
+            help=CONTROLLED_HELP + " Default: sync.",
+            case_sensitive=False,
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None,
@@ -189,6 +200,7 @@ def sync(
         ("sync", "cycle_days"): cycle_days,
         ("sync", "closed"): closed,
         ("sync", "lead_days"): lead_days,
+        ("sync", "controlled"): controlled.value if controlled is not None else None,
         ("sync", "location"): pharmacy_location,
         ("sync", "keep_anchor"): keep_anchor,
         ("sync", "concurrency"): concurrency,

@@ -17,6 +17,7 @@ from mappings.profile import (
     EXT_CYCLE_QUANTITY,
     EXT_DAYS_SUPPLY,
     EXT_MEDICATION_REQUEST,
+    EXT_PLAN_NOTE,
     EXT_REFILLS_REMAINING,
     EXT_SHORT_FILL,
     EXT_SYNC_CYCLE,
@@ -86,10 +87,11 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
         "url": EXT_MEDICATION_REQUEST,
         "valueReference": reference(f"MedicationRequest/{order_plan.order_id}"),
     }
+    note = [{"url": EXT_PLAN_NOTE, "valueString": order_plan.note}] if order_plan.note else []
     if not order_plan.synced:
         return {
             "detail": {
-                "extension": [link],
+                "extension": [link, *note],
                 "kind": "MedicationRequest",
                 "status": "not-started",
                 "statusReason": {"text": order_plan.reason or NOT_SYNCED_REASON},
@@ -106,6 +108,7 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
     ]
     if order_plan.refills_left is not None:
         extensions.append({"url": EXT_REFILLS_REMAINING, "valueInteger": order_plan.refills_left})
+    extensions.extend(note)
     detail: JsonObject = {
         "extension": extensions,
         "kind": "MedicationRequest",

@@ -26,7 +26,6 @@ EXT_SYNC_CYCLE: Final = _SD + "sync-cycle"
 EXT_ANCHOR_DATE: Final = _SD + "anchor-date"
 EXT_PLAN_DIGEST: Final = _SD + "plan-digest"
 EXT_PLAN_NOTE: Final = _SD + "plan-note"
-EXT_RENEWAL_NEEDED: Final = _SD + "renewal-needed"
 
 # Extension written on OperationOutcome.issue for rejected input.
 EXT_REJECTED_INPUT: Final = _SD + "rejected-input"

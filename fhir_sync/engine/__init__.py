@@ -6,6 +6,7 @@ and reused without FHIR, files, HTTP or a clock. Callers pass `today`.
 
 from fhir_sync.engine.planner import plan_patient
 from fhir_sync.engine.types import (
+    ControlledPolicy,
     Dosage,
     Exclusion,
     Fill,
@@ -18,6 +19,7 @@ from fhir_sync.engine.types import (
 )
 
 __all__ = [
+    "ControlledPolicy",
     "Dosage",
     "Exclusion",
     "Fill",

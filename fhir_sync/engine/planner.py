@@ -60,7 +60,11 @@ def plan_patient(
         if lapsed is not None:
             assert c.auth.expires is not None
             reasons[oid] = lapsed
-            renewals[oid] = expired_renewal(oid, c.auth.expires, out or today, today)
+            renewal = renewals[oid] = expired_renewal(oid, c.auth.expires, out or today, today)
+            notes = _notes(
+                notes,
+                {oid: f"needs a new prescription by {renewal.needed_by.isoformat()}"},
+            )
             continue
         due = today if out is None or out < today else out
         earliest = resolved.earliest.get(oid)

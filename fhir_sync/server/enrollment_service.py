@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from fhir_sync.engine import Preferences
+from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.groups import payer_group_id
 from fhir_sync.server.indexing import JsonObject, resource_row, without_meta
@@ -65,6 +65,7 @@ def preferences_of(enrollment: Enrollment) -> Preferences:
         anchor_date=enrollment.anchor_date,
         closed_weekdays=closed,
         lead_days=enrollment.lead_days,
+        controlled=ControlledPolicy(enrollment.controlled),
     )
 
 
@@ -343,6 +344,7 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
         "anchorDay": ("anchor_day", terms.anchor_day),
         "cycleDays": ("cycle_days", terms.cycle_days),
         "leadDays": ("lead_days", terms.lead_days),
+        "controlledSubstances": ("controlled", terms.controlled),
         "closedDays": (
             "closed_weekdays",
             ",".join(str(day) for day in sorted(terms.closed_weekdays)),

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from fhir_sync.engine import ControlledPolicy
 from fhir_sync.server.errors import FhirError
 
 JsonObject = dict[str, Any]
@@ -31,6 +32,7 @@ ENROLL_PARTS: Final = {
     "cycleDays": ("valueInteger",),
     "leadDays": ("valueInteger",),
     "closedDays": ("valueCode", "valueString"),
+    "controlledSubstances": ("valueCode", "valueString"),
     "pharmacy": ("valueReference", "valueString"),
     "payer": ("valueReference", "valueString"),
     "ehrEndpoint": ("valueUrl", "valueUri", "valueString"),
@@ -53,6 +55,7 @@ class EnrollTerms:
     cycle_days: int = 30
     lead_days: int = 7
     closed_weekdays: frozenset[int] = frozenset()
+    controlled: str = "sync"
     pharmacy: str | None = None
     payer: str | None = None
     ehr_endpoint: str | None = None
@@ -117,6 +120,8 @@ def enroll_terms(body: bytes) -> EnrollTerms:
                 raise FhirError(422, "leadDays must be 0 to 90", code="business-rule")
         elif name == "closedDays":
             terms.closed_weekdays = _weekdays(value)
+        elif name == "controlledSubstances":
+            terms.controlled = _controlled(value)
         elif name in ("pharmacy", "payer"):
             setattr(terms, name, _reference(name, value))
         elif name.endswith("Endpoint"):
@@ -126,6 +131,19 @@ def enroll_terms(body: bytes) -> EnrollTerms:
                 raise FhirError(400, "a resource part must hold a resource", code="structure")
             terms.resources.append(value)
     return terms
+
+
+CONTROLLED_POLICIES: Final = tuple(policy.value for policy in ControlledPolicy)
+
+
+def _controlled(value: Any) -> str:
+    if not isinstance(value, str) or value not in CONTROLLED_POLICIES:
+        raise FhirError(
+            422,
+            f"controlledSubstances must be one of {', '.join(CONTROLLED_POLICIES)}",
+            code="business-rule",
+        )
+    return value
 
 
 def hold_until(body: bytes, today: date) -> date:

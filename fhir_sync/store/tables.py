@@ -38,6 +38,10 @@ class Enrollment(SQLModel, table=True):
     anchor_date: date | None = None
     closed_weekdays: str = Field(default="", max_length=16)  # "5,6"
     lead_days: int = 7
+    # which controlled substances are synchronized: sync, skip-cii, skip-all
+    controlled: str = Field(
+        default="sync", max_length=16, sa_column_kwargs={"server_default": "sync"}
+    )
     pharmacy: str | None = Field(default=None, max_length=REFERENCE)
     ehr_endpoint: str | None = Field(default=None, max_length=URL)
     pharmacy_endpoint: str | None = Field(default=None, max_length=URL)
