@@ -121,22 +121,38 @@ def owed_balance(order: Order, fills: Sequence[Fill]) -> tuple[Fill, float] | No
     return None
 
 
-def run_out_with_change(
-    fills: Sequence[Fill], old_daily: float, new_daily: float, change: date
+def supply_end(
+    fills: Sequence[Fill], daily: float, change: date | None, old_daily: float | None = None
 ) -> date | None:
-    """Run-out when the daily dose changed on `change`: what was left that day lasts at the
-    new dose (10 tablets left at 1 a day become 5 days at 2 a day); later fills at the new dose.
+    """When the supply on hand runs out, for an order taken at `daily` from `change` (the day
+    it was written).
+
+    Fills handed over before `change` were taken at their own rate (quantity / days supply of
+    the last of them, else `old_daily`, the dose of the order they came from). When that rate
+    differs, what was left on `change` lasts at the new dose: 24 tablets left at 1 a day are 12
+    days at 2 a day. Later fills are at the new dose.
     """
-    before = [f for f in fills if f.handed_over < change]
-    after = [f for f in fills if f.handed_over >= change]
-    end = run_out(before, old_daily)
+    before = [f for f in fills if change is not None and f.handed_over < change]
+    rate = _rate(before[-1]) if before else None
+    if rate is None:
+        rate = old_daily
+    if change is None or not before or rate is None or abs(rate - daily) < EPSILON:
+        return run_out(fills, daily)
+    end = run_out(before, rate)
     if end is not None and end > change:
-        units = (end - change).days * old_daily
-        end = change + timedelta(days=math.floor(units / new_daily + EPSILON))
-    for fill in after:
-        days = fill_days(fill, new_daily)
+        units = (end - change).days * rate
+        end = change + timedelta(days=math.floor(units / daily + EPSILON))
+    for fill in fills[len(before) :]:
+        days = fill_days(fill, daily)
         if days is None:
             continue
         start = fill.handed_over if end is None or fill.handed_over >= end else end
         end = start + timedelta(days=days)
     return end
+
+
+def _rate(fill: Fill) -> float | None:
+    """Units a day a dispense was given for: its quantity over its days supply."""
+    if fill.quantity and fill.days_supply and fill.days_supply > 0:
+        return fill.quantity / fill.days_supply
+    return None

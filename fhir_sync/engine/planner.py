@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 from fhir_sync.engine.anchor import Due, choose_anchor, join_day
 from fhir_sync.engine.courses import course_of
-from fhir_sync.engine.history import attribute_fills, run_out_with_change
-from fhir_sync.engine.reconcile import Candidate, Resolution, exclusion, expired, resolve
+from fhir_sync.engine.history import attribute_fills, supply_end
+from fhir_sync.engine.reconcile import Candidate, exclusion, expired, resolve, written
 from fhir_sync.engine.renewals import expired_renewal, fills_left, renewal_for, units_left
 from fhir_sync.engine.rules import authorization
-from fhir_sync.engine.supply import daily_dose, days_covered, run_out, slack_days, units_for
+from fhir_sync.engine.supply import daily_dose, days_covered, slack_days, units_for
 from fhir_sync.engine.types import (
     Fill,
     Order,
@@ -55,7 +55,12 @@ def plan_patient(
         if reasons[oid] is not None:
             continue
         assert c.daily is not None
-        out = _supply_end(c, by_drug.get(c.order.drug_key, ()), resolved)
+        out = supply_end(
+            by_drug.get(c.order.drug_key, ()),
+            c.daily,
+            written(c.order),
+            _previous_dose(c, candidates),
+        )
         lapsed = expired(c, today)
         if lapsed is not None:
             assert c.auth.expires is not None
@@ -115,15 +120,21 @@ def _candidate(order: Order, fills: Sequence[Fill], today: date) -> Candidate:
     return Candidate(planned, daily_dose(planned, fills), authorization(order), course)
 
 
-def _supply_end(c: Candidate, fills: Sequence[Fill], resolved: Resolution) -> date | None:
-    """When the supply on hand runs out; after a dose change on the same product, what was
-    left on the day the new order starts lasts at the new dose."""
-    assert c.daily is not None
-    change = resolved.dose_changes.get(c.order.id)
-    if change is None:
-        return run_out(fills, c.daily)
-    old_daily, day = change
-    return run_out_with_change(fills, old_daily, c.daily, day)
+def _previous_dose(c: Candidate, candidates: Sequence[Candidate]) -> float | None:
+    """The daily dose of the latest earlier order for the same drug, whatever its status: the
+    dose the supply on hand was taken at before this order (when the fills do not say)."""
+    start = written(c.order)
+    if start is None:
+        return None
+    earlier = [
+        (day, other.order.id, other.daily)
+        for other in candidates
+        if other.order.drug_key == c.order.drug_key
+        and other.daily is not None
+        and (day := written(other.order)) is not None
+        and day < start
+    ]
+    return max(earlier)[2] if earlier else None
 
 
 def _notes(*sources: dict[str, str]) -> dict[str, str]:

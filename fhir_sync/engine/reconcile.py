@@ -41,13 +41,12 @@ class Candidate:
 @dataclass(slots=True)
 class Resolution:
     """What comparing orders decided: exclusions of orders replaced, duplicated or waiting in
-    a series; notes for the pharmacist; dose changes (kept order -> (old daily dose, the day
-    the new one starts)); the first day each order may be filled; and the C-II series members
-    that must not ask for a renewal because another prescription of the series follows."""
+    a series; notes for the pharmacist; the first day each order may be filled; and the C-II
+    series members that must not ask for a renewal because another prescription of the
+    series follows."""
 
     reasons: dict[str, Reason] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
-    dose_changes: dict[str, tuple[float, date]] = field(default_factory=dict)
     earliest: dict[str, date] = field(default_factory=dict)
     followed: set[str] = field(default_factory=set)
 
@@ -156,7 +155,7 @@ def _series(
     rest: list[Candidate] = []
     for c in candidates:
         if c.order.schedule is Schedule.CII and c.order.id in out.earliest:
-            groups.setdefault((c.order.drug_key, _written(c.order)), []).append(c)
+            groups.setdefault((c.order.drug_key, written(c.order)), []).append(c)
         else:
             rest.append(c)
     for group in groups.values():
@@ -200,7 +199,8 @@ def _series(
 
 def _same_drug(candidates: Sequence[Candidate], out: Resolution) -> list[Candidate]:
     """Several orders for the same drug code: the newest is kept. When its daily dose differs
-    the older one is a replaced dose, and the supply on hand is recounted from the new start."""
+    the older one is a replaced dose (the planner recounts the supply on hand from the day the
+    new one starts)."""
     by_drug: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_drug.setdefault(candidate.order.drug_key, []).append(candidate)
@@ -214,9 +214,6 @@ def _same_drug(candidates: Sequence[Candidate], out: Resolution) -> list[Candida
             oid = other.order.id
             if other.daily is not None and keep.daily is not None and other.daily != keep.daily:
                 out.reasons[oid] = _replaced(keep)
-                change = _written(keep.order)
-                if change is not None:
-                    out.dose_changes[keep.order.id] = (other.daily, change)
             else:
                 out.reasons[oid] = (
                     Exclusion.DUPLICATE,
@@ -257,9 +254,9 @@ def _taken_together(
     """Written together by one prescriber, or both with a dose and both dispensed since the
     newer one was written."""
     a, b = older.order, newer.order
-    if a.author is not None and a.author == b.author and _written(a) == _written(b):
+    if a.author is not None and a.author == b.author and written(a) == written(b):
         return True
-    since = _written(b)
+    since = written(b)
     if since is None or older.daily is None or newer.daily is None:
         return False
     return all(
@@ -268,24 +265,25 @@ def _taken_together(
 
 
 def _replaced(by: Candidate) -> Reason:
-    written = _written(by.order)
-    on = f" on {written.isoformat()}" if written else ""
+    day = written(by.order)
+    on = f" on {day.isoformat()}" if day else ""
     return Exclusion.REPLACED, (
         f"replaced by MedicationRequest/{by.order.id}{on}: confirm it is stopped"
     )
 
 
-def _written(order: Order) -> date | None:
+def written(order: Order) -> date | None:
+    """The date written, else the first day of validity."""
     return order.authored_on or order.validity_start
 
 
 def _preference(candidate: Candidate) -> tuple[int, int, str]:
     """The newest prescription first (it reflects the current therapy), then the one valid
     longest, then the lowest id, so the choice never depends on input order."""
-    written = _written(candidate.order)
+    day = written(candidate.order)
     expires = candidate.auth.expires
     return (
-        -(written.toordinal() if written else 0),
+        -(day.toordinal() if day else 0),
         -(expires.toordinal() if expires else date.max.toordinal()),
         candidate.order.id,
     )

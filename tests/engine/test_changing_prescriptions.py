@@ -314,3 +314,13 @@ def test_the_controlled_substance_policy_can_leave_schedule_ii_or_all_out() -> N
     plan = plan_patient("p", orders, [], TODAY, Preferences(controlled=ControlledPolicy.SKIP_CII))
     left_out = by_id(plan)["cii"]
     assert left_out.exclusion is Exclusion.CONTROLLED and "Schedule II" in left_out.reason
+
+
+def test_a_dose_change_is_recounted_from_the_fills_when_the_old_order_was_stopped() -> None:
+    # The EHR stopped the 1-a-day order when it wrote the 2-a-day one on day -4: the fill of
+    # day -10 (30 tablets for 30 days) still says 1 a day, so again 24 tablets are left on
+    # day -4 and last 12 days, to day +8 (2026-11-30).
+    old = order("once", status="stopped", authored_on=day(-100))
+    new = order("twice", dosages=TWICE_DAILY, authored_on=day(-4))
+    plan = plan_patient("p", [old, new], [fill("1", "once", day(-10))], TODAY, Preferences())
+    assert by_id(plan)["twice"].run_out == date(2026, 11, 30)
