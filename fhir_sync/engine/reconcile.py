@@ -98,6 +98,11 @@ def exclusion(
     if controlled is not None:
         return controlled
     if candidate.daily is None:
+        # Without a daily dose nothing shows it is a maintenance medication: an expired one
+        # is reported as expired, without a renewal request.
+        lapsed = expired(candidate, today)
+        if lapsed is not None:
+            return lapsed
         return Exclusion.NO_DAILY_DOSE, (
             "no usable daily dose in the dosage, the dispense request or the fill history"
         )

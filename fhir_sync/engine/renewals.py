@@ -87,10 +87,11 @@ def renewal_for(
 def expired_renewal(order_id: str, expired: date, supply_ends: date, today: date) -> Renewal:
     """An expired maintenance prescription: ask now, needed when the supply on hand ends."""
     needed_by = max(today, supply_ends)
-    why = (
-        f"prescription expired on {expired.isoformat()}: a new prescription is needed by "
-        f"{needed_by.isoformat()}, when the supply on hand runs out"
-    )
+    if needed_by > today:
+        when = f"by {needed_by.isoformat()}, when the supply on hand runs out"
+    else:
+        when = "now: no supply on hand"
+    why = f"prescription expired on {expired.isoformat()}: a new prescription is needed {when}"
     return Renewal(order_id=order_id, needed_by=needed_by, due=today, reason=why)
 
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from fhir_sync.engine import Fill, Order, Preferences, plan_patient
 from fhir_sync.engine.reconcile import written
 from fhir_sync.engine.rules import authorization
+from fhir_sync.engine.supply import daily_dose
 from fhir_sync.engine.therapy import product_of
 from fhir_sync.engine.types import Exclusion
 from tests.engine import test_properties as _profile  # noqa: F401  (the engine profile)
@@ -56,11 +57,12 @@ def test_every_expired_maintenance_order_has_a_renewal_task(
     orders, fills = patient
     plan = plan_patient("p", orders, fills, TODAY, prefs)
     by_id = {o.id: o for o in orders}
+    fills_of = {o.id: [f for f in fills if f.order_id == o.id] for o in orders}
     for o in plan.orders:
         expires = authorization(by_id[o.order_id]).expires
         if o.synced:
             assert expires is None or expires >= TODAY, "an expired order is never synced"
-        if o.exclusion is Exclusion.EXPIRED:
+        if o.exclusion is Exclusion.EXPIRED and daily_dose(by_id[o.order_id], fills_of[o.order_id]):
             assert o.renewal is not None and o.renewal.due == TODAY
             assert o.renewal.needed_by >= TODAY and o.renewal in plan.renewals
 
