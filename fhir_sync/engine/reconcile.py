@@ -140,8 +140,13 @@ def resolve(candidates: Sequence[Candidate], fills: Mapping[str, Sequence[Fill]]
         if start is not None:
             out.earliest[c.order.id] = start
     remaining = _series(candidates, fills, out)
-    remaining = _same_drug(remaining, out)
-    _same_therapy(remaining, fills, out)
+    kept_for = _same_drug(remaining, out)
+    replaced_by = _same_therapy(list(dict.fromkeys(kept_for.values())), fills, out)
+    for loser, keeper in kept_for.items():
+        # a duplicate of an order that is itself replaced is replaced by the same order
+        newest = replaced_by.get(keeper.order.id)
+        if newest is not None and loser != keeper.order.id:
+            out.reasons[loser] = _replaced(newest)
     return out
 
 
@@ -202,21 +207,22 @@ def _series(
     return rest
 
 
-def _same_drug(candidates: Sequence[Candidate], out: Resolution) -> list[Candidate]:
+def _same_drug(candidates: Sequence[Candidate], out: Resolution) -> dict[str, Candidate]:
     """Several orders for the same drug code: the newest is kept. When its daily dose differs
     the older one is a replaced dose (the planner recounts the supply on hand from the day the
-    new one starts)."""
+    new one starts). Maps every order's id to the order kept for its drug (itself when kept).
+    """
     by_drug: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         by_drug.setdefault(candidate.order.drug_key, []).append(candidate)
-    kept: list[Candidate] = []
+    kept: dict[str, Candidate] = {}
     for group in by_drug.values():
         keep = min(group, key=_preference)
-        kept.append(keep)
         for other in sorted(group, key=_preference, reverse=True):
+            oid = other.order.id
+            kept[oid] = keep
             if other is keep:
                 continue
-            oid = other.order.id
             if other.daily is not None and keep.daily is not None and other.daily != keep.daily:
                 out.reasons[oid] = _replaced(keep)
             else:
@@ -230,9 +236,10 @@ def _same_drug(candidates: Sequence[Candidate], out: Resolution) -> list[Candida
 
 def _same_therapy(
     candidates: Sequence[Candidate], fills: Mapping[str, Sequence[Fill]], out: Resolution
-) -> None:
+) -> dict[str, Candidate]:
     """Orders of one therapy (same ingredients and dose form, other strengths): the newest
-    replaces each older one that is not taken with it."""
+    replaces each older one that is not taken with it. Maps each replaced id to the newest."""
+    replaced: dict[str, Candidate] = {}
     by_therapy: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         product = product_of(candidate.order.name)
@@ -248,9 +255,12 @@ def _same_therapy(
             if _taken_together(other, newest, fills):
                 continue
             out.reasons[other.order.id] = _replaced(newest)
-            out.notes[newest.order.id] = (
-                f"replaces MedicationRequest/{other.order.id}: confirm the old one is stopped"
-            )
+            replaced[other.order.id] = newest
+    for newest_id in sorted({n.order.id for n in replaced.values()}):
+        olds = sorted(oid for oid, n in replaced.items() if n.order.id == newest_id)
+        named = ", ".join(f"MedicationRequest/{oid}" for oid in olds)
+        out.notes[newest_id] = f"replaces {named}: confirm the old one is stopped"
+    return replaced
 
 
 def _taken_together(
