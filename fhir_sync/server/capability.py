@@ -15,7 +15,8 @@ from fhir_sync.server.security.scopes import supported_scopes
 
 PATIENT_OPERATIONS: Final = {
     "enroll": "Enroll the patient (Parameters: anchorDay, cycleDays, leadDays, closedDays, "
-    "pharmacy, payer, ehrEndpoint, pharmacyEndpoint, targetEndpoint, resource) and plan.",
+    "controlledSubstances, pharmacy, payer, ehrEndpoint, pharmacyEndpoint, targetEndpoint, "
+    "resource) and plan.",
     "unenroll": "End the enrollment: the CarePlan becomes revoked, its Appointment and Tasks "
     "cancelled.",
     "hold": "Pause the enrollment until a date (Parameters: until): the CarePlan is on-hold.",
