@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 
 from fhir_sync.engine.renewals import show_number
-from fhir_sync.engine.supply import EPSILON, fill_days, run_out
+from fhir_sync.engine.supply import EPSILON, run_out
 from fhir_sync.engine.therapy import product_of
 from fhir_sync.engine.types import Fill, Order
 
@@ -140,15 +140,13 @@ def supply_end(
         return run_out(fills, daily)
     end = run_out(before, rate)
     if end is not None and end > change:
-        units = (end - change).days * rate
-        end = change + timedelta(days=math.floor(units / daily + EPSILON))
-    for fill in fills[len(before) :]:
-        days = fill_days(fill, daily)
-        if days is None:
-            continue
-        start = fill.handed_over if end is None or fill.handed_over >= end else end
-        end = start + timedelta(days=days)
-    return end
+        left = math.floor((end - change).days * rate / daily + EPSILON)
+        if left > 0:
+            # what was left on `change`, as if handed over that day, then the later fills
+            carried = Fill(id="", handed_over=change, days_supply=left)
+            return run_out([carried, *fills[len(before) :]], daily)
+        end = change
+    return run_out(fills[len(before) :], daily) or end
 
 
 def _rate(fill: Fill) -> float | None:
