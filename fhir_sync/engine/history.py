@@ -40,14 +40,7 @@ def attribute_fills(orders: Sequence[Order], history: Sequence[Fill], today: dat
     out = History()
     by_id = {o.id: o for o in orders}
     by_key = {o.drug_key: o for o in orders}
-    by_code: dict[str, Order] = {}
-    by_product: dict[str, Order] = {}
-    for o in sorted(orders, key=lambda o: o.id, reverse=True):  # lowest id wins a tie
-        for code in o.codes:
-            by_code[code] = o
-        product = product_of(o.name)
-        if product is not None and product.strength:
-            by_product[product.key] = o
+    others: _OtherCodes | None = None
     for fill in history:
         own = by_id.get(fill.order_id) if fill.order_id else None
         if fill.pending:
@@ -55,8 +48,12 @@ def attribute_fills(orders: Sequence[Order], history: Sequence[Fill], today: dat
         if own is not None:
             out.by_order.setdefault(own.id, []).append(fill)
             drug: str | None = own.drug_key
+        elif fill.drug_key is not None and fill.drug_key in by_key:
+            drug = fill.drug_key
         else:
-            drug = _same_drug(fill, by_key, by_code, by_product)
+            if others is None:  # built only for a fill the drug key does not place
+                others = _OtherCodes(orders)
+            drug = others.drug_of(fill)
         if drug is not None:
             out.by_drug.setdefault(drug, []).append(fill)
         if fill.pending and own is not None:
@@ -86,24 +83,32 @@ def attribute_fills(orders: Sequence[Order], history: Sequence[Fill], today: dat
     return out
 
 
-def _same_drug(
-    fill: Fill,
-    by_key: dict[str, Order],
-    by_code: dict[str, Order],
-    by_product: dict[str, Order],
-) -> str | None:
-    if fill.drug_key is not None and fill.drug_key in by_key:
+class _OtherCodes:
+    """The orders by every other coding they list and by their product name."""
+
+    def __init__(self, orders: Sequence[Order]) -> None:
+        self.by_code: dict[str, Order] = {}
+        self.by_product: dict[str, Order] = {}
+        for o in sorted(orders, key=lambda o: o.id, reverse=True):  # lowest id wins a tie
+            for code in o.codes:
+                self.by_code[code] = o
+            product = product_of(o.name)
+            if product is not None and product.strength:
+                self.by_product[product.key] = o
+
+    def drug_of(self, fill: Fill) -> str | None:
+        """The drug key of the order this fill is the same drug as, else its own key."""
+        keys = (fill.drug_key, *fill.codes) if fill.drug_key is not None else fill.codes
+        for code in keys:
+            found = self.by_code.get(code)
+            if found is not None:
+                return found.drug_key
+        product = product_of(fill.name)
+        if product is not None and product.strength:
+            found = self.by_product.get(product.key)
+            if found is not None:
+                return found.drug_key
         return fill.drug_key
-    for code in fill.codes:
-        found = by_code.get(code)
-        if found is not None:
-            return found.drug_key
-    product = product_of(fill.name)
-    if product is not None and product.strength:
-        found = by_product.get(product.key)
-        if found is not None:
-            return found.drug_key
-    return fill.drug_key
 
 
 def owed_balance(order: Order, fills: Sequence[Fill]) -> tuple[Fill, float] | None:

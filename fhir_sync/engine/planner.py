@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import date, timedelta
 
 from fhir_sync.engine.anchor import Due, choose_anchor, join_day
@@ -48,6 +47,7 @@ def plan_patient(
     reasons.update(resolved.reasons)
     notes = _notes(history.notes, resolved.notes)
 
+    doses = _doses_by_drug(candidates)
     dues: dict[str, Due] = {}
     renewals: dict[str, Renewal] = {}
     for c in syncable:
@@ -59,7 +59,7 @@ def plan_patient(
             by_drug.get(c.order.drug_key, ()),
             c.daily,
             written(c.order),
-            _previous_dose(c, candidates),
+            _previous_dose(c, doses.get(c.order.drug_key, ())),
         )
         lapsed = expired(c, today)
         if lapsed is not None:
@@ -100,10 +100,19 @@ def plan_patient(
             used = sum(1 for f in own if not f.completes_partial)
             assert c.daily is not None
             left = units_left(c.auth, own, c.daily)
-            plan = _synced_plan(
-                c, dues[oid], used, anchor, today, prefs, left, oid in resolved.followed
+            plans.append(
+                _synced_plan(
+                    c,
+                    dues[oid],
+                    used,
+                    anchor,
+                    today,
+                    prefs,
+                    left,
+                    oid in resolved.followed,
+                    notes.get(oid),
+                )
             )
-            plans.append(replace(plan, note=notes.get(oid)))
     return PatientPlan(
         patient_id=patient_id,
         today=today,
@@ -120,21 +129,25 @@ def _candidate(order: Order, fills: Sequence[Fill], today: date) -> Candidate:
     return Candidate(planned, daily_dose(planned, fills), authorization(order), course)
 
 
-def _previous_dose(c: Candidate, candidates: Sequence[Candidate]) -> float | None:
+def _doses_by_drug(candidates: Sequence[Candidate]) -> dict[str, list[tuple[date, float]]]:
+    """(date written, daily dose) of the orders of each drug that has several, any status."""
+    counts: dict[str, int] = {}
+    for c in candidates:
+        counts[c.order.drug_key] = counts.get(c.order.drug_key, 0) + 1
+    doses: dict[str, list[tuple[date, float]]] = {}
+    for c in candidates:
+        day = written(c.order)
+        if counts[c.order.drug_key] > 1 and day is not None and c.daily is not None:
+            doses.setdefault(c.order.drug_key, []).append((day, c.daily))
+    return doses
+
+
+def _previous_dose(c: Candidate, doses: Sequence[tuple[date, float]]) -> float | None:
     """The daily dose of the latest earlier order for the same drug, whatever its status: the
     dose the supply on hand was taken at before this order (when the fills do not say)."""
     start = written(c.order)
-    if start is None:
-        return None
-    earlier = [
-        (day, other.order.id, other.daily)
-        for other in candidates
-        if other.order.drug_key == c.order.drug_key
-        and other.daily is not None
-        and (day := written(other.order)) is not None
-        and day < start
-    ]
-    return max(earlier)[2] if earlier else None
+    earlier = [d for d in doses if start is not None and d[0] < start]
+    return max(earlier)[1] if earlier else None
 
 
 def _notes(*sources: dict[str, str]) -> dict[str, str]:
@@ -154,6 +167,7 @@ def _synced_plan(
     prefs: Preferences,
     units: float | None = None,
     followed: bool = False,
+    note: str | None = None,
 ) -> OrderPlan:
     assert c.daily is not None
     order, daily, cycle = c.order, c.daily, prefs.cycle_days
@@ -193,4 +207,5 @@ def _synced_plan(
         cycle_quantity=cycle_quantity,
         refills_left=remaining,
         renewal=renewal,
+        note=note,
     )

@@ -141,7 +141,8 @@ def resolve(candidates: Sequence[Candidate], fills: Mapping[str, Sequence[Fill]]
             out.earliest[c.order.id] = start
     remaining = _series(candidates, fills, out)
     kept_for = _same_drug(remaining, out)
-    replaced_by = _same_therapy(list(dict.fromkeys(kept_for.values())), fills, out)
+    kept = {c.order.id: c for c in kept_for.values()}
+    replaced_by = _same_therapy(list(kept.values()), fills, out)
     for loser, keeper in kept_for.items():
         # a duplicate of an order that is itself replaced is replaced by the same order
         newest = replaced_by.get(keeper.order.id)
