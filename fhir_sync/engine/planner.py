@@ -43,7 +43,7 @@ def plan_patient(
     candidates = [_candidate(order, by_order.get(order.id, ()), today) for order in ordered]
     reasons = {c.order.id: exclusion(c, today, prefs.controlled) for c in candidates}
     syncable = [c for c in candidates if reasons[c.order.id] is None]
-    resolved = resolve(syncable, by_order)
+    resolved = resolve(syncable, by_order, today)
     reasons.update(resolved.reasons)
     notes = _notes(history.notes, resolved.notes)
 
@@ -99,7 +99,10 @@ def plan_patient(
             own = by_order.get(oid, ())
             used = sum(1 for f in own if not f.completes_partial)
             assert c.daily is not None
-            left = units_left(c.auth, own, c.daily)
+            # The quantity view needs a prescribed dose: one guessed from the last fill moves
+            # with every fill, and with it the quantities the check adds up.
+            prescribed = bool(c.order.dosages) or bool(c.order.supply_days)
+            left = units_left(c.auth, own, c.daily) if prescribed else None
             plans.append(
                 _synced_plan(
                     c,

@@ -3,9 +3,10 @@
 Refilling a discontinued drug is among the first complaints about sync programs, so orders are
 compared as therapies, not only as codes: two orders for the same ingredients in the same dose
 form are one therapy. The newer order replaces an older active one (a dose change) unless the
-two are taken together: written together by the same prescriber, or both dispensed since the
-newer was written (levothyroxine 100 mcg + 25 mcg). Schedule II prescriptions written together
-with earliest-fill dates (21 CFR 1306.12(b)) are a series, filled one after another.
+two are taken together: written together by the same prescriber, or filled side by side (the
+older still dispensed after the newer's first fill: levothyroxine 100 mcg + 25 mcg).
+Schedule II prescriptions written together with earliest-fill dates (21 CFR 1306.12(b)) are a
+series, filled one after another.
 """
 
 from __future__ import annotations
@@ -132,7 +133,9 @@ def expired(candidate: Candidate, today: date) -> Reason | None:
     return None
 
 
-def resolve(candidates: Sequence[Candidate], fills: Mapping[str, Sequence[Fill]]) -> Resolution:
+def resolve(
+    candidates: Sequence[Candidate], fills: Mapping[str, Sequence[Fill]], today: date
+) -> Resolution:
     """Compare the syncable orders: C-II series, same-drug duplicates, then therapies."""
     out = Resolution()
     for c in candidates:
@@ -142,7 +145,7 @@ def resolve(candidates: Sequence[Candidate], fills: Mapping[str, Sequence[Fill]]
     remaining = _series(candidates, fills, out)
     kept_for = _same_drug(remaining, out)
     kept = {c.order.id: c for c in kept_for.values()}
-    replaced_by = _same_therapy(list(kept.values()), fills, out)
+    replaced_by = _same_therapy(list(kept.values()), fills, today, out)
     for loser, keeper in kept_for.items():
         # a duplicate of an order that is itself replaced is replaced by the same order
         newest = replaced_by.get(keeper.order.id)
@@ -236,7 +239,10 @@ def _same_drug(candidates: Sequence[Candidate], out: Resolution) -> dict[str, Ca
 
 
 def _same_therapy(
-    candidates: Sequence[Candidate], fills: Mapping[str, Sequence[Fill]], out: Resolution
+    candidates: Sequence[Candidate],
+    fills: Mapping[str, Sequence[Fill]],
+    today: date,
+    out: Resolution,
 ) -> dict[str, Candidate]:
     """Orders of one therapy (same ingredients and dose form, other strengths): the newest
     replaces each older one that is not taken with it. Maps each replaced id to the newest."""
@@ -253,7 +259,7 @@ def _same_therapy(
         for other in group:
             if other is newest:
                 continue
-            if _taken_together(other, newest, fills):
+            if _taken_together(other, newest, fills, today):
                 continue
             out.reasons[other.order.id] = _replaced(newest)
             replaced[other.order.id] = newest
@@ -265,18 +271,23 @@ def _same_therapy(
 
 
 def _taken_together(
-    older: Candidate, newer: Candidate, fills: Mapping[str, Sequence[Fill]]
+    older: Candidate, newer: Candidate, fills: Mapping[str, Sequence[Fill]], today: date
 ) -> bool:
-    """Written together by one prescriber, or both with a dose and both dispensed since the
-    newer one was written."""
+    """Written the same day by one prescriber (or with no prescriber named), or both with a
+    dose and filled side by side: the older one dispensed on or after the newer one's first
+    fill, which was before today (a fill made today may be the very one this plan asks for,
+    and is no evidence that the old strength goes on)."""
     a, b = older.order, newer.order
-    if a.author is not None and a.author == b.author and written(a) == written(b):
+    same_prescriber = a.author is None or b.author is None or a.author == b.author
+    if written(a) is not None and written(a) == written(b) and same_prescriber:
         return True
-    since = written(b)
-    if since is None or older.daily is None or newer.daily is None:
+    if older.daily is None or newer.daily is None:
         return False
-    return all(
-        any(f.handed_over >= since and not f.pending for f in fills.get(o.id, ())) for o in (a, b)
+    first = next((f.handed_over for f in fills.get(b.id, ()) if not f.pending), None)
+    return (
+        first is not None
+        and first < today
+        and any(f.handed_over >= first and not f.pending for f in fills.get(a.id, ()))
     )
 
 

@@ -76,8 +76,8 @@ def renewal_for(
         if left is not None:
             if quantity > left + EPSILON:
                 why = (
-                    f"the prescribed quantity is used up: {show_number(left)} left, "
-                    f"the {label} on {day.isoformat()} needs {show_number(quantity)}"
+                    "the prescribed quantity (quantity x (1 + refills)) is used up before "
+                    f"the {label} on {day.isoformat()}"
                 )
                 return _renewal(order_id, day, why, today, lead_days)
             left -= quantity

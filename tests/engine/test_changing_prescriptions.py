@@ -65,9 +65,10 @@ def test_two_strengths_written_together_by_one_prescriber_are_one_therapy_of_two
     assert {o.order_id for o in plan.synced} == {"l100", "l25"}
 
 
-def test_two_strengths_both_dispensed_since_the_newer_was_written_are_both_synced() -> None:
+def test_two_strengths_filled_side_by_side_are_both_synced() -> None:
     # 100 mcg written 90 days ago, 25 mcg written 40 days ago by another prescriber; both were
-    # dispensed 10 days ago: the patient takes both, neither is a stale order.
+    # dispensed 10 days ago, the 100 mcg on or after the 25 mcg's first fill: the patient takes
+    # both, neither is a stale order.
     big = order(
         "l100", "892246", name="levothyroxine sodium 0.1 MG Oral Tablet", authored_on=day(-90)
     )
@@ -77,6 +78,18 @@ def test_two_strengths_both_dispensed_since_the_newer_was_written_are_both_synce
     fills = [fill("1", "l100", day(-10)), fill("2", "l25", day(-10))]
     plan = plan_patient("p", [big, small], fills, TODAY, Preferences())
     assert {o.order_id for o in plan.synced} == {"l100", "l25"}
+
+
+def test_an_old_strength_refilled_once_after_the_new_was_written_is_still_replaced() -> None:
+    # 20 mg filled day -3, after the 40 mg was written on day -5 but before the 40 mg was ever
+    # filled: a refill of habit, not a second product. Filling the 40 mg today must not turn
+    # the 20 mg into a concurrent therapy.
+    old = order("a20", "617312", name="atorvastatin 20 MG Oral Tablet", authored_on=day(-200))
+    new = order("a40", "617311", name="atorvastatin 40 MG Oral Tablet", authored_on=day(-5))
+    history = [fill("1", "a20", day(-3))]
+    for fills in (history, [*history, fill("2", "a40", TODAY)]):
+        plan = plan_patient("p", [old, new], fills, TODAY, Preferences())
+        assert by_id(plan)["a20"].exclusion is Exclusion.REPLACED
 
 
 def test_another_dose_form_is_another_therapy() -> None:
@@ -193,7 +206,9 @@ def test_a_thirty_day_prescription_filled_as_ninety_days_asks_for_renewal_in_tim
     assert o.synced and o.sync_date == date(2026, 12, 22) and o.refills_left == 5
     assert o.renewal is not None
     assert o.renewal.needed_by == date(2027, 3, 22) and o.renewal.due == date(2027, 3, 15)
-    assert "quantity is used up: 0 left" in o.renewal.reason
+    assert "quantity (quantity x (1 + refills)) is used up before the first refill" in (
+        o.renewal.reason
+    )
     assert authorization(rx).total_units == 180
 
 
