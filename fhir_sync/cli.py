@@ -14,6 +14,7 @@ from rich.console import Console
 from fhir_sync import help_text
 from fhir_sync.clients_cli import clients_app
 from fhir_sync.clihelp import (
+    CONTROLLED_HELP,
     auto_jobs,
     dataset_summary,
     parse_closed_days,
@@ -21,7 +22,7 @@ from fhir_sync.clihelp import (
     plan_summary,
     rich_progress,
 )
-from fhir_sync.engine import Preferences
+from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import BY_KEY, apply_fill_settings, parse_fill_settings
 from fhir_sync.outbox_cli import outbox_app
 from fhir_sync.server_cli import db_app, serve
@@ -72,6 +73,9 @@ def plan(
     pharmacy: Annotated[
         str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
     ] = None,
+    controlled: Annotated[
+        ControlledPolicy, typer.Option(help=CONTROLLED_HELP, case_sensitive=False)
+    ] = ControlledPolicy.SYNC,
     strict: Annotated[
         bool, typer.Option(help="Also validate every input resource fully (slower).")
     ] = False,
@@ -113,6 +117,7 @@ def plan(
         anchor_day=anchor_day,
         closed_weekdays=_or_usage(parse_closed_days, closed),
         lead_days=lead_days,
+        controlled=controlled,
     )
     given = {
         "window_days": window_days,

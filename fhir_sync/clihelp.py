@@ -17,6 +17,11 @@ from fhir_sync.datagen.writer import DatasetStats
 from fhir_sync.planning.run import PlanReport, Progress
 from mappings.exclusion_codes import exclusion_words
 
+CONTROLLED_HELP = (
+    "Controlled substances: sync (all; a renewal Task for every Schedule II fill), "
+    "skip-cii (leave Schedule II out of the sync) or skip-all (leave Schedules II-V out)."
+)
+
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 

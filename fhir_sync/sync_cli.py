@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from fhir_sync.clihelp import CONTROLLED_HELP
+from fhir_sync.engine.types import ControlledPolicy
 from fhir_sync.fill_settings import BY_KEY
 
 ENDPOINTS_PANEL = "Endpoints"
@@ -82,6 +84,14 @@ def sync(
         int | None,
         typer.Option(
             help="Days before a fill for outreach/preparation (default: 7).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    controlled: Annotated[
+        ControlledPolicy | None,
+        typer.Option(
+            help=CONTROLLED_HELP + " Default: sync.",
+            case_sensitive=False,
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None,
@@ -237,6 +247,7 @@ def sync(
         ("sync", "cycle_days"): cycle_days,
         ("sync", "closed"): closed,
         ("sync", "lead_days"): lead_days,
+        ("sync", "controlled"): controlled.value if controlled is not None else None,
         ("sync", "location"): pharmacy_location,
         ("sync", "keep_anchor"): keep_anchor,
         ("sync", "time_zone"): time_zone,

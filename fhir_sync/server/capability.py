@@ -16,8 +16,10 @@ from fhir_sync.server.security.scopes import supported_scopes
 
 PATIENT_OPERATIONS: Final = {
     "enroll": "Enroll the patient (Parameters: anchorDay, cycleDays, leadDays, closedDays, "
-    "timeZone, pickupHours, pharmacy, payer, ehrEndpoint, pharmacyEndpoint, targetEndpoint, "
-    "resource, " + ", ".join(s.parameter for s in FILL_SETTINGS) + ") and plan.",
+    "timeZone, pickupHours, controlledSubstances, pharmacy, payer, ehrEndpoint, "
+    "pharmacyEndpoint, targetEndpoint, resource, "
+    + ", ".join(s.parameter for s in FILL_SETTINGS)
+    + ") and plan.",
     "unenroll": "End the enrollment: the CarePlan becomes revoked, its Appointment and Tasks "
     "cancelled.",
     "hold": "Pause the enrollment until a date (Parameters: until): the CarePlan is on-hold.",
