@@ -49,6 +49,10 @@ COURSE_OF_THERAPY: Final = frozenset({"continuous", "acute", "seasonal"})
 # MedicationDispense.type codes (v3 ActPharmacySupplyType) that complete a partial or trial
 # fill: the remainder is dispensed under the same refill, so it does not use another one.
 COMPLETING_SUPPLY_TYPES: Final = frozenset({"FFC", "RFC", "RFCS", "TB", "TBS"})
+# Partial fills (first fill / refill, part fill): the rest of the quantity is owed.
+PARTIAL_SUPPLY_TYPES: Final = frozenset({"FFP", "RFP", "FFPS", "RFPS"})
+# Dispense statuses of a fill prepared and waiting for pickup (with whenPrepared).
+WAITING_DISPENSE_STATUS: Final = frozenset({"in-progress", "preparation"})
 
 ISSUE_SEVERITY: Final = frozenset({"fatal", "error", "warning", "information"})
 ISSUE_TYPE: Final = frozenset(

@@ -24,6 +24,10 @@ EXCLUSION_DISPLAY: Final[dict[Exclusion, str]] = {
     Exclusion.EXPIRED: "Prescription expired",
     Exclusion.NO_DAILY_DOSE: "No daily dose to plan from",
     Exclusion.DUPLICATE: "Duplicate of another order",
+    Exclusion.REPLACED: "Replaced by a newer order",
+    Exclusion.TITRATING: "Dose titration",
+    Exclusion.SERIES: "Waiting in a Schedule II series",
+    Exclusion.CONTROLLED: "Controlled substance not synchronized",
 }
 UNKNOWN_DISPLAY: Final = "Not synchronized"
 

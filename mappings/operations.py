@@ -50,8 +50,8 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
             "enroll",
             "C",
             "Enroll the patient (Parameters: anchorDay, cycleDays, leadDays, closedDays, "
-            "timeZone, pickupHours, pharmacy, payer, ehrEndpoint, pharmacyEndpoint, "
-            "targetEndpoint, resource, {fill_settings}) and plan.",
+            "timeZone, pickupHours, controlledSubstances, pharmacy, payer, ehrEndpoint, "
+            "pharmacyEndpoint, targetEndpoint, resource, {fill_settings}) and plan.",
         ),
         _patient(
             "unenroll",

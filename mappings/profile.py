@@ -14,6 +14,7 @@ _SD: Final = f"{BASE}/StructureDefinition/"
 # Extensions read on MedicationRequest.
 EXT_PACKAGE_SIZE: Final = _SD + "package-size"
 EXT_CONTROLLED_SUBSTANCE_SCHEDULE: Final = _SD + "controlled-substance-schedule"
+EXT_EARLIEST_FILL: Final = _SD + "earliest-fill"  # also read on dispenseRequest.initialFill
 
 # Extensions written on CarePlan and CarePlan.activity.detail.
 EXT_MEDICATION_REQUEST: Final = _SD + "medication-request"
@@ -24,12 +25,12 @@ EXT_REFILLS_REMAINING: Final = _SD + "refills-remaining"
 EXT_SYNC_CYCLE: Final = _SD + "sync-cycle"
 EXT_ANCHOR_DATE: Final = _SD + "anchor-date"
 EXT_PLAN_DIGEST: Final = _SD + "plan-digest"
-EXT_EARLIEST_FILL: Final = _SD + "earliest-fill"
 EXT_CLARIFICATION_CODE: Final = _SD + "submission-clarification-code"
 EXT_PLANNED_FILL: Final = _SD + "planned-fill"
 EXT_OWN_DATE: Final = _SD + "own-date"
 EXT_SUPPLY_GAP: Final = _SD + "supply-gap"
 EXT_TRANSITION_VISIT: Final = _SD + "transition-visit"
+EXT_PLAN_NOTE: Final = _SD + "plan-note"
 
 # Extension written on OperationOutcome.issue for rejected input.
 EXT_REJECTED_INPUT: Final = _SD + "rejected-input"

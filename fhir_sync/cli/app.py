@@ -17,9 +17,9 @@ from fhir_sync.cli.outbox import outbox_app
 from fhir_sync.cli.output import dataset_summary, plan_summary, rich_progress
 from fhir_sync.cli.serve import db_app, serve
 from fhir_sync.cli.sync import sync
-from fhir_sync.cli.values import auto_jobs, parse_closed_days, parse_today
+from fhir_sync.cli.values import CONTROLLED_HELP, auto_jobs, parse_closed_days, parse_today
 from fhir_sync.cli.worker import worker
-from fhir_sync.engine import Preferences
+from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import BY_KEY, apply_fill_settings, parse_fill_settings
 from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES
 from mappings.pickup_hours import DEFAULT_PICKUP_HOURS, DEFAULT_TIME_ZONE
@@ -67,6 +67,9 @@ def plan(
     pharmacy: Annotated[
         str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
     ] = None,
+    controlled: Annotated[
+        ControlledPolicy, typer.Option(help=CONTROLLED_HELP, case_sensitive=False)
+    ] = ControlledPolicy.SYNC,
     strict: Annotated[
         bool, typer.Option(help="Also validate every input resource fully (slower).")
     ] = False,
@@ -108,6 +111,7 @@ def plan(
         anchor_day=anchor_day,
         closed_weekdays=_or_usage(parse_closed_days, closed),
         lead_days=lead_days,
+        controlled=controlled,
     )
     given = {
         "window_days": window_days,

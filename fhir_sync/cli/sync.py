@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from fhir_sync.cli.values import CONTROLLED_HELP
+from fhir_sync.engine.types import ControlledPolicy
 from fhir_sync.fill_settings import BY_KEY
 from fhir_sync.services.plan_terms import CYCLES_TEXT
 
@@ -83,6 +85,14 @@ def sync(
         int | None,
         typer.Option(
             help="Days before a fill for outreach/preparation (default: 7).",
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    controlled: Annotated[
+        ControlledPolicy | None,
+        typer.Option(
+            help=CONTROLLED_HELP + " Default: sync.",
+            case_sensitive=False,
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None,
@@ -238,6 +248,7 @@ def sync(
         ("sync", "cycle_days"): cycle_days,
         ("sync", "closed"): closed,
         ("sync", "lead_days"): lead_days,
+        ("sync", "controlled"): controlled.value if controlled is not None else None,
         ("sync", "location"): pharmacy_location,
         ("sync", "keep_anchor"): keep_anchor,
         ("sync", "time_zone"): time_zone,

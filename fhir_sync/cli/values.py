@@ -29,3 +29,9 @@ def parse_today(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"--today: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+CONTROLLED_HELP = (
+    "Controlled substances: sync (all; a renewal Task for every Schedule II fill), "
+    "skip-cii (leave Schedule II out of the sync) or skip-all (leave Schedules II-V out)."
+)

@@ -7,6 +7,7 @@ and reused without FHIR, files, HTTP or a clock. Callers pass `today`.
 from fhir_sync.engine.anchor import pick_anchor
 from fhir_sync.engine.planner import anchor_candidates, plan_patient
 from fhir_sync.engine.types import (
+    ControlledPolicy,
     Dosage,
     Exclusion,
     Fill,
@@ -21,6 +22,7 @@ from fhir_sync.engine.types import (
 )
 
 __all__ = [
+    "ControlledPolicy",
     "Dosage",
     "Exclusion",
     "Fill",

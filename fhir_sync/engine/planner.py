@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from fhir_sync.engine.anchor import Cost, Layout, anchor_costs, choose_layout
 from fhir_sync.engine.calendar import next_open_day
+from fhir_sync.engine.courses import course_of
+from fhir_sync.engine.history import attribute_fills, supply_end
 from fhir_sync.engine.placement import Kind, Need, Placement, need_for, too_soon_days
-from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
-from fhir_sync.engine.renewals import fills_left, renewal_for
+from fhir_sync.engine.reconcile import Candidate, exclusion, expired, resolve, written
+from fhir_sync.engine.renewals import expired_renewal, fills_left, renewal_for, units_left
 from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.supply import (
     daily_dose,
     days_covered,
     last_fill_days,
-    run_out,
     slack_days,
     units_for,
 )
@@ -27,6 +29,7 @@ from fhir_sync.engine.types import (
     PatientPlan,
     PlannedFill,
     Preferences,
+    Renewal,
     Visit,
 )
 from fhir_sync.engine.visits import Trip
@@ -51,23 +54,50 @@ def plan_patient(
     automatic anchor avoids days it fills up to `prefs.daily_limit`.
     Raises ValueError when two orders share an id (the caller must reject duplicates).
     """
-    prepared = _prepare(orders, fills, today, prefs)
-    candidates, reasons, by_order, needs = prepared
+    p = _prepare(orders, fills, today, prefs)
+    needs = p.needs
     layout = choose_layout(needs, today, prefs, load or {}) if needs else None
     placed: dict[str, tuple[Need, Placement, Trip]] = {}
     if layout is not None:
         for index, need in enumerate(needs):
             placed[need.order_id] = (need, layout.placements[index], layout.trips[index])
     plans = []
-    for c in candidates:
-        excluded = reasons[c.order.id]
+    for c in p.candidates:
+        oid = c.order.id
+        excluded = p.reasons[oid]
         if excluded is not None:
             code, why = excluded
-            plans.append(OrderPlan(order_id=c.order.id, synced=False, reason=why, exclusion=code))
+            plans.append(
+                OrderPlan(
+                    order_id=oid,
+                    synced=False,
+                    reason=why,
+                    exclusion=code,
+                    renewal=p.renewals.get(oid),
+                    note=p.notes.get(oid),
+                )
+            )
         else:
-            assert layout is not None  # some order is synced
-            used = sum(1 for f in by_order.get(c.order.id, ()) if not f.completes_partial)
-            plans.append(_synced_plan(c, placed[c.order.id], used, layout, today, prefs))
+            assert layout is not None and c.daily is not None  # some order is synced
+            own = p.by_order.get(oid, ())
+            used = sum(1 for f in own if not f.completes_partial)
+            # The quantity view needs a prescribed dose: one guessed from the last fill moves
+            # with every fill, and with it the quantities the check adds up.
+            prescribed = bool(c.order.dosages) or bool(c.order.supply_days)
+            left = units_left(c.auth, own, c.daily) if prescribed else None
+            plans.append(
+                _synced_plan(
+                    c,
+                    placed[oid],
+                    used,
+                    layout,
+                    today,
+                    prefs,
+                    left,
+                    oid in p.followed,
+                    p.notes.get(oid),
+                )
+            )
     anchor = date.fromordinal(layout.anchor) if layout is not None else None
     return PatientPlan(
         patient_id=patient_id,
@@ -82,40 +112,65 @@ def plan_patient(
     )
 
 
-Prepared = tuple[
-    list[Candidate],
-    dict[str, tuple[Exclusion, str] | None],
-    dict[str, list[Fill]],
-    list[Need],
-]
+@dataclass(slots=True)
+class _Prepared:
+    """The reconciled orders: each one's reason to be left out (or None), the renewals and
+    notes of those left out or synced, and what the anchor choice needs of those synced."""
+
+    candidates: list[Candidate]
+    reasons: dict[str, tuple[Exclusion, str] | None]
+    by_order: dict[str, list[Fill]]
+    notes: dict[str, str]
+    followed: set[str]
+    needs: list[Need] = field(default_factory=list)
+    renewals: dict[str, Renewal] = field(default_factory=dict)
 
 
 def _prepare(
     orders: Iterable[Order], fills: Iterable[Fill], today: date, prefs: Preferences
-) -> Prepared:
-    """Reconcile the orders: each one's reason to be left out (or None), and what the anchor
-    choice needs of those synced."""
+) -> _Prepared:
     ordered = sorted(orders, key=lambda o: o.id)
     ids = [o.id for o in ordered]
     if len(set(ids)) != len(ids):
         raise ValueError("order ids must be unique within a patient")
-    history = sorted(fills, key=lambda f: (f.handed_over, f.id))
-    by_order, by_drug = _attribute_fills(ordered, history)
+    history = attribute_fills(ordered, sorted(fills, key=lambda f: (f.handed_over, f.id)), today)
+    by_order, by_drug = history.by_order, history.by_drug
 
-    candidates = [
-        Candidate(order, daily_dose(order, by_order.get(order.id, ())), authorization(order))
-        for order in ordered
-    ]
-    reasons = {c.order.id: exclusion(c, today) for c in candidates}
+    candidates = [_candidate(order, by_order.get(order.id, ()), today) for order in ordered]
+    reasons: dict[str, tuple[Exclusion, str] | None] = {
+        c.order.id: exclusion(c, today, prefs.controlled) for c in candidates
+    }
     syncable = [c for c in candidates if reasons[c.order.id] is None]
-    for loser, keeper in duplicate_winners(syncable).items():
-        reasons[loser] = (
-            Exclusion.DUPLICATE,
-            f"duplicate of MedicationRequest/{keeper} (same drug): kept the newer order",
+    resolved = resolve(syncable, by_order, today)
+    reasons.update(resolved.reasons)
+    out = _Prepared(
+        candidates, reasons, by_order, _notes(history.notes, resolved.notes), resolved.followed
+    )
+    doses = _doses_by_drug(candidates)
+    for c in syncable:
+        oid = c.order.id
+        if reasons[oid] is not None:
+            continue
+        assert c.daily is not None
+        drug_fills = by_drug.get(c.order.drug_key, ())
+        end = supply_end(
+            drug_fills,
+            c.daily,
+            written(c.order),
+            _previous_dose(c, doses.get(c.order.drug_key, ())),
         )
-    synced = [c for c in syncable if reasons[c.order.id] is None]
-    needs = [_need(c, by_drug.get(c.order.drug_key, ()), today, prefs) for c in synced]
-    return candidates, reasons, by_order, needs
+        lapsed = expired(c, today)
+        if lapsed is not None:
+            assert c.auth.expires is not None
+            reasons[oid] = lapsed
+            renewal = expired_renewal(oid, c.auth.expires, end or today, today)
+            out.renewals[oid] = renewal
+            out.notes = _notes(
+                out.notes, {oid: f"needs a new prescription by {renewal.needed_by.isoformat()}"}
+            )
+            continue
+        out.needs.append(_need(c, drug_fills, end, resolved.earliest.get(oid), today, prefs))
+    return out
 
 
 Candidates = list[tuple[Cost, date, bool]]
@@ -132,7 +187,7 @@ def anchor_candidates(
     processes chooses exactly what `plan_patient(..., load=...)` would, then plans with
     `anchor_date` set to that day.
     """
-    needs = _prepare(orders, fills, today, prefs)[3]
+    needs = _prepare(orders, fills, today, prefs).needs
     if not needs:
         return []
     if prefs.anchor_date is not None or prefs.anchor_day is not None:
@@ -141,19 +196,30 @@ def anchor_candidates(
     return [(cost, day, layout.busy) for cost, day, layout in anchor_costs(needs, today, prefs)]
 
 
-def _need(c: Candidate, fills: Iterable[Fill], today: date, prefs: Preferences) -> Need:
+def _need(
+    c: Candidate,
+    history: Sequence[Fill],
+    out: date | None,
+    start: date | None,
+    today: date,
+    prefs: Preferences,
+) -> Need:
+    """What the anchor choice needs of a synced order whose supply runs out on `out` and that
+    may not be filled before `start` (an earliest-fill date, a C-II series' next date)."""
     assert c.daily is not None
-    history = list(fills)
-    out = run_out(history, c.daily)
     # Nothing can be handed over before the pharmacy next opens.
     first = next_open_day(today, prefs.closed_weekdays)
     due = first if out is None or out < first else out
+    if start is not None and start > due:
+        due = start
     threshold = prefs.threshold_for(c.order.form)
     last = last_fill_days(history, c.daily)
     earliest = first
     if last is not None:
         paid = last[0] + timedelta(days=too_soon_days(last[1], threshold))
         earliest = min(due, max(first, paid))
+    if start is not None and start > earliest:
+        earliest = start
     return need_for(
         c.order.id,
         due.toordinal(),
@@ -164,6 +230,42 @@ def _need(c: Candidate, fills: Iterable[Fill], today: date, prefs: Preferences) 
         threshold,
         prefs.cycle_days,
     )
+
+
+def _candidate(order: Order, fills: Sequence[Fill], today: date) -> Candidate:
+    """The order as planned (a finished titration on its maintenance step) and its facts."""
+    course = course_of(order, fills, today) if order.bounds else None
+    planned = course.order if course is not None else order
+    return Candidate(planned, daily_dose(planned, fills), authorization(order), course)
+
+
+def _doses_by_drug(candidates: Sequence[Candidate]) -> dict[str, list[tuple[date, float]]]:
+    """(date written, daily dose) of the orders of each drug that has several, any status."""
+    counts: dict[str, int] = {}
+    for c in candidates:
+        counts[c.order.drug_key] = counts.get(c.order.drug_key, 0) + 1
+    doses: dict[str, list[tuple[date, float]]] = {}
+    for c in candidates:
+        day = written(c.order)
+        if counts[c.order.drug_key] > 1 and day is not None and c.daily is not None:
+            doses.setdefault(c.order.drug_key, []).append((day, c.daily))
+    return doses
+
+
+def _previous_dose(c: Candidate, doses: Sequence[tuple[date, float]]) -> float | None:
+    """The daily dose of the latest earlier order for the same drug, whatever its status: the
+    dose the supply on hand was taken at before this order (when the fills do not say)."""
+    start = written(c.order)
+    earlier = [d for d in doses if start is not None and d[0] < start]
+    return max(earlier)[1] if earlier else None
+
+
+def _notes(*sources: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for source in sources:
+        for oid, text in source.items():
+            out[oid] = f"{out[oid]}; {text}" if oid in out else text
+    return out
 
 
 def _visits(plans: list[OrderPlan]) -> tuple[Visit, ...]:
@@ -184,28 +286,6 @@ def _fills_on(o: OrderPlan, day: date, prefs: Preferences) -> bool:
     return sync is not None and sync <= day and (day - sync).days % prefs.cycle_days == 0
 
 
-def _attribute_fills(
-    orders: list[Order], history: list[Fill]
-) -> tuple[dict[str, list[Fill]], dict[str, list[Fill]]]:
-    """Fills per authorizing order (refill counting) and per drug (supply on hand).
-
-    A dispense names its prescription when the pharmacy knows it; one that does not, or names
-    an order this patient does not have, still put the drug in the patient's hands.
-    """
-    drug_of = {o.id: o.drug_key for o in orders}
-    by_order: dict[str, list[Fill]] = {}
-    by_drug: dict[str, list[Fill]] = {}
-    for fill in history:
-        drug = drug_of.get(fill.order_id) if fill.order_id else None
-        if drug is not None and fill.order_id is not None:
-            by_order.setdefault(fill.order_id, []).append(fill)
-        else:
-            drug = fill.drug_key
-        if drug is not None:
-            by_drug.setdefault(drug, []).append(fill)
-    return by_order, by_drug
-
-
 def _synced_plan(
     c: Candidate,
     where: tuple[Need, Placement, Trip],
@@ -213,6 +293,9 @@ def _synced_plan(
     layout: Layout,
     today: date,
     prefs: Preferences,
+    units: float | None = None,
+    followed: bool = False,
+    note: str | None = None,
 ) -> OrderPlan:
     assert c.daily is not None
     need, placement, trip = where
@@ -250,15 +333,19 @@ def _synced_plan(
         fills.append(PlannedFill(day + timedelta(days=billed), billed, quantity, paid_next))
     fills = [_labelled(f, anchor) for f in fills]
     remaining = fills_left(c.auth, used)
-    renewal = renewal_for(
-        order.id,
-        order.schedule,
-        c.auth,
-        remaining,
-        _upcoming(fills, join, anchor, cycle),
-        today,
-        prefs.lead_days,
-    )
+    # A C-II prescription followed by another of its series needs no renewal yet.
+    renewal = None
+    if not followed:
+        renewal = renewal_for(
+            order.id,
+            order.schedule,
+            c.auth,
+            remaining,
+            _upcoming(fills, join, anchor, cycle, cycle_quantity),
+            today,
+            prefs.lead_days,
+            units,
+        )
     return OrderPlan(
         order_id=order.id,
         synced=True,
@@ -278,6 +365,7 @@ def _synced_plan(
         fills=tuple(fills),
         own_date=join is None,
         gap_days=trip.gap,
+        note=note,
     )
 
 
@@ -296,17 +384,18 @@ def _labelled(fill: PlannedFill, anchor: date) -> PlannedFill:
 
 
 def _upcoming(
-    fills: list[PlannedFill], join: date | None, anchor: date, cycle: int
-) -> list[tuple[date, str]]:
-    """The dispenses the order must authorize: through the first refill after the anchor."""
-    upcoming = [(f.day, f.label) for f in fills]
+    fills: list[PlannedFill], join: date | None, anchor: date, cycle: int, cycle_quantity: float
+) -> list[tuple[date, str, float]]:
+    """The dispenses (day, label, quantity) the order must authorize: through the first refill
+    after the anchor."""
+    upcoming = [(f.day, f.label, f.quantity) for f in fills]
     if join is None:
         return upcoming
     day = upcoming[-1][0] + timedelta(days=cycle)
     horizon = anchor + timedelta(days=cycle)
     while upcoming[-1][0] < horizon:
         label = "anchor fill" if day == anchor else "first refill after the anchor"
-        upcoming.append((day, label))
+        upcoming.append((day, label, cycle_quantity))
         day += timedelta(days=cycle)
     return upcoming
 

@@ -1,17 +1,24 @@
-"""Which synced orders need a new prescription, and by when.
+"""Which orders need a new prescription, and by when.
 
 An order must authorize every dispense through one cycle past the anchor: the short fill (if
-any), the anchor fill, and the first refill after the anchor. Asking for the renewal before
-that last one is missing, and `lead` days before it is needed, leaves prescribers time, which
-they often take (their unanswered requests are the first complaint of sync programs).
+any), the anchor fill, and the first refill after the anchor. It authorizes a dispense while it
+has a refill left, the quantity left covers it (quantity x (1 + repeats) minus what was
+dispensed against it) and the fill falls on or before its expiry. Asking for the renewal before
+the first dispense that fails, and `lead` days before it is needed, leaves prescribers time,
+which they often take (their unanswered requests are the first complaint of sync programs).
+
+A maintenance prescription that has already expired is not dropped: its renewal is asked for
+today, needed by the day the supply on hand runs out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from fhir_sync.engine.rules import Authorization
-from fhir_sync.engine.types import Renewal, Schedule
+from fhir_sync.engine.supply import EPSILON
+from fhir_sync.engine.types import Fill, Renewal, Schedule
 
 
 def fills_left(auth: Authorization, fills_used: int) -> int | None:
@@ -21,17 +28,36 @@ def fills_left(auth: Authorization, fills_used: int) -> int | None:
     return max(0, 1 + auth.repeats - fills_used)
 
 
+def units_left(auth: Authorization, fills: Sequence[Fill], daily: float) -> float | None:
+    """Quantity the order still authorizes: quantity x (1 + repeats) minus every quantity
+    dispensed against it (a fill without a quantity counts its days supply at the daily dose).
+    None when the order states no quantity or no repeats."""
+    total = auth.total_units
+    if total is None:
+        return None
+    used = 0.0
+    for fill in fills:
+        if fill.quantity is not None:
+            used += fill.quantity
+        elif fill.days_supply is not None:
+            used += fill.days_supply * daily
+    return max(0.0, total - used)
+
+
 def renewal_for(
     order_id: str,
     schedule: Schedule,
     auth: Authorization,
     remaining: int | None,
-    upcoming: list[tuple[date, str]],
+    upcoming: list[tuple[date, str, float]],
     today: date,
     lead_days: int,
+    units: float | None = None,
 ) -> Renewal | None:
-    """The renewal needed for the first of the `upcoming` (date, label) fills not authorized."""
-    for index, (day, label) in enumerate(upcoming):
+    """The renewal needed for the first of the `upcoming` (date, label, quantity) fills the
+    order does not authorize; `units` is the quantity it still authorizes."""
+    left = units
+    for index, (day, label, quantity) in enumerate(upcoming):
         if remaining is not None and index >= remaining:
             if schedule is Schedule.CII:
                 why = (
@@ -47,9 +73,34 @@ def renewal_for(
                 f"before the {label} on {day.isoformat()}"
             )
             return _renewal(order_id, day, why, today, lead_days)
+        if left is not None:
+            if quantity > left + EPSILON:
+                why = (
+                    "the prescribed quantity (quantity x (1 + refills)) is used up before "
+                    f"the {label} on {day.isoformat()}"
+                )
+                return _renewal(order_id, day, why, today, lead_days)
+            left -= quantity
     return None
+
+
+def expired_renewal(order_id: str, expired: date, supply_ends: date, today: date) -> Renewal:
+    """An expired maintenance prescription: ask now, needed when the supply on hand ends."""
+    needed_by = max(today, supply_ends)
+    if needed_by > today:
+        when = f"by {needed_by.isoformat()}, when the supply on hand runs out"
+    else:
+        when = "now: no supply on hand"
+    why = f"prescription expired on {expired.isoformat()}: a new prescription is needed {when}"
+    return Renewal(order_id=order_id, needed_by=needed_by, due=today, reason=why)
 
 
 def _renewal(order_id: str, needed_by: date, why: str, today: date, lead_days: int) -> Renewal:
     due = max(today, needed_by - timedelta(days=lead_days))
     return Renewal(order_id=order_id, needed_by=needed_by, due=due, reason=why)
+
+
+def show_number(value: float) -> str:
+    """A quantity for a sentence: 30, 2.5 (never 30.0)."""
+    rounded = round(value, 3)
+    return str(int(rounded)) if float(rounded).is_integer() else f"{rounded:g}"

@@ -45,6 +45,32 @@ class Exclusion(StrEnum):
     EXPIRED = "expired"
     NO_DAILY_DOSE = "no-daily-dose"
     DUPLICATE = "duplicate"
+    REPLACED = "replaced"
+    TITRATING = "titrating"
+    SERIES = "cii-series"
+    CONTROLLED = "controlled"
+
+
+class ControlledPolicy(StrEnum):
+    """Which controlled substances a pharmacy synchronizes (some state programs leave them out).
+
+    SYNC: all, with a renewal Task for every Schedule II fill; SKIP_CII: all but Schedule II;
+    SKIP_ALL: no controlled substance (Schedule II to V).
+    """
+
+    SYNC = "sync"
+    SKIP_CII = "skip-cii"
+    SKIP_ALL = "skip-all"
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How long the dosage instructions of one sequence group last (timing.repeat.bounds[x]
+    or count): `days` after the course starts, or until `end`; both None for no bound."""
+
+    sequence: int
+    days: float | None = None
+    end: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +100,11 @@ class Order:
     (an inhaler, a pen, a blister pack); None means any quantity can be dispensed.
     `form` is the dose-form group a payer may treat apart for refill-too-soon (e.g.
     "ophthalmic"); None when unknown or ordinary.
+    `name` is the medication's name text (RxNorm display, text, or its ingredients) from which
+    ingredient, strength and form are read; `codes` every coding as `system|code` (RxNorm,
+    NDC...) so that a dispense coded another way is still recognized; `author` the
+    prescriber's reference; `earliest_fill` the first day it may be filled (initialFill or an
+    earliest-fill extension; validity_start also bounds it); `bounds` the bounded dosage groups.
     """
 
     id: str
@@ -92,6 +123,11 @@ class Order:
     package_size: float | None = None
     schedule: Schedule = Schedule.NONE
     form: str | None = None
+    name: str | None = None
+    codes: tuple[str, ...] = ()
+    author: str | None = None
+    earliest_fill: date | None = None
+    bounds: tuple[Bounds, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +136,9 @@ class Fill:
 
     `completes_partial` marks the completion of a partial fill (v3 FFC/RFC...), which does not
     use another refill; `days_supply` or `quantity` say how long it lasts.
+    `partial` marks a partial fill (v3 FFP/RFP): the rest of the prescribed quantity is owed.
+    `pending` marks a fill prepared and waiting for pickup (in-progress or preparation with
+    whenPrepared): supply the patient is about to have. `name` and `codes` as on Order.
     """
 
     id: str
@@ -109,6 +148,10 @@ class Fill:
     days_supply: float | None = None
     quantity: float | None = None
     completes_partial: bool = False
+    partial: bool = False
+    pending: bool = False
+    name: str | None = None
+    codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +173,7 @@ class Preferences:
     a refill (earliest = F + ceil(t x D)); `form_thresholds` overrides it per `Order.form`.
     `daily_limit`: planned pickups an open day can take; a full day is chosen only when every
     candidate day is full (None: no limit).
+    `controlled`: which controlled substances are synchronized at all.
     """
 
     cycle_days: int = 30
@@ -142,6 +186,7 @@ class Preferences:
     refill_threshold: Fraction = DEFAULT_REFILL_THRESHOLD
     form_thresholds: tuple[tuple[str, Fraction], ...] = DEFAULT_FORM_THRESHOLDS
     daily_limit: int | None = DEFAULT_DAILY_LIMIT
+    controlled: ControlledPolicy = ControlledPolicy.SYNC
 
     def __post_init__(self) -> None:
         if not 7 <= self.cycle_days <= 366:
@@ -193,6 +238,9 @@ class OrderPlan:
     Orders not synced carry only `reason` and its code, `exclusion`.
     `refills_left` counts the dispenses the order still authorizes before the next one (the
     original fill included when it was never dispensed); None when the order does not say.
+    `note` is what the pharmacist should know beside the reason (a fill waiting for pickup, a
+    partial fill's owed balance, an order this one replaced, the next of a C-II series).
+    An order not synced may still carry a `renewal` (an expired maintenance prescription).
     """
 
     order_id: str
@@ -214,6 +262,7 @@ class OrderPlan:
     fills: tuple[PlannedFill, ...] = ()
     own_date: bool = False
     gap_days: int = 0
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine
 
-from fhir_sync.engine import Preferences
+from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
 from fhir_sync.server.fhirjson import dumps
 from fhir_sync.server.groups import payer_group_id
@@ -88,6 +88,7 @@ def preferences_of(enrollment: Enrollment) -> Preferences:
         anchor_date=enrollment.anchor_date,
         closed_weekdays=closed,
         lead_days=enrollment.lead_days,
+        controlled=ControlledPolicy(enrollment.controlled),
     )
     return apply_fill_settings(prefs, fill_settings_of(enrollment))
 
@@ -497,6 +498,7 @@ def _apply_terms(enrollment: Enrollment, terms: EnrollTerms) -> Enrollment:
         "leadDays": ("lead_days", terms.lead_days),
         "timeZone": ("time_zone", terms.time_zone),
         "pickupHours": ("pickup_hours", terms.pickup_hours),
+        "controlledSubstances": ("controlled", terms.controlled),
         "closedDays": (
             "closed_weekdays",
             ",".join(str(day) for day in sorted(terms.closed_weekdays)),

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from fhir_sync.engine import ControlledPolicy
 from fhir_sync.fill_settings import BY_PARAMETER, FILL_SETTINGS
 from fhir_sync.server.errors import FhirError
 from fhir_sync.server.input_limits import check_depth
@@ -36,6 +37,7 @@ ENROLL_PARTS: Final = {
     "timeZone": ("valueCode", "valueString"),
     "pickupHours": ("valueString",),
     "closedDays": ("valueCode", "valueString"),
+    "controlledSubstances": ("valueCode", "valueString"),
     "pharmacy": ("valueReference", "valueString"),
     "payer": ("valueReference", "valueString"),
     "ehrEndpoint": ("valueUrl", "valueUri", "valueString"),
@@ -66,6 +68,7 @@ class EnrollTerms:
     time_zone: str | None = None
     pickup_hours: str | None = None
     closed_weekdays: frozenset[int] = frozenset()
+    controlled: str = "sync"
     pharmacy: str | None = None
     payer: str | None = None
     ehr_endpoint: str | None = None
@@ -134,6 +137,8 @@ def enroll_terms(body: bytes) -> EnrollTerms:
             setattr(terms, "time_zone" if name == "timeZone" else "pickup_hours", str(value))
         elif name == "closedDays":
             terms.closed_weekdays = _weekdays(value)
+        elif name == "controlledSubstances":
+            terms.controlled = _controlled(value)
         elif name in ("pharmacy", "payer"):
             setattr(terms, name, _reference(name, value))
         elif name.endswith("Endpoint"):
@@ -154,6 +159,19 @@ def enroll_terms(body: bytes) -> EnrollTerms:
         except ValueError as exc:
             raise FhirError(422, str(exc), code="value") from None
     return terms
+
+
+CONTROLLED_POLICIES: Final = tuple(policy.value for policy in ControlledPolicy)
+
+
+def _controlled(value: Any) -> str:
+    if not isinstance(value, str) or value not in CONTROLLED_POLICIES:
+        raise FhirError(
+            422,
+            f"controlledSubstances must be one of {', '.join(CONTROLLED_POLICIES)}",
+            code="business-rule",
+        )
+    return value
 
 
 def hold_until(body: bytes, today: date) -> date:

@@ -43,6 +43,10 @@ class Enrollment(SQLModel, table=True):
     # the pharmacy's IANA time zone and pickup hours ("09:00-17:00"); None: the server's
     time_zone: str | None = Field(default=None, max_length=64)
     pickup_hours: str | None = Field(default=None, max_length=11)
+    # which controlled substances are synchronized: sync, skip-cii, skip-all
+    controlled: str = Field(
+        default="sync", max_length=16, sa_column_kwargs={"server_default": "sync"}
+    )
     pharmacy: str | None = Field(default=None, max_length=REFERENCE)
     ehr_endpoint: str | None = Field(default=None, max_length=URL)
     pharmacy_endpoint: str | None = Field(default=None, max_length=URL)

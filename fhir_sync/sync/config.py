@@ -34,7 +34,7 @@ from adapters.http import (
 )
 from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
-from fhir_sync.engine import Preferences
+from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import FILL_SETTINGS, apply_fill_settings
 from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES, parse_closed_days
 from fhir_sync.sync.service import DEFAULT_WORKERS
@@ -89,6 +89,7 @@ SYNC_KEYS = frozenset(
         "cycle_days",
         "closed",
         "lead_days",
+        "controlled",
         "location",
         "concurrency",
         "page_size",
@@ -116,6 +117,7 @@ FLAGS: dict[tuple[str, str], str] = {
     ("sync", "cycle_days"): "--cycle-days",
     ("sync", "closed"): "--closed",
     ("sync", "lead_days"): "--lead-days",
+    ("sync", "controlled"): "--controlled",
     ("sync", "location"): "--pharmacy-location",
     ("sync", "concurrency"): "--concurrency",
     ("sync", "page_size"): "--page-size",
@@ -251,6 +253,7 @@ def load_config(
         anchor_day=anchor_day,
         closed_weekdays=_value(layers, "sync", "closed", _closed) or frozenset(),
         lead_days=7 if lead_days is None else lead_days,
+        controlled=_value(layers, "sync", "controlled", _controlled) or ControlledPolicy.SYNC,
     )
     fill_values = {
         setting.key: _value(layers, "sync", setting.key, setting.parse)
@@ -553,6 +556,15 @@ def _closed(value: Any) -> frozenset[int]:
         return parse_closed_days(text)
     except ValueError as exc:
         raise ValueError(str(exc).removeprefix("--closed: ")) from None
+
+
+def _controlled(value: Any) -> ControlledPolicy:
+    text = _text(value).lower()
+    try:
+        return ControlledPolicy(text)
+    except ValueError:
+        known = ", ".join(p.value for p in ControlledPolicy)
+        raise ValueError(f"unknown policy {text!r} (known: {known})") from None
 
 
 def _quirks(value: Any) -> frozenset[Quirk]:

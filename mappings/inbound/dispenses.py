@@ -7,7 +7,12 @@ from typing import Final
 
 from fhir_sync.engine.types import Fill
 from mappings.bounds import MAX_QUANTITY, get_amount, get_event_date, supply_days
-from mappings.codes import COMPLETING_SUPPLY_TYPES, MEDICATION_DISPENSE_STATUS
+from mappings.codes import (
+    COMPLETING_SUPPLY_TYPES,
+    MEDICATION_DISPENSE_STATUS,
+    PARTIAL_SUPPLY_TYPES,
+    WAITING_DISPENSE_STATUS,
+)
 from mappings.contract import require_fields
 from mappings.errors import MappingError
 from mappings.fhir_values import (
@@ -24,7 +29,7 @@ from mappings.fhir_values import (
     subject_patient_id,
 )
 from mappings.inbound.dispenses_fast import common_dispense
-from mappings.inbound.medications import read_concept, resolve_medication
+from mappings.inbound.medications import concept_codes, drug_name, read_concept, resolve_medication
 from mappings.profile import V3_ACT_CODE
 
 MD: Final = "MedicationDispense"
@@ -37,6 +42,10 @@ FILL_FIELDS: Final = (
     "days_supply",
     "quantity",
     "completes_partial",
+    "partial",
+    "pending",
+    "name",
+    "codes",
 )
 require_fields(Fill, FILL_FIELDS)
 
@@ -48,10 +57,11 @@ class FillInput:
 
 
 def map_medication_dispense(res: JsonObject) -> FillInput | None:
-    """Map one MedicationDispense; None for a valid dispense that was not handed over.
+    """Map one MedicationDispense; None for a valid dispense that supplies nothing.
 
-    Only `completed` dispenses supplied medication; preparation, cancelled, declined... are
-    no evidence of supply, so they are skipped rather than rejected.
+    `completed` dispenses supplied medication; `in-progress` or `preparation` ones with a
+    `whenPrepared` wait for pickup (a pending fill: supply about to be had); cancelled,
+    declined... are no evidence of supply, so they are skipped rather than rejected.
     """
     fast = common_dispense(res)
     if fast is not None:
@@ -74,22 +84,31 @@ def _map(res: JsonObject) -> FillInput | None:
         raise MappingError("status is required", ".status", "required")
     if status not in MEDICATION_DISPENSE_STATUS:
         raise MappingError(f"unknown status {show_code(status)}", ".status", "code-invalid")
+    pending = False
     if status != "completed":
-        return None
+        if status not in WAITING_DISPENSE_STATUS or res.get("whenPrepared") is None:
+            return None
+        pending = True
     patient_id = subject_patient_id(res)
 
-    handed_over = get_event_date(res, "whenHandedOver", "") or get_event_date(
-        res, "whenPrepared", ""
-    )
+    if pending:
+        handed_over = get_event_date(res, "whenPrepared", "")
+    else:
+        handed_over = get_event_date(res, "whenHandedOver", "") or get_event_date(
+            res, "whenPrepared", ""
+        )
     if handed_over is None:
         raise MappingError(
             "a completed dispense needs whenHandedOver", ".whenHandedOver", "required"
         )
 
-    drug_key = None
+    drug_key = name = None
+    codes: tuple[str, ...] = ()
     concept, concept_where, _ = resolve_medication(res)
     if concept is not None:
         drug_key, _names = read_concept(concept, concept_where)
+        name = drug_name(concept)
+        codes = concept_codes(concept, drug_key)
 
     days_supply = quantity = None
     days = get_object(res, "daysSupply", "")
@@ -106,7 +125,10 @@ def _map(res: JsonObject) -> FillInput | None:
         drug_key,
         days_supply,
         quantity,
-        _completes_partial(res),
+        *_supply_type(res),
+        pending,
+        name,
+        codes,
     )
     return FillInput(patient_id, fill)
 
@@ -124,17 +146,18 @@ def _order_id(res: JsonObject) -> str | None:
     return None
 
 
-def _completes_partial(res: JsonObject) -> bool:
+def _supply_type(res: JsonObject) -> tuple[bool, bool]:
+    """(completes a partial fill, is a partial fill) from the v3 ActPharmacySupplyType."""
     supply_type = get_object(res, "type", "")
     if supply_type is None:
-        return False
+        return False, False
+    completes = partial = False
     codings = get_list(supply_type, "coding", ".type") or []
     for index in range(len(codings)):
         coding = item_object(codings, index, ".type", "coding")
         where = f".type.coding[{index}]"
-        if (
-            get_str(coding, "system", where) == V3_ACT_CODE
-            and get_code(coding, "code", where) in COMPLETING_SUPPLY_TYPES
-        ):
-            return True
-    return False
+        if get_str(coding, "system", where) == V3_ACT_CODE:
+            code = get_code(coding, "code", where)
+            completes = completes or code in COMPLETING_SUPPLY_TYPES
+            partial = partial or code in PARTIAL_SUPPLY_TYPES
+    return completes, partial

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from fhir_sync.engine.types import Fill
 from mappings.bounds import EARLIEST, LATEST, MAX_QUANTITY, MAX_SUPPLY_DAYS, MIN_SUPPLY_DAYS
-from mappings.codes import COMPLETING_SUPPLY_TYPES
+from mappings.codes import COMPLETING_SUPPLY_TYPES, PARTIAL_SUPPLY_TYPES
 from mappings.fhir_values import ID_PATTERN, parse_fhir_date
 from mappings.profile import RXNORM, UCUM, V3_ACT_CODE
 
@@ -46,9 +46,10 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         return None
     if "medicationReference" in res:
         return None
-    drug_key = _rxnorm_key(get("medicationCodeableConcept"))
-    if drug_key is None:
+    drug = _rxnorm_drug(get("medicationCodeableConcept"))
+    if drug is None:
         return None
+    drug_key, name, codes = drug
     days_supply = _days(get("daysSupply"))
     quantity = _amount(get("quantity"))
     if days_supply == _NO or quantity == _NO:
@@ -68,13 +69,24 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         if order_id is None:
             return None
     supply_type = get("type")
-    completes = False
+    completes = partial = False
     if supply_type is not None:
-        completes = _completes(supply_type)  # type: ignore[assignment]
-        if completes is None:
+        kinds = _supply_kinds(supply_type)
+        if kinds is None:
             return None
+        completes, partial = kinds
     return patient_id, Fill(  # positional: see dispenses.FILL_FIELDS
-        fill_id, handed_over, order_id, drug_key, days_supply, quantity, completes
+        fill_id,
+        handed_over,
+        order_id,
+        drug_key,
+        days_supply,
+        quantity,
+        completes,
+        partial,
+        False,
+        name,
+        codes,
     )
 
 
@@ -95,8 +107,10 @@ def _reference_id(value: Any, prefix: str) -> str | None:
     return reference[len(prefix) :]
 
 
-def _rxnorm_key(concept: Any) -> str | None:
-    """The RxNorm code of a concept whose every coding and text is well formed."""
+def _rxnorm_drug(concept: Any) -> tuple[str, str | None, tuple[str, ...]] | None:
+    """The RxNorm code, the name (as medications.drug_name) and the other codings as
+    `system|code` (as medications.concept_codes) of a concept whose every coding and text is
+    well formed."""
     if type(concept) is not dict:
         return None
     text = concept.get("text")
@@ -104,6 +118,8 @@ def _rxnorm_key(concept: Any) -> str | None:
     if (text is not None and (type(text) is not str or not text)) or type(codings) is not list:
         return None
     key = None
+    rxnorm_name = other_name = None
+    codes = []
     for coding in codings:
         if type(coding) is not dict:
             return None
@@ -120,7 +136,16 @@ def _rxnorm_key(concept: Any) -> str | None:
             return None
         if key is None and system == RXNORM:
             key = code
-    return key
+        elif system != RXNORM or code != key:
+            codes.append(f"{system}|{code}")
+        if display:
+            if system == RXNORM:
+                rxnorm_name = rxnorm_name or display
+            else:
+                other_name = other_name or display
+    if key is None:
+        return None
+    return key, rxnorm_name or text or other_name, tuple(codes)
 
 
 def _days(value: Any) -> float | None:
@@ -157,16 +182,17 @@ def _non_negative(value: Any) -> float | None:
     return None
 
 
-def _completes(supply_type: Any) -> bool | None:
-    """Whether a `type` marks the fill that completes a partial one; None when unusual."""
+def _supply_kinds(supply_type: Any) -> tuple[bool, bool] | None:
+    """Whether a `type` marks the fill that completes a partial one, and a partial fill;
+    None when unusual."""
     if type(supply_type) is not dict:
         return None
     codings = supply_type.get("coding")
     if codings is None:
-        return False
+        return False, False
     if type(codings) is not list:
         return None
-    completes = False
+    completes = partial = False
     for coding in codings:
         if type(coding) is not dict:
             return None
@@ -176,6 +202,7 @@ def _completes(supply_type: Any) -> bool | None:
             code is not None and (type(code) is not str or not code or code.strip() != code)
         ):
             return None
-        if system == V3_ACT_CODE and code in COMPLETING_SUPPLY_TYPES:
-            completes = True
-    return completes
+        if system == V3_ACT_CODE:
+            completes = completes or code in COMPLETING_SUPPLY_TYPES
+            partial = partial or code in PARTIAL_SUPPLY_TYPES
+    return completes, partial

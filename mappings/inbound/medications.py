@@ -106,3 +106,80 @@ def contained_medication(res: JsonObject, local_id: str | None) -> tuple[int, Js
         ):
             return index, item
     return None
+
+
+def concept_codes(concept: JsonObject, key: str | None) -> tuple[str, ...]:
+    """The codings of a concept `read_concept` has checked other than its drug `key`, as
+    `system|code` (`|code` without a system): an NDC an order lists lets a dispense coded only
+    by NDC match it."""
+    codings = concept.get("coding")
+    if not codings:
+        return ()
+    out = []
+    for coding in codings:
+        code = coding.get("code")
+        if code is None:
+            continue
+        system = coding.get("system")
+        token = f"{system or ''}|{code}"
+        if token != key and not (system == RXNORM and code == key):
+            out.append(token)
+    return tuple(out)
+
+
+def ingredient_name(medication: JsonObject, where: str) -> str | None:
+    """A name in RxNorm's shape built from Medication.ingredient and .form
+    ("levothyroxine 25 MCG / liothyronine 5 MCG Oral Tablet"), for a Medication whose code
+    does not say; None when it lists no named ingredient."""
+    items = medication.get("ingredient")
+    if type(items) is not list:
+        return None
+    parts = []
+    for index in range(len(items)):
+        item = item_object(items, index, where, "ingredient")
+        concept = item.get("itemCodeableConcept")
+        if type(concept) is not dict:
+            continue
+        _key, name = read_concept(concept, f"{where}.ingredient[{index}].itemCodeableConcept")
+        if not name:
+            continue
+        strength = _strength_text(item)
+        parts.append(f"{name} {strength}" if strength else name)
+    if not parts:
+        return None
+    form = medication.get("form")
+    form_text = None
+    if type(form) is dict:
+        _key, form_text = read_concept(form, f"{where}.form")
+    return " / ".join(parts) + (f" {form_text}" if form_text else "")
+
+
+def _strength_text(item: JsonObject) -> str | None:
+    strength = item.get("strength")
+    if type(strength) is not dict:
+        return None
+    numerator = strength.get("numerator")
+    if type(numerator) is not dict:
+        return None
+    value = numerator.get("value")
+    unit = numerator.get("unit") or numerator.get("code")
+    if type(value) not in (int, float) or type(unit) is not str:
+        return None
+    return f"{value:g} {unit}"
+
+
+def drug_name(concept: JsonObject) -> str | None:
+    """The one name to read ingredient, strength and form from: the RxNorm display (the
+    normalized "[ingredient] [strength] [dose form]"), else the text, else any display."""
+    codings = concept.get("coding") or ()
+    fallback = None
+    for coding in codings:
+        if type(coding) is not dict:
+            continue
+        display = coding.get("display")
+        if type(display) is str and display:
+            if coding.get("system") == RXNORM:
+                return display
+            fallback = fallback or display
+    text = concept.get("text")
+    return text if type(text) is str and text else fallback

@@ -8,9 +8,11 @@ resource would dominate the run time of a bulk sync.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
-from fhir_sync.engine.types import Dosage, Order, Schedule
+from fhir_sync.engine.therapy import product_of
+from fhir_sync.engine.types import Bounds, Dosage, Order, Schedule
 from mappings.bounds import (
     MAX_QUANTITY,
     MAX_REPEATS,
@@ -37,10 +39,22 @@ from mappings.fhir_values import (
     show_code,
     subject_patient_id,
 )
+from mappings.inbound.courses import map_bounds
 from mappings.inbound.dosages import map_dosages
-from mappings.inbound.medications import contained_medication, read_concept, resolve_medication
+from mappings.inbound.medications import (
+    concept_codes,
+    contained_medication,
+    drug_name,
+    ingredient_name,
+    read_concept,
+    resolve_medication,
+)
 from mappings.inbound.schedules import SCHEDULE_BY_CODE, schedule_from_text
-from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
+from mappings.profile import (
+    EXT_CONTROLLED_SUBSTANCE_SCHEDULE,
+    EXT_EARLIEST_FILL,
+    EXT_PACKAGE_SIZE,
+)
 from mappings.refill_forms import form_group
 
 MR: Final = "MedicationRequest"
@@ -62,6 +76,11 @@ ORDER_FIELDS: Final = (
     "package_size",
     "schedule",
     "form",
+    "name",
+    "codes",
+    "author",
+    "earliest_fill",
+    "bounds",
 )
 require_fields(Order, ORDER_FIELDS)
 
@@ -111,17 +130,33 @@ def _map(res: JsonObject) -> OrderInput:
         return OrderInput(patient_id, Order(order_id, drug_key, status, intent), concept)
 
     dosages: tuple[Dosage, ...] = ()
+    bounds: tuple[Bounds, ...] = ()
     unit = None
     instructions = get_list(res, "dosageInstruction", "")
     if instructions:
         dosages, unit = map_dosages(instructions, "")
+        bounds = map_bounds(instructions, dosages)
+    codes = concept_codes(concept, drug_key)
+    name = drug_name(concept)
+    if contained is not None:
+        index, medication = contained
+        from_ingredients = ingredient_name(medication, f".contained[{index}]")
+        if from_ingredients is not None:
+            names = f"{names} {from_ingredients}" if names else from_ingredients
+            product = product_of(name)
+            if product is None or not product.strength:
+                name = from_ingredients
 
     validity_start = validity_end = None
     repeats = None
     supply_quantity = supply_days = None
     location = None
+    earliest = None
     dispense = get_object(res, "dispenseRequest", "")
     if dispense is not None:
+        initial = get_object(dispense, "initialFill", ".dispenseRequest")
+        if initial is not None:
+            earliest = _earliest_fill(initial, ".dispenseRequest.initialFill")
         validity = get_object(dispense, "validityPeriod", ".dispenseRequest")
         if validity is not None:
             validity_start = get_event_date(validity, "start", ".dispenseRequest.validityPeriod")
@@ -145,7 +180,8 @@ def _map(res: JsonObject) -> OrderInput:
         if performer is not None:
             location = get_str(performer, "reference", ".dispenseRequest.performer")
 
-    package_size, schedule_code = _extensions(res)
+    package_size, schedule_code, stated_earliest = _extensions(res)
+    earliest = stated_earliest or earliest
     if package_size is None and "contained" in res:
         package_size = _contained_package_size(res, contained)
     if schedule_code is not None:
@@ -175,6 +211,11 @@ def _map(res: JsonObject) -> OrderInput:
         package_size,
         schedule,
         form_group(names) if names else None,
+        name,
+        codes,
+        requester,
+        earliest,
+        bounds,
     )
     return OrderInput(patient_id, order, concept, unit, requester, location)
 
@@ -232,26 +273,50 @@ def _course(res: JsonObject) -> str | None:
     return None
 
 
-def _extensions(res: JsonObject) -> tuple[float | None, str | None]:
-    """The package-size and controlled-substance-schedule extensions, when present."""
+def _extensions(res: JsonObject) -> tuple[float | None, str | None, date | None]:
+    """The package-size, controlled-substance-schedule and earliest-fill extensions."""
     extensions = get_list(res, "extension", "")
     if not extensions:
-        return None, None
-    package_size = schedule = None
+        return None, None, None
+    package_size = schedule = earliest = None
     for index in range(len(extensions)):
         extension = item_object(extensions, index, "", "extension")
         url = extension.get("url")
-        if url in (EXT_PACKAGE_SIZE, EXT_CONTROLLED_SUBSTANCE_SCHEDULE):
+        if url in (EXT_PACKAGE_SIZE, EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_EARLIEST_FILL):
             try:
                 if url == EXT_PACKAGE_SIZE:
                     package_size = _package_size(extension)
+                elif url == EXT_EARLIEST_FILL:
+                    earliest = _earliest_value(extension)
                 else:
                     schedule = _schedule_code(extension)
             except MappingError as error:
                 raise error.under(f".extension[{index}]") from None
         elif type(url) is not str:
             raise MappingError("url is required", f".extension[{index}].url", "required")
-    return package_size, schedule
+    return package_size, schedule, earliest
+
+
+def _earliest_fill(element: JsonObject, where: str) -> date | None:
+    """The earliest-fill extension on an element (dispenseRequest.initialFill)."""
+    extensions = get_list(element, "extension", where) or []
+    for index in range(len(extensions)):
+        extension = item_object(extensions, index, where, "extension")
+        if extension.get("url") == EXT_EARLIEST_FILL:
+            try:
+                return _earliest_value(extension)
+            except MappingError as error:
+                raise error.under(f"{where}.extension[{index}]") from None
+    return None
+
+
+def _earliest_value(extension: JsonObject) -> date:
+    day = get_event_date(extension, "valueDate", "") or get_event_date(
+        extension, "valueDateTime", ""
+    )
+    if day is None:
+        raise MappingError("earliest-fill needs a valueDate", ".valueDate", "required")
+    return day
 
 
 def _package_size(extension: JsonObject) -> float:

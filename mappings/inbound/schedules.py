@@ -18,6 +18,8 @@ from typing import Final
 
 from fhir_sync.engine.types import Schedule
 
+# Sources, per schedule: 21 CFR 1308.12 (Schedule II), 1308.13 (III), 1308.14 (IV),
+# 1308.15 (V); hydrocodone combinations moved to II in 2014 (79 FR 49661).
 _CII = (
     "oxycodone hydrocodone morphine fentanyl hydromorphone oxymorphone methadone tapentadol "
     "meperidine levorphanol methylphenidate dexmethylphenidate amphetamine methamphetamine "
@@ -33,8 +35,9 @@ _CIII = (
 _CIV = (
     "alprazolam lorazepam diazepam clonazepam temazepam triazolam oxazepam chlordiazepoxide "
     "clorazepate midazolam zolpidem eszopiclone zaleplon suvorexant lemborexant tramadol "
-    "carisoprodol phenobarbital modafinil armodafinil phentermine "
-    "xanax ativan valium klonopin restoril ambien lunesta ultram soma provigil nuvigil"
+    "carisoprodol phenobarbital modafinil armodafinil phentermine clobazam "
+    "xanax ativan valium klonopin restoril ambien lunesta ultram soma provigil nuvigil onfi "
+    "sympazan"
 )
 _CV = "pregabalin lacosamide brivaracetam cenobamate lyrica vimpat briviact"
 
@@ -51,8 +54,11 @@ _CODEINE_CV_PARTNERS: Final = frozenset(
     {"guaifenesin", "promethazine", "chlorpheniramine", "pseudoephedrine"}
 )
 _CODEINE_CIII_PARTNERS: Final = frozenset(
-    {"acetaminophen", "aspirin", "butalbital", "carisoprodol"}
+    {"acetaminophen", "aspirin", "butalbital", "carisoprodol", "tylenol", "apap", "fioricet"}
 )
+# "Tylenol with Codeine #3", "APAP/Codeine #4": the number names an acetaminophen/codeine
+# tablet (#3 = 300 mg / 30 mg), a Schedule III combination (21 CFR 1308.13(e)).
+_CODEINE_NUMBERED: Final = re.compile(r"codeine\s*(?:no\.?|#)\s*[1-4]\b")
 
 _STRICTNESS: Final = {
     Schedule.NONE: 0,
@@ -89,16 +95,16 @@ def schedule_from_text(text: str) -> Schedule:
         elif word == "codeine":
             codeine = True
     if codeine and best is not Schedule.CII:
-        found = _codeine_schedule(words)
+        found = _codeine_schedule(words, text.lower())
         if _STRICTNESS[found] > _STRICTNESS[best]:
             best = found
     return best
 
 
-def _codeine_schedule(words: list[str]) -> Schedule:
+def _codeine_schedule(words: list[str], text: str) -> Schedule:
     present = set(words)
     if not present.isdisjoint(_CODEINE_CV_PARTNERS):
         return Schedule.CV
-    if not present.isdisjoint(_CODEINE_CIII_PARTNERS):
+    if not present.isdisjoint(_CODEINE_CIII_PARTNERS) or _CODEINE_NUMBERED.search(text):
         return Schedule.CIII
     return Schedule.CII

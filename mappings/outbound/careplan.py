@@ -21,6 +21,7 @@ from mappings.profile import (
     EXT_EARLIEST_FILL,
     EXT_MEDICATION_REQUEST,
     EXT_OWN_DATE,
+    EXT_PLAN_NOTE,
     EXT_PLANNED_FILL,
     EXT_REFILLS_REMAINING,
     EXT_SHORT_FILL,
@@ -107,12 +108,13 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
         "url": EXT_MEDICATION_REQUEST,
         "valueReference": reference(f"MedicationRequest/{order_plan.order_id}"),
     }
+    note = [{"url": EXT_PLAN_NOTE, "valueString": order_plan.note}] if order_plan.note else []
     if not order_plan.synced:
         # Never doNotPerform: it is a modifier meaning "prohibited", and fhir-sync leaving an
         # order out of the pickup schedule prohibits nothing.
         return {
             "detail": {
-                "extension": [link],
+                "extension": [link, *note],
                 "kind": "MedicationRequest",
                 "status": "not-started",
                 "statusReason": exclusion_reason(order_plan.exclusion, order_plan.reason),
@@ -140,6 +142,7 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
     if order_plan.gap_days:
         extensions.append({"url": EXT_SUPPLY_GAP, "valueQuantity": days(order_plan.gap_days)})
     extensions.extend(_planned_fill(fill, unit) for fill in order_plan.fills)
+    extensions.extend(note)
     detail: JsonObject = {
         "extension": extensions,
         "kind": "MedicationRequest",

@@ -10,6 +10,16 @@ from fhir_sync.engine import Dosage, Fill, Order, Preferences, Schedule
 
 TODAY = date(2026, 11, 22)
 DRUGS = ("314076", "617312", "861007", "197361", "966222", "745752")
+# RxNorm-style names: two strengths of atorvastatin and of levothyroxine, so that orders of
+# one therapy with other codes meet (a dose change, or two strengths taken together).
+NAMES = {
+    "314076": "lisinopril 10 MG Oral Tablet",
+    "617312": "atorvastatin 20 MG Oral Tablet",
+    "861007": "atorvastatin 40 MG Oral Tablet",
+    "197361": "amlodipine 5 MG Oral Tablet",
+    "966222": "levothyroxine sodium 0.025 MG Oral Tablet",
+    "745752": "levothyroxine sodium 0.1 MG Oral Tablet",
+}
 
 
 @st.composite
@@ -27,9 +37,12 @@ def orders(draw: st.DrawFn, order_id: str) -> Order:
             ),
         )
     authored = TODAY - timedelta(days=draw(st.integers(0, 420)))
+    drug = draw(st.sampled_from(DRUGS))
     return Order(
         id=order_id,
-        drug_key=draw(st.sampled_from(DRUGS)),
+        drug_key=drug,
+        name=NAMES[drug],
+        author=draw(st.sampled_from([None, "Practitioner/a", "Practitioner/b"])),
         status="active" if maintenance else draw(st.sampled_from(["active", "stopped", "draft"])),
         intent="order" if maintenance else draw(st.sampled_from(["order", "plan", "proposal"])),
         category=("community",) if maintenance else draw(st.sampled_from([(), ("inpatient",)])),
@@ -65,6 +78,8 @@ def fills_for(draw: st.DrawFn, order: Order, prefix: str) -> list[Fill]:
                 days_supply=days,
                 quantity=draw(st.sampled_from([None, 30.0, 90.0])),
                 completes_partial=draw(st.integers(0, 9)) == 0,
+                partial=draw(st.integers(0, 9)) == 0,
+                pending=n == count - 1 and draw(st.integers(0, 9)) == 0,
             )
         )
         day += timedelta(days=draw(st.integers(-5, 45)))

@@ -26,6 +26,16 @@ from mappings.inbound.schedules import CONTROLLED_WORDS, schedule_from_text
         ("Promethazine / codeine syrup", Schedule.CV),
         ("Acetaminophen 300 MG / Codeine Phosphate 30 MG Oral Tablet", Schedule.CIII),
         ("Codeine sulfate 30 MG Oral Tablet", Schedule.CII),
+        # 21 CFR 1308.13(e): codeine combinations of at most 90 mg a unit are C-III
+        ("Tylenol with Codeine #3", Schedule.CIII),
+        ("Acetaminophen with Codeine #3 Oral Tablet", Schedule.CIII),
+        ("APAP/Codeine No. 4", Schedule.CIII),
+        # 21 CFR 1308.14(c): clobazam is C-IV
+        ("clobazam 10 MG Oral Tablet", Schedule.CIV),
+        ("Onfi 2.5 MG/ML Oral Suspension", Schedule.CIV),
+        # a controlled ingredient combined with a non-controlled one keeps its own schedule
+        ("buprenorphine 8 MG / naloxone 2 MG Sublingual Tablet", Schedule.CIII),
+        ("Acetaminophen 325 MG Oral Tablet", Schedule.NONE),
         ("Alprazolam 0.5 mg and oxycodone 5 mg", Schedule.CII),  # strictest wins
         ("Lorazepam / pregabalin", Schedule.CIV),
         ("Lisinopril 10 MG Oral Tablet", Schedule.NONE),

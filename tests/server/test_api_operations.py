@@ -305,3 +305,61 @@ def test_enroll_keeps_the_dispensing_rule_settings(client: TestClient, engine: E
         json=parameters({"name": "refillThreshold", "valueDecimal": 0.2}),
     )
     _outcome(bad, 422)
+
+
+def _oxycodone_bundle(patient_id: str) -> dict:
+    """The patient's data plus an active Schedule II order (oxycodone, 1 tablet a day)."""
+    bundle = copy.deepcopy(data_bundle(patient_id))
+    bundle["entry"].append(
+        {
+            "resource": {
+                "resourceType": "MedicationRequest",
+                "id": "oxy-1",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": f"Patient/{patient_id}"},
+                "authoredOn": "2026-11-01",
+                "medicationCodeableConcept": {"text": "oxycodone hydrochloride 5 MG Oral Tablet"},
+                "dosageInstruction": [
+                    {
+                        "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+                    }
+                ],
+                "dispenseRequest": {"numberOfRepeatsAllowed": 0},
+            }
+        }
+    )
+    return bundle
+
+
+def _oxycodone_activity(bundle: dict) -> dict:
+    careplan = resources_of(bundle, "CarePlan")[0]
+    return next(
+        a["detail"]
+        for a in careplan["activity"]
+        if "detail" in a
+        and a["detail"]["extension"][0]["valueReference"]["reference"] == "MedicationRequest/oxy-1"
+    )
+
+
+def test_the_controlled_substance_policy_is_an_enroll_and_plan_parameter(
+    client: TestClient,
+) -> None:
+    data = {"name": "resource", "resource": _oxycodone_bundle(PATIENT)}
+    skip = {"name": "controlledSubstances", "valueCode": "skip-cii"}
+    preview = client.post(f"/fhir/Patient/{PATIENT}/$plan", json=parameters(skip, data))
+    assert preview.status_code == 200, preview.text
+    left_out = _oxycodone_activity(preview.json())
+    assert left_out["status"] == "not-started" and "Schedule II" in left_out["statusReason"]["text"]
+    default = client.post(f"/fhir/Patient/{PATIENT}/$plan", json=parameters(data))
+    assert _oxycodone_activity(default.json())["status"] == "scheduled"
+    enrolled = client.post(f"/fhir/Patient/{PATIENT}/$enroll", json=parameters(skip, data))
+    assert enrolled.status_code == 200, enrolled.text
+    assert _oxycodone_activity(enrolled.json())["status"] == "not-started"
+    # re-planning the enrollment keeps the stored policy
+    again = client.post(f"/fhir/Patient/{PATIENT}/$sync", json=parameters(data))
+    assert again.status_code == 200, again.text
+    assert _oxycodone_activity(again.json())["status"] == "not-started"
+    bad = {"name": "controlledSubstances", "valueCode": "sometimes"}
+    _outcome(client.post(f"/fhir/Patient/{PATIENT}/$plan", json=parameters(bad, data)), 422)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from adapters.http import NoAuth, Quirk, SmartBackendServices, StaticBearer
 from fhir_sync.cli import app
+from fhir_sync.engine import ControlledPolicy
 from fhir_sync.sync.config import (
     READ_SCOPES,
     WRITE_SCOPES,
@@ -163,6 +164,7 @@ def test_smart_default_scopes_read_fills_on_a_pharmacy(ec_key_file: Path) -> Non
         (flags(ehr_url=EHR) | {("sync", "closed"): "mon,funday"}, {}, "--closed: unknown weekday"),
         (flags(ehr_url=EHR) | {("sync", "today"): "22/11/2026"}, {}, "--today: must be a date"),
         (flags(ehr_url=EHR) | {("sync", "location"): "a b"}, {}, "--pharmacy-location"),
+        (flags(ehr_url=EHR) | {("sync", "controlled"): "some"}, {}, "--controlled: unknown policy"),
         (
             flags(ehr_url=EHR, ehr_client_id="c"),
             {},
@@ -298,3 +300,16 @@ def test_bad_fill_settings_name_their_origin(tmp_path: Path) -> None:
         load_config(flags(ehr_url=EHR), {}, file)
     with pytest.raises(ConfigError, match="--window-days"):
         load_config(flags(ehr_url=EHR) | {("sync", "window_days"): 30}, {})
+
+
+def test_the_controlled_substance_policy_is_a_toml_key_an_env_variable_and_a_flag(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "sync.toml"
+    file.write_text(f'[sync]\ncontrolled = "skip-all"\n[ehr]\nurl = "{EHR}"\n')
+    assert load_config({}, {}, file).prefs.controlled is ControlledPolicy.SKIP_ALL
+    env = {"FHIR_SYNC_CONTROLLED": "skip-cii"}
+    assert load_config({}, env, file).prefs.controlled is ControlledPolicy.SKIP_CII
+    flag = {("sync", "controlled"): "sync"}
+    assert load_config(flag, env, file).prefs.controlled is ControlledPolicy.SYNC
+    assert load_config(flags(ehr_url=EHR), {}).prefs.controlled is ControlledPolicy.SYNC
