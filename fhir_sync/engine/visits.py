@@ -66,6 +66,8 @@ def plan_trips(
             day = _open_day_for(day, max(need.earliest, today), closed)
         trips.append(Trip(day, day - need.due if day > need.due else 0))
         days.append(day)
+    # The pickup a short fill leads to is a trip too: a fill due just after it may join it.
+    days.extend(p.join for p in placements if p.kind is Kind.SHORT and p.join is not None)
     if len(movable) > 1:
         movable.sort(key=lambda i: (needs[i].due, needs[i].order_id))
     for index in movable:

@@ -241,6 +241,8 @@ def test_planning_the_output_state_again_changes_nothing(
     assert {o.order_id for o in again.short_fills} == blocked
     for before, after in zip(first.synced, again.synced, strict=True):
         assert after.sync_date == before.sync_date
+        if before.own_date:
+            continue  # handed over in a short fill's trip, which this model does not dispense
         if before.order_id not in blocked:
             expected = before.sync_date if before.short_fill else before.next_fill
             if expected is not None and expected.weekday() not in prefs.closed_weekdays:
