@@ -83,11 +83,13 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
 
 
 def last_fill_days(fills: Sequence[Fill], daily: float) -> tuple[date, int] | None:
-    """The latest usable dispense (by hand-over date) and the whole days it lasts."""
+    """The latest usable dispense (by hand-over date) and the whole days it lasts, at most
+    MAX_ON_HAND_DAYS (as `run_out` counts it: a tiny daily dose must not run past the calendar
+    when the payer's earliest date is added to the hand-over)."""
     for fill in reversed(fills):
         days = fill_days(fill, daily)
         if days is not None:
-            return fill.handed_over, days
+            return fill.handed_over, min(days, MAX_ON_HAND_DAYS)
     return None
 
 

@@ -197,3 +197,21 @@ def test_an_established_anchor_is_kept_and_rolled_forward_once_passed() -> None:
     passed = Preferences(cycle_days=28, anchor_date=TODAY - timedelta(days=30))
     plan = plan_patient("p", [order("a")], [], TODAY, passed)
     assert plan.anchor == TODAY + timedelta(days=26)  # the next occurrence past the lead time
+
+
+def test_a_tiny_dose_of_a_late_year_fill_does_not_run_past_the_calendar() -> None:
+    """A fill handed over on 2199-12-31 (the last date the mappings accept) of 100,000 units at
+    one unit every ten years would last 1,000,000 years; the supply counts at most ten years
+    (MAX_ON_HAND_DAYS), so the payer's earliest date (F + ceil(0.8 x 3,660) = F + 2,928 days)
+    is a real date and planning answers instead of overflowing."""
+    from fhir_sync.engine.supply import MAX_ON_HAND_DAYS, last_fill_days
+
+    fill = Fill(
+        id="md-1",
+        order_id="mr-1",
+        drug_key="rx|1",
+        handed_over=date(2199, 12, 31),
+        quantity=100_000.0,
+        days_supply=None,
+    )
+    assert last_fill_days([fill], 1 / 3650) == (date(2199, 12, 31), MAX_ON_HAND_DAYS)
