@@ -45,13 +45,20 @@ def test_serve_says_its_database_and_notices_a_new_client(tmp_path: Path) -> Non
         wait_until(refused, timeout=15, what="tokens enforced after the first client", interval=0.5)
 
 
+LOG_LIMIT = 1_000_000
+
+
 def test_worker_says_its_database_and_whether_tokens_are_enforced(tmp_path: Path) -> None:
     database = tmp_path / "worker.sqlite3"
     env = fhir_sync_env(f"sqlite:///{database}", FHIR_SYNC_AUTH="1")
     worker = start_process(tmp_path, "worker", ["worker"], env)
     with stopping(worker):
-        wait_until(lambda: "access tokens" in worker.log_tail(), timeout=30, what="worker start")
-        log = worker.log_tail()
+        # The whole log: the migrations' lines (alembic writes them through a buffered stream)
+        # may land after the start-up lines and push them out of a short tail.
+        wait_until(
+            lambda: "access tokens" in worker.log_tail(LOG_LIMIT), timeout=30, what="worker start"
+        )
+        log = worker.log_tail(LOG_LIMIT)
     assert f"database: sqlite:///{database}" in log
     assert "access tokens: enforced (FHIR_SYNC_AUTH=1)" in log
     assert database.is_file()  # the worker, like serve, creates and migrates its database
