@@ -17,10 +17,10 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from fhir_sync.server import patient_inputs
 from fhir_sync.server.enrollment_service import EnrollmentService
 from fhir_sync.server.operation_parameters import enroll_terms
 from fhir_sync.server.patient_inputs import gather
+from fhir_sync.services import plan_one
 from mappings.validation import validate_resource
 from tests.server.api_support import TODAY, demo_patients, enroll_body
 from tests.server.databases import migrated_engine
@@ -63,7 +63,7 @@ def test_enroll_sync_and_resume_plan_and_validate_outside_the_write_lock(
     engine, path = sqlite_engine
     probe = LockProbe(path)
     monkeypatch.setattr(
-        patient_inputs, "plan_patient", probe.spy("plan", patient_inputs.plan_patient)
+        plan_one, "plan_patient", probe.spy("plan", plan_one.plan_patient)
     )
     service = EnrollmentService(
         engine, today=lambda: TODAY, validate=probe.spy("validate", validate_resource)
