@@ -62,9 +62,7 @@ def test_enroll_sync_and_resume_plan_and_validate_outside_the_write_lock(
 ) -> None:
     engine, path = sqlite_engine
     probe = LockProbe(path)
-    monkeypatch.setattr(
-        plan_one, "plan_patient", probe.spy("plan", plan_one.plan_patient)
-    )
+    monkeypatch.setattr(plan_one, "plan_patient", probe.spy("plan", plan_one.plan_patient))
     service = EnrollmentService(
         engine, today=lambda: TODAY, validate=probe.spy("validate", validate_resource)
     )
