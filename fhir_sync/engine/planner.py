@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date, timedelta
+from fractions import Fraction
 
 from fhir_sync.engine.anchor import Due, choose_anchor, join_day
+from fhir_sync.engine.dispensing import FLAG_PACK_CYCLE, Dispensing, resolve
 from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
 from fhir_sync.engine.renewals import fills_left, renewal_for
 from fhir_sync.engine.rules import authorization
-from fhir_sync.engine.supply import daily_dose, days_covered, run_out, slack_days, units_for
+from fhir_sync.engine.supply import days_covered, run_out, slack_days, units_for
 from fhir_sync.engine.types import Exclusion, Fill, Order, OrderPlan, PatientPlan, Preferences
+
+# Cycle lengths a pharmacy may choose, to suggest one that whole packages fit.
+CYCLE_CHOICES = (28, 30, 90)
+# How many of the anchors that carry a long-lasting package the plan lists.
+CARRYING_LISTED = 3
 
 
 def plan_patient(
@@ -32,7 +40,11 @@ def plan_patient(
     by_order, by_drug = _attribute_fills(ordered, history)
 
     candidates = [
-        Candidate(order, daily_dose(order, by_order.get(order.id, ())), authorization(order))
+        Candidate(
+            order,
+            resolve(order, by_order.get(order.id, ()), prefs),
+            authorization(order),
+        )
         for order in ordered
     ]
     reasons = {c.order.id: exclusion(c, today) for c in candidates}
@@ -46,10 +58,12 @@ def plan_patient(
 
     dues: dict[str, Due] = {}
     for c in synced:
-        assert c.daily is not None
-        out = run_out(by_drug.get(c.order.drug_key, ()), c.daily)
+        found = c.dispensing
+        assert isinstance(found, Dispensing)
+        out = run_out(by_drug.get(c.order.drug_key, ()), found)
         due = today if out is None or out < today else out
-        dues[c.order.id] = Due(due.toordinal(), slack_days(c.daily, c.order.package_size))
+        slack = slack_days(found.daily, found.step, prefs.cycle_days)
+        dues[c.order.id] = Due(due.toordinal(), slack)
 
     anchor = choose_anchor(list(dues.values()), today, prefs) if synced else None
     plans = []
@@ -61,7 +75,9 @@ def plan_patient(
         else:
             assert anchor is not None  # some order is synced
             used = sum(1 for f in by_order.get(c.order.id, ()) if not f.completes_partial)
-            plans.append(_synced_plan(c, dues[c.order.id], used, anchor, today, prefs))
+            drug_fills = by_drug.get(c.order.drug_key)
+            last = drug_fills[-1].handed_over if drug_fills else None
+            plans.append(_synced_plan(c, dues[c.order.id], used, last, anchor, today, prefs))
     return PatientPlan(
         patient_id=patient_id,
         today=today,
@@ -94,33 +110,85 @@ def _attribute_fills(
 
 
 def _synced_plan(
-    c: Candidate, due: Due, used: int, anchor: date, today: date, prefs: Preferences
+    c: Candidate,
+    due: Due,
+    used: int,
+    last_dispense: date | None,
+    anchor: date,
+    today: date,
+    prefs: Preferences,
 ) -> OrderPlan:
-    assert c.daily is not None
-    order, daily, cycle = c.order, c.daily, prefs.cycle_days
+    found = c.dispensing
+    assert isinstance(found, Dispensing)
+    order, daily, step, cycle = c.order, found.daily, found.step, prefs.cycle_days
     sync = date.fromordinal(join_day(anchor.toordinal(), due, cycle))
     due_day = date.fromordinal(due.day)
     gap = (sync - due_day).days
-    cycle_quantity = units_for(cycle, daily, order.package_size)
-    if gap > 0:
-        next_fill, quantity = due_day, units_for(gap, daily, order.package_size)
+    step_days = step / daily
+    flags = list(found.flags)
+    carrying: tuple[date, ...] = ()
+    cycles_per_fill = 1
+    fitting: int | None = None
+    short = False
+    if step_days >= cycle:
+        # One package outlasts a cycle: never refilled every cycle, but on the anchor of the
+        # cycle in which the supply runs out (or on its run-out date when no anchor is a
+        # cycle or more after the previous dispense).
+        cycles_per_fill = math.floor(step_days / cycle)
+        quantity = cycle_quantity = step
+        lasts = days_covered(step, daily)
+        next_fill = _carry_day(due_day, last_dispense, anchor, cycle)
+        carrying = _carrying(max(due_day, next_fill) + timedelta(days=lasts), next_fill, anchor, lasts, cycle)
+        on_anchor = _is_anchor(next_fill, anchor, cycle)
+        # The first dispense on an anchor: where this order's supply joins the cycle.
+        sync = next(
+            (day for day in (next_fill, *carrying) if _is_anchor(day, anchor, cycle)),
+            carrying[-1],
+        )
+        reason = (
+            f"one {found.package_text or 'dispense'} lasts {lasts} days "
+            f"({cycles_per_fill} cycle{'s' if cycles_per_fill > 1 else ''} or more): dispensed "
+            "on the anchor of the cycle in which the supply runs out"
+        )
+        if not on_anchor:
+            reason = "a whole package on its run-out date; then " + reason
     else:
-        next_fill, quantity = sync, cycle_quantity
-    short = gap > 0
+        per_cycle = cycle * daily / step
+        whole_steps = per_cycle.denominator == 1
+        if whole_steps or step_days < 2:
+            cycle_quantity = units_for(cycle, daily, step)
+        else:
+            cycle_quantity = max(1, math.floor(per_cycle)) * step
+            fitting = next(
+                (n for n in CYCLE_CHOICES if n != cycle and (n * daily / step).denominator == 1),
+                None,
+            )
+            flags.append((FLAG_PACK_CYCLE, _pack_note(found, step_days, cycle, fitting)))
+        if gap > 0:
+            short = True
+            next_fill, quantity = due_day, units_for(gap, daily, step)
+            reason = "short fill to the anchor date"
+        else:
+            # What is still on hand at the anchor counts: the fewest whole steps that reach
+            # the next anchor with it.
+            on_hand = (due_day - sync).days
+            next_fill, quantity = sync, units_for(cycle - on_hand, daily, step)
+            reason = "refills on the anchor date"
     remaining = fills_left(c.auth, used)
-    upcoming = [
-        (sync, "anchor fill"),
-        (sync + timedelta(days=cycle), "first refill after the anchor"),
-    ]
-    if short:
-        upcoming.insert(0, (next_fill, "short fill"))
+    upcoming = [(sync, "anchor fill")]
+    if carrying:
+        upcoming = [(next_fill, "package fill"), (carrying[0], "package fill")]
+    else:
+        upcoming.append((sync + timedelta(days=cycle), "first refill after the anchor"))
+        if short:
+            upcoming.insert(0, (next_fill, "short fill"))
     renewal = renewal_for(
         order.id, order.schedule, c.auth, remaining, upcoming, today, prefs.lead_days
     )
     return OrderPlan(
         order_id=order.id,
         synced=True,
-        reason="short fill to the anchor date" if short else "refills on the anchor date",
+        reason=reason,
         daily_dose=daily,
         run_out=due_day,
         next_fill=next_fill,
@@ -131,4 +199,66 @@ def _synced_plan(
         cycle_quantity=cycle_quantity,
         refills_left=remaining,
         renewal=renewal,
+        unit=found.unit,
+        increment=step,
+        package=found.package_text if found.whole_package else None,
+        cycles_per_fill=cycles_per_fill,
+        carrying=carrying,
+        sources=_sources(found),
+        flags=tuple(flags),
+        fitting_cycle=fitting,
     )
+
+
+def _is_anchor(day: date, anchor: date, cycle: int) -> bool:
+    return day >= anchor and (day - anchor).days % cycle == 0
+
+
+def _carry_day(runs_out: date, previous: date | None, anchor: date, cycle: int) -> date:
+    """When a package outlasting a cycle is dispensed again: on the anchor of the cycle in
+    which the supply runs out, unless that anchor comes less than a cycle after the previous
+    dispense (or before the first anchor); then on the run-out date itself."""
+    if runs_out < anchor:
+        return runs_out
+    day = anchor + timedelta(days=(runs_out - anchor).days // cycle * cycle)
+    if previous is not None and day < previous + timedelta(days=cycle):
+        return runs_out
+    return day
+
+
+def _carrying(
+    runs_out: date, previous: date, anchor: date, lasts: int, cycle: int
+) -> tuple[date, ...]:
+    """The next days that carry a package, each found by `_carry_day` from the last one."""
+    days = []
+    end = runs_out
+    for _ in range(CARRYING_LISTED):
+        day = _carry_day(end, previous, anchor, cycle)
+        days.append(day)
+        end = max(end, day) + timedelta(days=lasts)
+        previous = day
+    return tuple(days)
+
+
+def _pack_note(found: Dispensing, step_days: Fraction, cycle: int, fitting: int | None) -> str:
+    what = found.package_text or "dose"
+    note = (
+        f"whole packages ({what}, {math.floor(step_days)} days each) do not fill a {cycle}-day "
+        "cycle: each anchor fill is the fewest whole ones that reach the next anchor with what "
+        "is on hand"
+    )
+    if fitting is not None:
+        note += f"; a {fitting}-day cycle would fit them"
+    return note
+
+
+def _sources(found: Dispensing) -> tuple[tuple[str, str], ...]:
+    product = found.product
+    sources = [("daily", str(found.source))]
+    if product is not None:
+        sources.append(("unit", str(product.form_source)))
+        if product.strength_source is not None:
+            sources.append(("strength", str(product.strength_source)))
+        if product.package_source is not None and found.whole_package:
+            sources.append(("package", str(product.package_source)))
+    return tuple(sources)

@@ -1,65 +1,35 @@
-"""How much a patient takes a day and when the supply on hand runs out."""
+"""When the supply on hand runs out, and how much covers a number of days (exact arithmetic).
+
+Everything is in the order's dispense unit (see dispensing.py) and exact: `ceil` and `floor`
+on Fractions, so 6 tablets a week for 28 days is 24, never 25.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from datetime import date, timedelta
+from fractions import Fraction
 
-from fhir_sync.engine.types import Fill, Order
-
-# Floating-point products such as 3 * 0.1 must not round up to an extra tablet.
-EPSILON = 1e-9
+from fhir_sync.engine.dispensing import Dispensing, fill_amount
+from fhir_sync.engine.types import Fill
 
 
-def daily_dose(order: Order, fills: Sequence[Fill]) -> float | None:
-    """Units per day, from the most specific source available.
+def fill_days(fill: Fill, dispensing: Dispensing) -> int | None:
+    """Whole days a dispense lasts: its days supply, else its quantity at the daily use.
 
-    1. the dosage instructions of the first sequence group (concurrent instructions add up);
-    2. dispenseRequest quantity / expected supply duration;
-    3. the last dispense's quantity / days supply.
-    None when none of them gives a positive number.
+    A quantity is read only in the order's dispense unit (a dispense of "1 inhaler" is never
+    divided by puffs a day); None when neither tells.
     """
-    from_dosage = _dose_from_instructions(order)
-    if from_dosage is not None:
-        return from_dosage
-    if order.supply_quantity and order.supply_days and order.supply_days > 0:
-        return _positive(order.supply_quantity / order.supply_days)
-    for fill in reversed(fills):
-        if fill.quantity and fill.days_supply and fill.days_supply > 0:
-            return _positive(fill.quantity / fill.days_supply)
-    return None
-
-
-def _dose_from_instructions(order: Order) -> float | None:
-    if not order.dosages:
-        return None
-    first = min(d.sequence for d in order.dosages)
-    total = 0.0
-    for dosage in order.dosages:
-        if dosage.sequence != first:
-            continue
-        if dosage.dose is None or not dosage.period_days or dosage.period_days <= 0:
-            return None
-        total += dosage.dose * dosage.frequency / dosage.period_days
-    return _positive(total)
-
-
-def _positive(value: float) -> float | None:
-    rounded = round(value, 6)
-    return rounded if rounded > 0 and math.isfinite(rounded) else None
-
-
-def fill_days(fill: Fill, daily: float) -> int | None:
-    """Whole days a dispense lasts: its days supply, else its quantity at the daily dose."""
     if fill.days_supply is not None and fill.days_supply > 0:
-        return math.floor(fill.days_supply + EPSILON)
-    if fill.quantity is not None and fill.quantity > 0:
-        return math.floor(fill.quantity / daily + EPSILON)
+        return math.floor(fill.days_supply)
+    amount = fill_amount(fill, dispensing)
+    if amount is not None:
+        return math.floor(amount / dispensing.daily)
     return None
 
 
-def run_out(fills: Sequence[Fill], daily: float) -> date | None:
+def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
     """The day the supply from `fills` (sorted by date) is used up.
 
     An early refill does not waste what is left: its supply starts when the previous one ends.
@@ -68,7 +38,7 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
     """
     end: date | None = None
     for fill in fills:
-        days = fill_days(fill, daily)
+        days = fill_days(fill, dispensing)
         if days is None:
             continue
         start = fill.handed_over if end is None or fill.handed_over >= end else end
@@ -76,23 +46,23 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
     return end
 
 
-def units_for(days: int, daily: float, package: float | None) -> float:
-    """Units covering `days` days, rounded up to whole units or whole unbreakable packages."""
-    step = package if package and package > 0 else 1.0
-    return math.ceil(days * daily / step - EPSILON) * step
+def units_for(days: int, daily: Fraction, step: Fraction) -> Fraction:
+    """The fewest whole steps (units, doses or packages) covering `days` days."""
+    if days <= 0:
+        return Fraction(0)
+    return math.ceil(days * daily / step) * step
 
 
-def days_covered(quantity: float, daily: float) -> int:
-    """The true days supply of a quantity (what must be billed)."""
-    return math.floor(quantity / daily + EPSILON)
+def days_covered(quantity: Fraction, daily: Fraction) -> int:
+    """The true days supply of a quantity (what must be billed): floor, never more."""
+    return math.floor(quantity / daily)
 
 
-def slack_days(daily: float, package: float | None) -> int:
-    """Days one indivisible step (a package, else one unit) lasts.
+def slack_days(daily: Fraction, step: Fraction, cycle: int) -> int:
+    """Days past the anchor a supply may end and still count as synchronized.
 
-    A supply that ends this close after the anchor is as synchronized as it can get: a smaller
-    dispense does not exist.
+    One indivisible step lasts `step/daily` days, so covering a gap overshoots by less than
+    that; a smaller dispense does not exist. Capped at a cycle less a day: a package lasting
+    longer joins the anchor of the cycle in which it runs out.
     """
-    step = package if package and package > 0 else 1.0
-    # units_for() overshoots by less than one step, so the supply ends < step/daily days late.
-    return max(0, math.ceil(step / daily - EPSILON) - 1)
+    return max(0, min(math.ceil(step / daily) - 1, cycle - 1))

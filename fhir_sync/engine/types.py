@@ -10,6 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from fhir_sync.engine.products import ProductFacts
+
+
+def exact(value: Any) -> Any:
+    """A number as an exact Fraction (a float by its decimal spelling); None stays None."""
+    kind = type(value)
+    if kind is Fraction or value is None:
+        return value
+    if kind is int:
+        return Fraction(value)
+    if kind is float:
+        return Fraction(repr(value))
+    return Fraction(value)
 
 
 class Schedule(StrEnum):
@@ -33,7 +49,9 @@ class Exclusion(StrEnum):
     ACUTE = "acute"
     SEASONAL = "seasonal"
     EXPIRED = "expired"
+    AS_NEEDED_TEXT = "as-needed-text"
     NO_DAILY_DOSE = "no-daily-dose"
+    NO_DISPENSE_UNIT = "no-dispense-unit"
     DUPLICATE = "duplicate"
 
 
@@ -42,14 +60,31 @@ class Dosage:
     """One dosageInstruction: `dose` units taken `frequency` times every `period` days.
 
     `period_days` is already converted to days by the caller (h -> 1/24, wk -> 7, ...).
-    `sequence` groups concurrent instructions; the engine sums the first group.
+    Numbers are exact (floats given are read by their decimal spelling). `dose_unit` is the
+    unit the dose is written in (mg, puff, drop, unit, tablet; None for a bare count).
+    `sequence` groups concurrent instructions; `bounded` says the instruction stops (a
+    `boundsDuration`, `count`...), which makes sequences sequential rather than concurrent.
+    `both_eyes` doubles the dose (site or text "both eyes", "OU"). `prn_text` marks an
+    instruction whose text alone says it is taken as needed.
     """
 
-    dose: float | None
-    frequency: float
-    period_days: float | None
+    dose: Fraction | None
+    frequency: Fraction
+    period_days: Fraction | None
     as_needed: bool = False
     sequence: int = 0
+    dose_unit: str | None = None
+    bounded: bool = False
+    both_eyes: bool = False
+    prn_text: bool = False
+
+    def __post_init__(self) -> None:
+        if type(self.dose) is not Fraction and self.dose is not None:
+            object.__setattr__(self, "dose", exact(self.dose))
+        if type(self.frequency) is not Fraction:
+            object.__setattr__(self, "frequency", exact(self.frequency))
+        if type(self.period_days) is not Fraction and self.period_days is not None:
+            object.__setattr__(self, "period_days", exact(self.period_days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +95,10 @@ class Order:
     `category` holds MedicationRequest.category codes (community, inpatient, ...);
     `course` is courseOfTherapyType (continuous, acute, seasonal) or None when absent.
     `repeats_allowed` is dispenseRequest.numberOfRepeatsAllowed (None: not stated).
-    `package_size` is the number of dose units in one package that cannot be split
-    (an inhaler, a pen, a blister pack); None means any quantity can be dispensed.
+    `package_size` is the `package-size` extension's value: units in one package that cannot
+    be split, read as dispense units when no product fact says more. `supply_unit` is the unit
+    of `supply_quantity`. `facts` are what the Medication, the drug name and the extension say
+    about the product, most trusted first (see products.resolve_product).
     """
 
     id: str
@@ -75,10 +112,18 @@ class Order:
     validity_start: date | None = None
     validity_end: date | None = None
     repeats_allowed: int | None = None
-    supply_quantity: float | None = None
-    supply_days: float | None = None
-    package_size: float | None = None
+    supply_quantity: Fraction | None = None
+    supply_days: Fraction | None = None
+    package_size: Fraction | None = None
     schedule: Schedule = Schedule.NONE
+    supply_unit: str | None = None
+    facts: tuple[ProductFacts, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("supply_quantity", "supply_days", "package_size"):
+            value = getattr(self, name)
+            if value is not None and type(value) is not Fraction:
+                object.__setattr__(self, name, exact(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +131,23 @@ class Fill:
     """A completed dispense. `order_id` is the authorizing order when known.
 
     `completes_partial` marks the completion of a partial fill (v3 FFC/RFC...), which does not
-    use another refill; `days_supply` or `quantity` say how long it lasts.
+    use another refill; `days_supply` or `quantity` (in `unit`) say how long it lasts.
     """
 
     id: str
     handed_over: date
     order_id: str | None = None
     drug_key: str | None = None
-    days_supply: float | None = None
-    quantity: float | None = None
+    days_supply: Fraction | None = None
+    quantity: Fraction | None = None
     completes_partial: bool = False
+    unit: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.days_supply is not None and type(self.days_supply) is not Fraction:
+            object.__setattr__(self, "days_supply", exact(self.days_supply))
+        if self.quantity is not None and type(self.quantity) is not Fraction:
+            object.__setattr__(self, "quantity", exact(self.quantity))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +161,8 @@ class Preferences:
     good, and a patient should not be moved between them.
     `closed_weekdays`: Python weekday numbers (Monday 0) when the pharmacy is closed.
     `lead_days`: how far ahead outreach and preparation happen.
+    `priming_units`: the insulin safety test before each pen injection (labels say 2 units).
+    `drops_per_ml`: how many eye drops make a mL when figuring days supply (commonly 20).
     """
 
     cycle_days: int = 30
@@ -116,6 +170,8 @@ class Preferences:
     anchor_date: date | None = None
     closed_weekdays: frozenset[int] = frozenset()
     lead_days: int = 7
+    priming_units: int = 2
+    drops_per_ml: int = 20
 
     def __post_init__(self) -> None:
         if not 7 <= self.cycle_days <= 366:
@@ -127,6 +183,10 @@ class Preferences:
             raise ValueError("closed_weekdays must be weekday numbers 0-6, leaving one open")
         if not 0 <= self.lead_days <= 90:
             raise ValueError("lead_days must be between 0 and 90")
+        if not 0 <= self.priming_units <= 20:
+            raise ValueError("priming_units must be between 0 and 20")
+        if not 10 <= self.drops_per_ml <= 40:
+            raise ValueError("drops_per_ml must be between 10 and 40")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,22 +211,37 @@ class OrderPlan:
     Orders not synced carry only `reason` and its code, `exclusion`.
     `refills_left` counts the dispenses the order still authorizes before the next one (the
     original fill included when it was never dispensed); None when the order does not say.
+
+    Quantities and `daily_dose` are in `unit`, the dispense unit (None: a bare count), and are
+    whole multiples of `increment`. `package` describes a package sold whole; one that lasts
+    `cycles_per_fill` > 1 cycles is dispensed only on the anchors in `carrying` (the next
+    ones). `sources` names where each fact came from (`unit`, `strength`, `package`, `daily`);
+    `flags` are (code, note) pairs for the pre-pickup call; `fitting_cycle` is a cycle length
+    that whole packages would fit when the chosen one does not.
     """
 
     order_id: str
     synced: bool
     reason: str
     exclusion: Exclusion | None = None
-    daily_dose: float | None = None
+    daily_dose: Fraction | None = None
     run_out: date | None = None
     next_fill: date | None = None
     sync_date: date | None = None
     short_fill: bool = False
     fill_days: int = 0
-    quantity: float = 0.0
-    cycle_quantity: float = 0.0
+    quantity: Fraction = Fraction(0)
+    cycle_quantity: Fraction = Fraction(0)
     refills_left: int | None = None
     renewal: Renewal | None = None
+    unit: str | None = None
+    increment: Fraction | None = None
+    package: str | None = None
+    cycles_per_fill: int = 1
+    carrying: tuple[date, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()
+    flags: tuple[tuple[str, str], ...] = ()
+    fitting_cycle: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ import pytest
 from fhir_sync.engine import Dosage, Fill, Order, Preferences, Schedule, plan_patient
 from fhir_sync.engine.calendar import add_months
 from fhir_sync.engine.rules import authorization
-from fhir_sync.engine.supply import daily_dose, run_out
+from fhir_sync.engine.dispensing import Dispensing, resolve
+from fhir_sync.engine.supply import run_out
 
 TODAY = date(2026, 11, 22)  # a Sunday
 ONCE_DAILY = (Dosage(dose=1.0, frequency=1.0, period_days=1.0),)
@@ -23,6 +24,11 @@ def order(oid: str, drug: str = "314076", **kw: object) -> Order:
 
 def fill(fid: str, oid: str, day: date, days: float = 30, qty: float | None = None) -> Fill:
     return Fill(id=fid, handed_over=day, order_id=oid, days_supply=days, quantity=qty)
+
+
+def daily_dose(o: Order, fills: list[Fill]) -> float | None:
+    found = resolve(o, fills, Preferences())
+    return found.daily if isinstance(found, Dispensing) else None
 
 
 def test_daily_dose_from_timing_then_supply_then_last_fill() -> None:
@@ -39,10 +45,12 @@ def test_daily_dose_from_timing_then_supply_then_last_fill() -> None:
 
 def test_early_refill_is_carried_over_and_late_refill_starts_on_pickup() -> None:
     start = date(2026, 9, 1)
+    once = resolve(order("a"), [], Preferences())
+    assert isinstance(once, Dispensing)
     early = [fill("1", "a", start), fill("2", "a", start + timedelta(days=25))]
-    assert run_out(early, 1.0) == start + timedelta(days=60)
+    assert run_out(early, once) == start + timedelta(days=60)
     late = [fill("1", "a", start), fill("2", "a", start + timedelta(days=40))]
-    assert run_out(late, 1.0) == start + timedelta(days=70)
+    assert run_out(late, once) == start + timedelta(days=70)
 
 
 def test_never_dispensed_order_runs_out_today_and_is_short_filled_to_the_anchor() -> None:
