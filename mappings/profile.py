@@ -24,6 +24,11 @@ EXT_REFILLS_REMAINING: Final = _SD + "refills-remaining"
 EXT_SYNC_CYCLE: Final = _SD + "sync-cycle"
 EXT_ANCHOR_DATE: Final = _SD + "anchor-date"
 EXT_PLAN_DIGEST: Final = _SD + "plan-digest"
+# Added in version 1.1 of the profile (dispensable quantities).
+EXT_PACKAGE: Final = _SD + "package"
+EXT_FACT_SOURCE: Final = _SD + "fact-source"
+EXT_PLAN_FLAG: Final = _SD + "plan-flag"
+EXT_FITTING_CYCLE: Final = _SD + "fitting-cycle"
 
 # Extension written on OperationOutcome.issue for rejected input.
 EXT_REJECTED_INPUT: Final = _SD + "rejected-input"
@@ -37,6 +42,8 @@ SID_RENEWAL_TASK: Final = f"{BASE}/sid/renewal-task"
 CS_CARE_PLAN_CATEGORY: Final = f"{BASE}/CodeSystem/care-plan-category"
 CS_TASK_CODE: Final = f"{BASE}/CodeSystem/task-code"
 CS_APPOINTMENT_SERVICE: Final = f"{BASE}/CodeSystem/appointment-service"
+CS_PLAN_FLAG: Final = f"{BASE}/CodeSystem/plan-flag"
+CS_FACT_SOURCE: Final = f"{BASE}/CodeSystem/fact-source"
 
 # External code systems.
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
