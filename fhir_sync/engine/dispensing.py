@@ -182,9 +182,9 @@ def _from_dosages(
         if product is not None and product.form is Form.INSULIN_PEN:
             converted += Fraction(prefs.priming_units) / _insulin_per_ml(product)
         daily += converted * dosage.frequency / dosage.period_days
-        per_dose = converted if len(taken) == 1 else None
-        if per_dose is not None and dosage.frequency != 1:
-            per_dose = None
+        # Doses further apart than a day (weekly, every N days) are dispensed whole.
+        spaced = dosage.period_days / dosage.frequency > 1
+        per_dose = converted if len(taken) == 1 and spaced else None
     return daily, per_dose
 
 
