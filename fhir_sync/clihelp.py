@@ -14,6 +14,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from fhir_sync.planning.run import PlanReport, Progress
+from fhir_sync.sync.summary import add_source_rows
 
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
@@ -95,6 +96,7 @@ def plan_summary(report: PlanReport, today: date) -> Table:
     table.add_row("resources read", str(report.resources))
     table.add_row("patients planned", str(report.patients))
     table.add_row("orders synced", str(report.synced))
+    add_source_rows(table, report)
     table.add_row("orders not synced", str(report.not_synced))
     for reason, count in sorted(report.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(f"  {reason}", str(count))

@@ -8,8 +8,8 @@ live in one tested place.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Final
 
 from fhir_sync.engine.types import Dosage
@@ -63,6 +63,7 @@ def says_prn(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def says_both_eyes(text: str) -> bool:
     return _BOTH_EYES.search(text) is not None
+
 
 # v3-GTSAbbreviation timing codes (the R4 timing-abbreviation value set) as
 # (frequency, period in days); used only when Timing has no `repeat`.

@@ -15,6 +15,7 @@ from fhir_sync.engine.types import Dosage, Order, Schedule, exact
 from mappings.codes import COURSE_OF_THERAPY, MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS
 from mappings.contract import require_fields
 from mappings.dosages import map_dosages
+from mappings.drug_names import name_facts
 from mappings.errors import MappingError
 from mappings.fhir_values import (
     JsonObject,
@@ -31,7 +32,6 @@ from mappings.fhir_values import (
     show_code,
     subject_patient_id,
 )
-from mappings.drug_names import name_facts
 from mappings.medications import (
     contained_medication,
     medication_facts,
@@ -189,8 +189,10 @@ def _product_facts(
     """What the contained Medication, the drug name and the package-size extension say about
     the product, in that order of trust."""
     facts: list[ProductFacts] = []
-    found = contained if contained is not None else (
-        contained_medication(res, None) if "contained" in res else None
+    found = (
+        contained
+        if contained is not None
+        else (contained_medication(res, None) if "contained" in res else None)
     )
     if found is not None:
         index, medication = found

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from fhir_sync.engine.products import Form, Product, ProductFacts, Source, resolve_product
+from fhir_sync.engine.products import Form, Product, Source, resolve_product
 from fhir_sync.engine.types import Dosage, Fill, Order, Preferences
 from fhir_sync.engine.units import ML, canonical, is_dispensable, mass_mg
 
@@ -103,7 +103,9 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
     if from_rx is not None:
         daily, unit = from_rx
         step, whole, text = _fallback_increment(product, unit, order)
-        return Dispensing(daily, unit, step, Source.PRESCRIPTION, product, whole, text, tuple(flags))
+        return Dispensing(
+            daily, unit, step, Source.PRESCRIPTION, product, whole, text, tuple(flags)
+        )
     from_fills = _from_fills(fills, product)
     if from_fills is not None:
         daily, unit = from_fills
@@ -271,8 +273,11 @@ def _increment(
             if bottle is None:
                 what = "bottle" if product.form is Form.EYE_DROPS else "vial"
                 return f"the {what} size is not stated", False, None
-            return bottle, True, f"{'bottle' if product.form is Form.EYE_DROPS else 'vial'} "\
-                f"of {float(bottle):g} mL"
+            return (
+                bottle,
+                True,
+                f"{'bottle' if product.form is Form.EYE_DROPS else 'vial'} of {float(bottle):g} mL",
+            )
     elif order.package_size:
         return order.package_size, True, f"package of {_show(order.package_size)}"
     if per_dose is not None and per_dose > 0 and per_dose.denominator == 1 and per_dose > 1:
@@ -314,7 +319,9 @@ def _from_prescription(order: Order, product: Product | None) -> tuple[Fraction,
     return amount / days, unit
 
 
-def _from_fills(fills: Sequence[Fill], product: Product | None) -> tuple[Fraction, str | None] | None:
+def _from_fills(
+    fills: Sequence[Fill], product: Product | None
+) -> tuple[Fraction, str | None] | None:
     """The last dispense's quantity / days supply, in a dispense unit."""
     for fill in reversed(fills):
         if fill.quantity and fill.days_supply and fill.quantity > 0 and fill.days_supply > 0:

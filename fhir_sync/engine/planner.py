@@ -12,7 +12,7 @@ from fhir_sync.engine.dispensing import FLAG_PACK_CYCLE, Dispensing, resolve
 from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
 from fhir_sync.engine.renewals import fills_left, renewal_for
 from fhir_sync.engine.rules import authorization
-from fhir_sync.engine.supply import days_covered, run_out, slack_days, units_for
+from fhir_sync.engine.supply import days_covered, early_days, run_out, slack_days, units_for
 from fhir_sync.engine.types import Exclusion, Fill, Order, OrderPlan, PatientPlan, Preferences
 
 # Cycle lengths a pharmacy may choose, to suggest one that whole packages fit.
@@ -75,9 +75,7 @@ def plan_patient(
         else:
             assert anchor is not None  # some order is synced
             used = sum(1 for f in by_order.get(c.order.id, ()) if not f.completes_partial)
-            drug_fills = by_drug.get(c.order.drug_key)
-            last = drug_fills[-1].handed_over if drug_fills else None
-            plans.append(_synced_plan(c, dues[c.order.id], used, last, anchor, today, prefs))
+            plans.append(_synced_plan(c, dues[c.order.id], used, anchor, today, prefs))
     return PatientPlan(
         patient_id=patient_id,
         today=today,
@@ -113,7 +111,6 @@ def _synced_plan(
     c: Candidate,
     due: Due,
     used: int,
-    last_dispense: date | None,
     anchor: date,
     today: date,
     prefs: Preferences,
@@ -132,13 +129,16 @@ def _synced_plan(
     short = False
     if step_days >= cycle:
         # One package outlasts a cycle: never refilled every cycle, but on the anchor of the
-        # cycle in which the supply runs out (or on its run-out date when no anchor is a
-        # cycle or more after the previous dispense).
+        # cycle in which the supply runs out (or on its run-out date when that anchor comes
+        # too early for the payer).
         cycles_per_fill = math.floor(step_days / cycle)
         quantity = cycle_quantity = step
         lasts = days_covered(step, daily)
-        next_fill = _carry_day(due_day, last_dispense, anchor, cycle)
-        carrying = _carrying(max(due_day, next_fill) + timedelta(days=lasts), next_fill, anchor, lasts, cycle)
+        early = early_days(lasts, cycle)
+        next_fill = _carry_day(due_day, early, anchor, cycle)
+        carrying = _carrying(
+            max(due_day, next_fill) + timedelta(days=lasts), early, anchor, lasts, cycle
+        )
         on_anchor = _is_anchor(next_fill, anchor, cycle)
         # The first dispense on an anchor: where this order's supply joins the cycle.
         sync = next(
@@ -214,29 +214,24 @@ def _is_anchor(day: date, anchor: date, cycle: int) -> bool:
     return day >= anchor and (day - anchor).days % cycle == 0
 
 
-def _carry_day(runs_out: date, previous: date | None, anchor: date, cycle: int) -> date:
-    """When a package outlasting a cycle is dispensed again: on the anchor of the cycle in
-    which the supply runs out, unless that anchor comes less than a cycle after the previous
-    dispense (or before the first anchor); then on the run-out date itself."""
+def _carry_day(runs_out: date, early: int, anchor: date, cycle: int) -> date:
+    """When a package outlasting a cycle is handed over: on the anchor of the cycle in which
+    the supply runs out when that anchor is at most `early` days before it, else on the
+    run-out date itself (off the anchor; the anchor choice counts it like a short fill)."""
     if runs_out < anchor:
         return runs_out
     day = anchor + timedelta(days=(runs_out - anchor).days // cycle * cycle)
-    if previous is not None and day < previous + timedelta(days=cycle):
-        return runs_out
-    return day
+    return day if (runs_out - day).days <= early else runs_out
 
 
-def _carrying(
-    runs_out: date, previous: date, anchor: date, lasts: int, cycle: int
-) -> tuple[date, ...]:
+def _carrying(runs_out: date, early: int, anchor: date, lasts: int, cycle: int) -> tuple[date, ...]:
     """The next days that carry a package, each found by `_carry_day` from the last one."""
     days = []
     end = runs_out
     for _ in range(CARRYING_LISTED):
-        day = _carry_day(end, previous, anchor, cycle)
+        day = _carry_day(end, early, anchor, cycle)
         days.append(day)
         end = max(end, day) + timedelta(days=lasts)
-        previous = day
     return tuple(days)
 
 

@@ -203,8 +203,11 @@ def resolve_product(facts: tuple[ProductFacts, ...]) -> Product | None:
     strength = _strength(facts, form)
     if form is Form.PEN and strength is not None and strength[1] == "unit":
         form = Form.INSULIN_PEN
-    if form is Form.INJECTION and strength is not None and strength[1] == "unit" and (
-        strength[2] == ML
+    if (
+        form is Form.INJECTION
+        and strength is not None
+        and strength[1] == "unit"
+        and (strength[2] == ML)
     ):
         form = Form.INSULIN_VIAL
     unit = _dispense_unit(form, form_text)
@@ -281,7 +284,13 @@ def _with_package(product: Product, facts: tuple[ProductFacts, ...]) -> Product:
         ):
             # The sender says a carton of them is sold whole (five pens, two inhalers).
             count = found[0] / chosen[0]
-            chosen = (found[0], chosen[1], chosen[2], f"carton of {count} x {chosen[3]}", fact.source)
+            chosen = (
+                found[0],
+                chosen[1],
+                chosen[2],
+                f"carton of {count} x {chosen[3]}",
+                fact.source,
+            )
     if chosen is not None:
         package, contents, contents_unit, text, source = chosen
         return Product(
@@ -335,8 +344,10 @@ def _package(
             return None  # pens without their volume
         return None
     if unit == product.unit or (unit is None and fact.source is Source.PACKAGE_EXTENSION):
-        if product.form is Form.SOLID and not fact.unbreakable and (
-            fact.source is not Source.PACKAGE_EXTENSION
+        if (
+            product.form is Form.SOLID
+            and not fact.unbreakable
+            and (fact.source is not Source.PACKAGE_EXTENSION)
         ):
             return None  # a stock bottle of tablets is counted out of, not sold whole
         noun = {"tablet": "tablets", "capsule": "capsules"}.get(product.unit, product.unit)

@@ -62,7 +62,17 @@ def slack_days(daily: Fraction, step: Fraction, cycle: int) -> int:
     """Days past the anchor a supply may end and still count as synchronized.
 
     One indivisible step lasts `step/daily` days, so covering a gap overshoots by less than
-    that; a smaller dispense does not exist. Capped at a cycle less a day: a package lasting
-    longer joins the anchor of the cycle in which it runs out.
+    that; a smaller dispense does not exist. A step that outlasts a cycle is never short
+    filled: it may be handed over on an anchor up to a quarter of its days before it runs out
+    (the payer accepts a refill once about 75% is used, domain.md section 2), never more than
+    a cycle less a day.
     """
-    return max(0, min(math.ceil(step / daily) - 1, cycle - 1))
+    lasts = step / daily
+    if lasts >= cycle:
+        return early_days(math.floor(lasts), cycle)
+    return max(0, math.ceil(lasts) - 1)
+
+
+def early_days(lasts: int, cycle: int) -> int:
+    """How many days before it runs out a package outlasting a cycle may be handed over."""
+    return min(cycle - 1, lasts // 4)

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fhir_sync.planning.collect import rejection_outcome
+from fhir_sync.planning.run import PlanReport
 from fhir_sync.sync.report import PatientResult, SyncReport
 from mappings.outcome import operation_outcome
 
@@ -44,6 +45,7 @@ def sync_summary(report: SyncReport, today: date, *, dry_run: bool) -> Table:
     table.add_row("inputs rejected", str(report.rejected))
     plans = report.plans
     table.add_row("orders synced", str(plans.synced))
+    add_source_rows(table, plans)
     table.add_row("orders not synced", str(plans.not_synced))
     table.add_row("short fills", str(plans.short_fills))
     table.add_row("renewal requests", str(plans.renewals))
@@ -72,3 +74,12 @@ def _failure_outcome(failure: PatientResult) -> dict[str, Any]:
         f"Patient/{failure.patient_id}: not synced: {failure.reason or 'unknown'}",
         expression="Patient",
     )
+
+
+def add_source_rows(table: Table, report: PlanReport) -> None:
+    """Synced orders by where their daily use in a dispense unit came from (see
+    docs/dispensing-rules.md), and the orders left out for want of a dispense unit."""
+    for source, count in sorted(report.sources.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(f"  planned from {source}", str(count))
+    missing = report.reasons.get("no-dispense-unit", 0)
+    table.add_row("  left out for want of a dispense unit", str(missing))

@@ -29,7 +29,9 @@ def name(form: str, **kw: object) -> ProductFacts:
     return ProductFacts(Source.DRUG_NAME, form=form, **kw)  # type: ignore[arg-type]
 
 
-def dose(amount: float, unit: str | None, per_day: float = 1, period: float = 1, **kw: object) -> Dosage:
+def dose(
+    amount: float, unit: str | None, per_day: float = 1, period: float = 1, **kw: object
+) -> Dosage:
     return Dosage(amount, per_day, period, dose_unit=unit, **kw)  # type: ignore[arg-type]
 
 
@@ -44,14 +46,18 @@ def order(*dosages: Dosage, facts: tuple[ProductFacts, ...] = (), **kw: object) 
     )
 
 
-def resolved(o: Order, fills: list[Fill] | None = None, prefs: Preferences | None = None) -> Dispensing:
+def resolved(
+    o: Order, fills: list[Fill] | None = None, prefs: Preferences | None = None
+) -> Dispensing:
     found = resolve(o, fills or [], prefs or Preferences())
     assert isinstance(found, Dispensing), found
     return found
 
 
 def only(o: Order, prefs: Preferences | None = None, fills: list[Fill] | None = None):  # type: ignore[no-untyped-def]
-    plan = plan_patient("p", [o], fills or [], TODAY, prefs or Preferences(anchor_date=TODAY + timedelta(days=10)))
+    plan = plan_patient(
+        "p", [o], fills or [], TODAY, prefs or Preferences(anchor_date=TODAY + timedelta(days=10))
+    )
     (result,) = plan.orders
     return result
 
@@ -104,7 +110,9 @@ def test_insulin_units_become_ml_and_whole_pens_with_priming() -> None:
     # 10 days to the anchor: ceil(10 x 0.22 / 3) = 1 pen = 3 mL, lasting 13 days (billed 13).
     assert plan.quantity == 3 and plan.fill_days == 13
     # Priming is a setting: with none, 20 units = 0.2 mL a day, a pen lasts 15 days.
-    assert resolved(order(dose(20, "unit"), facts=facts), prefs=Preferences(priming_units=0)).daily == F(1, 5)
+    assert resolved(
+        order(dose(20, "unit"), facts=facts), prefs=Preferences(priming_units=0)
+    ).daily == F(1, 5)
 
 
 def test_insulin_carton_lasting_five_cycles_is_dispensed_once_in_five_cycles() -> None:
@@ -117,7 +125,9 @@ def test_insulin_carton_lasting_five_cycles_is_dispensed_once_in_five_cycles() -
         ProductFacts(Source.PACKAGE_EXTENSION, amount=F(15), amount_unit="mL", unbreakable=True),
     )  # fmt: skip
     anchor = TODAY + timedelta(days=10)
-    last = Fill("f1", TODAY - timedelta(days=120), "a", days_supply=F(125), quantity=F(15), unit="mL")
+    last = Fill(
+        "f1", TODAY - timedelta(days=120), "a", days_supply=F(125), quantity=F(15), unit="mL"
+    )
     plan = only(order(dose(10, "unit"), facts=facts), fills=[last])
     assert plan.quantity == 15 and plan.increment == 15 and plan.cycles_per_fill == 4
     # Runs out TODAY + 5, before the anchor: one carton on that day, lasting to +130 days,
@@ -156,7 +166,9 @@ def test_eye_drops_at_20_drops_per_ml_both_eyes_doubled() -> None:
     # latanoprost, 2.5 mL bottle: 1 drop in both eyes at bedtime = 2 drops = 0.1 mL a day;
     # a bottle lasts 2.5 / 0.1 = 25 days. At 30 drops/mL (a setting) it lasts 37 days.
     facts = (
-        ProductFacts(Source.MEDICATION, form="Ophthalmic Solution", amount=F("2.5"), amount_unit="mL"),
+        ProductFacts(
+            Source.MEDICATION, form="Ophthalmic Solution", amount=F("2.5"), amount_unit="mL"
+        ),
     )
     both = dose(1, "drop", both_eyes=True)
     found = resolved(order(both, facts=facts))
@@ -203,7 +215,11 @@ def test_monday_to_friday_for_28_days_is_20() -> None:
 def test_28_tablet_blister_on_a_30_day_cycle_is_whole_packs_and_names_a_28_day_cycle() -> None:
     # {21 active / 7 inert} Pack: 28 tablets sold whole, 1 a day. Not 30 tablets, not 2 packs
     # every 30 days: 1 pack a cycle, and a 28-day cycle would fit it.
-    facts = (ProductFacts(Source.DRUG_NAME, form="} Pack", amount=F(28), amount_unit="tablet", unbreakable=True),)
+    facts = (
+        ProductFacts(
+            Source.DRUG_NAME, form="} Pack", amount=F(28), amount_unit="tablet", unbreakable=True
+        ),
+    )
     plan = only(order(dose(1, "tablet"), facts=facts))
     assert plan.cycle_quantity == 28 and plan.fitting_cycle == 28
     assert plan.quantity % 28 == 0 and plan.fill_days == plan.quantity  # 1 a day
@@ -217,11 +233,17 @@ def test_depot_kit_lasting_three_cycles_is_not_dispensed_every_month() -> None:
     facts = (name("Prefilled Syringe", strength=F("22.5"), strength_unit="MG"),)
     o = order(dose(22.5, "mg", period=84), facts=facts)
     anchor = TODAY + timedelta(days=10)
-    last = Fill("f1", anchor - timedelta(days=84), "a", days_supply=F(84), quantity=F(1), unit="syringe")
+    last = Fill(
+        "f1", anchor - timedelta(days=84), "a", days_supply=F(84), quantity=F(1), unit="syringe"
+    )
     plan = only(o, Preferences(cycle_days=28, anchor_date=anchor), fills=[last])
     assert plan.unit == "syringe" and plan.quantity == 1 and plan.cycles_per_fill == 3
     assert plan.next_fill == anchor and plan.fill_days == 84
-    assert plan.carrying == (anchor + timedelta(days=84), anchor + timedelta(days=168), anchor + timedelta(days=252))
+    assert plan.carrying == (
+        anchor + timedelta(days=84),
+        anchor + timedelta(days=168),
+        anchor + timedelta(days=252),
+    )
 
 
 def test_concurrent_am_and_pm_instructions_add_up_and_agree_with_the_prescription() -> None:
@@ -237,7 +259,9 @@ def test_concurrent_am_and_pm_instructions_add_up_and_agree_with_the_prescriptio
 def test_dosage_and_prescription_that_disagree_are_flagged() -> None:
     # 1 tablet twice a day = 2 a day, but 90 tablets per 30 days = 3 a day: 90 tablets last 45
     # days at the dosage. The plan follows the dosage and flags it for the pre-pickup call.
-    o = order(dose(1, "tablet", per_day=2), supply_quantity=90, supply_days=30, supply_unit="tablet")
+    o = order(
+        dose(1, "tablet", per_day=2), supply_quantity=90, supply_days=30, supply_unit="tablet"
+    )
     found = resolved(o)
     assert found.daily == 2 and dict(found.flags)[FLAG_DOSE_SUPPLY].startswith("the dosage uses 2")
 
@@ -279,9 +303,7 @@ def test_mg_dose_without_a_strength_is_planned_from_the_prescription_or_left_out
 def test_a_dispense_is_never_divided_by_a_daily_dose_in_another_unit() -> None:
     # 1 inhaler handed over 10 days ago without a days supply; dose 2 puffs twice a day with a
     # 200-actuation canister: it lasts 50 days (1 / (4/200)), not 1 / 4 puffs = 0 days.
-    facts = (
-        name("Metered Dose Inhaler", amount=F(200), amount_unit="ACTUAT", unbreakable=True),
-    )
+    facts = (name("Metered Dose Inhaler", amount=F(200), amount_unit="ACTUAT", unbreakable=True),)
     fill = Fill("f", TODAY - timedelta(days=10), "a", quantity=F(1), unit="inhaler")
     plan = only(order(dose(2, "puff", per_day=2), facts=facts), fills=[fill])
     assert plan.run_out == TODAY + timedelta(days=40)

@@ -8,8 +8,8 @@ import pytest
 
 from fhir_sync.engine import Dosage, Fill, Order, Preferences, Schedule, plan_patient
 from fhir_sync.engine.calendar import add_months
-from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.dispensing import Dispensing, resolve
+from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.supply import run_out
 
 TODAY = date(2026, 11, 22)  # a Sunday
