@@ -10,7 +10,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fhir_sync.engine import Fill, Order, PatientPlan, Preferences, plan_patient
+from fhir_sync.engine import Dosage, Fill, Order, PatientPlan, Preferences, plan_patient
 from fhir_sync.engine.anchor import Due, _automatic, automatic_by_brute_force
 from fhir_sync.engine.supply import slack_days
 from tests.engine.strategies import TODAY, patients, preferences
@@ -178,3 +178,46 @@ def test_automatic_anchor_matches_evaluating_every_day_of_the_window(
     dues = [Due(TODAY.toordinal() + max(0, d.day), d.slack) for d in offsets]
     earliest = TODAY + timedelta(days=prefs.lead_days)
     assert _automatic(dues, earliest, prefs) == automatic_by_brute_force(dues, TODAY, prefs)
+
+
+@given(patients(), preferences)
+def test_every_quantity_is_whole_increments_and_bills_what_it_truly_lasts(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    """Whole tablets, doses or packages; the days supply is floor(quantity / daily use)."""
+    plan = _plan(*patient, prefs)
+    for o in plan.synced:
+        assert o.increment is not None and o.increment > 0 and o.daily_dose is not None
+        assert (o.quantity / o.increment).denominator == 1
+        assert (o.cycle_quantity / o.increment).denominator == 1
+        assert o.fill_days <= o.quantity / o.daily_dose < o.fill_days + 1
+
+
+@given(
+    st.integers(1, 5),
+    st.sampled_from([28, 30]),
+    st.integers(0, 4),
+    st.integers(0, 10),
+)
+def test_a_package_lasting_k_cycles_is_dispensed_once_in_k_cycles(
+    k: int, cycle: int, cycles_ago: int, lead: int
+) -> None:
+    """1 unit a day from a package of k x cycle units, last dispensed so that it runs out on
+    an anchor: the next package goes out on that anchor and then every k cycles."""
+    anchor = TODAY + timedelta(days=lead)
+    lasts = k * cycle
+    order = Order(
+        id="o",
+        drug_key="d",
+        dosages=(Dosage(1, 1, 1),),
+        authored_on=TODAY - timedelta(days=10),
+        package_size=lasts,
+    )
+    runs_out = anchor + timedelta(days=cycles_ago * cycle)
+    fill = Fill("f", runs_out - timedelta(days=lasts), "o", days_supply=lasts)
+    prefs = Preferences(cycle_days=cycle, anchor_date=anchor, lead_days=lead)
+    (o,) = plan_patient("p", [order], [fill], TODAY, prefs).orders
+    assert o.synced and o.cycles_per_fill == k and o.quantity == lasts
+    assert o.next_fill == runs_out == o.sync_date
+    gaps = [(b - a).days for a, b in zip((o.next_fill, *o.carrying), o.carrying, strict=False)]
+    assert gaps == [lasts] * len(o.carrying)
