@@ -12,7 +12,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Final
 
-from fhir_sync.engine.types import Dosage
+from fhir_sync.engine.types import Dosage, exact
 from mappings.contract import require_fields
 from mappings.errors import MappingError
 from mappings.fhir_values import (
@@ -160,7 +160,7 @@ def map_dosage(item: JsonObject) -> tuple[Dosage, str | None]:
         site = get_object(item, "site", "")
         both_eyes = site is not None and says_both_eyes(_concept_words(site))
     return Dosage(  # positional: see the require_fields above
-        dose, frequency, period_days, as_needed, sequence, unit, bounded, both_eyes, prn_text
+        exact(dose), frequency, period_days, as_needed, sequence, unit, bounded, both_eyes, prn_text
     ), unit
 
 
