@@ -69,3 +69,25 @@ def test_no_synced_quantity_is_in_a_dose_unit(data_set: str, tmp_path: Path) -> 
             "nothing says what is dispensed" in r or "no amount" in r or "no frequency" in r
             for r in left_out
         )
+
+
+def test_every_generated_form_is_planned_in_its_dispense_unit(tmp_path: Path) -> None:
+    """The demo fixtures hold pens, inhalers, drops, blisters, kits, patches, mg-dosed tablets
+    and solutions: each synced one is in its dispense unit and whole packages stay whole."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
+    report = plan_files([fixtures], tmp_path, date(2026, 11, 22), Preferences())
+    units: Counter[str] = Counter()
+    for detail in _activities(tmp_path):
+        if detail["status"] != "scheduled":
+            continue
+        for quantity in _quantities(detail):
+            assert canonical(quantity.get("unit")) not in DOSE_ONLY, quantity
+        units[detail["quantity"]["unit"]] += 1
+        package = next(
+            (e["extension"] for e in detail["extension"] if e["url"].endswith("/package")), None
+        )
+        if package is not None:
+            size = next(p["valueQuantity"]["value"] for p in package if p["url"] == "size")
+            assert (detail["quantity"]["value"] / size) % 1 == 0, detail  # whole packages
+    assert report.synced > 0
+    assert {"tablet", "mL", "inhaler"} <= set(units), units
