@@ -27,6 +27,7 @@ from mappings.fhir_values import (
     item_object,
     show_code,
 )
+from mappings.medications import concept_text
 from mappings.profile import V3_GTS_ABBREVIATION
 
 require_fields(
@@ -158,17 +159,10 @@ def map_dosage(item: JsonObject) -> tuple[Dosage, str | None]:
         both_eyes = says_both_eyes(text)
     if not both_eyes and item.get("site") is not None:
         site = get_object(item, "site", "")
-        both_eyes = site is not None and says_both_eyes(_concept_words(site))
+        both_eyes = site is not None and says_both_eyes(concept_text(site) or "")
     return Dosage(  # positional: see the require_fields above
         exact(dose), frequency, period_days, as_needed, sequence, unit, bounded, both_eyes, prn_text
     ), unit
-
-
-def _concept_words(concept: JsonObject) -> str:
-    words = [concept.get("text")] + [
-        c.get("display") for c in concept.get("coding") or () if type(c) is dict
-    ]
-    return " ".join(w for w in words if type(w) is str)
 
 
 def _dose(rates: list[Any]) -> tuple[float | None, str | None]:

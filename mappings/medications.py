@@ -131,7 +131,7 @@ def medication_facts(medication: JsonObject, where: str) -> ProductFacts | None:
     form_text = None
     form = get_object(medication, "form", where)
     if form is not None:
-        form_text = _concept_text(form)
+        form_text = concept_text(form)
     amount = amount_unit = None
     unbreakable = False
     ratio = get_object(medication, "amount", where)
@@ -178,7 +178,8 @@ def medication_facts(medication: JsonObject, where: str) -> ProductFacts | None:
     )
 
 
-def _concept_text(concept: JsonObject) -> str | None:
+def concept_text(concept: JsonObject) -> str | None:
+    """The text and coding displays of a concept, joined (None when it has none)."""
     words = [concept.get("text")] + [
         c.get("display") for c in concept.get("coding") or () if type(c) is dict
     ]

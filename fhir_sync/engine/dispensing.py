@@ -18,7 +18,7 @@ from typing import Final
 
 from fhir_sync.engine.products import Form, Product, Source, resolve_product
 from fhir_sync.engine.types import Dosage, Fill, Order, Preferences
-from fhir_sync.engine.units import ML, canonical, is_dispensable, mass_mg
+from fhir_sync.engine.units import ML, canonical, is_dispensable, mass_mg, show
 
 # U-100: the concentration of insulin unless the product states another (domain.md s.7).
 DEFAULT_INSULIN_UNITS_PER_ML: Final = Fraction(100)
@@ -279,7 +279,7 @@ def _increment(
                 f"{'bottle' if product.form is Form.EYE_DROPS else 'vial'} of {float(bottle):g} mL",
             )
     elif order.package_size:
-        return order.package_size, True, f"package of {_show(order.package_size)}"
+        return order.package_size, True, f"package of {show(order.package_size)}"
     if per_dose is not None and per_dose > 0 and per_dose.denominator == 1 and per_dose > 1:
         # Weekly and every-N-days drugs go out in whole doses (methotrexate 6 tablets a week).
         return per_dose, False, None
@@ -303,7 +303,7 @@ def _fallback_increment(
         if product.package is not None and unit == product.unit:
             return product.package, True, product.package_text
     elif order.package_size:
-        return order.package_size, True, f"package of {_show(order.package_size)}"
+        return order.package_size, True, f"package of {show(order.package_size)}"
     return Fraction(1), False, None
 
 
@@ -394,14 +394,8 @@ def _cross_check(
     return [
         (
             FLAG_DOSE_SUPPLY,
-            f"the dosage uses {_show(daily)} a day, so the prescribed {_show(amount)} last "
-            f"{lasts} days, not the {_show(days)} days the prescription says: confirm the dose "
+            f"the dosage uses {show(daily)} a day, so the prescribed {show(amount)} last "
+            f"{lasts} days, not the {show(days)} days the prescription says: confirm the dose "
             "on the pre-pickup call",
         )
     ]
-
-
-def _show(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    return f"{float(value):.4g}"

@@ -14,7 +14,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Final
 
-from fhir_sync.engine.units import ML, canonical, mass_mg
+from fhir_sync.engine.units import ML, canonical, mass_mg, show
 
 
 class Source(StrEnum):
@@ -318,9 +318,9 @@ def _package(
     form = product.form
     if form is Form.INHALER:
         if unit == "actuation":
-            return Fraction(1), amount, "actuation", f"inhaler of {_n(amount)} actuations"
+            return Fraction(1), amount, "actuation", f"inhaler of {show(amount)} actuations"
         if unit == "inhaler":
-            return amount, None, None, f"{_n(amount)} inhaler(s)"
+            return amount, None, None, f"{show(amount)} inhaler(s)"
         return None
     if product.unit == ML:
         if unit == ML:
@@ -334,10 +334,10 @@ def _package(
                 if not fact.unbreakable and fact.source is not Source.PACKAGE_EXTENSION:
                     return None  # a stock bottle: liquids are measured out of it
                 what = "bottle"
-            return amount, None, None, f"{what} of {_n(amount)} mL"
+            return amount, None, None, f"{what} of {show(amount)} mL"
         if unit == "unit" and product.per_unit_of == "unit" and product.per_unit:
             volume = amount / product.per_unit
-            return volume, None, None, f"package of {_n(volume)} mL ({_n(amount)} units)"
+            return volume, None, None, f"package of {show(volume)} mL ({show(amount)} units)"
         if unit == "drop" and form is Form.EYE_DROPS:
             return None  # a drop count is no volume; the bottle size must be stated in mL
         if unit == "pen" and form in (Form.INSULIN_PEN, Form.PEN):
@@ -352,14 +352,10 @@ def _package(
             return None  # a stock bottle of tablets is counted out of, not sold whole
         noun = {"tablet": "tablets", "capsule": "capsules"}.get(product.unit, product.unit)
         kind = "pack" if product.form in (Form.SOLID, Form.PACK) else "box"
-        return amount, None, None, f"{kind} of {_n(amount)} {noun}"
+        return amount, None, None, f"{kind} of {show(amount)} {noun}"
     if unit == "mass" and product.unit == "g":
         factor = mass_mg(fact.amount_unit)
         assert factor is not None
         grams = amount * factor / 1000
-        return grams, None, None, f"tube of {_n(grams)} g"
+        return grams, None, None, f"tube of {show(grams)} g"
     return None
-
-
-def _n(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"

@@ -171,3 +171,10 @@ def is_dispensable(unit: str | None) -> bool:
     """Whether a quantity in `unit` is something a pharmacy hands over (not mg, puffs...)."""
     name = canonical(unit)
     return name is not None and name not in DOSE_ONLY
+
+
+def show(value: Fraction) -> str:
+    """A quantity for a note: whole numbers plain, others to 4 significant digits."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{float(value):.4g}"
