@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from fhir_sync.engine.types import Fill, exact
+from fhir_sync.engine.types import Fill
 from mappings.codes import COMPLETING_SUPPLY_TYPES, MEDICATION_DISPENSE_STATUS
 from mappings.contract import require_fields
 from mappings.dispenses_fast import common_dispense
@@ -105,8 +105,8 @@ def _map(res: JsonObject) -> FillInput | None:
         handed_over,
         _order_id(res),
         drug_key,
-        exact(days_supply),
-        exact(quantity),
+        days_supply,
+        quantity,
         _completes_partial(res),
         unit,
     )

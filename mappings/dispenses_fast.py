@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from fhir_sync.engine.types import Fill, exact
+from fhir_sync.engine.types import Fill
 from mappings.codes import COMPLETING_SUPPLY_TYPES
 from mappings.fhir_values import ID_PATTERN, parse_fhir_date
 from mappings.profile import RXNORM, UCUM, V3_ACT_CODE
@@ -77,8 +77,8 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         handed_over,
         order_id,
         drug_key,
-        exact(days_supply),
-        exact(quantity),
+        days_supply,
+        quantity,
         completes,
         unit,
     )

@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Final
 
 from fhir_sync.engine.products import Form, Product, Source, resolve_product
-from fhir_sync.engine.types import Dosage, Fill, Order, Preferences
+from fhir_sync.engine.types import Dosage, Fill, Order, Preferences, exact
 from fhir_sync.engine.units import ML, canonical, is_dispensable, mass_mg, show
 
 # U-100: the concentration of insulin unless the product states another (domain.md s.7).
@@ -325,10 +325,10 @@ def _from_fills(
     """The last dispense's quantity / days supply, in a dispense unit."""
     for fill in reversed(fills):
         if fill.quantity and fill.days_supply and fill.quantity > 0 and fill.days_supply > 0:
-            found = _dispense_amount(fill.quantity, fill.unit, product)
+            found = _dispense_amount(exact(fill.quantity), fill.unit, product)
             if found is not None:
                 amount, unit = found
-                return amount / fill.days_supply, unit
+                return amount / exact(fill.days_supply), unit
     return None
 
 
@@ -367,7 +367,7 @@ def fill_amount(fill: Fill, dispensing: Dispensing) -> Fraction | None:
     """A dispense's quantity in the order's dispense unit, None when it cannot be told."""
     if fill.quantity is None or fill.quantity <= 0:
         return None
-    found = _dispense_amount(fill.quantity, fill.unit, dispensing.product)
+    found = _dispense_amount(exact(fill.quantity), fill.unit, dispensing.product)
     if found is None:
         return None
     amount, unit = found

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 from fhir_sync.engine.anchor import Due, choose_anchor, join_day
-from fhir_sync.engine.dispensing import FLAG_PACK_CYCLE, Dispensing, resolve
+from fhir_sync.engine.dispensing import FLAG_PACK_CYCLE, Dispensing, Unresolved, resolve
 from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
 from fhir_sync.engine.renewals import fills_left, renewal_for
 from fhir_sync.engine.rules import authorization
@@ -17,6 +17,7 @@ from fhir_sync.engine.types import Exclusion, Fill, Order, OrderPlan, PatientPla
 
 # Cycle lengths a pharmacy may choose, to suggest one that whole packages fit.
 CYCLE_CHOICES = (28, 30, 90)
+NOT_ACTIVE = Unresolved("the order is not active")
 # How many of the anchors that carry a long-lasting package the plan lists.
 CARRYING_LISTED = 3
 
@@ -42,7 +43,10 @@ def plan_patient(
     candidates = [
         Candidate(
             order,
-            resolve(order, by_order.get(order.id, ()), prefs),
+            # Only an active order can be synced; half of a history is old orders.
+            resolve(order, by_order.get(order.id, ()), prefs)
+            if order.status == "active"
+            else NOT_ACTIVE,
             authorization(order),
         )
         for order in ordered

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final
 
 from fhir_sync.engine.units import ML, canonical, mass_mg, show
@@ -182,11 +183,13 @@ def _injection_unit(text: str | None) -> str:
     return "kit"
 
 
+@lru_cache(maxsize=4096)
 def resolve_product(facts: tuple[ProductFacts, ...]) -> Product | None:
     """The product from `facts` (in order of trust); None when no source names a form.
 
     A form is taken from the first source that names one; strength and package from the first
-    source that states them in a unit that fits that form.
+    source that states them in a unit that fits that form. Cached: a population has a few
+    thousand distinct products.
     """
     form: Form | None = None
     form_text: str | None = None

@@ -24,6 +24,8 @@ def exact(value: Any) -> Any:
     if kind is int:
         return Fraction(value)
     if kind is float:
+        if value.is_integer():
+            return Fraction(int(value))  # most doses and quantities; 3x cheaper than parsing
         return Fraction(repr(value))
     return Fraction(value)
 
@@ -131,23 +133,18 @@ class Fill:
     """A completed dispense. `order_id` is the authorizing order when known.
 
     `completes_partial` marks the completion of a partial fill (v3 FFC/RFC...), which does not
-    use another refill; `days_supply` or `quantity` (in `unit`) say how long it lasts.
+    use another refill; `days_supply` or `quantity` (in `unit`) say how long it lasts. They are
+    kept as given (a million fills are mapped; few are divided) and read exactly when used.
     """
 
     id: str
     handed_over: date
     order_id: str | None = None
     drug_key: str | None = None
-    days_supply: Fraction | None = None
-    quantity: Fraction | None = None
+    days_supply: float | Fraction | None = None
+    quantity: float | Fraction | None = None
     completes_partial: bool = False
     unit: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.days_supply is not None and type(self.days_supply) is not Fraction:
-            object.__setattr__(self, "days_supply", exact(self.days_supply))
-        if self.quantity is not None and type(self.quantity) is not Fraction:
-            object.__setattr__(self, "quantity", exact(self.quantity))
 
 
 @dataclass(frozen=True, slots=True)
