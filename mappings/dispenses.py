@@ -37,6 +37,7 @@ FILL_FIELDS: Final = (
     "days_supply",
     "quantity",
     "completes_partial",
+    "unit",
 )
 require_fields(Fill, FILL_FIELDS)
 
@@ -91,13 +92,14 @@ def _map(res: JsonObject) -> FillInput | None:
     if concept is not None:
         drug_key, _names = read_concept(concept, concept_where)
 
-    days_supply = quantity = None
+    days_supply = quantity = unit = None
     days = get_object(res, "daysSupply", "")
     if days is not None:
         days_supply = supply_days(duration_days(days, ".daysSupply"), ".daysSupply.value")
     amount = get_object(res, "quantity", "")
     if amount is not None:
         quantity = get_amount(amount, "value", ".quantity", MAX_QUANTITY)
+        unit = get_str(amount, "unit", ".quantity") or get_code(amount, "code", ".quantity")
 
     fill = Fill(  # positional: see FILL_FIELDS
         fill_id,
@@ -107,6 +109,7 @@ def _map(res: JsonObject) -> FillInput | None:
         days_supply,
         quantity,
         _completes_partial(res),
+        unit,
     )
     return FillInput(patient_id, fill)
 

@@ -50,7 +50,8 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
     if drug_key is None:
         return None
     days_supply = _days(get("daysSupply"))
-    quantity = _amount(get("quantity"))
+    amount = get("quantity")
+    quantity = _amount(amount)
     if days_supply == _NO or quantity == _NO:
         return None
     if (
@@ -59,6 +60,13 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         and not MIN_SUPPLY_DAYS <= days_supply <= MAX_SUPPLY_DAYS
     ) or (quantity is not None and quantity > MAX_QUANTITY):
         return None  # the full mapper names the element
+    unit = None
+    if amount is not None:
+        unit = amount.get("unit")
+        if unit is None:
+            unit = amount.get("code")
+        if unit is not None and (type(unit) is not str or not unit or unit.strip() != unit):
+            return None
     prescriptions = get("authorizingPrescription")
     order_id = None
     if prescriptions is not None:
@@ -74,7 +82,14 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         if completes is None:
             return None
     return patient_id, Fill(  # positional: see dispenses.FILL_FIELDS
-        fill_id, handed_over, order_id, drug_key, days_supply, quantity, completes
+        fill_id,
+        handed_over,
+        order_id,
+        drug_key,
+        days_supply,
+        quantity,
+        completes,
+        unit,
     )
 
 

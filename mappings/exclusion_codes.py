@@ -22,7 +22,9 @@ EXCLUSION_DISPLAY: Final[dict[Exclusion, str]] = {
     Exclusion.ACUTE: "Acute course",
     Exclusion.SEASONAL: "Seasonal course",
     Exclusion.EXPIRED: "Prescription expired",
+    Exclusion.AS_NEEDED_TEXT: "As needed (said in the dosage text)",
     Exclusion.NO_DAILY_DOSE: "No daily dose to plan from",
+    Exclusion.NO_DISPENSE_UNIT: "No dispense unit to size a fill in",
     Exclusion.DUPLICATE: "Duplicate of another order",
 }
 UNKNOWN_DISPLAY: Final = "Not synchronized"

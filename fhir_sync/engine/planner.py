@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
+from fractions import Fraction
 
 from fhir_sync.engine.anchor import Cost, Layout, anchor_costs, choose_layout
 from fhir_sync.engine.calendar import next_open_day
+from fhir_sync.engine.dispensing import FLAG_PACK_CYCLE, Dispensing, Unresolved, resolve
 from fhir_sync.engine.placement import Kind, Need, Placement, need_for, too_soon_days
 from fhir_sync.engine.reconcile import Candidate, duplicate_winners, exclusion
 from fhir_sync.engine.renewals import fills_left, renewal_for
 from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.supply import (
-    daily_dose,
+    cycle_units,
     days_covered,
+    early_days,
     last_fill_days,
     run_out,
     slack_days,
@@ -34,6 +38,11 @@ from fhir_sync.engine.visits import Trip
 SHORT_FILL_CODES = ("47", "61")  # shortened days supply; synchronization
 AFTER_SHORT_FILL_CODES = ("48",)  # fill after a shortened days supply
 EARLY_SYNC_CODES = ("61",)  # synchronization: dispensed before it is due, with the others
+# Cycle lengths a pharmacy may choose, to suggest one that whole packages fit.
+CYCLE_CHOICES = (28, 30, 90)
+NOT_ACTIVE = Unresolved("the order is not active")
+# How many of the anchors that carry a long-lasting package the plan lists.
+CARRYING_LISTED = 3
 
 
 def plan_patient(
@@ -103,7 +112,14 @@ def _prepare(
     by_order, by_drug = _attribute_fills(ordered, history)
 
     candidates = [
-        Candidate(order, daily_dose(order, by_order.get(order.id, ())), authorization(order))
+        Candidate(
+            order,
+            # Only an active order can be synced; half of a history is old orders.
+            resolve(order, by_order.get(order.id, ()), prefs)
+            if order.status == "active"
+            else NOT_ACTIVE,
+            authorization(order),
+        )
         for order in ordered
     ]
     reasons = {c.order.id: exclusion(c, today) for c in candidates}
@@ -142,14 +158,15 @@ def anchor_candidates(
 
 
 def _need(c: Candidate, fills: Iterable[Fill], today: date, prefs: Preferences) -> Need:
-    assert c.daily is not None
+    found = c.dispensing
+    assert isinstance(found, Dispensing)
     history = list(fills)
-    out = run_out(history, c.daily)
+    out = run_out(history, found)
     # Nothing can be handed over before the pharmacy next opens.
     first = next_open_day(today, prefs.closed_weekdays)
     due = first if out is None or out < first else out
     threshold = prefs.threshold_for(c.order.form)
-    last = last_fill_days(history, c.daily)
+    last = last_fill_days(history, found)
     earliest = first
     if last is not None:
         paid = last[0] + timedelta(days=too_soon_days(last[1], threshold))
@@ -158,9 +175,9 @@ def _need(c: Candidate, fills: Iterable[Fill], today: date, prefs: Preferences) 
         c.order.id,
         due.toordinal(),
         earliest.toordinal(),
-        slack_days(c.daily, c.order.package_size),
-        c.daily,
-        c.order.package_size,
+        slack_days(found.daily, found.step, prefs.cycle_days),
+        found.daily,
+        found.step,
         threshold,
         prefs.cycle_days,
     )
@@ -214,31 +231,76 @@ def _synced_plan(
     today: date,
     prefs: Preferences,
 ) -> OrderPlan:
-    assert c.daily is not None
+    found = c.dispensing
+    assert isinstance(found, Dispensing)
     need, placement, trip = where
-    order, daily, cycle = c.order, c.daily, prefs.cycle_days
+    order, daily, step, cycle = c.order, found.daily, found.step, prefs.cycle_days
     anchor = date.fromordinal(layout.anchor)
     day = date.fromordinal(trip.day)
     due = date.fromordinal(need.due)
     earliest = date.fromordinal(need.earliest)
-    cycle_quantity = units_for(cycle, daily, order.package_size)
-    cycle_billed = days_covered(cycle_quantity, daily)
     kind = placement.kind
     join = date.fromordinal(placement.join) if placement.join is not None else None
+    flags = list(found.flags)
+    carrying: tuple[date, ...] = ()
+    cycles_per_fill = 1
+    fitting: int | None = None
+    reason: str | None = None
+    if need.pack:
+        # One package outlasts a cycle: never refilled every cycle, but on the anchor of the
+        # cycle in which the supply runs out when the payer pays it then (else on its run-out
+        # date), and so on for the next ones.
+        cycles_per_fill = math.floor(step / daily / cycle)
+        quantity = cycle_quantity = step
+        lasts = cycle_billed = days_covered(step, daily)
+        early = early_days(lasts, cycle)
+        carrying = _carrying(
+            max(due, day) + timedelta(days=lasts),
+            day + timedelta(days=too_soon_days(lasts, need.threshold)),
+            early,
+            anchor,
+            lasts,
+            need.threshold,
+            cycle,
+        )
+        # The first dispense on an anchor: where this order's supply joins the cycle.
+        join = next(
+            (d for d in (day, *carrying) if _is_anchor(d, anchor, cycle)),
+            carrying[-1],
+        )
+        reason = (
+            f"one {found.package_text or 'dispense'} lasts {lasts} days "
+            f"({cycles_per_fill} cycle{'s' if cycles_per_fill > 1 else ''} or more): dispensed "
+            "on the anchor of the cycle in which the supply runs out"
+        )
+        if not _is_anchor(day, anchor, cycle):
+            reason = "a whole package on its run-out date; then " + reason
+    else:
+        cycle_quantity = cycle_units(cycle, daily, step)
+        if (cycle * daily / step).denominator != 1 and step / daily >= 2:
+            fitting = next(
+                (n for n in CYCLE_CHOICES if n != cycle and (n * daily / step).denominator == 1),
+                None,
+            )
+            flags.append((FLAG_PACK_CYCLE, _pack_note(found, step / daily, cycle, fitting)))
+        cycle_billed = days_covered(cycle_quantity, daily)
     if kind is Kind.SHORT and join is not None and day >= join:
         kind = Kind.LATE  # a closed pharmacy pushed the short fill onto the pickup itself
     short = kind is Kind.SHORT
     if short:
         assert join is not None
         # Dispensed early, the supply still on hand carries over: the fill covers due -> join.
-        quantity = units_for((join - max(day, due)).days, daily, order.package_size)
-    else:
+        quantity = units_for((join - max(day, due)).days, daily, step)
+    elif not need.pack:
         quantity = cycle_quantity
     billed = days_covered(quantity, daily)
     paid_next = day + timedelta(days=too_soon_days(billed, need.threshold))
     codes = SHORT_FILL_CODES if short else EARLY_SYNC_CODES if kind is Kind.EARLY else ()
     fills = [PlannedFill(day, billed, quantity, earliest, codes, "short fill" if short else "")]
-    if short:
+    if need.pack:
+        fills.append(PlannedFill(carrying[0], billed, quantity, paid_next, (), "package fill"))
+        fills[0] = PlannedFill(day, billed, quantity, earliest, codes, "package fill")
+    elif short:
         assert join is not None
         fills.append(
             PlannedFill(join, cycle_billed, cycle_quantity, paid_next, AFTER_SHORT_FILL_CODES)
@@ -255,14 +317,14 @@ def _synced_plan(
         order.schedule,
         c.auth,
         remaining,
-        _upcoming(fills, join, anchor, cycle),
+        [(f.day, f.label) for f in fills] if need.pack else _upcoming(fills, join, anchor, cycle),
         today,
         prefs.lead_days,
     )
     return OrderPlan(
         order_id=order.id,
         synced=True,
-        reason=_why(kind, day, due, join, anchor, earliest, billed, trip.gap),
+        reason=reason or _why(kind, day, due, join, anchor, earliest, billed, trip.gap),
         daily_dose=daily,
         run_out=due,
         next_fill=day,
@@ -276,9 +338,75 @@ def _synced_plan(
         earliest_fill=earliest,
         clarification=codes,
         fills=tuple(fills),
-        own_date=join is None,
+        own_date=join is None or (need.pack and not _is_anchor(join, anchor, cycle)),
         gap_days=trip.gap,
+        unit=found.unit,
+        increment=step,
+        package=found.package_text if found.whole_package else None,
+        cycles_per_fill=cycles_per_fill,
+        carrying=carrying,
+        sources=_sources(found),
+        flags=tuple(flags),
+        fitting_cycle=fitting,
     )
+
+
+def _is_anchor(day: date, anchor: date, cycle: int) -> bool:
+    return day >= anchor and (day - anchor).days % cycle == 0
+
+
+def _carry_day(runs_out: date, paid: date, early: int, anchor: date, cycle: int) -> date:
+    """When a package outlasting a cycle is handed over: on the anchor of the cycle in which
+    the supply runs out when that anchor is at most `early` days before it and the payer pays
+    the refill then (from `paid`), else on the run-out date itself."""
+    if runs_out < anchor:
+        return runs_out
+    day = anchor + timedelta(days=(runs_out - anchor).days // cycle * cycle)
+    return day if (runs_out - day).days <= early and day >= paid else runs_out
+
+
+def _carrying(
+    runs_out: date,
+    paid: date,
+    early: int,
+    anchor: date,
+    lasts: int,
+    threshold: Fraction,
+    cycle: int,
+) -> tuple[date, ...]:
+    """The next days that carry a package, each found by `_carry_day` from the last one."""
+    days = []
+    end = runs_out
+    for _ in range(CARRYING_LISTED):
+        day = _carry_day(end, paid, early, anchor, cycle)
+        days.append(day)
+        end = max(end, day) + timedelta(days=lasts)
+        paid = day + timedelta(days=too_soon_days(lasts, threshold))
+    return tuple(days)
+
+
+def _pack_note(found: Dispensing, step_days: Fraction, cycle: int, fitting: int | None) -> str:
+    what = found.package_text or "dose"
+    note = (
+        f"whole packages ({what}, {math.floor(step_days)} days each) do not fill a {cycle}-day "
+        "cycle: each anchor fill is the fewest whole ones that reach the next anchor with what "
+        "is on hand"
+    )
+    if fitting is not None:
+        note += f"; a {fitting}-day cycle would fit them"
+    return note
+
+
+def _sources(found: Dispensing) -> tuple[tuple[str, str], ...]:
+    product = found.product
+    sources = [("daily", str(found.source))]
+    if product is not None:
+        sources.append(("unit", str(product.form_source)))
+        if product.strength_source is not None:
+            sources.append(("strength", str(product.strength_source)))
+        if product.package_source is not None and found.whole_package:
+            sources.append(("package", str(product.package_source)))
+    return tuple(sources)
 
 
 def _labelled(fill: PlannedFill, anchor: date) -> PlannedFill:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from fhir_sync.engine.dispensing import Dispensing, Unresolved
 from fhir_sync.engine.rules import Authorization
 from fhir_sync.engine.types import Exclusion, Order
 
@@ -19,7 +20,7 @@ class Candidate:
     """An order with what the engine derived for it, before duplicates are resolved."""
 
     order: Order
-    daily: float | None
+    dispensing: Dispensing | Unresolved
     auth: Authorization
 
 
@@ -44,8 +45,13 @@ def exclusion(candidate: Candidate, today: date) -> tuple[Exclusion, str] | None
             Exclusion.DISCHARGE,
             "discharge order: reconcile it with the community prescription first",
         )
-    if any(d.as_needed for d in order.dosages):
-        return Exclusion.AS_NEEDED, "taken as needed (PRN): no predictable run-out date"
+    dosages = order.dosages
+    if dosages and all(d.as_needed or d.prn_text for d in dosages):
+        if any(d.as_needed for d in dosages):
+            return Exclusion.AS_NEEDED, "taken as needed (PRN): no predictable run-out date"
+        return Exclusion.AS_NEEDED_TEXT, (
+            "the dosage text says it is taken as needed (PRN): no predictable run-out date"
+        )
     if order.course == "acute":
         return Exclusion.ACUTE, "acute course of therapy: not a maintenance medication"
     if order.course == "seasonal":
@@ -55,9 +61,16 @@ def exclusion(candidate: Candidate, today: date) -> tuple[Exclusion, str] | None
         return Exclusion.EXPIRED, (
             f"prescription expired on {expires.isoformat()}: a new prescription is needed"
         )
-    if candidate.daily is None:
-        return Exclusion.NO_DAILY_DOSE, (
-            "no usable daily dose in the dosage, the dispense request or the fill history"
+    found = candidate.dispensing
+    if isinstance(found, Unresolved):
+        if not order.dosages:
+            return Exclusion.NO_DAILY_DOSE, (
+                "no usable daily dose in the dosage, the dispense request or the fill history"
+            )
+        return Exclusion.NO_DISPENSE_UNIT, (
+            f"cannot size a dispense: {found.missing}, and neither the prescription's quantity "
+            "with its supply duration nor a past dispense's quantity with its days supply "
+            "says how much is used a day"
         )
     return None
 
