@@ -29,10 +29,10 @@ def fill_days(fill: Fill, dispensing: Dispensing) -> int | None:
     divided by puffs a day); None when neither tells.
     """
     if fill.days_supply is not None and fill.days_supply > 0:
-        return math.floor(fill.days_supply)
+        return min(MAX_ON_HAND_DAYS, math.floor(fill.days_supply))
     amount = fill_amount(fill, dispensing)
     if amount is not None:
-        return math.floor(amount / dispensing.daily)
+        return min(MAX_ON_HAND_DAYS, math.floor(amount / dispensing.daily))
     return None
 
 
@@ -83,7 +83,7 @@ def cycle_units(cycle: int, daily: Fraction, step: Fraction) -> Fraction:
 
 def days_covered(quantity: Fraction, daily: Fraction) -> int:
     """The true days supply of a quantity (what must be billed): floor, never more."""
-    return math.floor(quantity / daily)
+    return min(MAX_ON_HAND_DAYS, math.floor(quantity / daily))
 
 
 def slack_days(daily: Fraction, step: Fraction, cycle: int) -> int:
