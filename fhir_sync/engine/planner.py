@@ -156,7 +156,7 @@ def _prepare(
     out = _Prepared(
         candidates, reasons, by_order, _notes(history.notes, resolved.notes), resolved.followed
     )
-    doses = _doses_by_drug(candidates)
+    doses = _doses_by_drug(candidates, by_order, prefs)
     for c in syncable:
         oid = c.order.id
         if reasons[oid] is not None:
@@ -252,16 +252,24 @@ def _candidate(order: Order, fills: Sequence[Fill], today: date, prefs: Preferen
     return Candidate(planned, found, authorization(order), course)
 
 
-def _doses_by_drug(candidates: Sequence[Candidate]) -> dict[str, list[tuple[date, Fraction]]]:
-    """(date written, daily dose) of the orders of each drug that has several, any status."""
+def _doses_by_drug(
+    candidates: Sequence[Candidate], by_order: Mapping[str, Sequence[Fill]], prefs: Preferences
+) -> dict[str, list[tuple[date, Fraction]]]:
+    """(date written, daily amount) of the orders of each drug that has several, any status:
+    an order no longer active is sized here only, when another order of its drug needs it."""
     counts: dict[str, int] = {}
     for c in candidates:
         counts[c.order.drug_key] = counts.get(c.order.drug_key, 0) + 1
     doses: dict[str, list[tuple[date, Fraction]]] = {}
     for c in candidates:
         day = written(c.order)
-        if counts[c.order.drug_key] > 1 and day is not None and c.daily is not None:
-            doses.setdefault(c.order.drug_key, []).append((day, c.daily))
+        if counts[c.order.drug_key] < 2 or day is None:
+            continue
+        found = c.dispensing
+        if found is NOT_ACTIVE:
+            found = dispensing_for(c.order, by_order.get(c.order.id, ()), prefs)
+        if isinstance(found, Dispensing):
+            doses.setdefault(c.order.drug_key, []).append((day, found.daily))
     return doses
 
 
