@@ -89,7 +89,9 @@ def create_app(
     )
     endpoint_clients = clients or EndpointClients(LiveSettings())
     app.state.clients = endpoint_clients
-    work = BackgroundWork(database, app.state.enrollment, endpoint_clients)
+    work = BackgroundWork(
+        database, app.state.enrollment, endpoint_clients, fixed_day=settings.today
+    )
     install_error_handlers(app)
     install_openapi(app)
     install_security(app, settings, database)
