@@ -30,6 +30,7 @@ from fhir_sync.engine.cycle_types import (
 from fhir_sync.fill_settings import cycle_values, parse_fill_settings
 from fhir_sync.services.cycle_facts import dump_facts, dump_item, load_facts
 from fhir_sync.store import cycle as store
+from fhir_sync.store.database import write_transaction
 from fhir_sync.store.resources import ids_for_patient, read_resource
 from fhir_sync.store.tables import Enrollment as EnrollmentRow
 from mappings.cycle_profile import SID_CYCLE_ITEM
@@ -201,7 +202,7 @@ def run_cycle_day(
     after: str | None = None
     total = created = caught = 0
     while True:
-        with engine.begin() as connection:
+        with write_transaction(engine) as connection:
             rows = store.active_enrollments(connection, after, BATCH)
             if not rows:
                 break
