@@ -4,8 +4,8 @@ engine derivation of the same days, measured in the same run.
 * **run**: `run_cycle_day` on a migrated database (SQLite file, or PostgreSQL with
   `--postgres URL`): reads every active enrollment and its cycle facts in batches, derives the
   day, inserts the new items and stores the facts, one transaction per batch.
-* **baseline**: the same derivation (`derive_and_roll`) over the same facts, in memory, for the same day: the rules'
-  own cost, with no database.
+* **baseline**: the same derivation (`derive_and_roll`) over the same facts, in memory, for
+  the same day: the rules' own cost, with no database.
 
 The ratio run / baseline is what storing the cycle costs on top of deciding it. The first day
 (every enrollment's facts created) is reported apart from the steady days that follow.
