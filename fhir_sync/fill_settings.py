@@ -81,7 +81,7 @@ def _daily_limit(value: Any) -> int | None:
     return number or None
 
 
-FILL_SETTINGS: Final = (
+FILL_SETTINGS: tuple[FillSetting, ...] = (
     FillSetting(
         "window_days",
         "--window-days",
@@ -119,6 +119,55 @@ FILL_SETTINGS: Final = (
         "Pickups an open day can take; 0 means no limit (default 40).",
     ),
 )
+# The monthly cycle's settings (engine.cycle_types.CycleSettings fields; docs/cycle.md). The
+# lead days are the enrollment's own `leadDays`; these are given like the fill settings.
+CYCLE_SETTINGS: Final = (
+    FillSetting(
+        "prep_days",
+        "--prep-days",
+        "prepDays",
+        _int_in(0, 29),
+        "Days before the pickup the fills are prepared (a prepare-fills Task; default 3).",
+    ),
+    FillSetting(
+        "call_retries",
+        "--call-retries",
+        "callRetries",
+        _int_in(0, 10),
+        "Calls made again, a day apart, after no answer or a wrong number (default 2).",
+    ),
+    FillSetting(
+        "renewal_follow_up_business_days",
+        "--renewal-follow-up-days",
+        "renewalFollowUpDays",
+        _int_in(1, 60),
+        "Business days without the prescriber's answer before a renewal is sent again (default 3).",
+    ),
+    FillSetting(
+        "renewal_escalation_business_days",
+        "--renewal-escalation-days",
+        "renewalEscalationDays",
+        _int_in(1, 60),
+        "Further business days without an answer before a renewal is escalated (default 2).",
+    ),
+    FillSetting(
+        "return_to_stock_days",
+        "--return-to-stock-days",
+        "returnToStockDays",
+        _int_in(1, 60),
+        "Days after a missed pickup before its fills go back to stock (default 10).",
+    ),
+    FillSetting(
+        "unconfirmed_pickup_days",
+        "--unconfirmed-pickup-days",
+        "unconfirmedPickupDays",
+        _int_in(1, 60),
+        "Days after a pickup with no dispense recorded before it is a pharmacist's item "
+        "(default 2).",
+    ),
+)
+CYCLE_KEYS: Final = frozenset(s.key for s in CYCLE_SETTINGS)
+FILL_SETTINGS = FILL_SETTINGS + CYCLE_SETTINGS
 BY_KEY: Final = {s.key: s for s in FILL_SETTINGS}
 BY_PARAMETER: Final = {s.parameter: s for s in FILL_SETTINGS}
 
@@ -127,7 +176,9 @@ def apply_fill_settings(prefs: Preferences, values: Mapping[str, Any]) -> Prefer
     """`prefs` with the settings given (by key, already parsed); None values are skipped,
     except `daily_limit`, where None is the parsed 'no limit'."""
     changes = {
-        k: v for k, v in values.items() if k in BY_KEY and (v is not None or k == "daily_limit")
+        k: v
+        for k, v in values.items()
+        if k in BY_KEY and k not in CYCLE_KEYS and (v is not None or k == "daily_limit")
     }
     return replace(prefs, **changes) if changes else prefs
 
@@ -157,3 +208,8 @@ def stored_form(values: Mapping[str, Any]) -> dict[str, Any]:
         else:
             stored[key] = value
     return stored
+
+
+def cycle_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The cycle settings among parsed settings (CycleSettings keyword arguments)."""
+    return {k: v for k, v in values.items() if k in CYCLE_KEYS and v is not None}

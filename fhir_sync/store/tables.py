@@ -335,3 +335,41 @@ class StaffSession(SQLModel, table=True):
     last_seen: datetime
     expires_at: datetime
     flash: str | None = Field(default=None, sa_type=Text)
+
+
+class CycleState(SQLModel, table=True):
+    """The dated facts of one enrollment's monthly cycle (cycles, calls, pickups, renewal
+    answers, stops, change sets) as JSON, and the last day whose items were derived: the
+    next run derives from the day after it, so a day the worker missed is caught up."""
+
+    __tablename__ = "cycle_state"
+
+    patient_id: str = Field(primary_key=True, max_length=ID)
+    facts: str = Field(sa_type=Text)
+    derived_through: date | None = None
+    version: int = 1
+    updated_at: datetime
+
+
+class CycleItemRow(SQLModel, table=True):
+    """One derived cycle item. The key is the item identifier (`<patient>:<kind>:<anchor>...`),
+    so deriving a day twice inserts nothing twice. `state` is open or done (the worklist);
+    `resource_type`/`resource_id` name the resource it stands for, if any."""
+
+    __tablename__ = "cycle_item"
+    __table_args__ = (Index("ix_cycle_item_day_kind", "day", "kind"),)
+
+    id: str = Field(primary_key=True, max_length=REFERENCE)
+    patient_id: str = Field(max_length=ID, index=True)
+    kind: str = Field(max_length=32)
+    day: date
+    anchor: date
+    action: str = Field(sa_type=Text)
+    order_id: str | None = Field(default=None, max_length=ID)
+    resource_type: str | None = Field(default=None, max_length=32)
+    resource_id: str | None = Field(default=None, max_length=ID)
+    state: str = Field(default="open", max_length=16)
+    item: str = Field(sa_type=Text)  # the engine item as JSON
+    note: str | None = Field(default=None, sa_type=Text)  # a preparation's hold reason
+    created_at: datetime
+    done_at: datetime | None = None

@@ -1,0 +1,431 @@
+"""The pharmacy's worklist and the actions that close its items (the services API).
+
+`day_worklist` is what `$worklist`, `fhir-sync worklist` and the staff web app show: the day's
+cycle items grouped (calls, preparations, pickups, renewals, reviews), each with what to do and
+the resource it stands for. The actions record what staff did (a call's outcome, a check-in, a
+pickup, a preparation Task's state) as dated facts of the enrollment, close the item, and
+derive again the days already derived, so an item the action makes due today (a review, a
+retry tomorrow once tomorrow is run) appears without waiting for the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Final
+
+from sqlalchemy import Connection, Engine
+
+from fhir_sync.engine.checkin import CheckInAnswers, CheckInResult, interpret_check_in
+from fhir_sync.engine.cycle import parse_item_id
+from fhir_sync.engine.cycle_types import (
+    Change,
+    ChangeSet,
+    Contact,
+    ContactOutcome,
+    Cycle,
+    CycleFill,
+    CycleSettings,
+    Enrollment,
+    ItemKind,
+    PickupStatus,
+)
+from fhir_sync.services.cycle_facts import dump_facts, load_facts, load_item
+from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, new_rows
+from fhir_sync.services.errors import NotEnrolledError, StateConflictError, VersionMismatchError
+from fhir_sync.store import cycle as store
+from fhir_sync.store.enrollments import get_enrollment
+from fhir_sync.store.tables import Enrollment as EnrollmentRow
+
+#: The worklist's groups, in the order staff work them, and the item kinds in each.
+GROUPS: Final = (
+    (
+        "calls",
+        (
+            ItemKind.OUTREACH,
+            ItemKind.CALL_RETRY,
+            ItemKind.NO_SHOW_FOLLOW_UP,
+            ItemKind.UNREACHED,
+            ItemKind.UPDATE_CONTACT,
+        ),
+    ),
+    ("preparations", (ItemKind.PREPARE, ItemKind.PULL_FILL)),
+    (
+        "pickups",
+        (
+            ItemKind.PICKUP,
+            ItemKind.RETURN_TO_STOCK,
+            ItemKind.UNCONFIRMED_PICKUP,
+            ItemKind.ROLL_FORWARD,
+        ),
+    ),
+    (
+        "renewals",
+        (ItemKind.RENEWAL_RESEND, ItemKind.RENEWAL_ESCALATE, ItemKind.RENEWAL_REJECTED),
+    ),
+    ("reviews", (ItemKind.REVIEW,)),
+)
+GROUP_OF: Final = {kind: name for name, kinds in GROUPS for kind in kinds}
+#: The preparation Task's states and the moves staff may make (R4 Task.status values).
+PREP_NEXT: Final = {
+    "requested": frozenset({"in-progress", "on-hold", "cancelled"}),
+    "on-hold": frozenset({"requested", "in-progress", "cancelled"}),
+    "in-progress": frozenset({"completed", "on-hold", "cancelled"}),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+class ActionRefusedError(StateConflictError):
+    """The action does not apply (a wrong state, an item of another kind, a closed item)."""
+
+
+class CycleNotFoundError(NotEnrolledError):
+    """No such cycle item, cycle or enrolled patient's cycle."""
+
+
+@dataclass(frozen=True, slots=True)
+class FillLine:
+    order_id: str
+    medication: str
+    quantity: float
+    unit: str
+    days_supply: int
+    earliest: date | None
+    scc: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistEntry:
+    """One item. `resource` is `Type/id` of the resource it stands for (None for items only
+    the worklist shows); `state` is open or done; `task_status` a preparation's Task state."""
+
+    item_id: str
+    patient_id: str
+    kind: str
+    group: str
+    day: date
+    anchor: date
+    action: str
+    state: str
+    urgent: bool
+    pickup: date | None
+    order_id: str | None
+    resource: str | None
+    fills: tuple[FillLine, ...]
+    hold_reasons: tuple[str, ...]
+    task_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistGroup:
+    name: str
+    entries: tuple[WorklistEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Worklist:
+    day: date
+    groups: tuple[WorklistGroup, ...]
+
+    @property
+    def entries(self) -> tuple[WorklistEntry, ...]:
+        return tuple(e for g in self.groups for e in g.entries)
+
+
+def _line(f: CycleFill) -> FillLine:
+    return FillLine(f.order_id, f.medication, f.quantity, f.unit, f.days_supply, f.earliest, f.scc)
+
+
+def _entry(row: store.StoredItem, task_status: str | None = None) -> WorklistEntry:
+    item = load_item(row.item)
+    status = task_status
+    holds = item.hold_reasons
+    if item.kind is ItemKind.PREPARE and status is None:
+        status = row.state if row.state not in ("open", "done") else None
+        status = status or (item.status.value if item.status else "requested")
+        if row.note and status == "on-hold":
+            holds = (row.note,)
+    return WorklistEntry(
+        item_id=row.id,
+        patient_id=row.patient_id,
+        kind=row.kind,
+        group=GROUP_OF[item.kind],
+        day=row.day,
+        anchor=row.anchor,
+        action=row.action,
+        state="open" if row.state not in ("done", "completed", "cancelled") else "done",
+        urgent=item.urgent,
+        pickup=item.pickup,
+        order_id=row.order_id,
+        resource=None if row.resource_type is None else f"{row.resource_type}/{row.resource_id}",
+        fills=tuple(_line(f) for f in item.fills),
+        hold_reasons=holds,
+        task_status=status,
+    )
+
+
+def day_worklist(
+    engine: Engine,
+    day: date,
+    *,
+    groups: Collection[str] | None = None,
+    open_only: bool = False,
+    patient_id: str | None = None,
+) -> Worklist:
+    """The day's items grouped, every group present (empty ones too), entries by identifier."""
+    kinds = None
+    if groups is not None:
+        unknown = set(groups) - {name for name, _ in GROUPS}
+        if unknown:
+            raise ActionRefusedError(f"unknown worklist group: {', '.join(sorted(unknown))}")
+        kinds = [k.value for name, ks in GROUPS if name in groups for k in ks]
+    with engine.connect() as connection:
+        rows = store.items_on(connection, day, kinds=kinds, patient_id=patient_id)
+    entries = [_entry(r) for r in rows]
+    if open_only:
+        entries = [e for e in entries if e.state == "open"]
+    chosen = [name for name, _ in GROUPS if groups is None or name in groups]
+    return Worklist(
+        day,
+        tuple(WorklistGroup(n, tuple(e for e in entries if e.group == n)) for n in chosen),
+    )
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def _load(
+    connection: Connection, patient_id: str
+) -> tuple[EnrollmentRow, store.StoredState, Enrollment]:
+    row = get_enrollment(connection, patient_id, for_update=True)
+    state = store.get_state(connection, patient_id)
+    if row is None or state is None:
+        raise CycleNotFoundError(f"no cycle for patient {patient_id}")
+    return row, state, load_facts(state.facts)
+
+
+def _save(
+    connection: Connection,
+    row: EnrollmentRow,
+    state: store.StoredState,
+    facts: Enrollment,
+    since: date,
+    now: datetime,
+    defaults: CycleSettings | None,
+) -> int:
+    """Store the new facts and derive again the days from `since` already derived."""
+    through = state.derived_through
+    created = 0
+    if through is not None and since <= through:
+        facts, items = derive_and_roll(facts, since, through, cycle_settings_of(row, defaults))
+        created = store.insert_new_items(connection, new_rows(items), now)
+    store.save_state(connection, row.patient_id, dump_facts(facts), through, now, previous=state)
+    return created
+
+
+def _cycle(facts: Enrollment, anchor: date) -> Cycle:
+    found = next((c for c in facts.cycles if c.anchor == anchor), None)
+    if found is None:
+        raise CycleNotFoundError(f"no cycle with anchor {anchor.isoformat()}")
+    return found
+
+
+def _replace_cycle(facts: Enrollment, cycle: Cycle) -> Enrollment:
+    return replace(
+        facts, cycles=tuple(cycle if c.anchor == cycle.anchor else c for c in facts.cycles)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecorded:
+    item_id: str
+    outcome: ContactOutcome
+    created: int
+
+
+def record_contact(
+    engine: Engine,
+    item_id: str,
+    outcome: ContactOutcome,
+    day: date,
+    *,
+    defaults: CycleSettings | None = None,
+    now: datetime | None = None,
+) -> ContactRecorded:
+    """The outcome of a call item (outreach, retry, no-show follow-up) made on `day`. A call
+    not answered is tried again the next open day, up to the enrollment's call retries."""
+    stamp = now or datetime.now(UTC)
+    patient_id, kind, anchor, _ = _parse(item_id)
+    if kind not in (ItemKind.OUTREACH, ItemKind.CALL_RETRY, ItemKind.NO_SHOW_FOLLOW_UP):
+        raise ActionRefusedError(f"a {kind.value} item is not a call")
+    with engine.begin() as connection:
+        stored = store.get_item(connection, item_id)
+        if stored is None:
+            raise CycleNotFoundError(f"no cycle item {item_id}")
+        if stored.state != "open":
+            raise ActionRefusedError("the call's outcome is already recorded")
+        row, state, facts = _load(connection, patient_id)
+        _cycle(facts, anchor)
+        facts = replace(facts, contacts=(*facts.contacts, Contact(anchor, day, outcome)))
+        created = _save(connection, row, state, facts, day, stamp, defaults)
+        store.close_item(connection, item_id, stamp)
+    return ContactRecorded(item_id, outcome, created)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInRecorded:
+    result: CheckInResult
+    anchor: date
+    created: int
+
+
+def check_in(
+    engine: Engine,
+    patient_id: str,
+    answers: CheckInAnswers,
+    *,
+    anchor: date | None = None,
+    defaults: CycleSettings | None = None,
+    now: datetime | None = None,
+) -> CheckInRecorded:
+    """The check-in answers of the patient's next pickup (or of the cycle `anchor`) acted on:
+    reviews for the pharmacist; a new date re-anchors the enrollment; away over the pickup
+    moves it earlier as a vacation supply; stop the program unenrolls from the next day.
+    A re-plan (hospital stay, new, stopped or changed medicines) is asked for through the
+    review items; the enrollment's next sync pulls fresh orders."""
+    stamp = now or datetime.now(UTC)
+    today = answers.answered_on
+    with engine.begin() as connection:
+        row, state, facts = _load(connection, patient_id)
+        cycle = _pending_cycle(facts, today) if anchor is None else _cycle(facts, anchor)
+        settings = cycle_settings_of(row, defaults)
+        result = interpret_check_in(answers, cycle.pickup_day, settings)
+        if result.reviews:
+            changes = tuple(Change(c.kind, c.order_id, c.words) for c in result.reviews)
+            facts = replace(
+                facts, change_sets=(*facts.change_sets, ChangeSet(cycle.anchor, today, changes))
+            )
+        if result.early_pickup is not None:
+            moved = replace(cycle, pickup=result.early_pickup, vacation=True, moved_on=today)
+            facts = _replace_cycle(facts, moved)
+        if result.new_anchor is not None:
+            later = tuple(c for c in facts.cycles if c.anchor < cycle.anchor or c is cycle)
+            kept = tuple(c for c in later if c.anchor != cycle.anchor)
+            facts = replace(
+                facts,
+                cycles=(*kept, Cycle(result.new_anchor, cycle.fills, planned_on=today)),
+            )
+            row.anchor_date = result.new_anchor
+        if result.unenroll:
+            facts = replace(facts, ended_on=date.fromordinal(today.toordinal() + 1))
+            row.status = "revoked"
+            row.revoked_at = stamp
+        if result.replan:
+            row.plan_hash = None  # the next sync re-plans even an unchanged input
+        if result.new_anchor is not None or result.unenroll or result.replan:
+            row.version += 1
+            row.updated_at = stamp
+            from fhir_sync.store.enrollments import save_enrollment
+
+            save_enrollment(connection, row, new=False)
+        created = _save(connection, row, state, facts, today, stamp, defaults)
+    return CheckInRecorded(result, cycle.anchor, created)
+
+
+def _pending_cycle(facts: Enrollment, today: date) -> Cycle:
+    """The cycle whose pickup is next: the first not picked up whose pickup is not past."""
+    for cycle in sorted(facts.cycles, key=lambda c: c.anchor):
+        done = any(s is PickupStatus.FULFILLED for _, s in cycle.outcomes)
+        if not done and cycle.pickup_day >= today:
+            return cycle
+    raise CycleNotFoundError("no pickup ahead to check in for")
+
+
+@dataclass(frozen=True, slots=True)
+class PickupRecorded:
+    anchor: date
+    status: PickupStatus
+    created: int
+
+
+def record_pickup(
+    engine: Engine,
+    patient_id: str,
+    anchor: date,
+    status: PickupStatus,
+    day: date,
+    *,
+    dispensed: bool = True,
+    defaults: CycleSettings | None = None,
+    now: datetime | None = None,
+) -> PickupRecorded:
+    """A pickup picked up (fulfilled) or missed (noshow) on `day`. `dispensed`: the pickup's
+    dispenses are recorded with it, which rolls the enrollment forward to its next cycle."""
+    stamp = now or datetime.now(UTC)
+    with engine.begin() as connection:
+        row, state, facts = _load(connection, patient_id)
+        cycle = _cycle(facts, anchor)
+        if any(s is PickupStatus.FULFILLED for _, s in cycle.outcomes):
+            raise ActionRefusedError("this pickup is already recorded as picked up")
+        changed = replace(cycle, outcomes=(*cycle.outcomes, (day, status)))
+        if status is PickupStatus.FULFILLED and dispensed:
+            changed = replace(changed, dispensed_on=day)
+        facts = _replace_cycle(facts, changed)
+        created = _save(connection, row, state, facts, day, stamp, defaults)
+        pickup_item = f"{patient_id}:{ItemKind.PICKUP.value}:{anchor.isoformat()}"
+        if status is PickupStatus.FULFILLED:
+            store.close_item(connection, pickup_item, stamp)
+    return PickupRecorded(anchor, status, created)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparationState:
+    item_id: str
+    status: str
+    reason: str | None
+
+
+def set_preparation_status(
+    engine: Engine,
+    item_id: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    expected: str | None = None,
+    now: datetime | None = None,
+) -> PreparationState:
+    """Move a prepare-fills Task: requested -> in-progress -> completed, or on-hold with a
+    reason (waiting for a renewal, out of stock), or cancelled. `expected`: the state the
+    caller saw (an If-Match); another state refuses the change."""
+    stamp = now or datetime.now(UTC)
+    _, kind, _, _ = _parse(item_id)
+    if kind is not ItemKind.PREPARE:
+        raise ActionRefusedError("only a preparation Task changes state")
+    if status == "on-hold" and not reason:
+        raise ActionRefusedError("a preparation put on hold needs its reason")
+    with engine.begin() as connection:
+        stored = store.get_item(connection, item_id)
+        if stored is None:
+            raise CycleNotFoundError(f"no cycle item {item_id}")
+        current = _entry(stored).task_status or "requested"
+        if expected is not None and expected != current:
+            raise VersionMismatchError(f"the Task is {current}, not {expected}")
+        if status not in PREP_NEXT.get(current, frozenset()):
+            raise ActionRefusedError(f"a preparation Task cannot go from {current} to {status}")
+        store.set_item_state(connection, item_id, status, reason, stamp)
+    return PreparationState(item_id, status, reason)
+
+
+def _parse(item_id: str) -> tuple[str, ItemKind, date, tuple[str, ...]]:
+    try:
+        return parse_item_id(item_id)
+    except ValueError:
+        raise CycleNotFoundError(f"no cycle item {item_id}") from None
+
+
+def patient_entries(engine: Engine, patient_id: str) -> Sequence[WorklistEntry]:
+    """Every item of the patient, by day (the patient's cycle history)."""
+    with engine.connect() as connection:
+        return [_entry(r) for r in store.patient_items(connection, patient_id)]

@@ -1,0 +1,80 @@
+"""A stored sync-plan CarePlan -> the fills of one pickup, for the monthly cycle.
+
+The cycle lists, on its calls and preparation Task, what will be in the bag: each synced
+order's fill in the dispense unit. The pickup on the plan's anchor uses the planned fill of
+that day where the plan has one (a short fill's pickup), else the cycle quantity.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fhir_sync.engine.cycle_types import CycleFill
+from mappings.fhir_literals import JsonObject
+from mappings.profile import (
+    EXT_CYCLE_QUANTITY,
+    EXT_DAYS_SUPPLY,
+    EXT_EARLIEST_FILL,
+    EXT_MEDICATION_REQUEST,
+    EXT_PLANNED_FILL,
+)
+
+
+def _ext(node: JsonObject, url: str) -> Any:
+    return next((e for e in node.get("extension") or () if e.get("url") == url), None)
+
+
+def _medication(detail: JsonObject) -> str:
+    concept = detail.get("productCodeableConcept") or {}
+    if concept.get("text"):
+        return str(concept["text"])
+    for coding in concept.get("coding") or ():
+        if coding.get("display"):
+            return str(coding["display"])
+    return "medicine"
+
+
+def careplan_fills(careplan: JsonObject, pickup: date, *, first: bool) -> tuple[CycleFill, ...]:
+    """The fills handed over on `pickup`; `first`: the plan's own pickup (planned fills)."""
+    fills = []
+    for activity in careplan.get("activity") or ():
+        detail = activity.get("detail") or {}
+        if detail.get("status") != "scheduled":
+            continue
+        link = _ext(detail, EXT_MEDICATION_REQUEST)
+        if link is None:
+            continue
+        order = str(link["valueReference"]["reference"]).rsplit("/", 1)[-1]
+        cycle_q = (_ext(detail, EXT_CYCLE_QUANTITY) or {}).get("valueQuantity") or {}
+        days = (_ext(detail, EXT_DAYS_SUPPLY) or {}).get("valueQuantity") or {}
+        earliest = (_ext(detail, EXT_EARLIEST_FILL) or {}).get("valueDate")
+        quantity, unit, supply = cycle_q.get("value"), cycle_q.get("unit"), days.get("value")
+        scc = None
+        if first:
+            for planned in detail.get("extension") or ():
+                if planned.get("url") != EXT_PLANNED_FILL:
+                    continue
+                parts = {p["url"]: p for p in planned.get("extension") or ()}
+                if parts.get("date", {}).get("valueDate") != pickup.isoformat():
+                    continue
+                quantity = parts["quantity"]["valueQuantity"].get("value")
+                unit = parts["quantity"]["valueQuantity"].get("unit", unit)
+                supply = parts["days-supply"]["valueQuantity"].get("value")
+                earliest = parts.get("earliest-fill", {}).get("valueDate", earliest)
+                code = parts.get("submission-clarification-code")
+                scc = None if code is None else str(code["valueCode"])
+        if quantity is None or supply is None:
+            continue
+        fills.append(
+            CycleFill(
+                order_id=order,
+                medication=_medication(detail),
+                quantity=float(quantity),
+                unit=str(unit or "units"),
+                days_supply=int(supply),
+                earliest=None if earliest is None else date.fromisoformat(earliest),
+                scc=scc,
+            )
+        )
+    return tuple(sorted(fills, key=lambda f: f.order_id))
