@@ -17,7 +17,8 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-DEMO_TODAY = "2026-11-22"  # the date the demo fixtures' fill histories lead up to
+ENROLLED_ON = date(2026, 11, 22)  # the date the demo fixtures' fill histories lead up to
+DEMO_TODAY = "2026-12-15"  # three weeks of cycle history later: a week before most pickups
 
 
 def _patients(folder: Path) -> dict[str, list[dict[str, Any]]]:
@@ -80,9 +81,32 @@ def demo(
     serve(host=host, port=port, workers=1, outbox_workers=None)
 
 
+def _history(engine: Any, first: date, today: date, status: Any) -> None:
+    """The cycle run every day from enrollment to today, every pickup before today picked
+    up but the first (a no-show), so that the worklist and each patient's history are full."""
+    from datetime import timedelta
+
+    from fhir_sync.services.cycle_run import run_cycle_day
+    from fhir_sync.services.worklist import day_worklist, record_pickup
+
+    day = first
+    missed = False
+    while day <= today:
+        run_cycle_day(engine, day)
+        if day < today:
+            for entry in day_worklist(engine, day, groups=("pickups",), open_only=True).entries:
+                if entry.kind != "pickup":
+                    continue
+                outcome = status.FULFILLED if missed else status.NO_SHOW
+                missed = True
+                record_pickup(engine, entry.patient_id, entry.anchor, outcome, day)
+        day += timedelta(days=1)
+
+
 def _build(folder: Path, fixtures: Path, today: date) -> list[tuple[str, str, str]]:
     from datetime import timedelta
 
+    from fhir_sync.engine.cycle_types import PickupStatus
     from fhir_sync.server.enrollment_service import EnrollmentService
     from fhir_sync.server.operation_parameters import EnrollTerms
     from fhir_sync.server.patient_inputs import gather
@@ -93,7 +117,8 @@ def _build(folder: Path, fixtures: Path, today: date) -> list[tuple[str, str, st
     engine = open_engine(database_url())
     try:
         upgrade(engine)
-        service = EnrollmentService(engine, today=lambda: today)
+        enrolled_on = min(ENROLLED_ON, today)
+        service = EnrollmentService(engine, today=lambda: enrolled_on)
         patients = _patients(fixtures)
         ids = sorted(patients)
         for patient_id in ids:
@@ -105,6 +130,7 @@ def _build(folder: Path, fixtures: Path, today: date) -> list[tuple[str, str, st
             service.unenroll(patient_id, if_match=None)
         if len(ids) > 3:
             service.hold(ids[-3], today + timedelta(days=14), if_match=None)
+        _history(engine, enrolled_on, today, PickupStatus)
         logins = []
         for username, role in (("demo", Role.PHARMACIST), ("tech", Role.TECHNICIAN)):
             password = secrets.token_urlsafe(9)

@@ -19,6 +19,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from fhir_sync.engine.checkin import CheckInAnswers
+from fhir_sync.engine.cycle_types import ContactOutcome, PickupStatus
+from fhir_sync.services import worklist
 from fhir_sync.services.errors import DomainError
 from fhir_sync.services.staff_accounts import (
     LIFETIME,
@@ -221,6 +224,7 @@ def router(context: AppContext) -> APIRouter:
         pickups = await run_in_threadpool(pickups_on, engine, day)
         renewals = await run_in_threadpool(renewals_waiting, engine, day)
         holds = await run_in_threadpool(status_counts_of, engine)
+        work, names = await run_in_threadpool(worklist_of, engine, day)
         await note(session.staff, "today")
         return page(
             request,
@@ -230,6 +234,9 @@ def router(context: AppContext) -> APIRouter:
             pickups=pickups,
             renewals=renewals,
             counts=holds,
+            work=work,
+            names=names,
+            prep_next=worklist.PREP_NEXT,
             previous=day - timedelta(days=1),
             next=day + timedelta(days=1),
         )
@@ -314,6 +321,24 @@ def router(context: AppContext) -> APIRouter:
         await note(session.staff, action, action="E", patient_id=patient_id, status=status)
         await run_in_threadpool(set_flash, engine, session.token_hash, message)
         return RedirectResponse(f"/app/patients/{patient_id}", status_code=303)
+
+    @routes.post("/today/{what}")
+    async def worklist_action(request: Request, what: str) -> Response:
+        session = await signed_in(request)
+        form = await read_form(request)
+        check_csrf(session, form)
+        day = parse_day(form.get("day"), context.today())
+        if what not in WORK_ACTIONS:
+            raise ForbiddenError("no such worklist action")
+        patient_id = form.get("patient_id") or form.get("item_id", "").split(":")[0] or None
+        try:
+            message = await WORK_ACTIONS[what](context, form, day)
+            status = 200
+        except (ActionRefusedError, DomainError, ValueError) as exc:
+            message, status = f"Not done: {exc}", 409
+        await note(session.staff, f"today-{what}", action="E", patient_id=patient_id, status=status)
+        await run_in_threadpool(set_flash, engine, session.token_hash, message)
+        return RedirectResponse(f"/app/today?date={day.isoformat()}", status_code=303)
 
     # -- Write-back ----------------------------------------------------------------------
 
@@ -490,7 +515,9 @@ def patient_values(engine: Engine, patient_id: str, today: date) -> dict[str, An
     plan = read_plan(bodies, status)
     hold_until = enrollment.hold_until if enrollment is not None else None
     closed = {int(d) for d in enrollment.closed_weekdays.split(",") if d} if enrollment else set()
+    cycle = [e for e in worklist.patient_entries(engine, patient_id) if e.day <= today]
     return {
+        "cycle": cycle[-40:][::-1],
         "name": patient_name(body),
         "birth_date": birth_date(body),
         "enrollment": enrollment,
@@ -588,3 +615,89 @@ ACTIONS: Final = {
     "unenroll": _unenroll,
     "sync": _sync,
 }
+
+
+# -- the worklist ---------------------------------------------------------------------------
+
+GROUP_TITLES: Final = {
+    "calls": "Calls to make",
+    "preparations": "Fills to prepare",
+    "pickups": "Pickups",
+    "renewals": "Renewals waiting and overdue",
+    "reviews": "Changes to review",
+}
+templates.globals["group_title"] = lambda name: GROUP_TITLES.get(name, name)
+
+
+def worklist_of(engine: Engine, day: date) -> tuple[worklist.Worklist, dict[str, str]]:
+    work = worklist.day_worklist(engine, day)
+    ids = sorted({entry.patient_id for entry in work.entries})
+    with read_transaction(engine) as connection:
+        names = {pid: patient_name(patient_body(connection, pid)) for pid in ids}
+    return work, names
+
+
+def _yes(form: dict[str, str], name: str) -> bool | None:
+    value = form.get(name, "")
+    return True if value == "yes" else False if value == "no" else None
+
+
+async def _call(context: AppContext, form: dict[str, str], day: date) -> str:
+    item_id = form.get("item_id", "")
+    try:
+        outcome = ContactOutcome(form.get("outcome", ""))
+    except ValueError:
+        raise ValueError("choose how the call ended") from None
+    await run_in_threadpool(worklist.record_contact, context.engine, item_id, outcome, day)
+    if outcome is not ContactOutcome.REACHED:
+        return f"Call recorded: {outcome.value.replace('-', ' ')}."
+    new_date = form.get("new_date", "").strip()
+    answers = CheckInAnswers(
+        answered_on=day,
+        taking_as_directed=_yes(form, "taking_as_directed"),
+        missed_doses=_yes(form, "missed_doses"),
+        hospital_visit=_yes(form, "hospital_visit"),
+        new_medicines=_yes(form, "new_medicines"),
+        stopped_or_changed=_yes(form, "stopped_or_changed"),
+        side_effects=_yes(form, "side_effects"),
+        new_date=date.fromisoformat(new_date) if new_date else None,
+        stop_program=_yes(form, "stop_program"),
+        details=form.get("details", "").strip()[:2000] or None,
+    )
+    patient_id = item_id.split(":")[0]
+    done = await run_in_threadpool(worklist.check_in, context.engine, patient_id, answers)
+    words = "Call recorded with the check-in."
+    if done.result.reviews:
+        words += f" {len(done.result.reviews)} change(s) to review."
+    if done.result.replan:
+        try:
+            await context.actions.sync_now(patient_id)
+            words += " The plan was made again."
+        except (ActionRefusedError, DomainError) as exc:
+            words += f" The plan could not be made again: {exc}"
+    return words
+
+
+async def _prepare(context: AppContext, form: dict[str, str], day: date) -> str:
+    status = form.get("status", "")
+    reason = form.get("reason", "").strip() or None
+    await run_in_threadpool(partial_prep, context.engine, form.get("item_id", ""), status, reason)
+    return f"Preparation {status.replace('-', ' ')}."
+
+
+def partial_prep(engine: Engine, item_id: str, status: str, reason: str | None) -> None:
+    worklist.set_preparation_status(engine, item_id, status, reason=reason)
+
+
+async def _pickup(context: AppContext, form: dict[str, str], day: date) -> str:
+    try:
+        status = PickupStatus(form.get("status", ""))
+        anchor = date.fromisoformat(form.get("anchor", ""))
+    except ValueError:
+        raise ValueError("not a pickup outcome") from None
+    patient_id = valid_id(form.get("patient_id", ""))
+    await run_in_threadpool(worklist.record_pickup, context.engine, patient_id, anchor, status, day)
+    return "Picked up." if status is PickupStatus.FULFILLED else "No-show recorded."
+
+
+WORK_ACTIONS: Final = {"call": _call, "prepare": _prepare, "pickup": _pickup}

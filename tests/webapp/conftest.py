@@ -18,7 +18,7 @@ from fhir_sync.server.settings import ServerSettings
 from fhir_sync.store.database import open_engine
 from tests.conftest import FIXTURES
 
-TODAY = date(2026, 11, 22)
+TODAY = date(2026, 12, 15)
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 

@@ -79,12 +79,12 @@ def test_forms_without_the_csrf_token_are_refused(
     refused = app_client.post("/app/login", data={"username": "demo", "password": "x" * 12})
     assert refused.status_code == 403
     sign_in(app_client, "demo", passwords["demo"])
-    for form in ({"until": "2026-12-10"}, {"until": "2026-12-10", "csrf": "forged"}):
+    for form in ({"until": "2026-12-30"}, {"until": "2026-12-30", "csrf": "forged"}):
         answer = app_client.post("/app/patients/pt-000005/hold", data=form)
         assert answer.status_code == 403
     assert _status(demo_engine, "pt-000005") == "active"
     # a JSON body is not a form this app sends
-    answer = app_client.post("/app/patients/pt-000005/hold", json={"until": "2026-12-10"})
+    answer = app_client.post("/app/patients/pt-000005/hold", json={"until": "2026-12-30"})
     assert answer.status_code == 403
 
 
@@ -112,7 +112,7 @@ def test_technician_cannot_change_enrollment_by_direct_post(
     page = app_client.get("/app/patients/pt-000005")
     assert page.status_code == 200 and "/hold" not in page.text
     for action, form in (
-        ("hold", {"until": "2026-12-10"}),
+        ("hold", {"until": "2026-12-30"}),
         ("unenroll", {}),
         ("enroll", {"cycle_days": "30"}),
         ("anchor", {"anchor_day": "5"}),
@@ -136,11 +136,11 @@ def test_hold_resume_unenroll_enroll_as_plain_forms(
 ) -> None:
     token = sign_in(app_client, "demo", passwords["demo"])
     answer = app_client.post(
-        "/app/patients/pt-000005/hold", data={"csrf": token, "until": "2026-12-10"}
+        "/app/patients/pt-000005/hold", data={"csrf": token, "until": "2026-12-30"}
     )
     assert answer.status_code == 303 and answer.headers["location"] == "/app/patients/pt-000005"
     assert _status(demo_engine, "pt-000005") == "on-hold"
-    assert "On hold until 2026-12-10" in app_client.get("/app/patients/pt-000005").text
+    assert "On hold until 2026-12-30" in app_client.get("/app/patients/pt-000005").text
     app_client.post("/app/patients/pt-000005/resume", data={"csrf": token})
     assert _status(demo_engine, "pt-000005") == "active"
     app_client.post("/app/patients/pt-000005/unenroll", data={"csrf": token})
@@ -151,18 +151,44 @@ def test_hold_resume_unenroll_enroll_as_plain_forms(
     )
     assert _status(demo_engine, "pt-000005") == "active"
     page = app_client.get("/app/patients/pt-000005").text
-    # anchor day 10 of the month: the next 10th at least lead days after 2026-11-22
-    assert "anchor Thu 10 Dec 2026" in page
+    # anchor day 10 of the month: the next 10th at least 7 lead days after 2026-12-15
+    assert "anchor Sun 10 Jan 2027" in page
     assert "<svg" in page and 'class="bar' in page
     history = re.findall(r"<td>(hold|resume|unenroll|enroll)</td>", page)
     assert sorted(history) == ["enroll", "hold", "resume", "unenroll"]
+
+
+def test_a_call_with_a_hospital_stay_puts_a_review_on_the_worklist(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "tech", passwords["tech"])
+    today = app_client.get("/app/today").text
+    calls = re.findall(r'name="item_id" value="([^"]+:outreach:[^"]+)"', today)
+    assert calls, "the demo has calls to make on its today"
+    reviews_before = today.count(":review:")
+    answer = app_client.post(
+        "/app/today/call",
+        data={
+            "csrf": token,
+            "day": TODAY.isoformat(),
+            "item_id": calls[0],
+            "outcome": "reached",
+            "hospital_visit": "yes",
+        },
+    )
+    assert answer.status_code == 303
+    after = app_client.get("/app/today").text
+    assert "1 change(s) to review" in after and "The plan was made again" in after
+    assert calls[0] not in re.findall(r'name="item_id" value="([^"]+)"', after)
+    assert after.count('id="g-reviews"') == 1
+    assert reviews_before == 0 or after.count(":review:") >= reviews_before
 
 
 def test_a_refused_action_is_said_and_nothing_changes(
     app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
 ) -> None:
     token = sign_in(app_client, "demo", passwords["demo"])
-    app_client.post("/app/patients/pt-000005/hold", data={"csrf": token, "until": "2026-11-01"})
+    app_client.post("/app/patients/pt-000005/hold", data={"csrf": token, "until": "2026-12-01"})
     assert _status(demo_engine, "pt-000005") == "active"
     assert (
         "Not done: the hold must end after today" in app_client.get("/app/patients/pt-000005").text
