@@ -83,7 +83,8 @@ def demo(
 
 def _history(engine: Any, first: date, today: date, status: Any) -> None:
     """The cycle run every day from enrollment to today, every pickup before today picked
-    up but the first (a no-show), so that the worklist and each patient's history are full."""
+    up but the first (a no-show), so that the worklist and each patient's history are full;
+    the pickups of the last few days are left for staff to record."""
     from datetime import timedelta
 
     from fhir_sync.services.cycle_run import run_cycle_day
@@ -93,7 +94,7 @@ def _history(engine: Any, first: date, today: date, status: Any) -> None:
     missed = False
     while day <= today:
         run_cycle_day(engine, day)
-        if day < today:
+        if day < today - timedelta(days=5):
             for entry in day_worklist(engine, day, groups=("pickups",), open_only=True).entries:
                 if entry.kind != "pickup":
                     continue

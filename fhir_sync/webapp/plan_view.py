@@ -159,6 +159,8 @@ def read_plan(bodies: list[tuple[str, bytes]], status: str | None) -> PlanView |
         detail = activity.get("detail") or {}
         order_ext = _ext(detail, EXT_MEDICATION_REQUEST) or {}
         order = (order_ext.get("valueReference") or {}).get("reference")
+        if order is None and "productCodeableConcept" not in detail:
+            continue  # not a medicine (a note or another kind of activity)
         reason = detail.get("statusReason") or {}
         synced = detail.get("status") != "not-started" or not reason
         why = str(detail.get("description") or reason.get("text") or "")
