@@ -287,3 +287,41 @@ def test_fhir_sync_app_0_turns_the_app_off(
     settings = ServerSettings(database_url="unused", today=TODAY, migrate_on_start=False)
     with TestClient(create_app(settings, engine=demo_engine)) as client:
         assert client.get("/app/login").status_code == 404
+
+
+def test_outbox_page_lists_a_dead_write_and_retries_it(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.outbox import OUTBOX
+
+    now = datetime.now(UTC)
+    with write_transaction(demo_engine) as connection:
+        connection.execute(
+            OUTBOX.insert().values(
+                endpoint="http://ehr.example/fhir",
+                patient_id="pt-000005",
+                bundle=b"{}",
+                state="dead",
+                attempts=8,
+                next_attempt_at=now,
+                last_error="HTTP 422 from the EHR",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    token = sign_in(app_client, "tech", passwords["tech"])
+    page = app_client.get("/app/outbox").text
+    assert "HTTP 422 from the EHR" in page
+    (write_id,) = re.findall(r'name="id" value="(\d+)"', page)
+    answer = app_client.post("/app/outbox/retry", data={"csrf": token, "id": write_id})
+    assert answer.status_code == 303
+    page = app_client.get("/app/outbox").text
+    assert "1 write(s) queued again." in page and "No dead writes." in page
+    with demo_engine.connect() as connection:
+        (state,) = connection.execute(
+            select(OUTBOX.c.state).where(OUTBOX.c.id == int(write_id))
+        ).one()
+    assert state == "pending"
