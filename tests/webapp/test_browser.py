@@ -111,7 +111,9 @@ def _shot(page: object, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
-def test_sign_in_and_see_the_demo_worklist(server: tuple[str, dict[str, str]], browser: object) -> None:
+def test_sign_in_and_see_the_demo_worklist(
+    server: tuple[str, dict[str, str]], browser: object
+) -> None:
     base, logins = server
     page = _page(browser, base, "demo", logins["demo"])
     assert page.get_by_role("heading", level=1).inner_text().startswith("Today")
@@ -123,7 +125,9 @@ def test_sign_in_and_see_the_demo_worklist(server: tuple[str, dict[str, str]], b
     _shot(page, "pickup-sheet")
 
 
-def test_record_a_call_with_a_hospital_stay(server: tuple[str, dict[str, str]], browser: object) -> None:
+def test_record_a_call_with_a_hospital_stay(
+    server: tuple[str, dict[str, str]], browser: object
+) -> None:
     base, logins = server
     page = _page(browser, base, "tech", logins["tech"])
     call = page.locator("form.call").first
@@ -229,3 +233,51 @@ def test_keyboard_reaches_sign_in_with_visible_focus(
     page.keyboard.press("Enter")
     page.wait_for_url("**/app/today")
     context.close()
+
+
+AXE = Path(os.environ.get("FHIR_SYNC_AXE_JS", REPO / ".ci/node/node_modules/axe-core/axe.min.js"))
+AXE_PAGES = (
+    "/app/today",
+    "/app/today?date=2026-12-11",
+    "/app/patients",
+    "/app/patients/pt-000005",
+    "/app/outbox",
+    "/app/pickups?date=2026-12-22",
+)
+
+
+def test_no_serious_or_critical_axe_violations(
+    server: tuple[str, dict[str, str]], browser: object
+) -> None:
+    """axe-core (installed from npm by .ci/run into .ci/node) run in every page; the check
+    injects it, so this context bypasses the pages' CSP (which allows no injected script)."""
+    if not AXE.is_file():
+        message = f"no axe-core at {AXE} (npm install --prefix .ci/node axe-core@4)"
+        if os.environ.get("FHIR_SYNC_REQUIRE_INTEGRATION") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    base, logins = server
+    context = browser.new_context(base_url=base, bypass_csp=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto("/app/login")
+    found: dict[str, list[str]] = {}
+    for path in ("/app/login", *AXE_PAGES):
+        if path != "/app/login" and "/app/login" in page.url:
+            page.get_by_label("User name").fill("demo")
+            page.get_by_label("Password").fill(logins["demo"])
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/app/today")
+        page.goto(path)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate(
+            """async () => { const r = await axe.run(document); return [r.passes.length,
+            r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' '))
+            .join(', '))]; }"""
+        )
+        passes, violations = result
+        assert passes > 10, f"axe did not check {path}"
+        if violations:
+            found[path] = violations
+    context.close()
+    assert not found, found
