@@ -72,11 +72,13 @@ def status_counts(connection: Connection) -> dict[str, int]:
     return {str(status): int(count) for status, count in rows}
 
 
-def appointments_around(connection: Connection, day: date) -> list[tuple[str, bytes]]:
-    """(patient id, body) of Appointments starting within a day either side of `day` (UTC);
-    the caller keeps those whose local date is `day`."""
-    low = datetime.combine(day - timedelta(days=1), time(), UTC)
-    high = datetime.combine(day + timedelta(days=2), time(), UTC)
+def appointments_around(
+    connection: Connection, day: date, limit: int | None = None
+) -> list[tuple[str, bytes]]:
+    """(patient id, body) of Appointments starting on `day` in any time zone (UTC-12 to
+    UTC+14); the caller keeps those whose local date is `day`."""
+    low = datetime.combine(day, time(), UTC) - timedelta(hours=14)
+    high = datetime.combine(day + timedelta(days=1), time(), UTC) + timedelta(hours=12)
     statement = (
         select(RESOURCE.c.patient_id, RESOURCE.c.body)
         .where(
@@ -86,7 +88,37 @@ def appointments_around(connection: Connection, day: date) -> list[tuple[str, by
         )
         .order_by(RESOURCE.c.patient_id)
     )
+    if limit is not None:
+        statement = statement.limit(limit)
     return [(str(pid), bytes(body)) for pid, body in connection.execute(statement)]
+
+
+def patient_bodies_by_id(connection: Connection, patient_ids: Sequence[str]) -> dict[str, bytes]:
+    """The stored Patients of these ids, in one query per 500 ids."""
+    found: dict[str, bytes] = {}
+    ids = sorted(set(patient_ids))
+    for first in range(0, len(ids), 500):
+        statement = select(RESOURCE.c.id, RESOURCE.c.body).where(
+            RESOURCE.c.resource_type == "Patient", RESOURCE.c.id.in_(ids[first : first + 500])
+        )
+        found.update((str(pid), bytes(body)) for pid, body in connection.execute(statement))
+    return found
+
+
+def plan_bodies_by_patient(
+    connection: Connection, patient_ids: Sequence[str]
+) -> dict[str, list[tuple[str, bytes]]]:
+    """The CarePlans of these patients, in one query per 500 ids."""
+    found: dict[str, list[tuple[str, bytes]]] = {}
+    ids = sorted(set(patient_ids))
+    for first in range(0, len(ids), 500):
+        statement = select(RESOURCE.c.patient_id, RESOURCE.c.body).where(
+            RESOURCE.c.resource_type == "CarePlan",
+            RESOURCE.c.patient_id.in_(ids[first : first + 500]),
+        )
+        for pid, body in connection.execute(statement):
+            found.setdefault(str(pid), []).append(("CarePlan", bytes(body)))
+    return found
 
 
 def patient_body(connection: Connection, patient_id: str) -> bytes | None:

@@ -41,8 +41,10 @@ from fhir_sync.store.patient_pages import (
     appointments_around,
     open_renewal_tasks,
     patient_bodies,
+    patient_bodies_by_id,
     patient_body,
     patient_rows,
+    plan_bodies_by_patient,
     status_counts,
 )
 from fhir_sync.webapp import audit
@@ -221,7 +223,7 @@ def router(context: AppContext) -> APIRouter:
     async def today_page(request: Request) -> Response:
         session = await signed_in(request)
         day = parse_day(request.query_params.get("date"), context.today())
-        pickups = await run_in_threadpool(pickups_on, engine, day)
+        pickups = await run_in_threadpool(pickups_on, engine, day, False, PAGE_SIZE + 1)
         renewals = await run_in_threadpool(renewals_waiting, engine, day)
         holds = await run_in_threadpool(status_counts_of, engine)
         work, names = await run_in_threadpool(worklist_of, engine, day)
@@ -437,10 +439,12 @@ class PickupLine:
     bag: list[tuple[str, str, int]]  # medicine, quantity, days supply
 
 
-def pickups_on(engine: Engine, day: date, with_bags: bool = False) -> list[PickupLine]:
+def pickups_on(
+    engine: Engine, day: date, with_bags: bool = False, limit: int | None = None
+) -> list[PickupLine]:
     """The Appointments whose local date is `day`, with the fills that go in each bag."""
     wanted = day.isoformat()
-    lines = []
+    found = []
     with read_transaction(engine) as connection:
         for patient_id, body in appointments_around(connection, day):
             appointment = orjson.loads(body)
@@ -448,22 +452,31 @@ def pickups_on(engine: Engine, day: date, with_bags: bool = False) -> list[Picku
                 continue
             if appointment.get("status") in ("cancelled", "entered-in-error"):
                 continue
-            bag: list[tuple[str, str, int]] = []
-            if with_bags:
-                plan = read_plan(patient_bodies(connection, patient_id, ("CarePlan",)), None)
-                for medicine in plan.synced if plan is not None else ():
-                    for fill in medicine.fills:
-                        if fill.day == day:
-                            bag.append((medicine.name, fill.quantity, fill.days_supply))
-            lines.append(
-                PickupLine(
-                    patient_id,
-                    patient_name(patient_body(connection, patient_id)),
-                    str(appointment.get("status") or ""),
-                    str(appointment.get("description") or ""),
-                    bag,
-                )
+            found.append((patient_id, appointment))
+            if limit is not None and len(found) >= limit:
+                break
+        ids = [patient_id for patient_id, _ in found]
+        names = patient_bodies_by_id(connection, ids)
+        plans = plan_bodies_by_patient(connection, ids) if with_bags else {}
+    lines = []
+    for patient_id, appointment in found:
+        bag: list[tuple[str, str, int]] = []
+        plan = read_plan(plans[patient_id], None) if patient_id in plans else None
+        for medicine in plan.synced if plan is not None else ():
+            bag.extend(
+                (medicine.name, fill.quantity, fill.days_supply)
+                for fill in medicine.fills
+                if fill.day == day
             )
+        lines.append(
+            PickupLine(
+                patient_id,
+                patient_name(names.get(patient_id)),
+                str(appointment.get("status") or ""),
+                str(appointment.get("description") or ""),
+                bag,
+            )
+        )
     return lines
 
 
@@ -480,7 +493,9 @@ class RenewalLine:
 def renewals_waiting(engine: Engine, day: date) -> list[RenewalLine]:
     lines = []
     with read_transaction(engine) as connection:
-        for patient_id, body in open_renewal_tasks(connection, PAGE_SIZE):
+        tasks = open_renewal_tasks(connection, PAGE_SIZE)
+        names = patient_bodies_by_id(connection, [patient_id for patient_id, _ in tasks])
+        for patient_id, body in tasks:
             task = orjson.loads(body)
             period = (task.get("restriction") or {}).get("period") or {}
             start = str(period.get("start") or "")
@@ -491,7 +506,7 @@ def renewals_waiting(engine: Engine, day: date) -> list[RenewalLine]:
             lines.append(
                 RenewalLine(
                     patient_id,
-                    patient_name(patient_body(connection, patient_id)),
+                    patient_name(names.get(patient_id)),
                     str((task.get("reasonCode") or {}).get("text") or ""),
                     str(period.get("end") or "")[:10],
                     str((task.get("owner") or {}).get("reference") or ""),
@@ -633,7 +648,8 @@ def worklist_of(engine: Engine, day: date) -> tuple[worklist.Worklist, dict[str,
     work = worklist.day_worklist(engine, day)
     ids = sorted({entry.patient_id for entry in work.entries})
     with read_transaction(engine) as connection:
-        names = {pid: patient_name(patient_body(connection, pid)) for pid in ids}
+        bodies = patient_bodies_by_id(connection, ids)
+    names = {pid: patient_name(bodies.get(pid)) for pid in ids}
     return work, names
 
 
