@@ -46,14 +46,18 @@ def _patients_joined() -> tuple[object, ...]:
     )
 
 
-def patient_rows(connection: Connection, *, after: str | None, limit: int) -> list[PatientRow]:
-    """Stored patients in id order (keyset paging by `after`), with their enrollment."""
+def patient_rows(
+    connection: Connection, *, after: str | None, limit: int, offset: int = 0
+) -> list[PatientRow]:
+    """Stored patients in id order (keyset paging by `after`, or `offset`), with their
+    enrollment."""
     statement = (
         select(*_patients_joined())  # type: ignore[call-overload]
         .select_from(RESOURCE.outerjoin(ENROLLMENT, ENROLLMENT.c.patient_id == RESOURCE.c.id))
         .where(RESOURCE.c.resource_type == "Patient")
         .order_by(RESOURCE.c.id)
         .limit(limit)
+        .offset(offset)
     )
     if after is not None:
         statement = statement.where(RESOURCE.c.id > after)

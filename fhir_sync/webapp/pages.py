@@ -398,8 +398,10 @@ def _line(row: PatientRow) -> PatientLine:
 
 def patients_paged(engine: Engine, number: int) -> list[PatientLine]:
     with read_transaction(engine) as connection:
-        rows = patient_rows(connection, after=None, limit=number * PAGE_SIZE + 1)
-    return [_line(r) for r in rows[(number - 1) * PAGE_SIZE :]]
+        rows = patient_rows(
+            connection, after=None, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+        )
+    return [_line(r) for r in rows]
 
 
 def search_patients(
