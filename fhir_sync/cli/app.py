@@ -14,10 +14,12 @@ from rich.console import Console
 from fhir_sync.cli import help_text
 from fhir_sync.cli.clients import clients_app
 from fhir_sync.cli.cycle import cycle_app, worklist
+from fhir_sync.cli.demo import demo
 from fhir_sync.cli.outbox import outbox_app
 from fhir_sync.cli.output import dataset_summary, plan_summary, rich_progress
 from fhir_sync.cli.serve import db_app, serve
 from fhir_sync.cli.sync import sync
+from fhir_sync.cli.users import users_app
 from fhir_sync.cli.values import CONTROLLED_HELP, auto_jobs, parse_closed_days, parse_today
 from fhir_sync.cli.worker import worker
 from fhir_sync.engine import ControlledPolicy, Preferences
@@ -205,11 +207,13 @@ app.command("sync")(sync)
 
 app.command("serve")(serve)
 app.command("worker")(worker)
+app.command("demo")(demo)
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(cycle_app, name="cycle")
 app.command("worklist")(worklist)
+app.add_typer(users_app, name="users")
 
 
 def _check_out_dir(path: Path) -> None:

@@ -29,6 +29,7 @@ from fhir_sync.server.notifications import router as notifications_router
 from fhir_sync.server.openapi import docs_url, install_openapi
 from fhir_sync.server.security import install_security
 from fhir_sync.server.settings import ServerSettings
+from fhir_sync.server.staff_app import mount_staff_app
 from fhir_sync.store.async_reads import AsyncReads
 from fhir_sync.store.database import is_sqlite, open_engine
 from fhir_sync.store.migrate import upgrade
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(cycle_routes.router)
     app.include_router(notifications_router)
     app.include_router(export_routes.router)
+    mount_staff_app(app, settings, database, app.state.enrollment)
     # Outermost last: the body limit before anything reads the request, then the boundary
     # that turns any exception into a 500 outcome without dropping the connection.
     app.add_middleware(ErrorBoundary)

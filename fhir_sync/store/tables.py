@@ -302,6 +302,41 @@ class SyncRequest(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
 
 
+class StaffUser(SQLModel, table=True):
+    """A pharmacy staff member who signs in to the web app. `role` is pharmacist or
+    technician; `password_hash` an argon2 hash (never the password). `failed_attempts` counts
+    wrong passwords since the last good one; past the limit the account is locked until
+    `locked_until`. A disabled user keeps the row so audit events keep naming a known user."""
+
+    __tablename__ = "staff_user"
+
+    username: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=255)
+    disabled: bool = False
+    failed_attempts: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime
+    password_changed_at: datetime
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so
+    a copy of the database signs nobody in. `csrf` is the token every form of the session
+    must send back; `flash` a one-time message for the next page."""
+
+    __tablename__ = "staff_session"
+    __table_args__ = (Index("ix_staff_session_expires", "expires_at"),)
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    username: str = Field(max_length=64, index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime
+    last_seen: datetime
+    expires_at: datetime
+    flash: str | None = Field(default=None, sa_type=Text)
+
+
 class CycleState(SQLModel, table=True):
     """The dated facts of one enrollment's monthly cycle (cycles, calls, pickups, renewal
     answers, stops, change sets) as JSON, and the last day whose items were derived: the

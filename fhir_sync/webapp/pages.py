@@ -1,0 +1,721 @@
+"""The web app's routes: sign-in, Today, Patients, a patient, Write-back, the pickup sheet.
+
+Every data-changing action is a plain HTML form POST answered with a redirect (post, redirect,
+get), so all of it works with JavaScript off. Patient names, birth dates and searches never go
+in a URL's query string: a search is a POST, and only ids appear in paths."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from fhir_sync.engine.checkin import CheckInAnswers
+from fhir_sync.engine.cycle_types import ContactOutcome, PickupStatus
+from fhir_sync.services import worklist
+from fhir_sync.services.errors import DomainError
+from fhir_sync.services.staff_accounts import (
+    LIFETIME,
+    ActiveSession,
+    Staff,
+    set_flash,
+    sign_in,
+    sign_out,
+)
+from fhir_sync.store.audit import AuditQuery, search_audit
+from fhir_sync.store.database import read_transaction
+from fhir_sync.store.enrollments import get_enrollment
+from fhir_sync.store.outbox_review import dead_writes, outbox_counts, retry_dead
+from fhir_sync.store.patient_pages import (
+    PatientRow,
+    all_patient_rows,
+    appointments_around,
+    open_renewal_tasks,
+    patient_bodies,
+    patient_bodies_by_id,
+    patient_body,
+    patient_rows,
+    plan_bodies_by_patient,
+    status_counts,
+)
+from fhir_sync.webapp import audit
+from fhir_sync.webapp.actions import ActionRefusedError, EnrollChoice, EnrollmentActions
+from fhir_sync.webapp.plan_view import read_plan, timeline
+from fhir_sync.webapp.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    ForbiddenError,
+    check_csrf,
+    current_session,
+    new_login_token,
+    read_form,
+    set_cookie,
+)
+
+PAGE_SIZE: Final = 50
+ID_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
+PLAN_TYPES: Final = ("CarePlan", "Appointment", "Task")
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+STATUS_WORDS: Final = {"active": "enrolled", "on-hold": "on hold", "revoked": "not enrolled"}
+
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html", "svg"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates.globals["status_word"] = lambda s: STATUS_WORDS.get(s or "", "not enrolled")
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    engine: Engine
+    actions: EnrollmentActions
+    today: Callable[[], date]
+    secure_cookies: bool
+
+
+def render(template: str, http_status: int = 200, **values: Any) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(template).render(**values), status_code=http_status)
+
+
+def patient_name(body: bytes | None) -> str:
+    if body is None:
+        return "(no Patient record)"
+    patient = orjson.loads(body)
+    for name in patient.get("name") or ():
+        if name.get("text"):
+            return str(name["text"])
+        given = " ".join(name.get("given") or ())
+        return f"{given} {name.get('family') or ''}".strip() or "(unnamed)"
+    return "(unnamed)"
+
+
+def birth_date(body: bytes | None) -> str:
+    return str(orjson.loads(body).get("birthDate") or "") if body is not None else ""
+
+
+def valid_id(patient_id: str) -> str:
+    if not 1 <= len(patient_id) <= 64 or not set(patient_id) <= ID_CHARS:
+        raise ForbiddenError("not a patient id")
+    return patient_id
+
+
+def parse_day(value: str | None, default: date) -> date:
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return default
+
+
+def router(context: AppContext) -> APIRouter:
+    engine = context.engine
+    routes = APIRouter()
+
+    async def signed_in(request: Request) -> ActiveSession:
+        return await current_session(request, engine)
+
+    def page(
+        request: Request, session: ActiveSession, template: str, **values: Any
+    ) -> HTMLResponse:
+        return render(
+            template,
+            staff=session.staff,
+            csrf=session.csrf,
+            flash=session.flash,
+            today=context.today(),
+            path=request.url.path,
+            **values,
+        )
+
+    async def note(
+        staff: Staff | None,
+        what: str,
+        *,
+        action: str = "R",
+        patient_id: str | None = None,
+        status: int = 200,
+        username: str | None = None,
+    ) -> None:
+        await run_in_threadpool(
+            audit.record,
+            engine,
+            staff,
+            what,
+            action=action,
+            patient_id=patient_id,
+            status=status,
+            username=username,
+        )
+
+    # -- sign-in ------------------------------------------------------------------------
+
+    @routes.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request) -> Response:
+        token = new_login_token()
+        response = render("login.html", login_csrf=token, message=None, staff=None)
+        set_cookie(response, LOGIN_CSRF_COOKIE, token, secure=context.secure_cookies, max_age=3600)
+        return response
+
+    @routes.post("/login")
+    async def login(request: Request) -> Response:
+        form = await read_form(request)
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+        if not expected or form.get("csrf") != expected:
+            raise ForbiddenError("the sign-in form is out of date; reload the page")
+        username = form.get("username", "")[:64]
+        result = await run_in_threadpool(sign_in, engine, username, form.get("password", ""))
+        if result is None:
+            await note(None, "sign-in", action="E", status=401, username=username or None)
+            token = new_login_token()
+            response = render(
+                "login.html",
+                http_status=401,
+                login_csrf=token,
+                staff=None,
+                message="Not signed in: the user name or password is wrong, or the account "
+                "is locked or disabled. After 5 failures an account is locked for 15 minutes.",
+            )
+            set_cookie(
+                response, LOGIN_CSRF_COOKIE, token, secure=context.secure_cookies, max_age=3600
+            )
+            return response
+        await note(result.staff, "sign-in", action="E")
+        signed = RedirectResponse("/app/today", status_code=303)
+        set_cookie(
+            signed,
+            SESSION_COOKIE,
+            result.token,
+            secure=context.secure_cookies,
+            max_age=int(LIFETIME.total_seconds()),
+        )
+        signed.delete_cookie(LOGIN_CSRF_COOKIE, path="/app")
+        return signed
+
+    @routes.post("/logout")
+    async def logout(request: Request) -> Response:
+        session = await signed_in(request)
+        check_csrf(session, await read_form(request))
+        await run_in_threadpool(sign_out, engine, session.token_hash)
+        await note(session.staff, "sign-out", action="E")
+        response = RedirectResponse("/app/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/app")
+        return response
+
+    @routes.get("/")
+    async def home() -> Response:
+        return RedirectResponse("/app/today", status_code=303)
+
+    # -- Today ----------------------------------------------------------------------------
+
+    @routes.get("/today", response_class=HTMLResponse)
+    async def today_page(request: Request) -> Response:
+        session = await signed_in(request)
+        day = parse_day(request.query_params.get("date"), context.today())
+        pickups = await run_in_threadpool(pickups_on, engine, day, False, PAGE_SIZE + 1)
+        renewals = await run_in_threadpool(renewals_waiting, engine, day)
+        holds = await run_in_threadpool(status_counts_of, engine)
+        work, names = await run_in_threadpool(worklist_of, engine, day)
+        await note(session.staff, "today")
+        return page(
+            request,
+            session,
+            "today.html",
+            day=day,
+            pickups=pickups,
+            renewals=renewals,
+            counts=holds,
+            work=work,
+            names=names,
+            prep_next=worklist.PREP_NEXT,
+            previous=day - timedelta(days=1),
+            next=day + timedelta(days=1),
+        )
+
+    @routes.get("/pickups", response_class=HTMLResponse)
+    async def pickup_sheet(request: Request) -> Response:
+        session = await signed_in(request)
+        day = parse_day(request.query_params.get("date"), context.today())
+        pickups = await run_in_threadpool(pickups_on, engine, day, True)
+        await note(session.staff, "pickup-sheet")
+        return page(request, session, "pickups.html", day=day, pickups=pickups)
+
+    # -- Patients -------------------------------------------------------------------------
+
+    @routes.get("/patients", response_class=HTMLResponse)
+    async def patients_page(request: Request) -> Response:
+        session = await signed_in(request)
+        number = max(1, min(int(request.query_params.get("page", "1") or 1), 100_000))
+        rows = await run_in_threadpool(patients_paged, engine, number)
+        await note(session.staff, "patients")
+        return page(
+            request,
+            session,
+            "patients.html",
+            rows=rows[:PAGE_SIZE],
+            more=len(rows) > PAGE_SIZE,
+            number=number,
+            searched=None,
+        )
+
+    @routes.post("/patients", response_class=HTMLResponse)
+    async def patients_search(request: Request) -> Response:
+        session = await signed_in(request)
+        form = await read_form(request)
+        check_csrf(session, form)
+        rows = await run_in_threadpool(
+            search_patients,
+            engine,
+            form.get("name", "").strip(),
+            form.get("birth_date", "").strip(),
+            form.get("patient_id", "").strip(),
+            form.get("status", ""),
+        )
+        await note(session.staff, "patient-search", action="E")
+        return page(
+            request,
+            session,
+            "patients.html",
+            rows=rows[:PAGE_SIZE],
+            more=False,
+            number=1,
+            searched=form,
+        )
+
+    @routes.get("/patients/{patient_id}", response_class=HTMLResponse)
+    async def patient_page(request: Request, patient_id: str) -> Response:
+        session = await signed_in(request)
+        patient_id = valid_id(patient_id)
+        values = await run_in_threadpool(patient_values, engine, patient_id, context.today())
+        if values is None:
+            await note(session.staff, "patient", patient_id=patient_id, status=404)
+            return page(request, session, "missing.html", patient_id=patient_id)
+        await note(session.staff, "patient", patient_id=patient_id)
+        return page(request, session, "patient.html", patient_id=patient_id, **values)
+
+    @routes.post("/patients/{patient_id}/{action}")
+    async def patient_action(request: Request, patient_id: str, action: str) -> Response:
+        session = await signed_in(request)
+        patient_id = valid_id(patient_id)
+        form = await read_form(request)
+        check_csrf(session, form)
+        if action not in ACTIONS:
+            raise ForbiddenError("no such action")
+        if not session.staff.can_change_enrollment:
+            await note(session.staff, action, action="E", patient_id=patient_id, status=403)
+            raise ForbiddenError("only a pharmacist may change an enrollment")
+        try:
+            message = await ACTIONS[action](context.actions, patient_id, form, context.today())
+            status = 200
+        except (ActionRefusedError, DomainError, ValueError) as exc:
+            message, status = f"Not done: {exc}", 409
+        await note(session.staff, action, action="E", patient_id=patient_id, status=status)
+        await run_in_threadpool(set_flash, engine, session.token_hash, message)
+        return RedirectResponse(f"/app/patients/{patient_id}", status_code=303)
+
+    @routes.post("/today/{what}")
+    async def worklist_action(request: Request, what: str) -> Response:
+        session = await signed_in(request)
+        form = await read_form(request)
+        check_csrf(session, form)
+        day = parse_day(form.get("day"), context.today())
+        if what not in WORK_ACTIONS:
+            raise ForbiddenError("no such worklist action")
+        patient_id = form.get("patient_id") or form.get("item_id", "").split(":")[0] or None
+        try:
+            message = await WORK_ACTIONS[what](context, form, day)
+            status = 200
+        except (ActionRefusedError, DomainError, ValueError) as exc:
+            message, status = f"Not done: {exc}", 409
+        await note(session.staff, f"today-{what}", action="E", patient_id=patient_id, status=status)
+        await run_in_threadpool(set_flash, engine, session.token_hash, message)
+        return RedirectResponse(f"/app/today?date={day.isoformat()}", status_code=303)
+
+    # -- Write-back ----------------------------------------------------------------------
+
+    @routes.get("/outbox", response_class=HTMLResponse)
+    async def outbox_page(request: Request) -> Response:
+        session = await signed_in(request)
+        counts = await run_in_threadpool(outbox_counts, engine)
+        dead = await run_in_threadpool(dead_writes, engine, PAGE_SIZE)
+        await note(session.staff, "outbox")
+        return page(request, session, "outbox.html", counts=counts, dead=dead)
+
+    @routes.post("/outbox/retry")
+    async def outbox_retry(request: Request) -> Response:
+        session = await signed_in(request)
+        form = await read_form(request)
+        check_csrf(session, form)
+        chosen = form.get("id", "")
+        ids = None if chosen == "all" else [int(chosen)] if chosen.isdigit() else []
+        result = await run_in_threadpool(retry_dead, engine, ids)
+        message = f"{len(result.requeued)} write(s) queued again."
+        if result.superseded:
+            message += f" {len(result.superseded)} superseded by a newer plan (not sent)."
+        if result.not_dead:
+            message += " Some were no longer dead."
+        await note(session.staff, "outbox-retry", action="E")
+        await run_in_threadpool(set_flash, engine, session.token_hash, message)
+        return RedirectResponse("/app/outbox", status_code=303)
+
+    return routes
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLine:
+    patient_id: str
+    name: str
+    birth_date: str
+    status: str | None
+    anchor_date: date | None
+    hold_until: date | None
+
+
+def _line(row: PatientRow) -> PatientLine:
+    return PatientLine(
+        row.patient_id,
+        patient_name(row.body),
+        birth_date(row.body),
+        row.status,
+        row.anchor_date,
+        row.hold_until,
+    )
+
+
+def patients_paged(engine: Engine, number: int) -> list[PatientLine]:
+    with read_transaction(engine) as connection:
+        rows = patient_rows(
+            connection, after=None, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+        )
+    return [_line(r) for r in rows]
+
+
+def search_patients(
+    engine: Engine, name: str, born: str, patient_id: str, status: str
+) -> list[PatientLine]:
+    with read_transaction(engine) as connection:
+        rows = all_patient_rows(connection)
+    words = name.lower().split()
+    found = []
+    for row in rows:
+        if patient_id and patient_id.lower() not in row.patient_id.lower():
+            continue
+        if status and (STATUS_WORDS.get(row.status or "", "not enrolled") != status):
+            continue
+        line = _line(row)
+        if born and line.birth_date != born:
+            continue
+        if words and not all(word in line.name.lower() for word in words):
+            continue
+        found.append(line)
+        if len(found) > PAGE_SIZE:
+            break
+    return found
+
+
+def status_counts_of(engine: Engine) -> dict[str, int]:
+    with read_transaction(engine) as connection:
+        return status_counts(connection)
+
+
+@dataclass(frozen=True, slots=True)
+class PickupLine:
+    patient_id: str
+    name: str
+    status: str
+    description: str
+    bag: list[tuple[str, str, int]]  # medicine, quantity, days supply
+
+
+def pickups_on(
+    engine: Engine, day: date, with_bags: bool = False, limit: int | None = None
+) -> list[PickupLine]:
+    """The Appointments whose local date is `day`, with the fills that go in each bag."""
+    wanted = day.isoformat()
+    found = []
+    with read_transaction(engine) as connection:
+        for patient_id, body in appointments_around(connection, day):
+            appointment = orjson.loads(body)
+            if str(appointment.get("start", ""))[:10] != wanted:
+                continue
+            if appointment.get("status") in ("cancelled", "entered-in-error"):
+                continue
+            found.append((patient_id, appointment))
+            if limit is not None and len(found) >= limit:
+                break
+        ids = [patient_id for patient_id, _ in found]
+        names = patient_bodies_by_id(connection, ids)
+        plans = plan_bodies_by_patient(connection, ids) if with_bags else {}
+    lines = []
+    for patient_id, appointment in found:
+        bag: list[tuple[str, str, int]] = []
+        plan = read_plan(plans[patient_id], None) if patient_id in plans else None
+        for medicine in plan.synced if plan is not None else ():
+            bag.extend(
+                (medicine.name, fill.quantity, fill.days_supply)
+                for fill in medicine.fills
+                if fill.day == day
+            )
+        lines.append(
+            PickupLine(
+                patient_id,
+                patient_name(names.get(patient_id)),
+                str(appointment.get("status") or ""),
+                str(appointment.get("description") or ""),
+                bag,
+            )
+        )
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalLine:
+    patient_id: str
+    name: str
+    medicine: str
+    needed_by: str
+    prescriber: str
+    age_days: int | None
+
+
+def renewals_waiting(engine: Engine, day: date) -> list[RenewalLine]:
+    lines = []
+    with read_transaction(engine) as connection:
+        tasks = open_renewal_tasks(connection, PAGE_SIZE)
+        names = patient_bodies_by_id(connection, [patient_id for patient_id, _ in tasks])
+        for patient_id, body in tasks:
+            task = orjson.loads(body)
+            period = (task.get("restriction") or {}).get("period") or {}
+            start = str(period.get("start") or "")
+            try:
+                age = (day - date.fromisoformat(start[:10])).days if start else None
+            except ValueError:
+                age = None
+            lines.append(
+                RenewalLine(
+                    patient_id,
+                    patient_name(names.get(patient_id)),
+                    str((task.get("reasonCode") or {}).get("text") or ""),
+                    str(period.get("end") or "")[:10],
+                    str((task.get("owner") or {}).get("reference") or ""),
+                    age,
+                )
+            )
+    return lines
+
+
+def patient_values(engine: Engine, patient_id: str, today: date) -> dict[str, Any] | None:
+    with read_transaction(engine) as connection:
+        body = patient_body(connection, patient_id)
+        enrollment = get_enrollment(connection, patient_id)
+        bodies = patient_bodies(connection, patient_id, PLAN_TYPES)
+        events = search_audit(
+            connection, AuditQuery(patients=((patient_id,),), actions=(("E",),), limit=25)
+        )
+    if body is None and enrollment is None:
+        return None
+    status = enrollment.status if enrollment is not None else None
+    plan = read_plan(bodies, status)
+    hold_until = enrollment.hold_until if enrollment is not None else None
+    closed = {int(d) for d in enrollment.closed_weekdays.split(",") if d} if enrollment else set()
+    cycle = [e for e in worklist.patient_entries(engine, patient_id) if e.day <= today]
+    return {
+        "cycle": cycle[-40:][::-1],
+        "name": patient_name(body),
+        "birth_date": birth_date(body),
+        "enrollment": enrollment,
+        "status": status,
+        "plan": plan,
+        "picture": timeline(plan, today, hold_until) if plan is not None else None,
+        "closed": closed,
+        "weekdays": WEEKDAYS,
+        "history": [_history(event) for event in events],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    when: str
+    who: str
+    what: str
+    result: str
+
+
+def _history(event: Any) -> HistoryLine:
+    return HistoryLine(
+        event.recorded.strftime("%Y-%m-%d %H:%M"),
+        (event.client_id or "").removeprefix(audit.CLIENT_PREFIX),
+        event.interaction.removeprefix("app-"),
+        "done" if event.status < 400 else f"refused ({event.status})",
+    )
+
+
+# -- actions ----------------------------------------------------------------------------
+
+
+def _int(form: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = form.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{name.replace('_', ' ')} must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def _anchor(form: dict[str, str]) -> int | None:
+    value = form.get("anchor_day", "").strip()
+    return None if value in ("", "auto") else _int(form, "anchor_day", 1, 1, 31)
+
+
+async def _enroll(actions: EnrollmentActions, pid: str, form: dict[str, str], _t: date) -> str:
+    cycle = _int(form, "cycle_days", 30, 1, 90)
+    if cycle not in (28, 30, 90):
+        raise ValueError("the cycle is 28, 30 or 90 days")
+    closed = frozenset(i for i, day in enumerate(WEEKDAYS) if form.get(f"closed_{day}"))
+    choice = EnrollChoice(_anchor(form), cycle, closed, _int(form, "lead_days", 7, 0, 30))
+    status = await actions.enroll(pid, choice)
+    return f"Enrolled ({STATUS_WORDS.get(status, status)}); the plan was made again."
+
+
+async def _anchor_change(
+    actions: EnrollmentActions, pid: str, form: dict[str, str], _t: date
+) -> str:
+    await actions.change_anchor(pid, _anchor(form))
+    return "Anchor day changed; the plan was made again."
+
+
+async def _hold(actions: EnrollmentActions, pid: str, form: dict[str, str], today: date) -> str:
+    try:
+        until = date.fromisoformat(form.get("until", ""))
+    except ValueError:
+        raise ValueError("give the date the hold ends (YYYY-MM-DD)") from None
+    if until <= today:
+        raise ValueError("the hold must end after today")
+    await actions.hold(pid, until)
+    return f"On hold until {until.isoformat()}."
+
+
+async def _resume(actions: EnrollmentActions, pid: str, _f: dict[str, str], _t: date) -> str:
+    await actions.resume(pid)
+    return "Resumed; the plan was made again as of today."
+
+
+async def _unenroll(actions: EnrollmentActions, pid: str, _f: dict[str, str], _t: date) -> str:
+    await actions.unenroll(pid)
+    return "Unenrolled."
+
+
+async def _sync(actions: EnrollmentActions, pid: str, _f: dict[str, str], _t: date) -> str:
+    await actions.sync_now(pid)
+    return "Synced: the plan was made again from the latest orders and fills."
+
+
+ACTIONS: Final = {
+    "enroll": _enroll,
+    "anchor": _anchor_change,
+    "hold": _hold,
+    "resume": _resume,
+    "unenroll": _unenroll,
+    "sync": _sync,
+}
+
+
+# -- the worklist ---------------------------------------------------------------------------
+
+GROUP_TITLES: Final = {
+    "calls": "Calls to make",
+    "preparations": "Fills to prepare",
+    "pickups": "Pickups",
+    "renewals": "Renewals waiting and overdue",
+    "reviews": "Changes to review",
+}
+templates.globals["group_title"] = lambda name: GROUP_TITLES.get(name, name)
+
+
+def worklist_of(engine: Engine, day: date) -> tuple[worklist.Worklist, dict[str, str]]:
+    work = worklist.day_worklist(engine, day)
+    ids = sorted({entry.patient_id for entry in work.entries})
+    with read_transaction(engine) as connection:
+        bodies = patient_bodies_by_id(connection, ids)
+    names = {pid: patient_name(bodies.get(pid)) for pid in ids}
+    return work, names
+
+
+def _yes(form: dict[str, str], name: str) -> bool | None:
+    value = form.get(name, "")
+    return True if value == "yes" else False if value == "no" else None
+
+
+async def _call(context: AppContext, form: dict[str, str], day: date) -> str:
+    item_id = form.get("item_id", "")
+    try:
+        outcome = ContactOutcome(form.get("outcome", ""))
+    except ValueError:
+        raise ValueError("choose how the call ended") from None
+    await run_in_threadpool(worklist.record_contact, context.engine, item_id, outcome, day)
+    if outcome is not ContactOutcome.REACHED:
+        return f"Call recorded: {outcome.value.replace('-', ' ')}."
+    new_date = form.get("new_date", "").strip()
+    answers = CheckInAnswers(
+        answered_on=day,
+        taking_as_directed=_yes(form, "taking_as_directed"),
+        missed_doses=_yes(form, "missed_doses"),
+        hospital_visit=_yes(form, "hospital_visit"),
+        new_medicines=_yes(form, "new_medicines"),
+        stopped_or_changed=_yes(form, "stopped_or_changed"),
+        side_effects=_yes(form, "side_effects"),
+        new_date=date.fromisoformat(new_date) if new_date else None,
+        stop_program=_yes(form, "stop_program"),
+        details=form.get("details", "").strip()[:2000] or None,
+    )
+    patient_id = item_id.split(":")[0]
+    done = await run_in_threadpool(worklist.check_in, context.engine, patient_id, answers)
+    words = "Call recorded with the check-in."
+    if done.result.reviews:
+        words += f" {len(done.result.reviews)} change(s) to review."
+    if done.result.replan:
+        try:
+            await context.actions.sync_now(patient_id)
+            words += " The plan was made again."
+        except (ActionRefusedError, DomainError) as exc:
+            words += f" The plan could not be made again: {exc}"
+    return words
+
+
+async def _prepare(context: AppContext, form: dict[str, str], day: date) -> str:
+    status = form.get("status", "")
+    reason = form.get("reason", "").strip() or None
+    await run_in_threadpool(partial_prep, context.engine, form.get("item_id", ""), status, reason)
+    return f"Preparation {status.replace('-', ' ')}."
+
+
+def partial_prep(engine: Engine, item_id: str, status: str, reason: str | None) -> None:
+    worklist.set_preparation_status(engine, item_id, status, reason=reason)
+
+
+async def _pickup(context: AppContext, form: dict[str, str], day: date) -> str:
+    try:
+        status = PickupStatus(form.get("status", ""))
+        anchor = date.fromisoformat(form.get("anchor", ""))
+    except ValueError:
+        raise ValueError("not a pickup outcome") from None
+    patient_id = valid_id(form.get("patient_id", ""))
+    await run_in_threadpool(worklist.record_pickup, context.engine, patient_id, anchor, status, day)
+    return "Picked up." if status is PickupStatus.FULFILLED else "No-show recorded."
+
+
+WORK_ACTIONS: Final = {"call": _call, "prepare": _prepare, "pickup": _pickup}

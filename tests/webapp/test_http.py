@@ -1,0 +1,327 @@
+"""The web app over real HTTP (Starlette's client against the app on the demo database):
+sign-in, sessions, CSRF, lockout, roles checked by direct POSTs, forms that work without
+JavaScript, security headers, audit rows, and accessibility basics of every page."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from fhir_sync.server.app import create_app
+from fhir_sync.server.settings import ServerSettings
+from fhir_sync.services.staff_accounts import MAX_FAILURES
+from fhir_sync.store.enrollments import get_enrollment
+from fhir_sync.store.tables import AuditRecord
+from tests.webapp.conftest import TODAY, csrf_of, sign_in
+
+PAGES = (
+    "/app/today",
+    "/app/today?date=2026-12-22",
+    "/app/patients",
+    "/app/patients/pt-000005",
+    "/app/outbox",
+    "/app/pickups?date=2026-12-22",
+)
+
+
+def _status(engine: Engine, patient_id: str) -> str | None:
+    with engine.connect() as connection:
+        enrollment = get_enrollment(connection, patient_id)
+    return enrollment.status if enrollment else None
+
+
+def test_every_page_needs_a_session(app_client: TestClient) -> None:
+    for path in PAGES:
+        answer = app_client.get(path)
+        assert answer.status_code == 303 and answer.headers["location"] == "/app/login", path
+
+
+def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_the_session(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    page = app_client.get("/app/login")
+    answer = app_client.post(
+        "/app/login",
+        data={"csrf": csrf_of(page.text), "username": "demo", "password": passwords["demo"]},
+    )
+    assert answer.status_code == 303
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/app" in cookie
+    token = csrf_of(app_client.get("/app/today").text)
+    assert app_client.post("/app/logout", data={"csrf": token}).status_code == 303
+    app_client.cookies.clear()
+    # the old cookie value no longer names a session
+    assert app_client.get("/app/today").status_code == 303
+
+
+def test_cookie_is_secure_unless_the_server_runs_plain_http(
+    demo_engine: Engine, passwords: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FHIR_SYNC_APP_INSECURE_COOKIES", raising=False)
+    settings = ServerSettings(database_url="unused", today=TODAY, migrate_on_start=False)
+    with TestClient(create_app(settings, engine=demo_engine), follow_redirects=False) as client:
+        page = client.get("https://testserver/app/login")
+        answer = client.post(
+            "https://testserver/app/login",
+            data={"csrf": csrf_of(page.text), "username": "demo", "password": passwords["demo"]},
+        )
+        assert "secure" in answer.headers["set-cookie"].lower()
+
+
+def test_forms_without_the_csrf_token_are_refused(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    # the sign-in form without its token
+    refused = app_client.post("/app/login", data={"username": "demo", "password": "x" * 12})
+    assert refused.status_code == 403
+    sign_in(app_client, "demo", passwords["demo"])
+    for form in ({"until": "2026-12-30"}, {"until": "2026-12-30", "csrf": "forged"}):
+        answer = app_client.post("/app/patients/pt-000005/hold", data=form)
+        assert answer.status_code == 403
+    assert _status(demo_engine, "pt-000005") == "active"
+    # a JSON body is not a form this app sends
+    answer = app_client.post("/app/patients/pt-000005/hold", json={"until": "2026-12-30"})
+    assert answer.status_code == 403
+
+
+def test_lockout_after_repeated_failures(app_client: TestClient, passwords: dict[str, str]) -> None:
+    for _ in range(MAX_FAILURES):
+        page = app_client.get("/app/login")
+        answer = app_client.post(
+            "/app/login",
+            data={"csrf": csrf_of(page.text), "username": "demo", "password": "wrong-password"},
+        )
+        assert answer.status_code == 401
+    page = app_client.get("/app/login")
+    answer = app_client.post(
+        "/app/login",
+        data={"csrf": csrf_of(page.text), "username": "demo", "password": passwords["demo"]},
+    )
+    assert answer.status_code == 401, "the right password must not open a locked account"
+    assert "locked" in answer.text
+
+
+def test_technician_cannot_change_enrollment_by_direct_post(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "tech", passwords["tech"])
+    page = app_client.get("/app/patients/pt-000005")
+    assert page.status_code == 200 and "/hold" not in page.text
+    for action, form in (
+        ("hold", {"until": "2026-12-30"}),
+        ("unenroll", {}),
+        ("enroll", {"cycle_days": "30"}),
+        ("anchor", {"anchor_day": "5"}),
+        ("sync", {}),
+    ):
+        answer = app_client.post(f"/app/patients/pt-000005/{action}", data={**form, "csrf": token})
+        assert answer.status_code == 403, action
+    assert _status(demo_engine, "pt-000005") == "active"
+    with demo_engine.connect() as connection:
+        refused = connection.execute(
+            select(AuditRecord.__table__).where(  # type: ignore[attr-defined]
+                AuditRecord.__table__.c.client_id == "staff:tech",  # type: ignore[attr-defined]
+                AuditRecord.__table__.c.status == 403,  # type: ignore[attr-defined]
+            )
+        ).all()
+    assert len(refused) == 5
+
+
+def test_hold_resume_unenroll_enroll_as_plain_forms(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "demo", passwords["demo"])
+    answer = app_client.post(
+        "/app/patients/pt-000005/hold", data={"csrf": token, "until": "2026-12-30"}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/app/patients/pt-000005"
+    assert _status(demo_engine, "pt-000005") == "on-hold"
+    assert "On hold until 2026-12-30" in app_client.get("/app/patients/pt-000005").text
+    app_client.post("/app/patients/pt-000005/resume", data={"csrf": token})
+    assert _status(demo_engine, "pt-000005") == "active"
+    app_client.post("/app/patients/pt-000005/unenroll", data={"csrf": token})
+    assert _status(demo_engine, "pt-000005") == "revoked"
+    app_client.post(
+        "/app/patients/pt-000005/enroll",
+        data={"csrf": token, "anchor_day": "10", "cycle_days": "30", "lead_days": "7"},
+    )
+    assert _status(demo_engine, "pt-000005") == "active"
+    page = app_client.get("/app/patients/pt-000005").text
+    # anchor day 10 of the month: the next 10th at least 7 lead days after 2026-12-15
+    assert "anchor Sun 10 Jan 2027" in page
+    assert "<svg" in page and 'class="bar' in page
+    history = re.findall(r"<td>(hold|resume|unenroll|enroll)</td>", page)
+    assert sorted(history) == ["enroll", "hold", "resume", "unenroll"]
+
+
+def test_a_call_with_a_hospital_stay_puts_a_review_on_the_worklist(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "tech", passwords["tech"])
+    today = app_client.get("/app/today").text
+    calls = re.findall(r'name="item_id" value="([^"]+:outreach:[^"]+)"', today)
+    assert calls, "the demo has calls to make on its today"
+    reviews_before = today.count(":review:")
+    answer = app_client.post(
+        "/app/today/call",
+        data={
+            "csrf": token,
+            "day": TODAY.isoformat(),
+            "item_id": calls[0],
+            "outcome": "reached",
+            "hospital_visit": "yes",
+        },
+    )
+    assert answer.status_code == 303
+    after = app_client.get("/app/today").text
+    assert "1 change(s) to review" in after and "The plan was made again" in after
+    assert calls[0] not in re.findall(r'name="item_id" value="([^"]+)"', after)
+    assert after.count('id="g-reviews"') == 1
+    assert reviews_before == 0 or after.count(":review:") >= reviews_before
+
+
+def test_a_refused_action_is_said_and_nothing_changes(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "demo", passwords["demo"])
+    app_client.post("/app/patients/pt-000005/hold", data={"csrf": token, "until": "2026-12-01"})
+    assert _status(demo_engine, "pt-000005") == "active"
+    assert (
+        "Not done: the hold must end after today" in app_client.get("/app/patients/pt-000005").text
+    )
+
+
+def test_patient_search_is_a_post_and_finds_by_status(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "demo", passwords["demo"])
+    found = app_client.post("/app/patients", data={"csrf": token, "status": "not enrolled"})
+    # the demo unenrolls its last two patients
+    assert len(set(re.findall(r'href="/app/patients/(pt-\d+)"', found.text))) == 2
+    by_id = app_client.post("/app/patients", data={"csrf": token, "patient_id": "pt-000005"})
+    assert set(re.findall(r'href="/app/patients/(pt-\d+)"', by_id.text)) == {"pt-000005"}
+
+
+def test_security_headers_and_no_inline_script(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    sign_in(app_client, "demo", passwords["demo"])
+    for path in PAGES:
+        answer = app_client.get(path)
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+        assert answer.headers["cache-control"] == "no-store"
+        assert re.search(r"<script(?![^>]*\bsrc=)", answer.text) is None, path
+        assert " style=" not in answer.text and "<style" not in answer.text, path
+
+
+def test_page_views_and_actions_are_audited(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    sign_in(app_client, "demo", passwords["demo"])
+    app_client.get("/app/patients/pt-000003")
+    table = AuditRecord.__table__  # type: ignore[attr-defined]
+    with demo_engine.connect() as connection:
+        rows = connection.execute(
+            select(table.c.interaction, table.c.role, table.c.patient_id).where(
+                table.c.client_id == "staff:demo"
+            )
+        ).all()
+    assert ("app-sign-in", "pharmacist", None) in rows
+    assert ("app-patient", "pharmacist", "pt-000003") in rows
+
+
+class _Controls(HTMLParser):
+    """Collects form controls, their labels and headings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+        self.h1 = 0
+        self.in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "label":
+            self.in_label += 1
+            if values.get("for"):
+                self.labelled.add(str(values["for"]))
+        elif tag in ("input", "select", "textarea") and values.get("type") != "hidden":
+            self.controls.append({**values, "_wrapped": "1" if self.in_label else None})
+        elif tag == "h1":
+            self.h1 += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+
+
+@pytest.mark.parametrize("role", ["demo", "tech"])
+def test_every_control_has_a_label_and_every_page_one_h1(
+    app_client: TestClient, passwords: dict[str, str], role: str
+) -> None:
+    app_client.get("/app/login")
+    sign_in(app_client, role, passwords[role])
+    for path in (*PAGES, "/app/patients/pt-000010"):
+        parsed = _Controls()
+        parsed.feed(app_client.get(path).text)
+        assert parsed.h1 == 1, path
+        for control in parsed.controls:
+            named = (
+                control.get("_wrapped")
+                or control.get("aria-label")
+                or control.get("id") in parsed.labelled
+            )
+            assert named, f"{path}: unlabelled control {control}"
+
+
+def test_fhir_sync_app_0_turns_the_app_off(
+    demo_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FHIR_SYNC_APP", "0")
+    settings = ServerSettings(database_url="unused", today=TODAY, migrate_on_start=False)
+    with TestClient(create_app(settings, engine=demo_engine)) as client:
+        assert client.get("/app/login").status_code == 404
+
+
+def test_outbox_page_lists_a_dead_write_and_retries_it(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.outbox import OUTBOX
+
+    now = datetime.now(UTC)
+    with write_transaction(demo_engine) as connection:
+        connection.execute(
+            OUTBOX.insert().values(
+                endpoint="http://ehr.example/fhir",
+                patient_id="pt-000005",
+                bundle=b"{}",
+                state="dead",
+                attempts=8,
+                next_attempt_at=now,
+                last_error="HTTP 422 from the EHR",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    token = sign_in(app_client, "tech", passwords["tech"])
+    page = app_client.get("/app/outbox").text
+    assert "HTTP 422 from the EHR" in page
+    (write_id,) = re.findall(r'name="id" value="(\d+)"', page)
+    answer = app_client.post("/app/outbox/retry", data={"csrf": token, "id": write_id})
+    assert answer.status_code == 303
+    page = app_client.get("/app/outbox").text
+    assert "1 write(s) queued again." in page and "No dead writes." in page
+    with demo_engine.connect() as connection:
+        (state,) = connection.execute(
+            select(OUTBOX.c.state).where(OUTBOX.c.id == int(write_id))
+        ).one()
+    assert state == "pending"
