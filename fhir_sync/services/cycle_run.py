@@ -48,7 +48,7 @@ class RunSummary:
     day: date
     enrollments: int
     items_created: int
-    days_caught_up: int
+    days_caught_up: int  # the most days one enrollment was behind, less today
 
 
 def pharmacy_today(time_zone: str, now: datetime | None = None) -> date:
@@ -219,7 +219,7 @@ def run_cycle_day(
                     read_state=False,
                 )
                 created += made
-                caught += max(0, days - 1)
+                caught = max(caught, days - 1)
             total += len(rows)
             after = rows[-1].patient_id
         if progress is not None:
