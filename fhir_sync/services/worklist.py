@@ -32,7 +32,7 @@ from fhir_sync.engine.cycle_types import (
     PickupStatus,
 )
 from fhir_sync.services.cycle_facts import dump_facts, load_facts, load_item
-from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, new_rows
+from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, store_items
 from fhir_sync.services.errors import NotEnrolledError, StateConflictError, VersionMismatchError
 from fhir_sync.store import cycle as store
 from fhir_sync.store.database import write_transaction
@@ -221,7 +221,7 @@ def _save(
     created = 0
     if through is not None and since <= through:
         facts, items = derive_and_roll(facts, since, through, cycle_settings_of(row, defaults))
-        created = store.insert_new_items(connection, new_rows(items), now)
+        created = store_items(connection, items, now)
     store.save_state(connection, row.patient_id, dump_facts(facts), through, now, previous=state)
     return created
 
