@@ -156,3 +156,28 @@ def test_check_in_new_date_re_anchors_and_stop_unenrolls(engine: Engine) -> None
     assert ("p5", "outreach") in _kinds(engine, date(2027, 1, 29))
     # p6 left the program from 01-23: nothing after.
     assert all(p != "p6" for d in range(23, 30) for p, _ in _kinds(engine, date(2027, 1, d)))
+
+
+def test_a_hospital_stay_queues_a_sync_for_a_live_enrollment(engine: Engine) -> None:
+    from sqlalchemy import select, update
+
+    from fhir_sync.engine.checkin import CheckInAnswers
+    from fhir_sync.services.worklist import check_in
+    from fhir_sync.store.sync_requests import SYNC_REQUEST
+
+    _enroll(engine, "p7")
+    with engine.begin() as connection:
+        connection.execute(
+            update(ENROLLMENT)
+            .where(ENROLLMENT.c.patient_id == "p7")
+            .values(ehr_endpoint="http://127.0.0.1:9/fhir")
+        )
+    run_cycle_day(engine, date(2027, 1, 22))
+    done = check_in(
+        engine, "p7", CheckInAnswers(answered_on=date(2027, 1, 22), hospital_visit=True)
+    )
+    assert done.result.replan
+    with engine.connect() as connection:
+        queued = connection.execute(select(SYNC_REQUEST.c.patient_id)).scalars().all()
+    assert queued == ["p7"]
+    assert ("p7", "review") in _kinds(engine, date(2027, 1, 22))
