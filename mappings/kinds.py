@@ -256,6 +256,33 @@ TASK: Final = ResourceKind(
     closed=("cancelled",),
     plan_order=2,
 )
+COMMUNICATION_REQUEST: Final = ResourceKind(
+    name="CommunicationRequest",
+    patient_path="CommunicationRequest.subject",
+    search_params=(
+        *_COMMON,
+        *_patient_and_subject("The patient to call: Patient/<id> or <id>.", "Same as patient."),
+        SearchParam("status", "token", "status", "active: a call of the monthly cycle to make."),
+        SearchParam(
+            "category",
+            "token",
+            "token:category",
+            "The call's kind (system|code of https://fhir-sync.org/CodeSystem/cycle-item).",
+            extract=_categories,
+        ),
+        SearchParam(
+            "occurrence",
+            "date",
+            "period",
+            "The day of the call; prefixes eq, ne, gt, ge, lt, le.",
+        ),
+    ),
+    date=DatePath(start=("occurrenceDateTime",), end=("occurrenceDateTime",)),
+    statuses=("active", "completed", "revoked"),
+    closed=("completed", "revoked"),
+    scope="",  # the pharmacy only (security/scopes.py): the calls stay in the pharmacy
+    documentation="The monthly cycle's calls; they stay in the pharmacy (not written to EHRs).",
+)
 PATIENT: Final = ResourceKind(
     name="Patient",
     patient_path="Patient.id",
@@ -281,7 +308,7 @@ GROUP: Final = ResourceKind(
 
 # In CapabilityStatement order; AuditEvent has its own search (server/audit/search.py).
 KINDS: Final[Mapping[str, ResourceKind]] = {
-    kind.name: kind for kind in (CAREPLAN, APPOINTMENT, TASK, PATIENT, GROUP)
+    kind.name: kind for kind in (CAREPLAN, APPOINTMENT, TASK, COMMUNICATION_REQUEST, PATIENT, GROUP)
 }
 AUDIT_EVENT: Final = "AuditEvent"
 

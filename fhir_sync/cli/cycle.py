@@ -45,18 +45,67 @@ DateOption = Annotated[
 ]
 
 
+def _setting_help(key: str) -> str:
+    from fhir_sync.fill_settings import BY_KEY
+
+    return BY_KEY[key].help + " For enrollments that give none."
+
+
 @cycle_app.command("run")
-def cycle_run(date_text: DateOption = None) -> None:
+def cycle_run(
+    date_text: DateOption = None,
+    prep_days: Annotated[
+        int | None, typer.Option(help=_setting_help("prep_days"), show_default=False)
+    ] = None,
+    call_retries: Annotated[
+        int | None, typer.Option(help=_setting_help("call_retries"), show_default=False)
+    ] = None,
+    renewal_follow_up_days: Annotated[
+        int | None,
+        typer.Option(help=_setting_help("renewal_follow_up_business_days"), show_default=False),
+    ] = None,
+    renewal_escalation_days: Annotated[
+        int | None,
+        typer.Option(help=_setting_help("renewal_escalation_business_days"), show_default=False),
+    ] = None,
+    return_to_stock_days: Annotated[
+        int | None, typer.Option(help=_setting_help("return_to_stock_days"), show_default=False)
+    ] = None,
+    unconfirmed_pickup_days: Annotated[
+        int | None,
+        typer.Option(help=_setting_help("unconfirmed_pickup_days"), show_default=False),
+    ] = None,
+) -> None:
     """Derive and store the day's cycle items for every active enrollment, once.
 
     Days missed since the last run are caught up; running a day again creates nothing twice.
     The worker does this on its own every FHIR_SYNC_CYCLE_INTERVAL seconds."""
+    from fhir_sync.engine.cycle_types import CycleSettings
+    from fhir_sync.fill_settings import cycle_values, parse_fill_settings
+    from fhir_sync.server import cycle_resources
     from fhir_sync.services.cycle_run import run_cycle_day
 
+    cycle_resources.install()
+    raw = {
+        "prep_days": prep_days,
+        "call_retries": call_retries,
+        "renewal_follow_up_business_days": renewal_follow_up_days,
+        "renewal_escalation_business_days": renewal_escalation_days,
+        "return_to_stock_days": return_to_stock_days,
+        "unconfirmed_pickup_days": unconfirmed_pickup_days,
+    }
+    try:
+        given = cycle_values(parse_fill_settings({k: v for k, v in raw.items() if v is not None}))
+        defaults = CycleSettings(**given)
+    except ValueError as exc:
+        fail(str(exc))
     day = _day(date_text)
     with command_database(create=False) as engine:
         summary = run_cycle_day(
-            engine, day, progress=lambda n: typer.echo(f"  {n} enrollments", err=True)
+            engine,
+            day,
+            defaults=defaults,
+            progress=lambda n: typer.echo(f"  {n} enrollments", err=True),
         )
     typer.echo(
         f"cycle {summary.day.isoformat()}: {summary.enrollments} active enrollments, "

@@ -11,7 +11,13 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from fhir_sync import __version__
-from fhir_sync.server import cycle_routes, export_routes, operation_routes, read_routes
+from fhir_sync.server import (
+    cycle_resources,
+    cycle_routes,
+    export_routes,
+    operation_routes,
+    read_routes,
+)
 from fhir_sync.server.audit import install_audit
 from fhir_sync.server.background import BackgroundWork
 from fhir_sync.server.body_limit import BodyLimit
@@ -100,6 +106,7 @@ def create_app(
     app.include_router(read_routes.router)
     app.include_router(operation_routes.router)
     app.include_router(cycle_routes.router)
+    cycle_resources.install()
     app.include_router(notifications_router)
     app.include_router(export_routes.router)
     mount_staff_app(app, settings, database, app.state.enrollment)

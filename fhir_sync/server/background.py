@@ -105,6 +105,9 @@ class BackgroundWork:
 
 async def run_standalone(settings: ServerSettings, live: LiveSettings) -> None:
     """`fhir-sync worker`: the background work without the HTTP API, until SIGTERM/SIGINT."""
+    from fhir_sync.server import cycle_resources
+
+    cycle_resources.install()
     engine = open_engine(settings.database_url)
     if settings.migrate_on_start:
         await asyncio.to_thread(upgrade, engine)

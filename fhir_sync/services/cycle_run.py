@@ -10,7 +10,7 @@ is one transaction: a batch is either all stored or not at all, and re-running r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -39,6 +39,27 @@ from mappings.inbound.careplan_fills import careplan_fills
 from mappings.outbound.outreach import CALL_KINDS
 
 BATCH: Final = 500
+#: What to do, in the same transaction, with the items just stored (the API layer registers
+#: the writer of their FHIR resources, which knows how the server indexes a resource).
+Publisher = Callable[[Connection, Sequence[CycleItem], datetime], None]
+PUBLISHERS: list[Publisher] = []
+
+
+def register_publisher(publisher: Publisher) -> None:
+    if publisher not in PUBLISHERS:
+        PUBLISHERS.append(publisher)
+
+
+def store_items(connection: Connection, items: Sequence[CycleItem], now: datetime) -> int:
+    """Insert the items not stored yet and publish those; the number inserted."""
+    fresh = {row.id for row in store.insert_new_items(connection, new_rows(items), now)}
+    if fresh:
+        chosen = [i for i in items if i.id in fresh]
+        for publish in PUBLISHERS:
+            publish(connection, chosen, now)
+    return len(fresh)
+
+
 #: How far back a first run looks: an enrollment seen for the first time starts today.
 _ROLL_PASSES: Final = 4
 
@@ -48,7 +69,7 @@ class RunSummary:
     day: date
     enrollments: int
     items_created: int
-    days_caught_up: int
+    days_caught_up: int  # the most days one enrollment was behind, less today
 
 
 def pharmacy_today(time_zone: str, now: datetime | None = None) -> date:
@@ -141,7 +162,7 @@ def derive_and_roll(
     return facts, items
 
 
-def new_rows(items: tuple[CycleItem, ...]) -> list[store.NewItem]:
+def new_rows(items: Sequence[CycleItem]) -> list[store.NewItem]:
     rows = []
     for item in items:
         kind = resource_type_of(item.kind)
@@ -185,7 +206,7 @@ def run_patient(
             return 0, 0
         first = day if state.derived_through is None else state.derived_through + timedelta(1)
     facts, items = derive_and_roll(facts, first, day, settings)
-    created = store.insert_new_items(connection, new_rows(items), now)
+    created = store_items(connection, items, now)
     store.save_state(connection, row.patient_id, dump_facts(facts), day, now, previous=state)
     return created, (day - first).days + 1
 
@@ -219,7 +240,7 @@ def run_cycle_day(
                     read_state=False,
                 )
                 created += made
-                caught += max(0, days - 1)
+                caught = max(caught, days - 1)
             total += len(rows)
             after = rows[-1].patient_id
         if progress is not None:

@@ -32,11 +32,12 @@ from fhir_sync.engine.cycle_types import (
     PickupStatus,
 )
 from fhir_sync.services.cycle_facts import dump_facts, load_facts, load_item
-from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, new_rows
+from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, store_items
 from fhir_sync.services.errors import NotEnrolledError, StateConflictError, VersionMismatchError
 from fhir_sync.store import cycle as store
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.enrollments import get_enrollment
+from fhir_sync.store.sync_requests import request_sync
 from fhir_sync.store.tables import Enrollment as EnrollmentRow
 
 #: The worklist's groups, in the order staff work them, and the item kinds in each.
@@ -221,7 +222,7 @@ def _save(
     created = 0
     if through is not None and since <= through:
         facts, items = derive_and_roll(facts, since, through, cycle_settings_of(row, defaults))
-        created = store.insert_new_items(connection, new_rows(items), now)
+        created = store_items(connection, items, now)
     store.save_state(connection, row.patient_id, dump_facts(facts), through, now, previous=state)
     return created
 
@@ -294,8 +295,9 @@ def check_in(
     """The check-in answers of the patient's next pickup (or of the cycle `anchor`) acted on:
     reviews for the pharmacist; a new date re-anchors the enrollment; away over the pickup
     moves it earlier as a vacation supply; stop the program unenrolls from the next day.
-    A re-plan (hospital stay, new, stopped or changed medicines) is asked for through the
-    review items; the enrollment's next sync pulls fresh orders."""
+    A re-plan (hospital stay, new, stopped or changed medicines) puts review items on today's
+    list and, for an enrollment with a live EHR endpoint, queues a sync (fresh orders, a new
+    plan) for the worker."""
     stamp = now or datetime.now(UTC)
     today = answers.answered_on
     with write_transaction(engine) as connection:
@@ -325,6 +327,8 @@ def check_in(
             row.revoked_at = stamp
         if result.replan:
             row.plan_hash = None  # the next sync re-plans even an unchanged input
+            if row.ehr_endpoint is not None:  # pull fresh orders: the worker's requested sync
+                request_sync(connection, [patient_id], stamp)
         if result.new_anchor is not None or result.unenroll or result.replan:
             row.version += 1
             row.updated_at = stamp

@@ -117,10 +117,12 @@ def save_state(
     )
 
 
-def insert_new_items(connection: Connection, items: Sequence[NewItem], now: datetime) -> int:
-    """Insert the items not stored yet; the number inserted."""
+def insert_new_items(
+    connection: Connection, items: Sequence[NewItem], now: datetime
+) -> list[NewItem]:
+    """Insert the items not stored yet; those inserted."""
     if not items:
-        return 0
+        return []
     have = set(
         connection.execute(select(ITEM.c.id).where(ITEM.c.id.in_([i.id for i in items]))).scalars()
     )
@@ -146,7 +148,7 @@ def insert_new_items(connection: Connection, items: Sequence[NewItem], now: date
                 for i in fresh
             ],
         )
-    return len(fresh)
+    return fresh
 
 
 def _stored(row: object) -> StoredItem:

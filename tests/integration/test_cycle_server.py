@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from fhir_sync.server import cycle_resources
 from fhir_sync.services.cycle_run import run_cycle_day
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.enrollments import ENROLLMENT
@@ -110,6 +111,7 @@ def test_three_months_of_the_cycle_through_the_api(served: tuple[str, str]) -> N
         response = http.post(f"/Patient/{patient}/$enroll", json=enroll_body(patient))
         assert response.status_code == 200, response.text
     engine = open_engine(url)
+    cycle_resources.install()  # as `fhir-sync worker` does: the calls become resources
     with engine.connect() as connection:
         rows = connection.execute(
             select(ENROLLMENT.c.patient_id, ENROLLMENT.c.anchor_date, ENROLLMENT.c.cycle_days)
@@ -184,6 +186,16 @@ def _act(
         if patient == no_answer and patient not in first_call_missed:
             first_call_missed.add(patient)
             outcome = "no-answer"
+        resource = _value(item, "resource")["reference"]
+        assert resource.startswith("CommunicationRequest/")
+        served = http.get(f"/{resource}")
+        assert served.status_code == 200, served.text
+        assert served.json()["occurrenceDateTime"] == day.isoformat()
+        found = http.get(
+            "/CommunicationRequest",
+            params={"patient": patient, "occurrence": day.isoformat(), "_summary": "count"},
+        )
+        assert found.status_code == 200 and found.json()["total"] >= 1, found.text
         response = http.post(
             f"/Patient/{patient}/$record-contact",
             json=_communication({"id": _value(item, "id")}, patient, day, outcome),

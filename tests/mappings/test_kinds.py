@@ -20,11 +20,13 @@ from mappings.operations import OPERATIONS, operation_at
 
 
 def test_the_derived_lists_are_the_served_types() -> None:
-    assert STORED_TYPES == ("CarePlan", "Appointment", "Task", "Patient")
+    assert STORED_TYPES == ("CarePlan", "Appointment", "Task", "CommunicationRequest", "Patient")
     assert PLAN_TYPES == ("CarePlan", "Appointment", "Task")
     assert EXPORT_TYPES == ("Patient", "CarePlan", "Appointment")
-    assert AUDIT_PATIENT_TYPES == ("CarePlan", "Appointment", "Task")
-    assert dict(READ_SCOPES) == dict.fromkeys(STORED_TYPES, "rs")
+    assert AUDIT_PATIENT_TYPES == ("CarePlan", "Appointment", "Task", "CommunicationRequest")
+    assert dict(READ_SCOPES) == dict.fromkeys(
+        (t for t in STORED_TYPES if t != "CommunicationRequest"), "rs"
+    )
     assert CLOSED_STATUSES["Appointment"] == ("cancelled", "fulfilled", "noshow")
 
 

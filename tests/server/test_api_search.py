@@ -232,7 +232,15 @@ def test_metadata_lists_what_is_supported(client: TestClient) -> None:
     statement = client.get("/fhir/metadata").json()
     assert statement["resourceType"] == "CapabilityStatement"
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert set(resources) == {"CarePlan", "Appointment", "Task", "Patient", "Group", "AuditEvent"}
+    assert set(resources) == {
+        "CarePlan",
+        "Appointment",
+        "Task",
+        "CommunicationRequest",
+        "Patient",
+        "Group",
+        "AuditEvent",
+    }
     careplan = {p["name"] for p in resources["CarePlan"]["searchParam"]}
     assert careplan == {
         "_id",

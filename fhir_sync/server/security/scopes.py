@@ -30,7 +30,14 @@ ROLE_SCOPES: Final[Mapping[str, Mapping[str, str]]] = {
     # Payers read only their own members' resources: the filter comes from the token's payer.
     "payer": {**_READ_PLANS, "Group": "rs"},
     # Patient.u: the enrollment operations ($enroll, $unenroll, $hold, $resume, $sync, $plan).
-    "pharmacy": {**_READ_PLANS, "Patient": "rus", "Group": "rs", "AuditEvent": "rs"},
+    # CommunicationRequest: the monthly cycle's calls, which stay in the pharmacy.
+    "pharmacy": {
+        **_READ_PLANS,
+        "Patient": "rus",
+        "Group": "rs",
+        "AuditEvent": "rs",
+        "CommunicationRequest": "rs",
+    },
 }
 
 _SCOPE: Final = re.compile(r"system/(\*|[A-Z][A-Za-z]{0,63})\.(\*|read|write|[cruds]{1,5})")
