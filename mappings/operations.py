@@ -29,6 +29,8 @@ class Operation:
 
     @property
     def path(self) -> str:
+        if not self.id_param:  # a system-level operation
+            return f"/fhir/${self.name}"
         return f"/fhir/{self.resource_type}/{{{self.id_param}}}/${self.name}"
 
     @property
@@ -74,6 +76,39 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
         ),
         _patient(
             "plan", "E", "Preview: the transaction Bundle the patient would get; nothing is stored."
+        ),
+        _patient(
+            "check-in",
+            "U",
+            "Record the check-in: a QuestionnaireResponse to the med-sync check-in Questionnaire "
+            "(the body, or a 'response' part). Its answers act: a hospital stay or a new, "
+            "stopped or changed medicine asks for a re-plan and a review item; a new date "
+            "re-anchors; away over the pickup moves it earlier as a vacation supply (SCC 03); "
+            "stop the program unenrolls.",
+        ),
+        _patient(
+            "record-contact",
+            "U",
+            "Record a call's outcome: a Communication (the body) based on the call's "
+            "CommunicationRequest (reached, no-answer, wrong-number); a call not answered is "
+            "made again the next open day, up to callRetries.",
+        ),
+        _patient(
+            "pickup",
+            "U",
+            "Record a pickup (Parameters: status fulfilled or noshow, anchor, date, "
+            "dispensed): a fulfilled, dispensed pickup rolls the cycle forward on the same "
+            "anchor; a no-show is called the next day and returned to stock after "
+            "returnToStockDays.",
+        ),
+        Operation(
+            "worklist",
+            "",
+            "E",
+            "The day's cycle items grouped (calls, preparations, pickups, renewals, reviews), "
+            "each with what to do and its resource (GET; date, kind, open).",
+            method="GET",
+            id_param="",
         ),
         Operation(
             "export",

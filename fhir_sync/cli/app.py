@@ -13,6 +13,7 @@ from rich.console import Console
 
 from fhir_sync.cli import help_text
 from fhir_sync.cli.clients import clients_app
+from fhir_sync.cli.cycle import cycle_app, worklist
 from fhir_sync.cli.demo import demo
 from fhir_sync.cli.outbox import outbox_app
 from fhir_sync.cli.output import dataset_summary, plan_summary, rich_progress
@@ -211,6 +212,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(users_app, name="users")
+app.add_typer(cycle_app, name="cycle")
+app.command("worklist")(worklist)
 
 
 def _check_out_dir(path: Path) -> None:

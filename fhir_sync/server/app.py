@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from fhir_sync import __version__
-from fhir_sync.server import export_routes, operation_routes, read_routes
+from fhir_sync.server import cycle_routes, export_routes, operation_routes, read_routes
 from fhir_sync.server.audit import install_audit
 from fhir_sync.server.background import BackgroundWork
 from fhir_sync.server.body_limit import BodyLimit
@@ -90,13 +90,16 @@ def create_app(
     )
     endpoint_clients = clients or EndpointClients(LiveSettings())
     app.state.clients = endpoint_clients
-    work = BackgroundWork(database, app.state.enrollment, endpoint_clients)
+    work = BackgroundWork(
+        database, app.state.enrollment, endpoint_clients, fixed_day=settings.today
+    )
     install_error_handlers(app)
     install_openapi(app)
     install_security(app, settings, database)
     audit = install_audit(app, database)
     app.include_router(read_routes.router)
     app.include_router(operation_routes.router)
+    app.include_router(cycle_routes.router)
     app.include_router(notifications_router)
     app.include_router(export_routes.router)
     mount_staff_app(app, settings, database, app.state.enrollment)

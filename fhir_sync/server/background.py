@@ -17,6 +17,7 @@ import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from functools import partial
 from typing import Final
 
@@ -30,6 +31,8 @@ from fhir_sync.server.live_sync import FhirLivePull
 from fhir_sync.server.outbox_worker import OutboxWorker
 from fhir_sync.server.settings import ServerSettings
 from fhir_sync.server.sync_request_worker import SyncRequestWorker, hold_loop
+from fhir_sync.services.cycle_job import DEFAULT_INTERVAL, cycle_loop
+from fhir_sync.services.cycle_run import pharmacy_today
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.migrate import upgrade
 
@@ -37,6 +40,10 @@ log = logging.getLogger("fhir_sync.server.background")
 
 #: How long a stop waits for in-flight sends before cancelling them.
 GRACE_SECONDS: Final = 5.0
+
+
+def _cycle_interval() -> float:
+    return float(os.environ.get("FHIR_SYNC_CYCLE_INTERVAL", DEFAULT_INTERVAL))
 
 
 def process_name() -> str:
@@ -52,7 +59,9 @@ class BackgroundWork:
         clients: EndpointClients,
         *,
         name: str | None = None,
+        fixed_day: date | None = None,
     ) -> None:
+        self.fixed_day = fixed_day
         self.engine = engine
         self.service = service
         self.clients = clients
@@ -68,8 +77,16 @@ class BackgroundWork:
         syncs = SyncRequestWorker(self.engine, self.service, settings, f"{self.name}:sync")
         loops.append(syncs.run(stop))
         loops.append(hold_loop(self.service, settings, stop))
+        loops.append(cycle_loop(self.engine, self._cycle_day, stop, _cycle_interval()))
         log.info("background work started: %d outbox worker(s)", settings.outbox_workers)
         await asyncio.gather(*loops)
+
+    def _cycle_day(self) -> date:
+        """The pharmacy's day: the service's fixed day if set (tests), else today in the
+        pharmacy's time zone."""
+        if self.fixed_day is not None:
+            return self.fixed_day
+        return pharmacy_today(self.service.pickup.time_zone)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -103,7 +120,7 @@ async def run_standalone(settings: ServerSettings, live: LiveSettings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await BackgroundWork(engine, service, clients).run(stop)
+        await BackgroundWork(engine, service, clients, fixed_day=settings.today).run(stop)
     finally:
         await clients.aclose()
         engine.dispose()

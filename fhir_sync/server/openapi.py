@@ -140,6 +140,9 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
     operation.update(doc.extra)
 
 
+_CYCLE_OPERATIONS: Final = frozenset({"check-in", "record-contact", "pickup", "worklist"})
+
+
 def route_doc(path: str, method: str) -> RouteDoc | None:
     """The documentation of a known route; None for routes this module does not describe."""
     if path == "/fhir/metadata":
@@ -156,6 +159,14 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
     if path == "/fhir/bulk-files/{job_id}/{file_name}":
         success = {"200": {"description": "NDJSON", "content": {FHIR_NDJSON: _TEXT}}}
         return RouteDoc(success, errors=(401, 403, 404), id_params=False)
+    if operation is not None and operation.name in _CYCLE_OPERATIONS:
+        return RouteDoc(
+            _fhir(200, "What was recorded, or the day's worklist", "Parameters"),
+            errors=(400, 401, 403, 404, 409, 412, 415, 422),
+            body=None
+            if method == "GET"
+            else {"required": True, "content": {FHIR_JSON: {"schema": ref("Resource")}}},
+        )
     if operation is not None and operation.resource_type == "Patient" and method == "POST":
         return RouteDoc(
             _fhir(200, "The patient's plan", "Bundle"),

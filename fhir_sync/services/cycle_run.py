@@ -30,6 +30,7 @@ from fhir_sync.engine.cycle_types import (
 from fhir_sync.fill_settings import cycle_values, parse_fill_settings
 from fhir_sync.services.cycle_facts import dump_facts, dump_item, load_facts
 from fhir_sync.store import cycle as store
+from fhir_sync.store.database import write_transaction
 from fhir_sync.store.resources import ids_for_patient, read_resource
 from fhir_sync.store.tables import Enrollment as EnrollmentRow
 from mappings.cycle_profile import SID_CYCLE_ITEM
@@ -47,7 +48,7 @@ class RunSummary:
     day: date
     enrollments: int
     items_created: int
-    days_caught_up: int
+    days_caught_up: int  # the most days one enrollment was behind, less today
 
 
 def pharmacy_today(time_zone: str, now: datetime | None = None) -> date:
@@ -201,7 +202,7 @@ def run_cycle_day(
     after: str | None = None
     total = created = caught = 0
     while True:
-        with engine.begin() as connection:
+        with write_transaction(engine) as connection:
             rows = store.active_enrollments(connection, after, BATCH)
             if not rows:
                 break
@@ -218,7 +219,7 @@ def run_cycle_day(
                     read_state=False,
                 )
                 created += made
-                caught += max(0, days - 1)
+                caught = max(caught, days - 1)
             total += len(rows)
             after = rows[-1].patient_id
         if progress is not None:

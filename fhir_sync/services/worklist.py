@@ -35,6 +35,7 @@ from fhir_sync.services.cycle_facts import dump_facts, load_facts, load_item
 from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, new_rows
 from fhir_sync.services.errors import NotEnrolledError, StateConflictError, VersionMismatchError
 from fhir_sync.store import cycle as store
+from fhir_sync.store.database import write_transaction
 from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.tables import Enrollment as EnrollmentRow
 
@@ -260,7 +261,7 @@ def record_contact(
     patient_id, kind, anchor, _ = _parse(item_id)
     if kind not in (ItemKind.OUTREACH, ItemKind.CALL_RETRY, ItemKind.NO_SHOW_FOLLOW_UP):
         raise ActionRefusedError(f"a {kind.value} item is not a call")
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         stored = store.get_item(connection, item_id)
         if stored is None:
             raise CycleNotFoundError(f"no cycle item {item_id}")
@@ -297,7 +298,7 @@ def check_in(
     review items; the enrollment's next sync pulls fresh orders."""
     stamp = now or datetime.now(UTC)
     today = answers.answered_on
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         row, state, facts = _load(connection, patient_id)
         cycle = _pending_cycle(facts, today) if anchor is None else _cycle(facts, anchor)
         settings = cycle_settings_of(row, defaults)
@@ -364,7 +365,7 @@ def record_pickup(
     """A pickup picked up (fulfilled) or missed (noshow) on `day`. `dispensed`: the pickup's
     dispenses are recorded with it, which rolls the enrollment forward to its next cycle."""
     stamp = now or datetime.now(UTC)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         row, state, facts = _load(connection, patient_id)
         cycle = _cycle(facts, anchor)
         if any(s is PickupStatus.FULFILLED for _, s in cycle.outcomes):
@@ -405,7 +406,7 @@ def set_preparation_status(
         raise ActionRefusedError("only a preparation Task changes state")
     if status == "on-hold" and not reason:
         raise ActionRefusedError("a preparation put on hold needs its reason")
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         stored = store.get_item(connection, item_id)
         if stored is None:
             raise CycleNotFoundError(f"no cycle item {item_id}")

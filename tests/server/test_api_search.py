@@ -248,7 +248,17 @@ def test_metadata_lists_what_is_supported(client: TestClient) -> None:
     assert resources["CarePlan"]["searchInclude"] == ["CarePlan:activity-reference"]
     assert resources["CarePlan"]["searchRevInclude"] == ["Task:based-on"]
     operations = {o["name"] for o in resources["Patient"]["operation"]}
-    assert operations == {"enroll", "unenroll", "hold", "resume", "sync", "plan"}
+    assert operations == {
+        "enroll",
+        "unenroll",
+        "hold",
+        "resume",
+        "sync",
+        "plan",
+        "check-in",
+        "record-contact",
+        "pickup",
+    }
     smart = client.get("/.well-known/smart-configuration").json()
     assert smart["token_endpoint"].endswith("/auth/token")
 

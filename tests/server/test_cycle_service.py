@@ -113,3 +113,46 @@ def test_a_no_show_is_called_the_next_day_and_returned_to_stock_after_ten(
     run_cycle_day(engine, date(2027, 2, 8))
     # 10 days after the pickup of 01-29: 02-08.
     assert ("p3", "return-to-stock") in _kinds(engine, date(2027, 2, 8))
+
+
+def test_calls_run_out_after_the_retries_and_the_pharmacist_is_told(engine: Engine) -> None:
+    """Outreach 01-22; no answer 3 times (the call and call_retries=2 more, on 01-23 and
+    01-24): "not reached" goes to the pharmacist the next open day, 01-25."""
+    _enroll(engine, "p4")
+    run_cycle_day(engine, date(2027, 1, 22))
+    for day in (22, 23, 24):
+        entries = day_worklist(engine, date(2027, 1, day), groups=["calls"]).entries
+        assert len(entries) == 1, day
+        record_contact(engine, entries[0].item_id, ContactOutcome.NO_ANSWER, date(2027, 1, day))
+        run_cycle_day(engine, date(2027, 1, day + 1))
+    assert _kinds(engine, date(2027, 1, 25)) == [("p4", "unreached")]
+
+
+def test_check_in_new_date_re_anchors_and_stop_unenrolls(engine: Engine) -> None:
+    from fhir_sync.engine.checkin import CheckInAnswers, PickupChoice
+    from fhir_sync.services.worklist import check_in
+
+    _enroll(engine, "p5")
+    _enroll(engine, "p6")
+    run_cycle_day(engine, date(2027, 1, 22))
+    moved = check_in(
+        engine,
+        "p5",
+        CheckInAnswers(
+            answered_on=date(2027, 1, 22), pickup=PickupChoice.NEW_DATE, new_date=date(2027, 2, 5)
+        ),
+    )
+    assert moved.result.new_anchor == date(2027, 2, 5)
+    stopped = check_in(
+        engine, "p6", CheckInAnswers(answered_on=date(2027, 1, 22), stop_program=True)
+    )
+    assert stopped.result.unenroll
+    # A review item for the pharmacist the same day (cancel what is prepared).
+    assert ("p6", "review") in _kinds(engine, date(2027, 1, 22))
+    for day in range(23, 30):
+        run_cycle_day(engine, date(2027, 1, day))
+    # p5: no preparation for 01-29 any more; its call for 02-05 is 7 days before: 01-29.
+    assert ("p5", "prepare") not in _kinds(engine, date(2027, 1, 26))
+    assert ("p5", "outreach") in _kinds(engine, date(2027, 1, 29))
+    # p6 left the program from 01-23: nothing after.
+    assert all(p != "p6" for d in range(23, 30) for p, _ in _kinds(engine, date(2027, 1, d)))
