@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +32,8 @@ from fhir_sync.services.staff_accounts import (
     sign_out,
 )
 from fhir_sync.store.audit import AuditQuery, search_audit
-from fhir_sync.store.database import read_transaction
+from fhir_sync.store.cycle import close_item as close_cycle_item
+from fhir_sync.store.database import read_transaction, write_transaction
 from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.outbox_review import dead_writes, outbox_counts, retry_dead
 from fhir_sync.store.patient_pages import (
@@ -718,4 +719,36 @@ async def _pickup(context: AppContext, form: dict[str, str], day: date) -> str:
     return "Picked up." if status is PickupStatus.FULFILLED else "No-show recorded."
 
 
-WORK_ACTIONS: Final = {"call": _call, "prepare": _prepare, "pickup": _pickup}
+#: Items that staff close by saying they were handled (a review confirmed, a renewal sent
+#: again or escalated, a return to stock done), with the words of the button.
+CLOSABLE: Final = {
+    "review": "Confirmed",
+    "renewal-resend": "Sent again",
+    "renewal-escalate": "Escalated",
+    "renewal-rejected": "Handled",
+    "return-to-stock": "Returned to stock",
+    "unreached": "Handled",
+    "update-contact": "Contact updated",
+    "pull-fill": "Fill pulled",
+    "unconfirmed-pickup": "Handled",
+    "roll-forward": "Handled",
+}
+templates.globals["closable"] = CLOSABLE
+
+
+def close_item(engine: Engine, item_id: str) -> bool:
+    with write_transaction(engine) as connection:
+        return close_cycle_item(connection, item_id, datetime.now(UTC))
+
+
+async def _close(context: AppContext, form: dict[str, str], day: date) -> str:
+    item_id = form.get("item_id", "")
+    parts = item_id.split(":")
+    if len(parts) < 3 or parts[1] not in CLOSABLE:
+        raise ValueError("this item is closed by its own action")
+    if not await run_in_threadpool(close_item, context.engine, item_id):
+        raise ValueError("the item is already done")
+    return f"{CLOSABLE[parts[1]]}: the item is done."
+
+
+WORK_ACTIONS: Final = {"call": _call, "prepare": _prepare, "pickup": _pickup, "close": _close}

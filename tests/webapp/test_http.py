@@ -325,3 +325,37 @@ def test_outbox_page_lists_a_dead_write_and_retries_it(
             select(OUTBOX.c.state).where(OUTBOX.c.id == int(write_id))
         ).one()
     assert state == "pending"
+
+
+def test_a_review_item_is_confirmed_from_today(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "demo", passwords["demo"])
+    today = app_client.get("/app/today").text
+    call = re.findall(r'name="item_id" value="([^"]+:outreach:[^"]+)"', today)[0]
+    app_client.post(
+        "/app/today/call",
+        data={
+            "csrf": token,
+            "day": TODAY.isoformat(),
+            "item_id": call,
+            "outcome": "reached",
+            "new_medicines": "yes",
+        },
+    )
+    page = app_client.get("/app/today").text
+    reviews = re.findall(r'name="item_id" value="([^"]+:review:[^"]+)"', page)
+    assert reviews, "the check-in's new medicines are a review item today"
+    answer = app_client.post(
+        "/app/today/close", data={"csrf": token, "day": TODAY.isoformat(), "item_id": reviews[0]}
+    )
+    assert answer.status_code == 303
+    after = app_client.get("/app/today").text
+    assert "Confirmed: the item is done." in after
+    assert reviews[0] not in re.findall(r'name="item_id" value="([^"]+)"', after)
+    # an outreach is not closed by saying so: it needs its outcome
+    refused = app_client.post(
+        "/app/today/close", data={"csrf": token, "day": TODAY.isoformat(), "item_id": call}
+    )
+    assert refused.status_code == 303
+    assert "Not done" in app_client.get("/app/today").text
