@@ -64,9 +64,7 @@ def _baseline(url: str, day: date) -> float:
     """The pure derivation of `day` for every stored enrollment's facts (read beforehand)."""
     engine = open_engine(url)
     with engine.connect() as connection:
-        rows = [
-            Enrollment(**r) for r in connection.execute(ENROLLMENT.select()).mappings().all()
-        ]
+        rows = [Enrollment(**r) for r in connection.execute(ENROLLMENT.select()).mappings().all()]
         states = store.get_states(connection, [r.patient_id for r in rows])
     engine.dispose()
     work = [(load_facts(states[r.patient_id].facts), cycle_settings_of(r)) for r in rows]
