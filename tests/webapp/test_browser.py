@@ -132,6 +132,7 @@ def test_record_a_call_with_a_hospital_stay(
     page = _page(browser, base, "tech", logins["tech"])
     call = page.locator("form.call").first
     call.get_by_label("reached").check()
+    call.locator("summary").click()  # the questions are folded away until needed
     call.get_by_label("Hospital or emergency visit since the last pickup?").select_option("yes")
     call.get_by_role("button", name="Record the call").click()
     page.wait_for_load_state()
