@@ -64,6 +64,13 @@ def plan(
     lead_days: Annotated[
         int, typer.Option(min=0, max=90, help="Days before a fill for outreach/preparation.")
     ] = 7,
+    priming_units: Annotated[
+        int,
+        typer.Option(min=0, max=20, help="Insulin units primed before each pen injection."),
+    ] = 2,
+    drops_per_ml: Annotated[
+        int, typer.Option(min=10, max=40, help="Eye drops per mL when figuring days supply.")
+    ] = 20,
     pharmacy: Annotated[
         str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
     ] = None,
@@ -112,6 +119,8 @@ def plan(
         closed_weekdays=_or_usage(parse_closed_days, closed),
         lead_days=lead_days,
         controlled=controlled,
+        priming_units=priming_units,
+        drops_per_ml=drops_per_ml,
     )
     given = {
         "window_days": window_days,
