@@ -9,7 +9,10 @@ order of preference:
   package) before d and the payer already pays a refill then: the full cycle is dispensed at
   that pickup (the few days left over stay with the patient);
 - late: the next pickup is at most the pharmacy's tolerance after d: the refill waits for it;
-- short: a one-time fill of s days on d, so that the supply ends on the next pickup;
+- short: a one-time fill of s days on d, so that the supply ends on the next pickup; when
+  the whole steps covering s days bill so many that the payer would refuse the pickup's
+  refill as too soon (a pen of 13 days, 10 days before the pickup), the fewest whole steps
+  covering s + C days, to the pickup after it, when the payer accepts that one;
 - a package lasting a cycle or more is never short filled: it goes out on the pickup at most
   its slack (a quarter of its days) before it runs out when the payer pays it then, else on its
   run-out date;
@@ -139,4 +142,9 @@ def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> P
         return Placement(Kind.SHORT, due, after, gap)
     if need.joins_after(gap):
         return Placement(Kind.SHORT, due, after, gap)
+    # The whole steps reaching the next pickup bill so many days that the payer would refuse
+    # the pickup's refill as too soon: the fewest whole steps reaching the pickup after it,
+    # when the payer accepts that one; else the order goes out on its own date.
+    if need.cycle_ok and need.joins_after(gap + cycle):
+        return Placement(Kind.SHORT, due, after + cycle, gap + cycle)
     return Placement(Kind.OWN, due, None)

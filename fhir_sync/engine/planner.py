@@ -22,6 +22,7 @@ from fhir_sync.engine.supply import (
     cycle_units,
     days_covered,
     early_days,
+    fitting_units,
     last_fill_days,
     slack_days,
     units_for,
@@ -109,6 +110,20 @@ def plan_patient(
                 )
             )
     anchor = date.fromordinal(layout.anchor) if layout is not None else None
+    if anchor is not None and not any(_fills_on(o, anchor, prefs) for o in plans):
+        # Nothing is dispensed on the first pickup (a package joins the cycle later): the
+        # pickup is the first one where something joins, so that no Appointment is written
+        # for a day with nothing to dispense and re-planning finds the same date.
+        joined = [
+            o.sync_date
+            for o in plans
+            if o.synced
+            and o.sync_date is not None
+            and _is_anchor(o.sync_date, anchor, prefs.cycle_days)
+            and o.sync_date.weekday() not in prefs.closed_weekdays
+        ]
+        if joined:
+            anchor = min(joined)
     return PatientPlan(
         patient_id=patient_id,
         today=today,
@@ -116,9 +131,7 @@ def plan_patient(
         anchor=anchor,
         orders=tuple(plans),
         visits=_visits(plans),
-        anchor_fills=sum(1 for o in plans if anchor is not None and _fills_on(o, anchor, prefs))
-        if layout is not None and layout.busy
-        else 0,
+        anchor_fills=sum(1 for o in plans if anchor is not None and _fills_on(o, anchor, prefs)),
     )
 
 
@@ -364,6 +377,9 @@ def _synced_plan(
             reason = "a whole package on its run-out date; then " + reason
     else:
         cycle_quantity = cycle_units(cycle, daily, step)
+        if kind is Kind.OWN:
+            # Off the pickup cycle, refilled when it runs out: no more than fits in a cycle.
+            cycle_quantity = fitting_units(cycle, daily, step)
         if (cycle * daily / step).denominator != 1 and step / daily >= 2:
             fitting = next(
                 (n for n in CYCLE_CHOICES if n != cycle and (n * daily / step).denominator == 1),
@@ -483,8 +499,9 @@ def _pack_note(found: Dispensing, step_days: Fraction, cycle: int, fitting: int 
     what = found.package_text or "dose"
     note = (
         f"whole packages ({what}, {math.floor(step_days)} days each) do not fill a {cycle}-day "
-        "cycle: each anchor fill is the fewest whole ones that reach the next anchor with what "
-        "is on hand"
+        "cycle: a cycle's refill is the fewest whole ones covering it (the patient keeps the "
+        "days left over), or the order goes out on its own date when the payer would refuse "
+        "the next refill as too soon"
     )
     if fitting is not None:
         note += f"; a {fitting}-day cycle would fit them"
@@ -551,8 +568,9 @@ def _why(
             why += f", dispensed on {on} with the other fills due then"
     elif kind is Kind.OWN:
         why = (
-            f"unbreakable package lasts {billed} days: the payer would refuse a refill on the "
-            f"pickup cycle as too soon, so it is dispensed on its own date ({on})"
+            f"whole packages cannot reach the pickup cycle without a refill the payer refuses "
+            f"as too soon (NCPDP reject 79) or days without supply, so it is dispensed on its "
+            f"own date ({on}), {billed} days at a time"
         )
     elif day == anchor:
         why = "refills on the anchor date"

@@ -74,9 +74,20 @@ def units_for(days: int, daily: Fraction, step: Fraction) -> Fraction:
 
 
 def cycle_units(cycle: int, daily: Fraction, step: Fraction) -> Fraction:
-    """What a full-cycle refill dispenses: the fewest whole steps covering the cycle, except
-    when whole steps of two days or more do not fill it (a 28-day blister on a 30-day cycle,
-    pens): then the whole steps that fit in it, at least one."""
+    """What a full-cycle refill dispenses: the fewest whole steps covering the cycle.
+
+    Never fewer: whole steps that do not fill the cycle (2 pens lasting 27 days of 30, one
+    28-tablet blister) would leave the patient without supply before the next pickup. When
+    the steps that cover it bill so many days that the payer refuses the next cycle's refill
+    as too soon (placement.need_for), the order goes out on its own date instead.
+    """
+    return units_for(cycle, daily, step)
+
+
+def fitting_units(cycle: int, daily: Fraction, step: Fraction) -> Fraction:
+    """What an order dispensed on its own date gets: the whole steps that fit in a cycle (at
+    least one) when steps of two days or more do not fill it exactly (one 28-tablet blister,
+    2 pens of 13 days), refilled when they run out; otherwise the cycle's quantity."""
     per_cycle = cycle * daily / step
     if per_cycle.denominator == 1 or step / daily < 2:
         return units_for(cycle, daily, step)

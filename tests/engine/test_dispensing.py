@@ -94,10 +94,16 @@ def test_mg_dose_of_a_solution_is_counted_in_ml_by_concentration() -> None:
 
 def test_insulin_units_become_ml_and_whole_pens_with_priming() -> None:
     # insulin glargine 100 UNT/ML, 3 mL pens: 20 units at bedtime + 2 units priming = 22 units
-    # = 0.22 mL a day. One pen (3 mL) lasts floor(3 / 0.22) = 13 days; a 30-day cycle uses
-    # 30 x 0.22 / 3 = 2.2 pens: whole pens do not fill it, so a cycle's refill is the 2 pens
-    # that fit (6 mL, 27 days), flagged, and an anchor fill adds a pen when what is on hand
-    # falls short (from empty: ceil(2.2) = 3 pens).
+    # = 0.22 mL a day. One pen (3 mL) lasts floor(3 / 0.22) = 13 days.
+    # Refill-too-soon wins over the sync (issue: "never so many that the next claim would come
+    # before the payer accepts it"; domain.md section 2: paid from F + ceil(0.8 x D)):
+    # - a cycle needs ceil(30 x 0.22 / 3) = ceil(2.2) = 3 pens = 9 mL, lasting floor(9 / 0.22)
+    #   = 40 days; the next cycle's refill 30 days later is paid only from ceil(0.8 x 40) = 32;
+    # - 2 pens (6 mL) last floor(6 / 0.22) = 27 days: the patient would be 3 days without;
+    # - the short fill to the anchor 10 days away is 1 pen (13 days), paid again only from
+    #   ceil(0.8 x 13) = 11 > 10.
+    # So the pens go out on their own date: today the 2 pens that fit in a cycle (6 mL, billed
+    # 27 days), refilled when they run out (TODAY + 27), paid from TODAY + ceil(0.8 x 27) = 22.
     facts = (
         name("Pen Injector", strength=F(100), strength_unit="UNT", strength_per="ML",
              amount=F(3), amount_unit="ML", unbreakable=True),
@@ -105,10 +111,11 @@ def test_insulin_units_become_ml_and_whole_pens_with_priming() -> None:
     found = resolved(order(dose(20, "unit"), facts=facts))
     assert found.unit == "mL" and found.daily == F(22, 100) and found.step == 3
     plan = only(order(dose(20, "unit"), facts=facts))
-    assert plan.cycle_quantity == 6 and plan.increment == 3
-    assert FLAG_PACK_CYCLE in dict(plan.flags)
-    # 10 days to the anchor: ceil(10 x 0.22 / 3) = 1 pen = 3 mL, lasting 13 days (billed 13).
-    assert plan.quantity == 3 and plan.fill_days == 13
+    assert plan.own_date and "own date" in plan.reason and plan.increment == 3
+    assert plan.next_fill == TODAY and plan.quantity == 6 and plan.fill_days == 27
+    assert plan.cycle_quantity == 6 and FLAG_PACK_CYCLE in dict(plan.flags)
+    assert plan.fills[1].day == TODAY + timedelta(days=27)
+    assert plan.fills[1].earliest == TODAY + timedelta(days=22)
     # Priming is a setting: with none, 20 units = 0.2 mL a day, a pen lasts 15 days.
     assert resolved(
         order(dose(20, "unit"), facts=facts), prefs=Preferences(priming_units=0)
@@ -197,12 +204,18 @@ def test_weekly_drug_goes_out_in_whole_weekly_doses() -> None:
     assert found.daily == F(6, 7) and found.step == 6
     plan = only(o, Preferences(cycle_days=28, anchor_date=TODAY + timedelta(days=10)))
     assert plan.cycle_quantity == 24 and plan.fitting_cycle is None
-    # On a 30-day cycle whole weekly doses do not fit: 4 doses (24 tablets, 28 days) a cycle,
-    # the anchor fill adds one when what is on hand falls short, and a 28-day cycle is named.
+    # On a 30-day cycle whole weekly doses do not fit: a cycle's refill is ceil(30 / 7) = 5
+    # doses = 30 tablets, billing floor(30 / (6/7)) = 35 days (paid again from ceil(0.8 x 35)
+    # = 28 <= 30), and a 28-day cycle is named. The short fill to the anchor 10 days away
+    # would be ceil(10 / 7) = 2 doses = 12 tablets = 14 days, paid again only from
+    # ceil(0.8 x 14) = 12 > 10 (refill-too-soon wins); so it reaches the pickup after it,
+    # 40 days away: ceil(40 / 7) = 6 doses = 36 tablets, billed floor(36 / (6/7)) = 42 days,
+    # paid again from ceil(0.8 x 42) = 34 <= 40.
     plan30 = only(o)
-    assert plan30.cycle_quantity == 24 and plan30.fitting_cycle == 28
-    # The short fill to an anchor 10 days away: ceil(10 / 7) = 2 doses = 12 tablets = 14 days.
-    assert plan30.quantity == 12 and plan30.fill_days == 14
+    assert plan30.cycle_quantity == 30 and plan30.fitting_cycle == 28
+    assert plan30.short_fill and plan30.quantity == 36 and plan30.fill_days == 42
+    assert plan30.sync_date == TODAY + timedelta(days=40)
+    assert plan30.fills[1].earliest == TODAY + timedelta(days=34)
 
 
 def test_monday_to_friday_for_28_days_is_20() -> None:

@@ -226,4 +226,10 @@ def test_a_tiny_dose_of_a_late_year_fill_does_not_run_past_the_calendar() -> Non
         quantity=100_000.0,
         days_supply=None,
     )
-    assert last_fill_days([fill], 1 / 3650) == (date(2199, 12, 31), MAX_ON_HAND_DAYS)
+    from fractions import Fraction
+
+    from fhir_sync.engine.dispensing import Dispensing
+    from fhir_sync.engine.products import Source
+
+    tiny = Dispensing(Fraction(1, 3650), None, Fraction(1), Source.DISPENSES)
+    assert last_fill_days([fill], tiny) == (date(2199, 12, 31), MAX_ON_HAND_DAYS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from dataclasses import replace
@@ -210,7 +211,16 @@ def test_quantities_are_positive_and_a_short_fill_ends_on_its_pickup_within_one_
         assert o.sync_date is not None
         supply_end = max(o.next_fill, o.run_out) + timedelta(days=o.fill_days)
         assert 0 <= (supply_end - o.sync_date).days <= slack
-        assert 0 < o.fill_days < plan.cycle_days + slack, "a short fill is shorter than a cycle"
+        # Shorter than a cycle, except where the whole steps reaching the first pickup would
+        # make its refill too soon for the payer: then it reaches the pickup after it
+        # (docs/dispensing-rules.md section 6), never further.
+        assert 0 < o.fill_days < 2 * plan.cycle_days + slack, "a short fill reaches one pickup"
+        if o.fill_days >= plan.cycle_days + slack:
+            shorter = o.sync_date - timedelta(days=plan.cycle_days) - max(o.next_fill, o.run_out)
+            step_days = o.increment / o.daily_dose
+            billed = math.floor(math.ceil(shorter.days / step_days) * step_days)
+            threshold = prefs.threshold_for(None)
+            assert math.ceil(threshold * billed) > shorter.days, "only when the payer refuses"
 
 
 def _dispense_short_fills(
