@@ -65,12 +65,11 @@ def plan(
         int, typer.Option(min=0, max=90, help="Days before a fill for outreach/preparation.")
     ] = 7,
     priming_units: Annotated[
-        int,
-        typer.Option(min=0, max=20, help="Insulin units primed before each pen injection."),
-    ] = 2,
+        int | None, typer.Option(help=BY_KEY["priming_units"].help, show_default=False)
+    ] = None,
     drops_per_ml: Annotated[
-        int, typer.Option(min=10, max=40, help="Eye drops per mL when figuring days supply.")
-    ] = 20,
+        int | None, typer.Option(help=BY_KEY["drops_per_ml"].help, show_default=False)
+    ] = None,
     pharmacy: Annotated[
         str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
     ] = None,
@@ -119,8 +118,6 @@ def plan(
         closed_weekdays=_or_usage(parse_closed_days, closed),
         lead_days=lead_days,
         controlled=controlled,
-        priming_units=priming_units,
-        drops_per_ml=drops_per_ml,
     )
     given = {
         "window_days": window_days,
@@ -128,6 +125,8 @@ def plan(
         "refill_threshold": refill_threshold,
         "form_thresholds": form_threshold,
         "daily_limit": daily_limit,
+        "priming_units": priming_units,
+        "drops_per_ml": drops_per_ml,
     }
     raw = {key: value for key, value in given.items() if value is not None}
     try:

@@ -99,14 +99,14 @@ def sync(
     priming_units: Annotated[
         int | None,
         typer.Option(
-            help="Insulin units primed before each pen injection (default: 2).",
+            help=BY_KEY["priming_units"].help,
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None,
     drops_per_ml: Annotated[
         int | None,
         typer.Option(
-            help="Eye drops per mL when figuring days supply (default: 20).",
+            help=BY_KEY["drops_per_ml"].help,
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None,

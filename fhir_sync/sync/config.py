@@ -90,8 +90,6 @@ SYNC_KEYS = frozenset(
         "closed",
         "lead_days",
         "controlled",
-        "priming_units",
-        "drops_per_ml",
         "location",
         "concurrency",
         "page_size",
@@ -120,8 +118,6 @@ FLAGS: dict[tuple[str, str], str] = {
     ("sync", "closed"): "--closed",
     ("sync", "lead_days"): "--lead-days",
     ("sync", "controlled"): "--controlled",
-    ("sync", "priming_units"): "--priming-units",
-    ("sync", "drops_per_ml"): "--drops-per-ml",
     ("sync", "location"): "--pharmacy-location",
     ("sync", "concurrency"): "--concurrency",
     ("sync", "page_size"): "--page-size",
@@ -252,20 +248,12 @@ def load_config(
     lead_days = _value(layers, "sync", "lead_days", _non_negative_int)
     if lead_days is not None and lead_days > 90:
         raise ConfigError(f"{_origin(layers, 'sync', 'lead_days')}: must be 0-90")
-    priming = _value(layers, "sync", "priming_units", _non_negative_int)
-    if priming is not None and priming > 20:
-        raise ConfigError(f"{_origin(layers, 'sync', 'priming_units')}: must be 0-20")
-    drops = _value(layers, "sync", "drops_per_ml", _positive_int)
-    if drops is not None and not 10 <= drops <= 40:
-        raise ConfigError(f"{_origin(layers, 'sync', 'drops_per_ml')}: must be 10-40")
     prefs = Preferences(
         cycle_days=cycle_days,
         anchor_day=anchor_day,
         closed_weekdays=_value(layers, "sync", "closed", _closed) or frozenset(),
         lead_days=7 if lead_days is None else lead_days,
         controlled=_value(layers, "sync", "controlled", _controlled) or ControlledPolicy.SYNC,
-        priming_units=2 if priming is None else priming,
-        drops_per_ml=20 if drops is None else drops,
     )
     fill_values = {
         setting.key: _value(layers, "sync", setting.key, setting.parse)
