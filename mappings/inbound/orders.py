@@ -217,7 +217,7 @@ def _map(res: JsonObject) -> OrderInput:
         exact(supply_days),
         exact(package_size),
         schedule,
-        form_group(names) if names else None,
+        _form_group(facts, names),
         name,
         codes,
         requester,
@@ -406,3 +406,14 @@ def _schedule_code(extension: JsonObject) -> str:
     if code not in SCHEDULE_BY_CODE:
         raise MappingError(f"unknown schedule {show_code(code)}", ".valueCode", "code-invalid")
     return code
+
+
+def _form_group(facts: tuple[ProductFacts, ...], names: str | None) -> str | None:
+    """The payer's dose-form group: from the Medication's own `form` when it has one (the
+    product as dispensed), else from the drug's name."""
+    medication_form = next(
+        (f.form for f in facts if f.source is Source.MEDICATION and f.form), None
+    )
+    if medication_form is not None:
+        return form_group(medication_form)
+    return form_group(names) if names else None

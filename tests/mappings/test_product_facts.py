@@ -150,3 +150,28 @@ def test_prn_in_text_bounds_and_exact_timing() -> None:
         }
     )
     assert ranged.dose == 2 and unit == "tablet"  # the maximum, as payers count it
+
+
+def test_the_refill_threshold_form_comes_from_medication_form_when_present() -> None:
+    """Eye drops are paid at 70% on some Part D plans (domain.md section 2): the dose form that
+    decides it is the Medication's own `form` when it has one, else the drug's name. A
+    Medication coded only "timolol" with form "Ophthalmic Solution" is ophthalmic; one whose
+    name says "Ophthalmic" but whose form says "Oral Tablet" is not."""
+    from fhir_sync.engine.types import OPHTHALMIC
+
+    def with_form(code: str, form: str) -> dict[str, Any]:
+        medication = {
+            "resourceType": "Medication",
+            "id": "med",
+            "code": {"text": code},
+            "form": {"text": form},
+        }
+        res = _request(contained=[medication], medicationReference={"reference": "#med"})
+        res.pop("medicationCodeableConcept")
+        return res
+
+    assert map_medication_request(with_form("timolol", "Ophthalmic Solution")).order.form == (
+        OPHTHALMIC
+    )
+    assert map_medication_request(with_form("timolol Ophthalmic", "Oral Tablet")).order.form is None
+    assert map_medication_request(_request()).order.form is None  # "timolol": no form named
