@@ -110,20 +110,6 @@ def plan_patient(
                 )
             )
     anchor = date.fromordinal(layout.anchor) if layout is not None else None
-    if anchor is not None and not any(_fills_on(o, anchor, prefs) for o in plans):
-        # Nothing is dispensed on the first pickup (a package joins the cycle later): the
-        # pickup is the first one where something joins, so that no Appointment is written
-        # for a day with nothing to dispense and re-planning finds the same date.
-        joined = [
-            o.sync_date
-            for o in plans
-            if o.synced
-            and o.sync_date is not None
-            and _is_anchor(o.sync_date, anchor, prefs.cycle_days)
-            and o.sync_date.weekday() not in prefs.closed_weekdays
-        ]
-        if joined:
-            anchor = min(joined)
     return PatientPlan(
         patient_id=patient_id,
         today=today,
@@ -131,7 +117,9 @@ def plan_patient(
         anchor=anchor,
         orders=tuple(plans),
         visits=_visits(plans),
-        anchor_fills=sum(1 for o in plans if anchor is not None and _fills_on(o, anchor, prefs)),
+        anchor_fills=sum(1 for o in plans if anchor is not None and _fills_on(o, anchor, prefs))
+        if layout is not None and layout.busy
+        else 0,
     )
 
 
