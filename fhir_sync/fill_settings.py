@@ -118,6 +118,20 @@ FILL_SETTINGS: tuple[FillSetting, ...] = (
         _daily_limit,
         "Pickups an open day can take; 0 means no limit (default 40).",
     ),
+    FillSetting(
+        "priming_units",
+        "--priming-units",
+        "primingUnits",
+        _int_in(0, 20),
+        "Insulin units primed before each pen injection (safety test on pen labels; default 2).",
+    ),
+    FillSetting(
+        "drops_per_ml",
+        "--drops-per-ml",
+        "dropsPerMl",
+        _int_in(10, 40),
+        "Eye drops per mL when figuring days supply (default 20).",
+    ),
 )
 # The monthly cycle's settings (engine.cycle_types.CycleSettings fields; docs/cycle.md). The
 # lead days are the enrollment's own `leadDays`; these are given like the fill settings.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from fractions import Fraction
 from typing import Any, Final
 
 from mappings.fhir_values import ID_PATTERN
@@ -19,21 +20,25 @@ JsonObject = dict[str, Any]
 DECIMAL_PLACES: Final = 6
 
 
-def decimal(value: float) -> int | float:
+def decimal(value: float | Fraction) -> int | float:
     """A FHIR decimal without float noise: rounded, and whole numbers without a fraction."""
     if type(value) is int:
         return value
+    if type(value) is Fraction and value.denominator == 1:
+        return value.numerator
     rounded = round(float(value), DECIMAL_PLACES)
     if rounded.is_integer():
         return int(rounded)
     return rounded
 
 
-def quantity(value: float, unit: str | None) -> JsonObject:
-    """A quantity in the order's dose unit; no UCUM code since the source unit may be free text."""
+def quantity(value: float | Fraction, unit: str | None, code: str | None = None) -> JsonObject:
+    """A quantity; with `code` it is a UCUM quantity (the dispense units fhir-sync names)."""
     if unit is None:
         return {"value": decimal(value)}
-    return {"value": decimal(value), "unit": unit}
+    if code is None:
+        return {"value": decimal(value), "unit": unit}
+    return {"value": decimal(value), "unit": unit, "system": UCUM, "code": code}
 
 
 def days(value: float) -> JsonObject:

@@ -31,6 +31,11 @@ EXT_OWN_DATE: Final = _SD + "own-date"
 EXT_SUPPLY_GAP: Final = _SD + "supply-gap"
 EXT_TRANSITION_VISIT: Final = _SD + "transition-visit"
 EXT_PLAN_NOTE: Final = _SD + "plan-note"
+# Added in version 2.1 of the profile (dispensable quantities).
+EXT_PACKAGE: Final = _SD + "package"
+EXT_FACT_SOURCE: Final = _SD + "fact-source"
+EXT_PLAN_FLAG: Final = _SD + "plan-flag"
+EXT_FITTING_CYCLE: Final = _SD + "fitting-cycle"
 
 # Extension written on OperationOutcome.issue for rejected input.
 EXT_REJECTED_INPUT: Final = _SD + "rejected-input"
@@ -45,6 +50,8 @@ CS_CARE_PLAN_CATEGORY: Final = f"{BASE}/CodeSystem/care-plan-category"
 CS_TASK_CODE: Final = f"{BASE}/CodeSystem/task-code"
 CS_APPOINTMENT_SERVICE: Final = f"{BASE}/CodeSystem/appointment-service"
 CS_SYNC_EXCLUSION: Final = f"{BASE}/CodeSystem/sync-exclusion"
+CS_PLAN_FLAG: Final = f"{BASE}/CodeSystem/plan-flag"
+CS_FACT_SOURCE: Final = f"{BASE}/CodeSystem/fact-source"
 
 # External code systems.
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"

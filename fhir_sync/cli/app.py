@@ -67,6 +67,12 @@ def plan(
     lead_days: Annotated[
         int, typer.Option(min=0, max=90, help="Days before a fill for outreach/preparation.")
     ] = 7,
+    priming_units: Annotated[
+        int | None, typer.Option(help=BY_KEY["priming_units"].help, show_default=False)
+    ] = None,
+    drops_per_ml: Annotated[
+        int | None, typer.Option(help=BY_KEY["drops_per_ml"].help, show_default=False)
+    ] = None,
     pharmacy: Annotated[
         str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
     ] = None,
@@ -122,6 +128,8 @@ def plan(
         "refill_threshold": refill_threshold,
         "form_thresholds": form_threshold,
         "daily_limit": daily_limit,
+        "priming_units": priming_units,
+        "drops_per_ml": drops_per_ml,
     }
     raw = {key: value for key, value in given.items() if value is not None}
     try:

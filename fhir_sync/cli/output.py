@@ -76,10 +76,20 @@ def plan_summary(report: PlanReport, today: date) -> Table:
     return table
 
 
+def add_source_rows(table: Table, report: PlanReport) -> None:
+    """Synced orders by where their daily use in a dispense unit came from (see
+    docs/dispensing-rules.md), and the orders left out for want of a dispense unit."""
+    for source, count in sorted(report.sources.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(f"  planned from {source}", str(count))
+    missing = report.reasons.get("no-dispense-unit", 0)
+    table.add_row("  left out for want of a dispense unit", str(missing))
+
+
 def add_plan_rows(table: Table, report: PlanReport) -> None:
     """The rows `plan` and `sync` share: orders synced and not (by reason, in words), short
     fills, renewals and the anchor dates with the busiest one."""
     table.add_row("orders synced", str(report.synced))
+    add_source_rows(table, report)
     table.add_row("orders not synced", str(report.not_synced))
     for reason, count in sorted(report.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(f"  {exclusion_words(reason)}", str(count))

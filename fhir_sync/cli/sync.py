@@ -96,6 +96,20 @@ def sync(
             rich_help_panel=PLAN_PANEL,
         ),
     ] = None,
+    priming_units: Annotated[
+        int | None,
+        typer.Option(
+            help=BY_KEY["priming_units"].help,
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
+    drops_per_ml: Annotated[
+        int | None,
+        typer.Option(
+            help=BY_KEY["drops_per_ml"].help,
+            rich_help_panel=PLAN_PANEL,
+        ),
+    ] = None,
     pharmacy_location: Annotated[
         str | None,
         typer.Option(
@@ -249,6 +263,8 @@ def sync(
         ("sync", "closed"): closed,
         ("sync", "lead_days"): lead_days,
         ("sync", "controlled"): controlled.value if controlled is not None else None,
+        ("sync", "priming_units"): priming_units,
+        ("sync", "drops_per_ml"): drops_per_ml,
         ("sync", "location"): pharmacy_location,
         ("sync", "keep_anchor"): keep_anchor,
         ("sync", "time_zone"): time_zone,

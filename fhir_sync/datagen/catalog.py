@@ -56,7 +56,14 @@ PUFF = Form(
     "by mouth",
 )
 DROP = Form(
-    "drop", "[drp]", "drop", "drops", "Instill", "54485002", "Ophthalmic route", "in the eyes"
+    "drop", "[drp]", "drop", "drops", "Instill", "54485002", "Ophthalmic route", "in both eyes"
+)
+MG_ORAL = Form("mg", "mg", "mg", "mg", "Take", "26643006", "Oral route", "by mouth")
+KIT = Form(
+    "kit", "{kit}", "kit", "kits", "Inject", "34206005", "Subcutaneous route", "under the skin"
+)
+PATCH = Form(
+    "patch", "{patch}", "patch", "patches", "Apply", "45890007", "Transdermal route", "to the skin"
 )
 INSULIN = Form(
     "unit",
@@ -80,11 +87,17 @@ class Regimen:
     period: float
     period_unit: str
     sig: str
+    # Written as two concurrent instructions (sequence 1 and 2): morning and evening doses.
+    split: tuple[float, float] | None = None
+    # A second, as-needed instruction on top of the scheduled one ("1 more if swollen").
+    extra_prn: str | None = None
+    # Doses per administration site (2 for "in both eyes").
+    sites: int = 1
 
     @property
     def per_day(self) -> float:
         """Units taken a day when taken exactly as written."""
-        per_period = self.dose * self.frequency
+        per_period = self.dose * self.frequency * self.sites
         if self.period_unit == "h":
             return per_period * 24 / self.period
         if self.period_unit == "wk":
@@ -129,6 +142,13 @@ class Drug:
     course_days: tuple[int, ...] = ()
     max_age: int | None = None
     reason: str = ""
+    # What a pharmacy counts: `per_unit` dose units in one `dispense_unit` (2.5 mg a tablet,
+    # 100 insulin units a mL, 20 drops a mL, 60 actuations an inhaler); None: the dose unit.
+    per_unit: float = 1.0
+    dispense_unit: str | None = None
+    dispense_ucum: str | None = None
+    # PRN said only in the sig text, without asNeededBoolean (as some EHRs send it).
+    prn_in_text_only: bool = False
 
 
 def _m(code: str, display: str, form: Form, weight: int, *regimens: Regimen) -> Drug:
@@ -150,6 +170,7 @@ MAINTENANCE: tuple[Drug, ...] = (
         times_a_day(2),
         times_a_day(2, 2),
         daily(),
+        Regimen(3, 1, 1, "d", "2 in the morning and 1 in the evening", split=(2, 1)),
     ),
     _m(
         "860975",
@@ -173,7 +194,15 @@ MAINTENANCE: tuple[Drug, ...] = (
     _m("596926", "duloxetine 20 MG Delayed Release Oral Capsule", CAPSULE, 2, times_a_day(2)),
     _m("310798", "hydrochlorothiazide 25 MG Oral Tablet", TABLET, 7, daily()),
     _m("979485", "losartan potassium 25 MG Oral Tablet", TABLET, 6, daily(), daily(2)),
-    _m("313988", "furosemide 40 MG Oral Tablet", TABLET, 5, daily(), times_a_day(2)),
+    _m(
+        "313988",
+        "furosemide 40 MG Oral Tablet",
+        TABLET,
+        5,
+        daily(),
+        times_a_day(2),
+        Regimen(1, 1, 1, "d", "every morning", extra_prn="as needed for swelling"),
+    ),
     _m("309362", "clopidogrel 75 MG Oral Tablet", TABLET, 4, daily()),
     _m("855332", "warfarin sodium 5 MG Oral Tablet", TABLET, 3, daily(sig="in the evening")),
     _m("1364445", "apixaban 5 MG Oral Tablet", TABLET, 4, every_hours(12), times_a_day(2)),
@@ -202,6 +231,9 @@ UNBREAKABLE: tuple[Drug, ...] = (
         (times_a_day(2),),
         weight=5,
         package=60,
+        per_unit=60,
+        dispense_unit="inhaler",
+        dispense_ucum="{inhaler}",
     ),
     Drug(
         "895994",
@@ -211,6 +243,9 @@ UNBREAKABLE: tuple[Drug, ...] = (
         (times_a_day(2, 2),),
         weight=3,
         package=120,
+        per_unit=120,
+        dispense_unit="inhaler",
+        dispense_ucum="{inhaler}",
     ),
     Drug(
         "847230",
@@ -220,6 +255,9 @@ UNBREAKABLE: tuple[Drug, ...] = (
         (daily(10, "at bedtime"), daily(20, "at bedtime"), daily(34, "at bedtime")),
         weight=4,
         package=1500,  # carton of five 300-unit pens
+        per_unit=100,  # U-100
+        dispense_unit="mL",
+        dispense_ucum="mL",
     ),
     Drug(
         "897122",
@@ -229,15 +267,97 @@ UNBREAKABLE: tuple[Drug, ...] = (
         (daily(1.2), daily(1.8)),
         weight=2,
         package=36,  # carton of two 18 mg pens
+        per_unit=6,  # 6 mg/mL
+        dispense_unit="mL",
+        dispense_ucum="mL",
     ),
     Drug(
         "314072",  # unconfirmed
         "latanoprost 0.05 MG/ML Ophthalmic Solution",
         DROP,
         Kind.MAINTENANCE,
-        (daily(2, "at bedtime (1 drop in each eye)"),),
+        (Regimen(1, 1, 1, "d", "at bedtime", sites=2),),
         weight=3,
-        package=80,  # 2.5 mL bottle, about 80 drops
+        package=50,  # 2.5 mL bottle at 20 drops a mL
+        per_unit=20,
+        dispense_unit="mL",
+        dispense_ucum="mL",
+    ),
+    Drug(
+        "1359133",  # unconfirmed
+        "{21 (norethindrone 1 MG / ethinyl estradiol 0.035 MG Oral Tablet) / "
+        "7 (inert ingredients 1 MG Oral Tablet) } Pack",
+        TABLET,
+        Kind.MAINTENANCE,
+        (daily(sig="at the same time each day"),),
+        weight=3,
+        package=28,  # a 28-day blister
+        max_age=50,
+    ),
+    Drug(
+        "1115457",  # unconfirmed
+        "leuprolide acetate 22.5 MG Injection Kit",
+        KIT,
+        Kind.MAINTENANCE,
+        (Regimen(1, 1, 12, "wk", "every 12 weeks"),),
+        weight=2,
+    ),
+    Drug(
+        "310212",  # unconfirmed
+        "estradiol 0.05 MG/Day Transdermal System",
+        PATCH,
+        Kind.MAINTENANCE,
+        (Regimen(1, 2, 1, "wk", "twice weekly"),),
+        weight=2,
+        package=8,  # a box of 8 patches
+    ),
+)
+
+# Dosed in mg: the pharmacy converts by the tablet's strength or the solution's concentration.
+BY_STRENGTH: tuple[Drug, ...] = (
+    Drug(
+        "105585",  # unconfirmed
+        "methotrexate 2.5 MG Oral Tablet",
+        MG_ORAL,
+        Kind.MAINTENANCE,
+        (Regimen(15, 1, 1, "wk", "once weekly"),),
+        weight=2,
+        per_unit=2.5,
+        dispense_unit="tablet",
+        dispense_ucum="{tbl}",
+    ),
+    Drug(
+        "904421",  # unconfirmed
+        "alendronic acid 70 MG Oral Tablet",
+        MG_ORAL,
+        Kind.MAINTENANCE,
+        (Regimen(70, 1, 1, "wk", "once weekly in the morning"),),
+        weight=2,
+        per_unit=70,
+        dispense_unit="tablet",
+        dispense_ucum="{tbl}",
+    ),
+    Drug(
+        "312174",  # unconfirmed
+        "levetiracetam 100 MG/ML Oral Solution",
+        MG_ORAL,
+        Kind.MAINTENANCE,
+        (times_a_day(2, 500),),
+        weight=2,
+        per_unit=100,
+        dispense_unit="mL",
+        dispense_ucum="mL",
+    ),
+    Drug(
+        "197361",
+        "amlodipine 5 MG Oral Tablet",
+        MG_ORAL,
+        Kind.MAINTENANCE,
+        (daily(5), daily(10)),
+        weight=4,
+        per_unit=5,
+        dispense_unit="tablet",
+        dispense_ucum="{tbl}",
     ),
 )
 
@@ -252,6 +372,9 @@ PRN: tuple[Drug, ...] = (
         package=200,
         fill_quantity=200,
         reason="wheezing",
+        per_unit=200,
+        dispense_unit="inhaler",
+        dispense_ucum="{inhaler}",
     ),
     Drug(
         "310965",
@@ -279,6 +402,7 @@ PRN: tuple[Drug, ...] = (
         (every_hours(6, 2, "every 6 hours as needed for pain"),),
         weight=3,
         fill_quantity=100,
+        prn_in_text_only=True,
     ),
 )
 
@@ -460,5 +584,7 @@ CONTROLLED: tuple[Drug, ...] = (
     ),
 )
 
-ALL_DRUGS: tuple[Drug, ...] = MAINTENANCE + UNBREAKABLE + PRN + ACUTE + SEASONAL + CONTROLLED
+ALL_DRUGS: tuple[Drug, ...] = (
+    MAINTENANCE + UNBREAKABLE + BY_STRENGTH + PRN + ACUTE + SEASONAL + CONTROLLED
+)
 BY_CODE: dict[str, Drug] = {drug.code: drug for drug in ALL_DRUGS}

@@ -97,15 +97,42 @@ def _sig(form: Form, regimen: Regimen) -> str:
     return f"{form.verb} {number(regimen.dose)} {noun} {form.route_words} {regimen.sig}"
 
 
+def dispensed(drug: Drug, amount: float) -> JSON:
+    """`amount` dose units as the pharmacy counts them (tablets, mL, inhalers)."""
+    if drug.dispense_unit is None or drug.dispense_ucum is None:
+        return quantity(amount, drug.form.unit, drug.form.ucum)
+    return quantity(round(amount / drug.per_unit, 4), drug.dispense_unit, drug.dispense_ucum)
+
+
+def _dosages(drug: Drug, regimen: Regimen, style: DosageStyle) -> list[JSON]:
+    """The dosage instructions: one, or AM and PM as sequence 1 and 2, or a scheduled one
+    with an extra as-needed one."""
+    if style is DosageStyle.FULL and regimen.split is not None:
+        morning, evening = regimen.split
+        am = Regimen(morning, 1, 1, "d", "in the morning")
+        pm = Regimen(evening, 1, 1, "d", "in the evening")
+        first, second = _dosage(drug, am, style), _dosage(drug, pm, style)
+        second["sequence"] = 2
+        return [first, second]
+    result = [_dosage(drug, regimen, style)]
+    if style is DosageStyle.FULL and regimen.extra_prn is not None:
+        extra = _dosage(drug, Regimen(1, 1, 1, "d", regimen.extra_prn), style)
+        extra["sequence"] = 1
+        extra["text"] = extra["text"].replace(f"{drug.form.verb} 1", f"{drug.form.verb} 1 more")
+        result.append(extra)
+    return result
+
+
 def _dosage(drug: Drug, regimen: Regimen, style: DosageStyle) -> JSON:
     form = drug.form
     if style is DosageStyle.NONE:
         return {"text": "Use as directed"}
     prn = is_prn(regimen)
+    flag_prn = prn and not drug.prn_in_text_only
     if style is DosageStyle.QUANTITY_ONLY:
         text = f"{form.verb} as directed" + (" as needed" if prn else "")
         result: JSON = {"sequence": 1, "text": text}
-        if prn:
+        if flag_prn:
             result["asNeededBoolean"] = True
         return result
     result = {
@@ -119,7 +146,7 @@ def _dosage(drug: Drug, regimen: Regimen, style: DosageStyle) -> JSON:
             }
         },
     }
-    if prn:
+    if flag_prn:
         result["asNeededBoolean"] = True
     result["route"] = concept(SNOMED, form.route_code, form.route_display)
     result["doseAndRate"] = [
@@ -128,34 +155,32 @@ def _dosage(drug: Drug, regimen: Regimen, style: DosageStyle) -> JSON:
     return result
 
 
-def _order_parts(therapy: Therapy) -> tuple[list[JSON] | None, JSON | None, JSON, JSON | None]:
+def _order_parts(
+    therapy: Therapy,
+) -> tuple[list[JSON] | None, JSON | None, list[JSON], JSON | None]:
     """What every order of one therapy shares: extensions, course, dosage, quantity."""
     drug = therapy.drug
-    form = drug.form
     extensions: list[JSON] = []
     if drug.schedule is not None:
         extensions.append({"url": SCHEDULE_EXTENSION, "valueCode": drug.schedule})
     if drug.package is not None:
         extensions.append(
-            {
-                "url": PACKAGE_EXTENSION,
-                "valueQuantity": quantity(drug.package, form.unit, form.ucum),
-            }
+            {"url": PACKAGE_EXTENSION, "valueQuantity": dispensed(drug, drug.package)}
         )
     course = None if therapy.course is None else _COURSE[therapy.course]
     supply = None
     if therapy.dosage is not DosageStyle.NONE:
         supply = {
-            "quantity": quantity(therapy.fill_quantity, form.unit, form.ucum),
+            "quantity": dispensed(drug, therapy.fill_quantity),
             "expectedSupplyDuration": days(therapy.supply_days),
         }
-    return extensions or None, course, _dosage(drug, therapy.regimen, therapy.dosage), supply
+    return extensions or None, course, _dosages(drug, therapy.regimen, therapy.dosage), supply
 
 
 def medication_requests(orders: list[Rx], person: Person) -> list[JSON]:
     """The orders of one patient with dosage, dispense authorization and our extensions."""
     subject = {"reference": f"Patient/{person.id}", "display": person.display}
-    shared: dict[int, tuple[list[JSON] | None, JSON | None, JSON, JSON | None]] = {}
+    shared: dict[int, tuple[list[JSON] | None, JSON | None, list[JSON], JSON | None]] = {}
     result = []
     for rx in orders:
         therapy = rx.therapy
@@ -184,7 +209,7 @@ def medication_requests(orders: list[Rx], person: Person) -> list[JSON]:
         }
         if course is not None:
             resource["courseOfTherapyType"] = course
-        resource["dosageInstruction"] = [dosage]
+        resource["dosageInstruction"] = dosage
         request: JSON = {
             "validityPeriod": {
                 "start": rx.valid_from.isoformat(),
@@ -208,24 +233,23 @@ def medication_dispenses(fills: list[Fill], person: Person) -> list[JSON]:
     subject = {"reference": f"Patient/{person.id}"}
     offset = person.utc_offset
     prefix = f"md-{person.id[3:]}-"
-    shared: dict[int, tuple[str, str, list[JSON], JSON, Form, float, JSON]] = {}
+    shared: dict[int, tuple[str, str, list[JSON], JSON, Drug, float, JSON]] = {}
     result = []
     for fill in fills:
         rx = fill.rx
         parts = shared.get(rx.index)
         if parts is None:
             therapy = rx.therapy
-            form = therapy.drug.form
             parts = shared[rx.index] = (
                 f"{prefix}{rx.index:02d}-",
                 f"{rx_number(person, rx)}-",
                 [{"reference": f"MedicationRequest/{rx_id(person, rx)}"}],
                 _MEDICATION[therapy.drug.code],
-                form,
+                therapy.drug,
                 therapy.fill_quantity,
-                quantity(therapy.fill_quantity, form.unit, form.ucum),
+                dispensed(therapy.drug, therapy.fill_quantity),
             )
-        id_prefix, number_prefix, authorizing, medication, form, usual, usual_quantity = parts
+        id_prefix, number_prefix, authorizing, medication, drug, usual, usual_quantity = parts
         resource: JSON = {
             "resourceType": "MedicationDispense",
             "id": f"{id_prefix}{fill.record:02d}",
@@ -240,9 +264,7 @@ def medication_dispenses(fills: list[Fill], person: Person) -> list[JSON]:
         resource["authorizingPrescription"] = authorizing
         resource["medicationCodeableConcept"] = medication
         resource["quantity"] = (
-            usual_quantity
-            if fill.quantity == usual
-            else quantity(fill.quantity, form.unit, form.ucum)
+            usual_quantity if fill.quantity == usual else dispensed(drug, fill.quantity)
         )
         if fill.states_days_supply:
             supply_days = _DAYS.get(fill.days_supply)

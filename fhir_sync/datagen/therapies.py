@@ -30,6 +30,7 @@ THERAPY_COUNT_WEIGHTS = (5, 9, 13, 15, 15, 13, 10, 8, 6, 4, 2)
 SLOTS: tuple[tuple[tuple[Drug, ...], int], ...] = (
     (catalog.MAINTENANCE, 64),
     (catalog.UNBREAKABLE, 8),
+    (catalog.BY_STRENGTH, 6),
     (catalog.PRN, 8),
     (catalog.ACUTE, 8),
     (catalog.SEASONAL, 3),
@@ -107,7 +108,9 @@ def _supply(rng: random.Random, drug: Drug, per_day: float) -> tuple[int, float]
         packs = max(1, round(per_day * target / drug.package))
         amount = packs * drug.package
         return math.floor(amount / per_day), amount
-    return target, math.ceil(per_day * target - 1e-9)
+    amount = math.ceil(per_day * target - 1e-9)
+    # A dose further apart than the target (a 12-week kit) still goes out whole.
+    return max(target, math.floor(amount / per_day + 1e-9)), amount
 
 
 def _course(rng: random.Random, drug: Drug) -> str | None:

@@ -18,11 +18,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from fractions import Fraction
 
+from fhir_sync.engine.dispensing import Dispensing, fill_amount
 from fhir_sync.engine.renewals import show_number
-from fhir_sync.engine.supply import EPSILON, run_out
+from fhir_sync.engine.supply import run_out
 from fhir_sync.engine.therapy import product_of
-from fhir_sync.engine.types import Fill, Order
+from fhir_sync.engine.types import Fill, Order, exact
 
 
 @dataclass(slots=True)
@@ -111,7 +113,7 @@ class _OtherCodes:
         return fill.drug_key
 
 
-def owed_balance(order: Order, fills: Sequence[Fill]) -> tuple[Fill, float] | None:
+def owed_balance(order: Order, fills: Sequence[Fill]) -> tuple[Fill, Fraction] | None:
     """The latest partial fill of this order not completed since, and what it still owes
     (the prescribed quantity minus what the partial fill gave)."""
     if not order.supply_quantity:
@@ -120,42 +122,47 @@ def owed_balance(order: Order, fills: Sequence[Fill]) -> tuple[Fill, float] | No
         if fill.completes_partial:
             return None
         if fill.partial:
-            if fill.quantity is None or fill.quantity + EPSILON >= order.supply_quantity:
+            if fill.quantity is None or exact(fill.quantity) >= order.supply_quantity:
                 return None
-            return fill, order.supply_quantity - fill.quantity
+            return fill, order.supply_quantity - exact(fill.quantity)
     return None
 
 
 def supply_end(
-    fills: Sequence[Fill], daily: float, change: date | None, old_daily: float | None = None
+    fills: Sequence[Fill],
+    dispensing: Dispensing,
+    change: date | None,
+    old_daily: Fraction | None = None,
 ) -> date | None:
-    """When the supply on hand runs out, for an order taken at `daily` from `change` (the day
-    it was written).
+    """When the supply on hand runs out, for an order taken at `dispensing.daily` from `change`
+    (the day it was written).
 
     Fills handed over before `change` were taken at their own rate (quantity / days supply of
     the last of them, else `old_daily`, the dose of the order they came from). When that rate
     differs, what was left on `change` lasts at the new dose: 24 tablets left at 1 a day are 12
     days at 2 a day. Later fills are at the new dose.
     """
+    daily = dispensing.daily
     before = [f for f in fills if change is not None and f.handed_over < change]
-    rate = _rate(before[-1]) if before else None
+    rate = _rate(before[-1], dispensing) if before else None
     if rate is None:
         rate = old_daily
-    if change is None or not before or rate is None or abs(rate - daily) < EPSILON:
-        return run_out(fills, daily)
-    end = run_out(before, rate)
+    if change is None or not before or rate is None or rate <= 0 or rate == daily:
+        return run_out(fills, dispensing)
+    end = run_out(before, replace(dispensing, daily=rate))
     if end is not None and end > change:
-        left = math.floor((end - change).days * rate / daily + EPSILON)
+        left = math.floor((end - change).days * rate / daily)
         if left > 0:
             # what was left on `change`, as if handed over that day, then the later fills
             carried = Fill(id="", handed_over=change, days_supply=left)
-            return run_out([carried, *fills[len(before) :]], daily)
+            return run_out([carried, *fills[len(before) :]], dispensing)
         end = change
-    return run_out(fills[len(before) :], daily) or end
+    return run_out(fills[len(before) :], dispensing) or end
 
 
-def _rate(fill: Fill) -> float | None:
-    """Units a day a dispense was given for: its quantity over its days supply."""
-    if fill.quantity and fill.days_supply and fill.days_supply > 0:
-        return fill.quantity / fill.days_supply
-    return None
+def _rate(fill: Fill, dispensing: Dispensing) -> Fraction | None:
+    """Dispense units a day a dispense was given for: its quantity over its days supply."""
+    if not fill.days_supply or fill.days_supply <= 0:
+        return None
+    amount = fill_amount(fill, dispensing)
+    return None if amount is None else amount / exact(fill.days_supply)

@@ -9,7 +9,13 @@ order of preference:
   package) before d and the payer already pays a refill then: the full cycle is dispensed at
   that pickup (the few days left over stay with the patient);
 - late: the next pickup is at most the pharmacy's tolerance after d: the refill waits for it;
-- short: a one-time fill of s days on d, so that the supply ends on the next pickup;
+- short: a one-time fill of s days on d, so that the supply ends on the next pickup; when
+  the whole steps covering s days bill so many that the payer would refuse the pickup's
+  refill as too soon (a pen of 13 days, 10 days before the pickup), the fewest whole steps
+  covering s + C days, to the pickup after it, when the payer accepts that one;
+- a package lasting a cycle or more is never short filled: it goes out on the pickup at most
+  its slack (a quarter of its days) before it runs out when the payer pays it then, else on its
+  run-out date;
 - own date: no fill of the order can join the pickups without a refill the payer refuses as
   too soon (an unbreakable package that lasts far longer than it should), so it is dispensed
   on its own date and the plan says so.
@@ -27,7 +33,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
-from fhir_sync.engine.supply import days_covered, units_for
+from fhir_sync.engine.supply import cycle_units, days_covered, units_for
 
 
 class Kind(StrEnum):
@@ -54,18 +60,19 @@ class Need:
     due: int
     earliest: int
     slack: int
-    daily: float
-    package: float | None
+    daily: Fraction
+    step: Fraction
     threshold: Fraction
     cycle_ok: bool  # the refill one cycle after a full-cycle dispense is paid
+    pack: bool  # one indivisible step outlasts a cycle: never short filled
 
     def billed_days(self, days: int) -> int:
         """The true days supply of the smallest dispense covering `days` days."""
-        return days_covered(units_for(days, self.daily, self.package), self.daily)
+        return days_covered(units_for(days, self.daily, self.step), self.daily)
 
     def joins_after(self, days: int) -> bool:
         """Whether the refill `days` after a dispense covering `days` days is paid."""
-        return _joins(days, self.daily, self.package, self.threshold)
+        return _joins(days, self.daily, self.step, self.threshold)
 
 
 def need_for(
@@ -73,13 +80,16 @@ def need_for(
     due: int,
     earliest: int,
     slack: int,
-    daily: float,
-    package: float | None,
+    daily: Fraction,
+    step: Fraction,
     threshold: Fraction,
     cycle: int,
 ) -> Need:
-    ok = _joins(cycle, daily, package, threshold)
-    return Need(order_id, due, earliest, slack, daily, package, threshold, ok)
+    # The refill after a full-cycle one is paid when the cycle's quantity (see cycle_units)
+    # bills few enough days.
+    ok = too_soon_days(days_covered(cycle_units(cycle, daily, step), daily), threshold) <= cycle
+    pack = step / daily >= cycle
+    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack)
 
 
 def too_soon_days(days_supply: int, threshold: Fraction) -> int:
@@ -88,10 +98,10 @@ def too_soon_days(days_supply: int, threshold: Fraction) -> int:
 
 
 @lru_cache(maxsize=1 << 16)
-def _joins(days: int, daily: float, package: float | None, threshold: Fraction) -> bool:
+def _joins(days: int, daily: Fraction, step: Fraction, threshold: Fraction) -> bool:
     # Cached: a population has few distinct doses, packages and thresholds, and the anchor
     # search asks the same question for every candidate day.
-    billed = days_covered(units_for(days, daily, package), daily)
+    billed = days_covered(units_for(days, daily, step), daily)
     return too_soon_days(billed, threshold) <= days
 
 
@@ -110,7 +120,7 @@ class Placement(NamedTuple):
 
 def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> Placement:
     """The next dispense of `need` under an anchor (any pickup of the cycle)."""
-    if not need.cycle_ok:
+    if not need.cycle_ok and not need.pack:
         return Placement(Kind.OWN, need.due, None)
     due = need.due
     gap = (anchor - due) % cycle
@@ -122,10 +132,19 @@ def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> P
         return Placement(Kind.EARLY, before, before)
     if gap <= tolerance:
         return Placement(Kind.LATE, after, after)
-    if need.package is None and need.daily >= 1:
-        # Whole units of at least a day each: the short fill bills exactly `gap` days, and
+    if need.pack:
+        # A package lasting a cycle or more is never short filled: it waits for an anchor
+        # the payer accepts (above), else it goes out on its run-out date.
+        return Placement(Kind.OWN, due, None)
+    if need.step <= need.daily:
+        # Steps of at most a day each: the short fill bills exactly `gap` days, and
         # ceil(t * gap) <= gap for any t <= 1.
         return Placement(Kind.SHORT, due, after, gap)
     if need.joins_after(gap):
         return Placement(Kind.SHORT, due, after, gap)
+    # The whole steps reaching the next pickup bill so many days that the payer would refuse
+    # the pickup's refill as too soon: the fewest whole steps reaching the pickup after it,
+    # when the payer accepts that one; else the order goes out on its own date.
+    if need.cycle_ok and need.joins_after(gap + cycle):
+        return Placement(Kind.SHORT, due, after + cycle, gap + cycle)
     return Placement(Kind.OWN, due, None)

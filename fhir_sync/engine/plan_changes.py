@@ -67,7 +67,12 @@ def planned_orders(
                     any(d.as_needed for d in order.dosages)
                     or (planned is not None and planned.exclusion is Exclusion.AS_NEEDED)
                 ),
-                daily_dose=planned.daily_dose if planned is not None else None,
+                # Stored with the plan as a float: it is compared for a dose change only.
+                daily_dose=(
+                    float(planned.daily_dose)
+                    if planned is not None and planned.daily_dose is not None
+                    else None
+                ),
                 prescriber=(prescribers or {}).get(order.id),
             )
         )

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from fractions import Fraction
 
 from fhir_sync.engine.anchor import Cost, Layout, anchor_costs, choose_layout
 from fhir_sync.engine.calendar import next_open_day
 from fhir_sync.engine.courses import course_of
+from fhir_sync.engine.dispensing import FLAG_PACK_CYCLE, Dispensing, Unresolved
+from fhir_sync.engine.dispensing import resolve as dispensing_for
 from fhir_sync.engine.history import attribute_fills, supply_end
 from fhir_sync.engine.placement import Kind, Need, Placement, need_for, too_soon_days
 from fhir_sync.engine.reconcile import Candidate, exclusion, expired, resolve, written
 from fhir_sync.engine.renewals import expired_renewal, fills_left, renewal_for, units_left
 from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.supply import (
-    daily_dose,
+    cycle_units,
     days_covered,
+    early_days,
+    fitting_units,
     last_fill_days,
     slack_days,
     units_for,
@@ -37,6 +43,11 @@ from fhir_sync.engine.visits import Trip
 SHORT_FILL_CODES = ("47", "61")  # shortened days supply; synchronization
 AFTER_SHORT_FILL_CODES = ("48",)  # fill after a shortened days supply
 EARLY_SYNC_CODES = ("61",)  # synchronization: dispensed before it is due, with the others
+# Cycle lengths a pharmacy may choose, to suggest one that whole packages fit.
+CYCLE_CHOICES = (28, 30, 90)
+NOT_ACTIVE = Unresolved("the order is not active")
+# How many of the anchors that carry a long-lasting package the plan lists.
+CARRYING_LISTED = 3
 
 
 def plan_patient(
@@ -78,13 +89,13 @@ def plan_patient(
                 )
             )
         else:
-            assert layout is not None and c.daily is not None  # some order is synced
+            assert layout is not None and isinstance(c.dispensing, Dispensing)  # synced
             own = p.by_order.get(oid, ())
             used = sum(1 for f in own if not f.completes_partial)
             # The quantity view needs a prescribed dose: one guessed from the last fill moves
             # with every fill, and with it the quantities the check adds up.
             prescribed = bool(c.order.dosages) or bool(c.order.supply_days)
-            left = units_left(c.auth, own, c.daily) if prescribed else None
+            left = units_left(c.auth, own, c.dispensing) if prescribed else None
             plans.append(
                 _synced_plan(
                     c,
@@ -136,7 +147,7 @@ def _prepare(
     history = attribute_fills(ordered, sorted(fills, key=lambda f: (f.handed_over, f.id)), today)
     by_order, by_drug = history.by_order, history.by_drug
 
-    candidates = [_candidate(order, by_order.get(order.id, ()), today) for order in ordered]
+    candidates = [_candidate(order, by_order.get(order.id, ()), today, prefs) for order in ordered]
     reasons: dict[str, tuple[Exclusion, str] | None] = {
         c.order.id: exclusion(c, today, prefs.controlled) for c in candidates
     }
@@ -146,16 +157,16 @@ def _prepare(
     out = _Prepared(
         candidates, reasons, by_order, _notes(history.notes, resolved.notes), resolved.followed
     )
-    doses = _doses_by_drug(candidates)
+    doses = _doses_by_drug(candidates, by_order, prefs)
     for c in syncable:
         oid = c.order.id
         if reasons[oid] is not None:
             continue
-        assert c.daily is not None
+        assert isinstance(c.dispensing, Dispensing)
         drug_fills = by_drug.get(c.order.drug_key, ())
         end = supply_end(
             drug_fills,
-            c.daily,
+            c.dispensing,
             written(c.order),
             _previous_dose(c, doses.get(c.order.drug_key, ())),
         )
@@ -206,14 +217,15 @@ def _need(
 ) -> Need:
     """What the anchor choice needs of a synced order whose supply runs out on `out` and that
     may not be filled before `start` (an earliest-fill date, a C-II series' next date)."""
-    assert c.daily is not None
+    found = c.dispensing
+    assert isinstance(found, Dispensing)
     # Nothing can be handed over before the pharmacy next opens.
     first = next_open_day(today, prefs.closed_weekdays)
     due = first if out is None or out < first else out
     if start is not None and start > due:
         due = start
     threshold = prefs.threshold_for(c.order.form)
-    last = last_fill_days(history, c.daily)
+    last = last_fill_days(history, found)
     earliest = first
     if last is not None:
         paid = last[0] + timedelta(days=too_soon_days(last[1], threshold))
@@ -224,35 +236,45 @@ def _need(
         c.order.id,
         due.toordinal(),
         earliest.toordinal(),
-        slack_days(c.daily, c.order.package_size),
-        c.daily,
-        c.order.package_size,
+        slack_days(found.daily, found.step, prefs.cycle_days),
+        found.daily,
+        found.step,
         threshold,
         prefs.cycle_days,
     )
 
 
-def _candidate(order: Order, fills: Sequence[Fill], today: date) -> Candidate:
+def _candidate(order: Order, fills: Sequence[Fill], today: date, prefs: Preferences) -> Candidate:
     """The order as planned (a finished titration on its maintenance step) and its facts."""
     course = course_of(order, fills, today) if order.bounds else None
     planned = course.order if course is not None else order
-    return Candidate(planned, daily_dose(planned, fills), authorization(order), course)
+    # Only an active order can be synced; half of a history is old orders.
+    found = dispensing_for(planned, fills, prefs) if order.status == "active" else NOT_ACTIVE
+    return Candidate(planned, found, authorization(order), course)
 
 
-def _doses_by_drug(candidates: Sequence[Candidate]) -> dict[str, list[tuple[date, float]]]:
-    """(date written, daily dose) of the orders of each drug that has several, any status."""
+def _doses_by_drug(
+    candidates: Sequence[Candidate], by_order: Mapping[str, Sequence[Fill]], prefs: Preferences
+) -> dict[str, list[tuple[date, Fraction]]]:
+    """(date written, daily amount) of the orders of each drug that has several, any status:
+    an order no longer active is sized here only, when another order of its drug needs it."""
     counts: dict[str, int] = {}
     for c in candidates:
         counts[c.order.drug_key] = counts.get(c.order.drug_key, 0) + 1
-    doses: dict[str, list[tuple[date, float]]] = {}
+    doses: dict[str, list[tuple[date, Fraction]]] = {}
     for c in candidates:
         day = written(c.order)
-        if counts[c.order.drug_key] > 1 and day is not None and c.daily is not None:
-            doses.setdefault(c.order.drug_key, []).append((day, c.daily))
+        if counts[c.order.drug_key] < 2 or day is None:
+            continue
+        found = c.dispensing
+        if found is NOT_ACTIVE:
+            found = dispensing_for(c.order, by_order.get(c.order.id, ()), prefs)
+        if isinstance(found, Dispensing):
+            doses.setdefault(c.order.drug_key, []).append((day, found.daily))
     return doses
 
 
-def _previous_dose(c: Candidate, doses: Sequence[tuple[date, float]]) -> float | None:
+def _previous_dose(c: Candidate, doses: Sequence[tuple[date, Fraction]]) -> Fraction | None:
     """The daily dose of the latest earlier order for the same drug, whatever its status: the
     dose the supply on hand was taken at before this order (when the fills do not say)."""
     start = written(c.order)
@@ -293,35 +315,83 @@ def _synced_plan(
     layout: Layout,
     today: date,
     prefs: Preferences,
-    units: float | None = None,
+    units: Fraction | None = None,
     followed: bool = False,
     note: str | None = None,
 ) -> OrderPlan:
-    assert c.daily is not None
+    found = c.dispensing
+    assert isinstance(found, Dispensing)
     need, placement, trip = where
-    order, daily, cycle = c.order, c.daily, prefs.cycle_days
+    order, daily, step, cycle = c.order, found.daily, found.step, prefs.cycle_days
     anchor = date.fromordinal(layout.anchor)
     day = date.fromordinal(trip.day)
     due = date.fromordinal(need.due)
     earliest = date.fromordinal(need.earliest)
-    cycle_quantity = units_for(cycle, daily, order.package_size)
-    cycle_billed = days_covered(cycle_quantity, daily)
     kind = placement.kind
     join = date.fromordinal(placement.join) if placement.join is not None else None
+    flags = list(found.flags)
+    carrying: tuple[date, ...] = ()
+    cycles_per_fill = 1
+    fitting: int | None = None
+    reason: str | None = None
+    if need.pack:
+        # One package outlasts a cycle: never refilled every cycle, but on the anchor of the
+        # cycle in which the supply runs out when the payer pays it then (else on its run-out
+        # date), and so on for the next ones.
+        cycles_per_fill = math.floor(step / daily / cycle)
+        quantity = cycle_quantity = step
+        lasts = cycle_billed = days_covered(step, daily)
+        early = early_days(lasts, cycle)
+        carrying = _carrying(
+            max(due, day) + timedelta(days=lasts),
+            day + timedelta(days=too_soon_days(lasts, need.threshold)),
+            early,
+            anchor,
+            lasts,
+            need.threshold,
+            cycle,
+        )
+        # The first dispense on an anchor: where this order's supply joins the cycle.
+        join = next(
+            (d for d in (day, *carrying) if _is_anchor(d, anchor, cycle)),
+            carrying[-1],
+        )
+        reason = (
+            f"one {found.package_text or 'dispense'} lasts {lasts} days "
+            f"({cycles_per_fill} cycle{'s' if cycles_per_fill > 1 else ''} or more): dispensed "
+            "on the anchor of the cycle in which the supply runs out"
+        )
+        if not _is_anchor(day, anchor, cycle):
+            reason = "a whole package on its run-out date; then " + reason
+    else:
+        cycle_quantity = cycle_units(cycle, daily, step)
+        if kind is Kind.OWN:
+            # Off the pickup cycle, refilled when it runs out: no more than fits in a cycle.
+            cycle_quantity = fitting_units(cycle, daily, step)
+        if (cycle * daily / step).denominator != 1 and step / daily >= 2:
+            fitting = next(
+                (n for n in CYCLE_CHOICES if n != cycle and (n * daily / step).denominator == 1),
+                None,
+            )
+            flags.append((FLAG_PACK_CYCLE, _pack_note(found, step / daily, cycle, fitting)))
+        cycle_billed = days_covered(cycle_quantity, daily)
     if kind is Kind.SHORT and join is not None and day >= join:
         kind = Kind.LATE  # a closed pharmacy pushed the short fill onto the pickup itself
     short = kind is Kind.SHORT
     if short:
         assert join is not None
         # Dispensed early, the supply still on hand carries over: the fill covers due -> join.
-        quantity = units_for((join - max(day, due)).days, daily, order.package_size)
-    else:
+        quantity = units_for((join - max(day, due)).days, daily, step)
+    elif not need.pack:
         quantity = cycle_quantity
     billed = days_covered(quantity, daily)
     paid_next = day + timedelta(days=too_soon_days(billed, need.threshold))
     codes = SHORT_FILL_CODES if short else EARLY_SYNC_CODES if kind is Kind.EARLY else ()
     fills = [PlannedFill(day, billed, quantity, earliest, codes, "short fill" if short else "")]
-    if short:
+    if need.pack:
+        fills.append(PlannedFill(carrying[0], billed, quantity, paid_next, (), "package fill"))
+        fills[0] = PlannedFill(day, billed, quantity, earliest, codes, "package fill")
+    elif short:
         assert join is not None
         fills.append(
             PlannedFill(join, cycle_billed, cycle_quantity, paid_next, AFTER_SHORT_FILL_CODES)
@@ -341,7 +411,9 @@ def _synced_plan(
             order.schedule,
             c.auth,
             remaining,
-            _upcoming(fills, join, anchor, cycle, cycle_quantity),
+            [(f.day, f.label, f.quantity) for f in fills]
+            if need.pack
+            else _upcoming(fills, join, anchor, cycle, cycle_quantity),
             today,
             prefs.lead_days,
             units,
@@ -349,7 +421,7 @@ def _synced_plan(
     return OrderPlan(
         order_id=order.id,
         synced=True,
-        reason=_why(kind, day, due, join, anchor, earliest, billed, trip.gap),
+        reason=reason or _why(kind, day, due, join, anchor, earliest, billed, trip.gap),
         daily_dose=daily,
         run_out=due,
         next_fill=day,
@@ -363,10 +435,77 @@ def _synced_plan(
         earliest_fill=earliest,
         clarification=codes,
         fills=tuple(fills),
-        own_date=join is None,
+        own_date=join is None or (need.pack and not _is_anchor(join, anchor, cycle)),
         gap_days=trip.gap,
         note=note,
+        unit=found.unit,
+        increment=step,
+        package=found.package_text if found.whole_package else None,
+        cycles_per_fill=cycles_per_fill,
+        carrying=carrying,
+        sources=_sources(found),
+        flags=tuple(flags),
+        fitting_cycle=fitting,
     )
+
+
+def _is_anchor(day: date, anchor: date, cycle: int) -> bool:
+    return day >= anchor and (day - anchor).days % cycle == 0
+
+
+def _carry_day(runs_out: date, paid: date, early: int, anchor: date, cycle: int) -> date:
+    """When a package outlasting a cycle is handed over: on the anchor of the cycle in which
+    the supply runs out when that anchor is at most `early` days before it and the payer pays
+    the refill then (from `paid`), else on the run-out date itself."""
+    if runs_out < anchor:
+        return runs_out
+    day = anchor + timedelta(days=(runs_out - anchor).days // cycle * cycle)
+    return day if (runs_out - day).days <= early and day >= paid else runs_out
+
+
+def _carrying(
+    runs_out: date,
+    paid: date,
+    early: int,
+    anchor: date,
+    lasts: int,
+    threshold: Fraction,
+    cycle: int,
+) -> tuple[date, ...]:
+    """The next days that carry a package, each found by `_carry_day` from the last one."""
+    days = []
+    end = runs_out
+    for _ in range(CARRYING_LISTED):
+        day = _carry_day(end, paid, early, anchor, cycle)
+        days.append(day)
+        end = max(end, day) + timedelta(days=lasts)
+        paid = day + timedelta(days=too_soon_days(lasts, threshold))
+    return tuple(days)
+
+
+def _pack_note(found: Dispensing, step_days: Fraction, cycle: int, fitting: int | None) -> str:
+    what = found.package_text or "dose"
+    note = (
+        f"whole packages ({what}, {math.floor(step_days)} days each) do not fill a {cycle}-day "
+        "cycle: a cycle's refill is the fewest whole ones covering it (the patient keeps the "
+        "days left over), or the order goes out on its own date when the payer would refuse "
+        "the next refill as too soon"
+    )
+    if fitting is not None:
+        note += f"; a {fitting}-day cycle would fit them"
+    return note
+
+
+def _sources(found: Dispensing) -> tuple[tuple[str, str], ...]:
+    product = found.product
+    sources = [("daily", str(found.source))]
+    if product is not None:
+        sources.append(("unit", str(product.form_source)))
+        if product.strength_source is not None:
+            sources.append(("strength", str(product.strength_source)))
+        if product.package_source is not None and found.whole_package:
+            sources.append(("package", str(product.package_source)))
+    return tuple(sources)
 
 
 def _labelled(fill: PlannedFill, anchor: date) -> PlannedFill:
@@ -384,8 +523,8 @@ def _labelled(fill: PlannedFill, anchor: date) -> PlannedFill:
 
 
 def _upcoming(
-    fills: list[PlannedFill], join: date | None, anchor: date, cycle: int, cycle_quantity: float
-) -> list[tuple[date, str, float]]:
+    fills: list[PlannedFill], join: date | None, anchor: date, cycle: int, cycle_quantity: Fraction
+) -> list[tuple[date, str, Fraction]]:
     """The dispenses (day, label, quantity) the order must authorize: through the first refill
     after the anchor."""
     upcoming = [(f.day, f.label, f.quantity) for f in fills]
@@ -417,8 +556,9 @@ def _why(
             why += f", dispensed on {on} with the other fills due then"
     elif kind is Kind.OWN:
         why = (
-            f"unbreakable package lasts {billed} days: the payer would refuse a refill on the "
-            f"pickup cycle as too soon, so it is dispensed on its own date ({on})"
+            f"whole packages cannot reach the pickup cycle without a refill the payer refuses "
+            f"as too soon (NCPDP reject 79) or days without supply, so it is dispensed on its "
+            f"own date ({on}), {billed} days at a time"
         )
     elif day == anchor:
         why = "refills on the anchor date"

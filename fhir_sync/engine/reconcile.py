@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 
 from fhir_sync.engine.courses import Course
+from fhir_sync.engine.dispensing import Dispensing, Unresolved
 from fhir_sync.engine.rules import Authorization
 from fhir_sync.engine.therapy import product_of
 from fhir_sync.engine.types import ControlledPolicy, Exclusion, Fill, Order, Schedule
@@ -34,9 +36,15 @@ class Candidate:
     `course` is None for an order without bounded dosages."""
 
     order: Order
-    daily: float | None
+    dispensing: Dispensing | Unresolved
     auth: Authorization
     course: Course | None = None
+
+    @property
+    def daily(self) -> Fraction | None:
+        """The daily amount in the dispense unit, None when none could be found."""
+        found = self.dispensing
+        return found.daily if isinstance(found, Dispensing) else None
 
 
 @dataclass(slots=True)
@@ -76,8 +84,13 @@ def exclusion(
             Exclusion.DISCHARGE,
             "discharge order: reconcile it with the community prescription first",
         )
-    if any(d.as_needed for d in order.dosages):
-        return Exclusion.AS_NEEDED, "taken as needed (PRN): no predictable run-out date"
+    dosages = order.dosages
+    if dosages and all(d.as_needed or d.prn_text for d in dosages):
+        if any(d.as_needed for d in dosages):
+            return Exclusion.AS_NEEDED, "taken as needed (PRN): no predictable run-out date"
+        return Exclusion.AS_NEEDED_TEXT, (
+            "the dosage text says it is taken as needed (PRN): no predictable run-out date"
+        )
     if order.course == "acute":
         return Exclusion.ACUTE, "acute course of therapy: not a maintenance medication"
     if order.course == "seasonal":
@@ -98,14 +111,21 @@ def exclusion(
     controlled = _controlled(order.schedule, policy)
     if controlled is not None:
         return controlled
-    if candidate.daily is None:
-        # Without a daily dose nothing shows it is a maintenance medication: an expired one
+    found = candidate.dispensing
+    if isinstance(found, Unresolved):
+        # Without a daily amount nothing shows it is a maintenance medication: an expired one
         # is reported as expired, without a renewal request.
         lapsed = expired(candidate, today)
         if lapsed is not None:
             return lapsed
-        return Exclusion.NO_DAILY_DOSE, (
-            "no usable daily dose in the dosage, the dispense request or the fill history"
+        if not order.dosages:
+            return Exclusion.NO_DAILY_DOSE, (
+                "no usable daily dose in the dosage, the dispense request or the fill history"
+            )
+        return Exclusion.NO_DISPENSE_UNIT, (
+            f"cannot size a dispense: {found.missing}, and neither the prescription's quantity "
+            "with its supply duration nor a past dispense's quantity with its days supply "
+            "says how much is used a day"
         )
     return None
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from fractions import Fraction
 
+from fhir_sync.engine.dispensing import Dispensing, fill_amount
 from fhir_sync.engine.rules import Authorization
-from fhir_sync.engine.supply import EPSILON
-from fhir_sync.engine.types import Fill, Renewal, Schedule
+from fhir_sync.engine.types import Fill, Renewal, Schedule, exact
 
 
 def fills_left(auth: Authorization, fills_used: int) -> int | None:
@@ -28,20 +29,24 @@ def fills_left(auth: Authorization, fills_used: int) -> int | None:
     return max(0, 1 + auth.repeats - fills_used)
 
 
-def units_left(auth: Authorization, fills: Sequence[Fill], daily: float) -> float | None:
-    """Quantity the order still authorizes: quantity x (1 + repeats) minus every quantity
-    dispensed against it (a fill without a quantity counts its days supply at the daily dose).
-    None when the order states no quantity or no repeats."""
+def units_left(
+    auth: Authorization, fills: Sequence[Fill], dispensing: Dispensing
+) -> Fraction | None:
+    """Quantity the order still authorizes, in the dispense unit: quantity x (1 + repeats) minus
+    every quantity dispensed against it (a fill without a quantity in that unit counts its days
+    supply at the daily use). None when the order states no quantity or no repeats."""
     total = auth.total_units
     if total is None:
         return None
-    used = 0.0
+    used = Fraction(0)
     for fill in fills:
-        if fill.quantity is not None:
-            used += fill.quantity
+        amount = fill_amount(fill, dispensing)
+        if amount is not None:
+            used += amount
         elif fill.days_supply is not None:
-            used += fill.days_supply * daily
-    return max(0.0, total - used)
+            used += exact(fill.days_supply) * dispensing.daily
+    left: Fraction = max(Fraction(0), exact(total) - used)
+    return left
 
 
 def renewal_for(
@@ -49,10 +54,10 @@ def renewal_for(
     schedule: Schedule,
     auth: Authorization,
     remaining: int | None,
-    upcoming: list[tuple[date, str, float]],
+    upcoming: list[tuple[date, str, Fraction]],
     today: date,
     lead_days: int,
-    units: float | None = None,
+    units: Fraction | None = None,
 ) -> Renewal | None:
     """The renewal needed for the first of the `upcoming` (date, label, quantity) fills the
     order does not authorize; `units` is the quantity it still authorizes."""
@@ -74,7 +79,7 @@ def renewal_for(
             )
             return _renewal(order_id, day, why, today, lead_days)
         if left is not None:
-            if quantity > left + EPSILON:
+            if quantity > left:
                 why = (
                     "the prescribed quantity (quantity x (1 + refills)) is used up before "
                     f"the {label} on {day.isoformat()}"
@@ -100,7 +105,7 @@ def _renewal(order_id: str, needed_by: date, why: str, today: date, lead_days: i
     return Renewal(order_id=order_id, needed_by=needed_by, due=due, reason=why)
 
 
-def show_number(value: float) -> str:
+def show_number(value: float | Fraction) -> str:
     """A quantity for a sentence: 30, 2.5 (never 30.0)."""
-    rounded = round(value, 3)
+    rounded = round(float(value), 3)
     return str(int(rounded)) if float(rounded).is_integer() else f"{rounded:g}"

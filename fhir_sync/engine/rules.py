@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 
 from fhir_sync.engine.calendar import add_months
 from fhir_sync.engine.types import Order, Schedule
@@ -34,10 +35,10 @@ class Authorization:
 
     expires: date | None
     repeats: int | None
-    units: float | None = None
+    units: Fraction | None = None
 
     @property
-    def total_units(self) -> float | None:
+    def total_units(self) -> Fraction | None:
         """What the order authorizes in all: quantity x (1 + repeats), None when unknown."""
         if self.units is None or self.repeats is None:
             return None

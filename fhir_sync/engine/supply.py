@@ -1,69 +1,42 @@
-"""How much a patient takes a day and when the supply on hand runs out."""
+"""When the supply on hand runs out, and how much covers a number of days (exact arithmetic).
+
+Everything is in the order's dispense unit (see dispensing.py) and exact: `ceil` and `floor`
+on Fractions, so 6 tablets a week for 28 days is 24, never 25.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from datetime import date, timedelta
+from fractions import Fraction
 
-from fhir_sync.engine.types import Fill, Order
+from fhir_sync.engine.dispensing import Dispensing, fill_amount
+from fhir_sync.engine.types import Fill
 
-# Floating-point products such as 3 * 0.1 must not round up to an extra tablet.
-EPSILON = 1e-9
 # Supply on hand is counted at most this far past the latest dispense that supplies it. A real
 # dispense lasts days to months; more than ten years (a quantity at a tiny daily dose) is bad
 # data, and counting it would run dates past the end of the calendar.
 MAX_ON_HAND_DAYS = 3660
+# Mapped quantities stay floats (see Fill): 3 * 0.1 must not count as more than 0.3.
+EPSILON = 1e-9
 
 
-def daily_dose(order: Order, fills: Sequence[Fill]) -> float | None:
-    """Units per day, from the most specific source available.
+def fill_days(fill: Fill, dispensing: Dispensing) -> int | None:
+    """Whole days a dispense lasts: its days supply, else its quantity at the daily use.
 
-    1. the dosage instructions of the first sequence group (concurrent instructions add up);
-    2. dispenseRequest quantity / expected supply duration;
-    3. the last dispense's quantity / days supply.
-    None when none of them gives a positive number.
+    A quantity is read only in the order's dispense unit (a dispense of "1 inhaler" is never
+    divided by puffs a day); None when neither tells.
     """
-    from_dosage = _dose_from_instructions(order)
-    if from_dosage is not None:
-        return from_dosage
-    if order.supply_quantity and order.supply_days and order.supply_days > 0:
-        return _positive(order.supply_quantity / order.supply_days)
-    for fill in reversed(fills):
-        if fill.quantity and fill.days_supply and fill.days_supply > 0:
-            return _positive(fill.quantity / fill.days_supply)
-    return None
-
-
-def _dose_from_instructions(order: Order) -> float | None:
-    if not order.dosages:
-        return None
-    first = min(d.sequence for d in order.dosages)
-    total = 0.0
-    for dosage in order.dosages:
-        if dosage.sequence != first:
-            continue
-        if dosage.dose is None or not dosage.period_days or dosage.period_days <= 0:
-            return None
-        total += dosage.dose * dosage.frequency / dosage.period_days
-    return _positive(total)
-
-
-def _positive(value: float) -> float | None:
-    rounded = round(value, 6)
-    return rounded if rounded > 0 and math.isfinite(rounded) else None
-
-
-def fill_days(fill: Fill, daily: float) -> int | None:
-    """Whole days a dispense lasts: its days supply, else its quantity at the daily dose."""
     if fill.days_supply is not None and fill.days_supply > 0:
-        return math.floor(fill.days_supply + EPSILON)
-    if fill.quantity is not None and fill.quantity > 0:
-        return math.floor(fill.quantity / daily + EPSILON)
+        return min(MAX_ON_HAND_DAYS, math.floor(fill.days_supply))
+    amount = fill_amount(fill, dispensing)
+    if amount is not None:
+        return min(MAX_ON_HAND_DAYS, math.floor(amount / dispensing.daily))
     return None
 
 
-def run_out(fills: Sequence[Fill], daily: float) -> date | None:
+def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
     """The day the supply from `fills` (sorted by date) is used up.
 
     An early refill does not waste what is left: its supply starts when the previous one ends.
@@ -73,7 +46,7 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
     """
     end: date | None = None
     for fill in fills:
-        days = fill_days(fill, daily)
+        days = fill_days(fill, dispensing)
         if days is None:
             continue
         start = fill.handed_over if end is None or fill.handed_over >= end else end
@@ -82,34 +55,65 @@ def run_out(fills: Sequence[Fill], daily: float) -> date | None:
     return end
 
 
-def last_fill_days(fills: Sequence[Fill], daily: float) -> tuple[date, int] | None:
+def last_fill_days(fills: Sequence[Fill], dispensing: Dispensing) -> tuple[date, int] | None:
     """The latest usable dispense (by hand-over date) and the whole days it lasts, at most
     MAX_ON_HAND_DAYS (as `run_out` counts it: a tiny daily dose must not run past the calendar
     when the payer's earliest date is added to the hand-over)."""
     for fill in reversed(fills):
-        days = fill_days(fill, daily)
+        days = fill_days(fill, dispensing)
         if days is not None:
             return fill.handed_over, min(days, MAX_ON_HAND_DAYS)
     return None
 
 
-def units_for(days: int, daily: float, package: float | None) -> float:
-    """Units covering `days` days, rounded up to whole units or whole unbreakable packages."""
-    step = package if package and package > 0 else 1.0
-    return math.ceil(days * daily / step - EPSILON) * step
+def units_for(days: int, daily: Fraction, step: Fraction) -> Fraction:
+    """The fewest whole steps (units, doses or packages) covering `days` days."""
+    if days <= 0:
+        return Fraction(0)
+    return math.ceil(days * daily / step) * step
 
 
-def days_covered(quantity: float, daily: float) -> int:
-    """The true days supply of a quantity (what must be billed)."""
-    return math.floor(quantity / daily + EPSILON)
+def cycle_units(cycle: int, daily: Fraction, step: Fraction) -> Fraction:
+    """What a full-cycle refill dispenses: the fewest whole steps covering the cycle.
 
-
-def slack_days(daily: float, package: float | None) -> int:
-    """Days one indivisible step (a package, else one unit) lasts.
-
-    A supply that ends this close after the anchor is as synchronized as it can get: a smaller
-    dispense does not exist.
+    Never fewer: whole steps that do not fill the cycle (2 pens lasting 27 days of 30, one
+    28-tablet blister) would leave the patient without supply before the next pickup. When
+    the steps that cover it bill so many days that the payer refuses the next cycle's refill
+    as too soon (placement.need_for), the order goes out on its own date instead.
     """
-    step = package if package and package > 0 else 1.0
-    # units_for() overshoots by less than one step, so the supply ends < step/daily days late.
-    return max(0, math.ceil(step / daily - EPSILON) - 1)
+    return units_for(cycle, daily, step)
+
+
+def fitting_units(cycle: int, daily: Fraction, step: Fraction) -> Fraction:
+    """What an order dispensed on its own date gets: the whole steps that fit in a cycle (at
+    least one) when steps of two days or more do not fill it exactly (one 28-tablet blister,
+    2 pens of 13 days), refilled when they run out; otherwise the cycle's quantity."""
+    per_cycle = cycle * daily / step
+    if per_cycle.denominator == 1 or step / daily < 2:
+        return units_for(cycle, daily, step)
+    return max(1, math.floor(per_cycle)) * step
+
+
+def days_covered(quantity: Fraction, daily: Fraction) -> int:
+    """The true days supply of a quantity (what must be billed): floor, never more."""
+    return min(MAX_ON_HAND_DAYS, math.floor(quantity / daily))
+
+
+def slack_days(daily: Fraction, step: Fraction, cycle: int) -> int:
+    """Days past the anchor a supply may end and still count as synchronized.
+
+    One indivisible step lasts `step/daily` days, so covering a gap overshoots by less than
+    that; a smaller dispense does not exist. A step that outlasts a cycle is never short
+    filled: it may be handed over on an anchor up to a quarter of its days before it runs out
+    (the payer accepts a refill once about 75% is used, domain.md section 2), never more than
+    a cycle less a day.
+    """
+    lasts = step / daily
+    if lasts >= cycle:
+        return early_days(math.floor(lasts), cycle)
+    return max(0, math.ceil(lasts) - 1)
+
+
+def early_days(lasts: int, cycle: int) -> int:
+    """How many days before it runs out a package outlasting a cycle may be handed over."""
+    return min(cycle - 1, lasts // 4)

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
+
+from fhir_sync.engine.products import ProductFacts
 
 DEFAULT_WINDOW_DAYS = 3
 MAX_WINDOW_DAYS = 14
@@ -20,6 +23,20 @@ MIN_REFILL_THRESHOLD = Fraction(1, 2)
 OPHTHALMIC = "ophthalmic"
 DEFAULT_FORM_THRESHOLDS: tuple[tuple[str, Fraction], ...] = ((OPHTHALMIC, Fraction(7, 10)),)
 DEFAULT_DAILY_LIMIT = 40
+
+
+def exact(value: Any) -> Any:
+    """A number as an exact Fraction (a float by its decimal spelling); None stays None."""
+    kind = type(value)
+    if kind is Fraction or value is None:
+        return value
+    if kind is int:
+        return Fraction(value)
+    if kind is float:
+        if value.is_integer():
+            return Fraction(int(value))  # most doses and quantities; 3x cheaper than parsing
+        return Fraction(repr(value))
+    return Fraction(value)
 
 
 class Schedule(StrEnum):
@@ -43,7 +60,9 @@ class Exclusion(StrEnum):
     ACUTE = "acute"
     SEASONAL = "seasonal"
     EXPIRED = "expired"
+    AS_NEEDED_TEXT = "as-needed-text"
     NO_DAILY_DOSE = "no-daily-dose"
+    NO_DISPENSE_UNIT = "no-dispense-unit"
     DUPLICATE = "duplicate"
     REPLACED = "replaced"
     TITRATING = "titrating"
@@ -78,14 +97,31 @@ class Dosage:
     """One dosageInstruction: `dose` units taken `frequency` times every `period` days.
 
     `period_days` is already converted to days by the caller (h -> 1/24, wk -> 7, ...).
-    `sequence` groups concurrent instructions; the engine sums the first group.
+    Numbers are exact (floats given are read by their decimal spelling). `dose_unit` is the
+    unit the dose is written in (mg, puff, drop, unit, tablet; None for a bare count).
+    `sequence` groups concurrent instructions; `bounded` says the instruction stops (a
+    `boundsDuration`, `count`...), which makes sequences sequential rather than concurrent.
+    `both_eyes` doubles the dose (site or text "both eyes", "OU"). `prn_text` marks an
+    instruction whose text alone says it is taken as needed.
     """
 
-    dose: float | None
-    frequency: float
-    period_days: float | None
+    dose: Fraction | None
+    frequency: Fraction
+    period_days: Fraction | None
     as_needed: bool = False
     sequence: int = 0
+    dose_unit: str | None = None
+    bounded: bool = False
+    both_eyes: bool = False
+    prn_text: bool = False
+
+    def __post_init__(self) -> None:
+        if type(self.dose) is not Fraction and self.dose is not None:
+            object.__setattr__(self, "dose", exact(self.dose))
+        if type(self.frequency) is not Fraction:
+            object.__setattr__(self, "frequency", exact(self.frequency))
+        if type(self.period_days) is not Fraction and self.period_days is not None:
+            object.__setattr__(self, "period_days", exact(self.period_days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +132,10 @@ class Order:
     `category` holds MedicationRequest.category codes (community, inpatient, ...);
     `course` is courseOfTherapyType (continuous, acute, seasonal) or None when absent.
     `repeats_allowed` is dispenseRequest.numberOfRepeatsAllowed (None: not stated).
-    `package_size` is the number of dose units in one package that cannot be split
-    (an inhaler, a pen, a blister pack); None means any quantity can be dispensed.
+    `package_size` is the `package-size` extension's value: units in one package that cannot
+    be split, read as dispense units when no product fact says more. `supply_unit` is the unit
+    of `supply_quantity`. `facts` are what the Medication, the drug name and the extension say
+    about the product, most trusted first (see products.resolve_product).
     `form` is the dose-form group a payer may treat apart for refill-too-soon (e.g.
     "ophthalmic"); None when unknown or ordinary.
     `name` is the medication's name text (RxNorm display, text, or its ingredients) from which
@@ -118,9 +156,9 @@ class Order:
     validity_start: date | None = None
     validity_end: date | None = None
     repeats_allowed: int | None = None
-    supply_quantity: float | None = None
-    supply_days: float | None = None
-    package_size: float | None = None
+    supply_quantity: Fraction | None = None
+    supply_days: Fraction | None = None
+    package_size: Fraction | None = None
     schedule: Schedule = Schedule.NONE
     form: str | None = None
     name: str | None = None
@@ -128,6 +166,14 @@ class Order:
     author: str | None = None
     earliest_fill: date | None = None
     bounds: tuple[Bounds, ...] = ()
+    supply_unit: str | None = None
+    facts: tuple[ProductFacts, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("supply_quantity", "supply_days", "package_size"):
+            value = getattr(self, name)
+            if value is not None and type(value) is not Fraction:
+                object.__setattr__(self, name, exact(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +181,8 @@ class Fill:
     """A completed dispense. `order_id` is the authorizing order when known.
 
     `completes_partial` marks the completion of a partial fill (v3 FFC/RFC...), which does not
-    use another refill; `days_supply` or `quantity` say how long it lasts.
+    use another refill; `days_supply` or `quantity` (in `unit`) say how long it lasts. They are
+    kept as given (a million fills are mapped; few are divided) and read exactly when used.
     `partial` marks a partial fill (v3 FFP/RFP): the rest of the prescribed quantity is owed.
     `pending` marks a fill prepared and waiting for pickup (in-progress or preparation with
     whenPrepared): supply the patient is about to have. `name` and `codes` as on Order.
@@ -145,13 +192,14 @@ class Fill:
     handed_over: date
     order_id: str | None = None
     drug_key: str | None = None
-    days_supply: float | None = None
-    quantity: float | None = None
+    days_supply: float | Fraction | None = None
+    quantity: float | Fraction | None = None
     completes_partial: bool = False
     partial: bool = False
     pending: bool = False
     name: str | None = None
     codes: tuple[str, ...] = ()
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +222,8 @@ class Preferences:
     `daily_limit`: planned pickups an open day can take; a full day is chosen only when every
     candidate day is full (None: no limit).
     `controlled`: which controlled substances are synchronized at all.
+    `priming_units`: the insulin safety test before each pen injection (labels say 2 units).
+    `drops_per_ml`: how many eye drops make a mL when figuring days supply (commonly 20).
     """
 
     cycle_days: int = 30
@@ -187,6 +237,8 @@ class Preferences:
     form_thresholds: tuple[tuple[str, Fraction], ...] = DEFAULT_FORM_THRESHOLDS
     daily_limit: int | None = DEFAULT_DAILY_LIMIT
     controlled: ControlledPolicy = ControlledPolicy.SYNC
+    priming_units: int = 2
+    drops_per_ml: int = 20
 
     def __post_init__(self) -> None:
         if not 7 <= self.cycle_days <= 366:
@@ -198,6 +250,10 @@ class Preferences:
             raise ValueError("closed_weekdays must be weekday numbers 0-6, leaving one open")
         if not 0 <= self.lead_days <= 90:
             raise ValueError("lead_days must be between 0 and 90")
+        if not 0 <= self.priming_units <= 20:
+            raise ValueError("priming_units must be between 0 and 20")
+        if not 10 <= self.drops_per_ml <= 40:
+            raise ValueError("drops_per_ml must be between 10 and 40")
         if not 0 <= self.window_days <= MAX_WINDOW_DAYS:
             raise ValueError(f"window_days must be between 0 and {MAX_WINDOW_DAYS}")
         if not 0 <= self.tolerance_days <= MAX_TOLERANCE_DAYS:
@@ -241,22 +297,37 @@ class OrderPlan:
     `note` is what the pharmacist should know beside the reason (a fill waiting for pickup, a
     partial fill's owed balance, an order this one replaced, the next of a C-II series).
     An order not synced may still carry a `renewal` (an expired maintenance prescription).
+
+    Quantities and `daily_dose` are in `unit`, the dispense unit (None: a bare count), and are
+    whole multiples of `increment`. `package` describes a package sold whole; one that lasts
+    `cycles_per_fill` > 1 cycles is dispensed only on the anchors in `carrying` (the next
+    ones). `sources` names where each fact came from (`unit`, `strength`, `package`, `daily`);
+    `flags` are (code, note) pairs for the pre-pickup call; `fitting_cycle` is a cycle length
+    that whole packages would fit when the chosen one does not.
     """
 
     order_id: str
     synced: bool
     reason: str
     exclusion: Exclusion | None = None
-    daily_dose: float | None = None
+    daily_dose: Fraction | None = None
     run_out: date | None = None
     next_fill: date | None = None
     sync_date: date | None = None
     short_fill: bool = False
     fill_days: int = 0
-    quantity: float = 0.0
-    cycle_quantity: float = 0.0
+    quantity: Fraction = Fraction(0)
+    cycle_quantity: Fraction = Fraction(0)
     refills_left: int | None = None
     renewal: Renewal | None = None
+    unit: str | None = None
+    increment: Fraction | None = None
+    package: str | None = None
+    cycles_per_fill: int = 1
+    carrying: tuple[date, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()
+    flags: tuple[tuple[str, str], ...] = ()
+    fitting_cycle: int | None = None
     earliest_fill: date | None = None
     clarification: tuple[str, ...] = ()
     fills: tuple[PlannedFill, ...] = ()
@@ -276,7 +347,7 @@ class PlannedFill:
 
     day: date
     days_supply: int
-    quantity: float
+    quantity: Fraction
     earliest: date
     clarification: tuple[str, ...] = ()
     label: str = ""

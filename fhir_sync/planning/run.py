@@ -62,6 +62,8 @@ class PlanReport:
     anchors: Counter[date] = field(default_factory=Counter)
     pickups: Counter[date] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
+    # synced orders by where their daily use in a dispense unit came from
+    sources: Counter[str] = field(default_factory=Counter)
     rejected: int = 0
     ignored: int = 0
     duplicates: int = 0
@@ -73,6 +75,7 @@ class PlanReport:
         for order in plan.orders:
             if order.synced:
                 self.synced += 1
+                self.sources[order.sources[0][1] if order.sources else "unknown"] += 1
             else:
                 self.not_synced += 1
                 self.reasons[str(order.exclusion)] += 1
@@ -94,6 +97,7 @@ class PlanReport:
         self.anchors.update(other.anchors)
         self.pickups.update(other.pickups)
         self.reasons.update(other.reasons)
+        self.sources.update(other.sources)
 
 
 class Progress:

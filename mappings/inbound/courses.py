@@ -54,7 +54,7 @@ def _bound(item: Any, dosage: Dosage, where: str) -> Bounds | None:
         and dosage.period_days
         and dosage.frequency > 0
     ):
-        days = count * dosage.period_days / dosage.frequency
+        days = float(count * dosage.period_days / dosage.frequency)
     if days is None and end is None:
         return None
     return Bounds(dosage.sequence, days, end)

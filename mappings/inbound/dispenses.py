@@ -46,6 +46,7 @@ FILL_FIELDS: Final = (
     "pending",
     "name",
     "codes",
+    "unit",
 )
 require_fields(Fill, FILL_FIELDS)
 
@@ -110,13 +111,14 @@ def _map(res: JsonObject) -> FillInput | None:
         name = drug_name(concept)
         codes = concept_codes(concept, drug_key)
 
-    days_supply = quantity = None
+    days_supply = quantity = unit = None
     days = get_object(res, "daysSupply", "")
     if days is not None:
         days_supply = supply_days(duration_days(days, ".daysSupply"), ".daysSupply.value")
     amount = get_object(res, "quantity", "")
     if amount is not None:
         quantity = get_amount(amount, "value", ".quantity", MAX_QUANTITY)
+        unit = get_str(amount, "unit", ".quantity") or get_code(amount, "code", ".quantity")
 
     fill = Fill(  # positional: see FILL_FIELDS
         fill_id,
@@ -129,6 +131,7 @@ def _map(res: JsonObject) -> FillInput | None:
         pending,
         name,
         codes,
+        unit,
     )
     return FillInput(patient_id, fill)
 

@@ -51,7 +51,8 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         return None
     drug_key, name, codes = drug
     days_supply = _days(get("daysSupply"))
-    quantity = _amount(get("quantity"))
+    amount = get("quantity")
+    quantity = _amount(amount)
     if days_supply == _NO or quantity == _NO:
         return None
     if (
@@ -60,6 +61,13 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         and not MIN_SUPPLY_DAYS <= days_supply <= MAX_SUPPLY_DAYS
     ) or (quantity is not None and quantity > MAX_QUANTITY):
         return None  # the full mapper names the element
+    unit = None
+    if amount is not None:
+        unit = amount.get("unit")
+        if unit is None:
+            unit = amount.get("code")
+        if unit is not None and (type(unit) is not str or not unit or unit.strip() != unit):
+            return None
     prescriptions = get("authorizingPrescription")
     order_id = None
     if prescriptions is not None:
@@ -87,6 +95,7 @@ def common_dispense(res: dict[str, Any]) -> tuple[str, Fill] | None:
         False,
         name,
         codes,
+        unit,
     )
 
 

@@ -7,9 +7,12 @@ live in one tested place.
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Final
 
-from fhir_sync.engine.types import Dosage
+from fhir_sync.engine.types import Dosage, exact
 from mappings.bounds import (
     MAX_DOSE,
     MAX_FREQUENCY,
@@ -20,7 +23,6 @@ from mappings.bounds import (
 from mappings.contract import require_fields
 from mappings.errors import MappingError
 from mappings.fhir_values import (
-    PERIOD_UNIT_DAYS,
     JsonObject,
     get_bool,
     get_code,
@@ -32,30 +34,77 @@ from mappings.fhir_values import (
     item_object,
     show_code,
 )
+from mappings.inbound.medications import concept_text
 from mappings.profile import V3_GTS_ABBREVIATION
 
-require_fields(Dosage, ("dose", "frequency", "period_days", "as_needed", "sequence"))
+require_fields(
+    Dosage,
+    (
+        "dose",
+        "frequency",
+        "period_days",
+        "as_needed",
+        "sequence",
+        "dose_unit",
+        "bounded",
+        "both_eyes",
+        "prn_text",
+    ),
+)
+
+# "as needed" said only in words: the common English and Latin spellings on US sigs.
+_PRN_TEXT: Final = re.compile(
+    r"\b(?:as needed|as-needed|prn|p\.r\.n\.?|when required|as required|if needed|"
+    r"when needed|as directed for (?:pain|anxiety|sleep))\b",
+    re.IGNORECASE,
+)
+_BOTH_EYES: Final = re.compile(r"\b(?:both eyes|each eye|ou|o\.u\.|bilateral)\b", re.IGNORECASE)
+_BOUNDS: Final = ("boundsDuration", "boundsPeriod", "boundsRange", "count")
+
+
+@lru_cache(maxsize=4096)
+def says_prn(text: str) -> bool:
+    """Whether an instruction's words say it is taken as needed."""
+    return _PRN_TEXT.search(text) is not None
+
+
+@lru_cache(maxsize=4096)
+def says_both_eyes(text: str) -> bool:
+    return _BOTH_EYES.search(text) is not None
+
 
 # v3-GTSAbbreviation timing codes (the R4 timing-abbreviation value set) as
 # (frequency, period in days); used only when Timing has no `repeat`.
-TIMING_CODES: Final[dict[str, tuple[float, float]]] = {
-    "QD": (1.0, 1.0),
-    "AM": (1.0, 1.0),
-    "PM": (1.0, 1.0),
-    "BED": (1.0, 1.0),
-    "BID": (2.0, 1.0),
-    "TID": (3.0, 1.0),
-    "QID": (4.0, 1.0),
-    "QOD": (1.0, 2.0),
-    "Q1H": (1.0, 1 / 24),
-    "Q2H": (1.0, 2 / 24),
-    "Q3H": (1.0, 3 / 24),
-    "Q4H": (1.0, 4 / 24),
-    "Q6H": (1.0, 6 / 24),
-    "Q8H": (1.0, 8 / 24),
-    "WK": (1.0, 7.0),
-    "MO": (1.0, 30.0),
+_F = Fraction
+TIMING_CODES: Final[dict[str, tuple[Fraction, Fraction]]] = {
+    "QD": (_F(1), _F(1)),
+    "AM": (_F(1), _F(1)),
+    "PM": (_F(1), _F(1)),
+    "BED": (_F(1), _F(1)),
+    "BID": (_F(2), _F(1)),
+    "TID": (_F(3), _F(1)),
+    "QID": (_F(4), _F(1)),
+    "QOD": (_F(1), _F(2)),
+    "Q1H": (_F(1), _F(1, 24)),
+    "Q2H": (_F(1), _F(2, 24)),
+    "Q3H": (_F(1), _F(3, 24)),
+    "Q4H": (_F(1), _F(4, 24)),
+    "Q6H": (_F(1), _F(6, 24)),
+    "Q8H": (_F(1), _F(8, 24)),
+    "WK": (_F(1), _F(7)),
+    "MO": (_F(1), _F(30)),
 }
+# periodUnit in days, exactly (1 h is 1/24 of a day, not 0.041666...).
+_PERIOD_DAYS: Final[dict[str, Fraction]] = {
+    "s": _F(1, 86400),
+    "min": _F(1, 1440),
+    "h": _F(1, 24),
+    "d": _F(1),
+    "wk": _F(7),
+    "mo": _F(30),
+    "a": _F(365),
+}
+_ONE: Final = _F(1)
 
 
 def map_dosages(items: list[Any], where: str) -> tuple[tuple[Dosage, ...], str | None]:
@@ -96,13 +145,31 @@ def map_dosage(item: JsonObject) -> tuple[Dosage, str | None]:
             get_list(item, "doseAndRate", "")
         dose, unit = _dose(rates)
     timing = item.get("timing")
+    bounded = False
+    frequency: Fraction
+    period_days: Fraction | None
     if timing is None:
-        frequency, period_days = 1.0, None
+        frequency, period_days = _ONE, None
     elif type(timing) is dict:
         frequency, period_days = _timing(timing)
+        repeat = timing.get("repeat")
+        bounded = type(repeat) is dict and any(key in repeat for key in _BOUNDS)
     else:
         raise MappingError("timing must be a JSON object", ".timing", "structure")
-    return Dosage(dose, frequency, period_days, as_needed, sequence), unit
+    text = item.get("text")
+    if text is not None and type(text) is not str:
+        text = get_str(item, "text", "")
+    prn_text = False
+    both_eyes = False
+    if text:
+        prn_text = not as_needed and says_prn(text)
+        both_eyes = says_both_eyes(text)
+    if not both_eyes and item.get("site") is not None:
+        site = get_object(item, "site", "")
+        both_eyes = site is not None and says_both_eyes(concept_text(site) or "")
+    return Dosage(  # positional: see the require_fields above
+        exact(dose), frequency, period_days, as_needed, sequence, unit, bounded, both_eyes, prn_text
+    ), unit
 
 
 def _dose(rates: list[Any]) -> tuple[float | None, str | None]:
@@ -149,7 +216,7 @@ def _rate_dose(rate: JsonObject) -> tuple[float | None, str | None] | None:
     return value, unit
 
 
-def _timing(timing: JsonObject) -> tuple[float, float | None]:
+def _timing(timing: JsonObject) -> tuple[Fraction, Fraction | None]:
     repeat = timing.get("repeat")
     if repeat is None:
         return _timing_code(timing)
@@ -167,7 +234,7 @@ def _timing(timing: JsonObject) -> tuple[float, float | None]:
         ) == 0:
             raise MappingError("period must be positive", f"{where}.period", "value")
         unit = repeat.get("periodUnit")
-        factor = PERIOD_UNIT_DAYS.get(unit) if type(unit) is str else None
+        factor = _PERIOD_DAYS.get(unit) if type(unit) is str else None
         if factor is None:
             unit = get_code(repeat, "periodUnit", where)
             if unit is None:
@@ -177,7 +244,7 @@ def _timing(timing: JsonObject) -> tuple[float, float | None]:
             raise MappingError(
                 f"unknown periodUnit {show_code(unit)}", f"{where}.periodUnit", "code-invalid"
             )
-        period_days = period * factor
+        period_days = (_F(period) if type(period) is int else _F(repr(period))) * factor
         if not MIN_PERIOD_DAYS <= period_days <= MAX_PERIOD_DAYS:
             raise MappingError(
                 "period must be between one minute and ten years", f"{where}.period", "value"
@@ -188,17 +255,18 @@ def _timing(timing: JsonObject) -> tuple[float, float | None]:
             if frequency is None:
                 frequency = times
             if period_days is None:
-                period_days = 1.0
+                period_days = _ONE
     if frequency is None:
         frequency = 1
     elif frequency > MAX_FREQUENCY:
         raise out_of_range("frequency", where, 1, MAX_FREQUENCY)
+    exact_frequency = _F(frequency)
     if "dayOfWeek" in repeat:
         week_days = _count(repeat, "dayOfWeek")
-        if week_days and (period_days is None or period_days <= 1.0):
-            frequency = frequency * week_days / (period_days or 1.0)
-            period_days = 7.0
-    return float(frequency), period_days
+        if week_days and (period_days is None or period_days <= 1):
+            exact_frequency = exact_frequency * week_days / (period_days or _ONE)
+            period_days = _F(7)
+    return exact_frequency, period_days
 
 
 def _count(repeat: JsonObject, key: str) -> int:
@@ -215,10 +283,10 @@ def _count(repeat: JsonObject, key: str) -> int:
     return len(items)
 
 
-def _timing_code(timing: JsonObject) -> tuple[float, float | None]:
+def _timing_code(timing: JsonObject) -> tuple[Fraction, Fraction | None]:
     code = get_object(timing, "code", ".timing")
     if code is None:
-        return 1.0, None
+        return _ONE, None
     codings = get_list(code, "coding", ".timing.code") or []
     for index in range(len(codings)):
         coding = item_object(codings, index, ".timing.code", "coding")
@@ -229,4 +297,4 @@ def _timing_code(timing: JsonObject) -> tuple[float, float | None]:
             known = TIMING_CODES.get(value)
             if known is not None:
                 return known
-    return 1.0, None
+    return _ONE, None

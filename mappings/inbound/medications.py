@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir_sync.engine.products import ProductFacts, Source
+from fhir_sync.engine.types import exact
+from fhir_sync.engine.units import canonical
+from mappings.bounds import MAX_QUANTITY, get_amount
 from mappings.errors import MappingError
-from mappings.fhir_values import JsonObject, get_object, get_str, item_object
+from mappings.fhir_values import (
+    JsonObject,
+    get_code,
+    get_list,
+    get_number,
+    get_object,
+    get_str,
+    item_object,
+)
 from mappings.profile import RXNORM
 
 
@@ -183,3 +195,75 @@ def drug_name(concept: JsonObject) -> str | None:
             fallback = fallback or display
     text = concept.get("text")
     return text if type(text) is str and text else fallback
+
+
+def medication_facts(medication: JsonObject, where: str) -> ProductFacts | None:
+    """What a Medication resource says about the product: form, amount, first strength.
+
+    `amount` (R4: the amount of drug in the package) becomes the package; it is sold whole
+    when its denominator names a package (pack, kit, box, blister) or the form is a device.
+    `ingredient[0].strength` becomes the strength per unit of the form (or per mL, per
+    actuation) when the Medication has one ingredient; a mg dose of a combination cannot be
+    joined to it.
+    """
+    form_text = None
+    form = get_object(medication, "form", where)
+    if form is not None:
+        form_text = concept_text(form)
+    amount = amount_unit = None
+    unbreakable = False
+    ratio = get_object(medication, "amount", where)
+    if ratio is not None:
+        numerator = get_object(ratio, "numerator", f"{where}.amount")
+        if numerator is not None:
+            value = get_amount(numerator, "value", f"{where}.amount.numerator", MAX_QUANTITY)
+            if value:
+                amount = exact(value)
+                amount_unit = _quantity_unit(numerator, f"{where}.amount.numerator")
+        denominator = get_object(ratio, "denominator", f"{where}.amount")
+        if denominator is not None:
+            per = _quantity_unit(denominator, f"{where}.amount.denominator")
+            unbreakable = canonical(per) in ("pack", "kit", "bottle", "tube", "pen", "inhaler")
+    strength = strength_unit = strength_per = None
+    ingredients = get_list(medication, "ingredient", where)
+    if ingredients and len(ingredients) == 1:
+        ingredient = item_object(ingredients, 0, where, "ingredient")
+        ratio = get_object(ingredient, "strength", f"{where}.ingredient[0]")
+        if ratio is not None:
+            at = f"{where}.ingredient[0].strength"
+            numerator = get_object(ratio, "numerator", at)
+            denominator = get_object(ratio, "denominator", at)
+            if numerator is not None:
+                value = get_number(numerator, "value", f"{at}.numerator")
+                per_value = 1.0
+                if denominator is not None:
+                    per_value = get_number(denominator, "value", f"{at}.denominator") or 1.0
+                    strength_per = _quantity_unit(denominator, f"{at}.denominator")
+                if value:
+                    strength = exact(value) / exact(per_value)
+                    strength_unit = _quantity_unit(numerator, f"{at}.numerator")
+    if form_text is None and amount is None and strength is None:
+        return None
+    return ProductFacts(
+        Source.MEDICATION,
+        form_text,
+        strength,
+        strength_unit,
+        strength_per,
+        amount,
+        amount_unit,
+        unbreakable,
+    )
+
+
+def concept_text(concept: JsonObject) -> str | None:
+    """The text and coding displays of a concept, joined (None when it has none)."""
+    words = [concept.get("text")] + [
+        c.get("display") for c in concept.get("coding") or () if type(c) is dict
+    ]
+    found = [w for w in words if type(w) is str and w]
+    return " ".join(found) or None
+
+
+def _quantity_unit(quantity: JsonObject, where: str) -> str | None:
+    return get_str(quantity, "unit", where) or get_code(quantity, "code", where)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+from fhir_sync.engine.products import ProductFacts, Source
 from fhir_sync.engine.therapy import product_of
-from fhir_sync.engine.types import Bounds, Dosage, Order, Schedule
+from fhir_sync.engine.types import Bounds, Dosage, Order, Schedule, exact
 from mappings.bounds import (
     MAX_QUANTITY,
     MAX_REPEATS,
@@ -41,11 +42,13 @@ from mappings.fhir_values import (
 )
 from mappings.inbound.courses import map_bounds
 from mappings.inbound.dosages import map_dosages
+from mappings.inbound.drug_names import name_facts
 from mappings.inbound.medications import (
     concept_codes,
     contained_medication,
     drug_name,
     ingredient_name,
+    medication_facts,
     read_concept,
     resolve_medication,
 )
@@ -81,6 +84,8 @@ ORDER_FIELDS: Final = (
     "author",
     "earliest_fill",
     "bounds",
+    "supply_unit",
+    "facts",
 )
 require_fields(Order, ORDER_FIELDS)
 
@@ -150,6 +155,7 @@ def _map(res: JsonObject) -> OrderInput:
     validity_start = validity_end = None
     repeats = None
     supply_quantity = supply_days = None
+    supply_unit = None
     location = None
     earliest = None
     dispense = get_object(res, "dispenseRequest", "")
@@ -170,8 +176,9 @@ def _map(res: JsonObject) -> OrderInput:
         if quantity is not None:
             where = ".dispenseRequest.quantity"
             supply_quantity = get_amount(quantity, "value", where, MAX_QUANTITY)
+            supply_unit = get_str(quantity, "unit", where) or get_code(quantity, "code", where)
             if unit is None:
-                unit = get_str(quantity, "unit", where) or get_code(quantity, "code", where)
+                unit = supply_unit
         duration = get_object(dispense, "expectedSupplyDuration", ".dispenseRequest")
         if duration is not None:
             where = ".dispenseRequest.expectedSupplyDuration"
@@ -180,10 +187,10 @@ def _map(res: JsonObject) -> OrderInput:
         if performer is not None:
             location = get_str(performer, "reference", ".dispenseRequest.performer")
 
-    package_size, schedule_code, stated_earliest = _extensions(res)
+    package, schedule_code, stated_earliest = _extensions(res)
     earliest = stated_earliest or earliest
-    if package_size is None and "contained" in res:
-        package_size = _contained_package_size(res, contained)
+    facts = _product_facts(res, concept, contained, package)
+    package_size = package[0] if package is not None else None
     if schedule_code is not None:
         schedule = SCHEDULE_BY_CODE[schedule_code]
     else:
@@ -206,18 +213,70 @@ def _map(res: JsonObject) -> OrderInput:
         validity_start,
         validity_end,
         repeats,
-        supply_quantity,
-        supply_days,
-        package_size,
+        exact(supply_quantity),
+        exact(supply_days),
+        exact(package_size),
         schedule,
-        form_group(names) if names else None,
+        _form_group(facts, names),
         name,
         codes,
         requester,
         earliest,
         bounds,
+        supply_unit,
+        facts,
     )
     return OrderInput(patient_id, order, concept, unit, requester, location)
+
+
+def _product_facts(
+    res: JsonObject,
+    concept: JsonObject,
+    contained: tuple[int, JsonObject] | None,
+    package: tuple[float, str | None] | None,
+) -> tuple[ProductFacts, ...]:
+    """What the contained Medication, the drug name and the package-size extension say about
+    the product, in that order of trust."""
+    facts: list[ProductFacts] = []
+    found = (
+        contained
+        if contained is not None
+        else (contained_medication(res, None) if "contained" in res else None)
+    )
+    if found is not None:
+        index, medication = found
+        from_medication = medication_facts(medication, f".contained[{index}]")
+        if from_medication is not None:
+            facts.append(from_medication)
+    for name in _names(concept):
+        from_name = name_facts(name)
+        if from_name is not None:
+            facts.append(from_name)
+            break
+    if package is not None:
+        value, package_unit = package
+        facts.append(
+            ProductFacts(
+                Source.PACKAGE_EXTENSION,
+                amount=exact(value),
+                amount_unit=package_unit,
+                unbreakable=True,
+            )
+        )
+    return tuple(facts)
+
+
+def _names(concept: JsonObject) -> list[str]:
+    """The text and coding displays of a (checked) medication concept."""
+    names = []
+    text = concept.get("text")
+    if type(text) is str:
+        names.append(text)
+    for coding in concept.get("coding") or ():
+        display = coding.get("display") if type(coding) is dict else None
+        if type(display) is str and display not in names:
+            names.append(display)
+    return names
 
 
 def _required_code(res: JsonObject, key: str, allowed: frozenset[str]) -> str:
@@ -273,7 +332,9 @@ def _course(res: JsonObject) -> str | None:
     return None
 
 
-def _extensions(res: JsonObject) -> tuple[float | None, str | None, date | None]:
+def _extensions(
+    res: JsonObject,
+) -> tuple[tuple[float, str | None] | None, str | None, date | None]:
     """The package-size, controlled-substance-schedule and earliest-fill extensions."""
     extensions = get_list(res, "extension", "")
     if not extensions:
@@ -319,18 +380,21 @@ def _earliest_value(extension: JsonObject) -> date:
     return day
 
 
-def _package_size(extension: JsonObject) -> float:
+def _package_size(extension: JsonObject) -> tuple[float, str | None]:
     quantity = get_object(extension, "valueQuantity", "")
     value = (
         get_amount(quantity, "value", ".valueQuantity", MAX_QUANTITY)
         if quantity is not None
         else None
     )
-    if not value:
+    if not value or quantity is None:
         raise MappingError(
             "package-size needs a positive valueQuantity.value", ".valueQuantity.value", "value"
         )
-    return value
+    unit = get_str(quantity, "unit", ".valueQuantity") or get_code(
+        quantity, "code", ".valueQuantity"
+    )
+    return value, unit
 
 
 def _schedule_code(extension: JsonObject) -> str:
@@ -344,19 +408,12 @@ def _schedule_code(extension: JsonObject) -> str:
     return code
 
 
-def _contained_package_size(
-    res: JsonObject, referenced: tuple[int, JsonObject] | None
-) -> float | None:
-    """amount.numerator.value of the referenced contained Medication, else of the first one."""
-    found = referenced or contained_medication(res, None)
-    if found is None:
-        return None
-    index, medication = found
-    where = f".contained[{index}]"
-    amount = get_object(medication, "amount", where)
-    if amount is None:
-        return None
-    numerator = get_object(amount, "numerator", f"{where}.amount")
-    if numerator is None:
-        return None
-    return get_amount(numerator, "value", f"{where}.amount.numerator", MAX_QUANTITY) or None
+def _form_group(facts: tuple[ProductFacts, ...], names: str | None) -> str | None:
+    """The payer's dose-form group: from the Medication's own `form` when it has one (the
+    product as dispensed), else from the drug's name."""
+    medication_form = next(
+        (f.form for f in facts if f.source is Source.MEDICATION and f.form), None
+    )
+    if medication_form is not None:
+        return form_group(medication_form)
+    return form_group(names) if names else None

@@ -9,18 +9,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fhir_sync.engine.types import OrderPlan, PatientPlan, PlannedFill
+from fhir_sync.engine.units import DISPENSE_CODES
 from mappings.exclusion_codes import exclusion_reason
 from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
 from mappings.inbound.orders import OrderInput
 from mappings.profile import (
     CS_CARE_PLAN_CATEGORY,
+    CS_FACT_SOURCE,
+    CS_PLAN_FLAG,
     EXT_ANCHOR_DATE,
     EXT_CLARIFICATION_CODE,
     EXT_CYCLE_QUANTITY,
     EXT_DAYS_SUPPLY,
     EXT_EARLIEST_FILL,
+    EXT_FACT_SOURCE,
+    EXT_FITTING_CYCLE,
     EXT_MEDICATION_REQUEST,
     EXT_OWN_DATE,
+    EXT_PACKAGE,
+    EXT_PLAN_FLAG,
     EXT_PLAN_NOTE,
     EXT_PLANNED_FILL,
     EXT_REFILLS_REMAINING,
@@ -88,10 +95,10 @@ def _order_input(orders: Mapping[str, OrderInput], order_id: str) -> OrderInput:
     return found
 
 
-def _planned_fill(fill: PlannedFill, unit: str | None) -> JsonObject:
+def _planned_fill(fill: PlannedFill, unit: str | None, code: str | None) -> JsonObject:
     parts: list[JsonObject] = [
         {"url": "date", "valueDate": fill.day.isoformat()},
-        {"url": "quantity", "valueQuantity": quantity(fill.quantity, unit)},
+        {"url": "quantity", "valueQuantity": quantity(fill.quantity, unit, code)},
         {"url": "days-supply", "valueQuantity": days(fill.days_supply)},
         {"url": "earliest-fill", "valueDate": fill.earliest.isoformat()},
     ]
@@ -121,12 +128,16 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
                 "productCodeableConcept": order.medication,
             }
         }
-    unit = order.unit
+    unit = order_plan.unit
+    code = DISPENSE_CODES.get(unit) if unit is not None else None
     extensions = [
         link,
         {"url": EXT_SHORT_FILL, "valueBoolean": order_plan.short_fill},
         {"url": EXT_DAYS_SUPPLY, "valueQuantity": days(order_plan.fill_days)},
-        {"url": EXT_CYCLE_QUANTITY, "valueQuantity": quantity(order_plan.cycle_quantity, unit)},
+        {
+            "url": EXT_CYCLE_QUANTITY,
+            "valueQuantity": quantity(order_plan.cycle_quantity, unit, code),
+        },
     ]
     if order_plan.refills_left is not None:
         extensions.append({"url": EXT_REFILLS_REMAINING, "valueInteger": order_plan.refills_left})
@@ -141,8 +152,9 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
         extensions.append({"url": EXT_OWN_DATE, "valueBoolean": True})
     if order_plan.gap_days:
         extensions.append({"url": EXT_SUPPLY_GAP, "valueQuantity": days(order_plan.gap_days)})
-    extensions.extend(_planned_fill(fill, unit) for fill in order_plan.fills)
+    extensions.extend(_planned_fill(fill, unit, code) for fill in order_plan.fills)
     extensions.extend(note)
+    extensions.extend(_dispensing_extensions(order_plan, unit, code))
     detail: JsonObject = {
         "extension": extensions,
         "kind": "MedicationRequest",
@@ -159,8 +171,41 @@ def _activity(order_plan: OrderPlan, order: OrderInput, pharmacy: str | None) ->
         detail["location"] = reference(pharmacy)
     detail["productCodeableConcept"] = order.medication
     if order_plan.daily_dose is not None:
-        detail["dailyAmount"] = quantity(order_plan.daily_dose, unit)
-    detail["quantity"] = quantity(order_plan.quantity, unit)
+        detail["dailyAmount"] = quantity(order_plan.daily_dose, unit, code)
+    detail["quantity"] = quantity(order_plan.quantity, unit, code)
     if order_plan.reason:
         detail["description"] = order_plan.reason
-    return {"detail": detail}
+    activity: JsonObject = {"detail": detail}
+    if order_plan.flags:
+        activity["progress"] = [{"text": note} for _, note in order_plan.flags]
+    return activity
+
+
+def _dispensing_extensions(
+    order_plan: OrderPlan, unit: str | None, code: str | None
+) -> list[JsonObject]:
+    """Profile 2.1: the package, where each fact came from, flags for the pre-pickup call."""
+    out: list[JsonObject] = []
+    if order_plan.package is not None and order_plan.increment is not None:
+        parts: list[JsonObject] = [
+            {"url": "description", "valueString": order_plan.package},
+            {"url": "size", "valueQuantity": quantity(order_plan.increment, unit, code)},
+            {"url": "cycles", "valueInteger": order_plan.cycles_per_fill},
+        ]
+        parts.extend({"url": "carried-on", "valueDate": d.isoformat()} for d in order_plan.carrying)
+        out.append({"url": EXT_PACKAGE, "extension": parts})
+    for fact, source in order_plan.sources:
+        out.append(
+            {
+                "url": EXT_FACT_SOURCE,
+                "extension": [
+                    {"url": "fact", "valueCode": fact},
+                    {"url": "source", "valueCoding": {"system": CS_FACT_SOURCE, "code": source}},
+                ],
+            }
+        )
+    for flag, _ in order_plan.flags:
+        out.append({"url": EXT_PLAN_FLAG, "valueCoding": {"system": CS_PLAN_FLAG, "code": flag}})
+    if order_plan.fitting_cycle is not None:
+        out.append({"url": EXT_FITTING_CYCLE, "valueDuration": days(order_plan.fitting_cycle)})
+    return out

@@ -151,15 +151,22 @@ def test_third_party_data_sets_plan_and_every_resource_validates(tmp_path: Path,
     assert len(bundles) == patients
     for bundle in bundles.values():
         Bundle.model_validate(bundle)
-    synced = sum(
-        1
+    details = [
+        a["detail"]
         for b in bundles.values()
         for e in b["entry"]  # type: ignore[attr-defined]
         if e["resource"]["resourceType"] == "CarePlan"
         for a in e["resource"].get("activity", [])
-        if a.get("detail", {}).get("status") == "scheduled"
-    )
-    assert synced > 0, "real maintenance orders get synced"
+        if "detail" in a
+    ]
+    synced = sum(1 for d in details if d["status"] == "scheduled")
+    if name == "synthea-r4":
+        assert synced > 0, "real maintenance orders get synced"
+    else:
+        # clinosim doses its maintenance drugs in mg with no strength, form or quantity
+        # anywhere (dispensing-rules.md section 3): left out naming that, never "300 mg".
+        unsized = [d for d in details if "cannot size a dispense" in str(d.get("statusReason"))]
+        assert synced == 0 and len(unsized) > 1000
 
 
 def test_strict_mode_rejects_what_full_validation_rejects(tmp_path: Path) -> None:

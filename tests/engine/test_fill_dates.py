@@ -122,17 +122,20 @@ def test_eye_drops_are_paid_at_seventy_percent() -> None:
 
 
 def test_a_pack_that_cannot_join_the_cycle_is_dispensed_on_its_own_date() -> None:
-    """A 28-tablet pack, 1 a day, on a 30-day cycle: a cycle is 2 packs = 56 days and the
-    refill 30 days later is at 30/56 = 54% used, refused (ceil(0.8 x 56) = 45 > 30): own date,
-    next refill 2026-11-22 + 56. On a 28-day cycle one pack refills every 28 days
-    (ceil(0.8 x 28) = 23 <= 28): synchronized, no short fill needed when it is due today."""
+    """A 28-tablet pack, 1 a day, on a 30-day cycle: covering a cycle takes 2 packs = 56 days
+    and the refill 30 days later is at 30/56 = 54% used, refused (ceil(0.8 x 56) = 45 > 30);
+    one pack a cycle leaves 2 days without tablets. So it is dispensed on its own date: one
+    pack (28 tablets, 28 days), next refill 2026-11-22 + 28 = 2026-12-20, paid from + ceil(0.8
+    x 28) = + 23 = 2026-12-15 (domain.md sections 2 and 7: unit-of-use packs are not split).
+    On a 28-day cycle one pack refills every 28 days (23 <= 28): synchronized, no short fill
+    needed when it is due today."""
     pack = order("pill", package_size=28.0)
     plan = plan_patient("p", [pack, order("a")], [], TODAY, NO_LIMIT)
     p = next(o for o in plan.orders if o.order_id == "pill")
-    assert p.synced and p.own_date and p.quantity == 56 and p.fill_days == 56
+    assert p.synced and p.own_date and p.quantity == 28 and p.fill_days == 28
     assert "own date" in p.reason and p.sync_date is None
-    assert p.fills[1].day == TODAY + timedelta(days=56)
-    assert p.fills[1].earliest == TODAY + timedelta(days=45)
+    assert p.fills[1].day == date(2026, 12, 20)
+    assert p.fills[1].earliest == date(2026, 12, 15)
     plan = plan_patient("p", [pack], [], TODAY, Preferences(cycle_days=28, daily_limit=None))
     (p,) = plan.orders
     assert not p.own_date and not p.short_fill and p.quantity == 28
@@ -143,15 +146,23 @@ def test_an_insulin_carton_is_not_short_filled_into_a_refill_too_soon() -> None:
     2026-10-19 for 37 days: due 2026-11-25, paid from 2026-10-19 + ceil(0.8 x 37) = + 30 =
     2026-11-18. The patient wants the 5th (2026-12-05): a short fill of 10 days is a whole
     carton lasting 37, and the anchor fill 10 days later would be at 27% used (the payer wants
-    30 days): refused. Refilled early at 2026-11-05 (before the payer pays) neither. So the
-    carton is dispensed on its own date, 2026-11-25, and the plan says so."""
+    30 days): refused. So the carton goes out on its run-out date, 2026-11-25, not short
+    filled, and joins the pickups later (domain.md section 7: packs lasting longer than a cycle
+    are carried on the anchor of the cycle in which they run out when the payer pays then, at
+    most a quarter of their days early, floor(37 / 4) = 9):
+    - 2026-11-25 + 37 = 2027-01-01; the pickup before it is 2026-12-05, 27 days early > 9:
+      handed over on 2027-01-01 itself;
+    - 2027-01-01 + 37 = 2027-02-07; the pickup 2027-02-03 is 4 days early <= 9 and paid from
+      2027-01-01 + 30 = 2027-01-31: handed over on the pickup, 2027-02-03, where it joins."""
     insulin = order("ins", dosages=(Dosage(40.0, 1.0, 1.0),), package_size=1500.0)
     fills = [Fill("f", date(2026, 10, 19), "ins", days_supply=37)]
     plan = plan_patient("p", [insulin], fills, TODAY, Preferences(anchor_day=5, daily_limit=None))
     (o,) = plan.orders
-    assert o.own_date and not o.short_fill and "own date" in o.reason
-    assert o.next_fill == date(2026, 11, 25) and o.quantity == 1500
+    assert not o.short_fill and "run-out date" in o.reason
+    assert o.next_fill == date(2026, 11, 25) and o.quantity == 1500 and o.fill_days == 37
     assert o.earliest_fill == TODAY  # paid since 2026-11-18; nothing is planned in the past
+    assert o.carrying[:2] == (date(2027, 1, 1), date(2027, 2, 3))
+    assert o.sync_date == date(2027, 2, 3)
     for planned in o.fills:
         assert planned.day >= planned.earliest
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from fractions import Fraction
 
 import pytest
 
 from fhir_sync.engine import Dosage, Fill, Order, Preferences, Schedule, plan_patient
 from fhir_sync.engine.calendar import add_months
+from fhir_sync.engine.dispensing import Dispensing, resolve
+from fhir_sync.engine.products import Source
 from fhir_sync.engine.rules import authorization
-from fhir_sync.engine.supply import daily_dose, run_out
+from fhir_sync.engine.supply import run_out
 
 TODAY = date(2026, 11, 22)  # a Sunday
 ONCE_DAILY = (Dosage(dose=1.0, frequency=1.0, period_days=1.0),)
@@ -23,6 +26,11 @@ def order(oid: str, drug: str = "314076", **kw: object) -> Order:
 
 def fill(fid: str, oid: str, day: date, days: float = 30, qty: float | None = None) -> Fill:
     return Fill(id=fid, handed_over=day, order_id=oid, days_supply=days, quantity=qty)
+
+
+def daily_dose(o: Order, fills: list[Fill]) -> float | None:
+    found = resolve(o, fills, Preferences())
+    return found.daily if isinstance(found, Dispensing) else None
 
 
 def test_daily_dose_from_timing_then_supply_then_last_fill() -> None:
@@ -39,10 +47,12 @@ def test_daily_dose_from_timing_then_supply_then_last_fill() -> None:
 
 def test_early_refill_is_carried_over_and_late_refill_starts_on_pickup() -> None:
     start = date(2026, 9, 1)
+    once = resolve(order("a"), [], Preferences())
+    assert isinstance(once, Dispensing)
     early = [fill("1", "a", start), fill("2", "a", start + timedelta(days=25))]
-    assert run_out(early, 1.0) == start + timedelta(days=60)
+    assert run_out(early, once) == start + timedelta(days=60)
     late = [fill("1", "a", start), fill("2", "a", start + timedelta(days=40))]
-    assert run_out(late, 1.0) == start + timedelta(days=70)
+    assert run_out(late, once) == start + timedelta(days=70)
 
 
 def test_supply_on_hand_is_counted_at_most_ten_years_past_the_dispense() -> None:
@@ -52,11 +62,13 @@ def test_supply_on_hand_is_counted_at_most_ten_years_past_the_dispense() -> None
     3660 days after its own hand-over: 2027-01-01 + 3660 days = 2037-01-08."""
     start = date(2026, 1, 1)
     huge = [fill("1", "a", start, days=0, qty=100_000)]
-    assert run_out(huge, 0.000001) == date(2036, 1, 9)
+    tiny = Dispensing(Fraction(1, 1_000_000), None, Fraction(1), Source.DOSE_UNIT)
+    assert run_out(huge, tiny) == date(2036, 1, 9)
     twice = [*huge, fill("2", "a", date(2027, 1, 1), days=0, qty=100_000)]
-    assert run_out(twice, 0.000001) == date(2037, 1, 8)
+    assert run_out(twice, tiny) == date(2037, 1, 8)
     normal = [fill("1", "a", start, days=0, qty=3000)]
-    assert run_out(normal, 1.0) == start + timedelta(days=3000)
+    one = Dispensing(Fraction(1), None, Fraction(1), Source.DOSE_UNIT)
+    assert run_out(normal, one) == start + timedelta(days=3000)
 
 
 def test_never_dispensed_order_runs_out_today_and_is_short_filled_to_the_anchor() -> None:
@@ -214,4 +226,10 @@ def test_a_tiny_dose_of_a_late_year_fill_does_not_run_past_the_calendar() -> Non
         quantity=100_000.0,
         days_supply=None,
     )
-    assert last_fill_days([fill], 1 / 3650) == (date(2199, 12, 31), MAX_ON_HAND_DAYS)
+    from fractions import Fraction
+
+    from fhir_sync.engine.dispensing import Dispensing
+    from fhir_sync.engine.products import Source
+
+    tiny = Dispensing(Fraction(1, 3650), None, Fraction(1), Source.DISPENSES)
+    assert last_fill_days([fill], tiny) == (date(2199, 12, 31), MAX_ON_HAND_DAYS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from dataclasses import replace
@@ -55,6 +56,13 @@ def test_no_synced_order_runs_out_before_its_next_fill_beyond_the_tolerance(
         if not o.own_date:
             assert o.sync_date is not None
             assert (o.sync_date - plan.anchor).days % plan.cycle_days == 0
+        if o.carrying:
+            # A package outlasting a cycle: each later one is handed over before the supply
+            # before it runs out, and no more than a quarter of its days earlier.
+            end = max(o.run_out, o.next_fill) + timedelta(days=o.fill_days)
+            for day in o.carrying:
+                assert end - timedelta(days=o.fill_days // 4) <= day <= end
+                end = max(end, day) + timedelta(days=o.fill_days)
         assert plan.anchor >= TODAY + timedelta(days=prefs.lead_days)
 
 
@@ -188,18 +196,31 @@ def test_quantities_are_positive_and_a_short_fill_ends_on_its_pickup_within_one_
 ) -> None:
     orders, fills = patient
     plan = _plan(orders, fills, prefs)
-    by_id = {o.id: o for o in orders}
     for o in plan.synced:
         assert o.quantity > 0 and o.cycle_quantity > 0 and o.fill_days >= 0
         assert o.daily_dose is not None and o.next_fill is not None
         assert o.run_out is not None
+        assert o.increment is not None
+        slack = slack_days(o.daily_dose, o.increment, prefs.cycle_days)
+        if o.carrying:  # a package outlasting a cycle: dispensed where its supply runs out
+            end = max(o.run_out, o.next_fill) + timedelta(days=o.fill_days)
+            assert o.carrying[0] <= end
+            continue
         if not o.short_fill:
             continue
         assert o.sync_date is not None
-        slack = slack_days(o.daily_dose, by_id[o.order_id].package_size)
         supply_end = max(o.next_fill, o.run_out) + timedelta(days=o.fill_days)
         assert 0 <= (supply_end - o.sync_date).days <= slack
-        assert 0 < o.fill_days < plan.cycle_days + slack, "a short fill is shorter than a cycle"
+        # Shorter than a cycle, except where the whole steps reaching the first pickup would
+        # make its refill too soon for the payer: then it reaches the pickup after it
+        # (docs/dispensing-rules.md section 6), never further.
+        assert 0 < o.fill_days < 2 * plan.cycle_days + slack, "a short fill reaches one pickup"
+        if o.fill_days >= plan.cycle_days + slack:
+            shorter = o.sync_date - timedelta(days=plan.cycle_days) - max(o.next_fill, o.run_out)
+            step_days = o.increment / o.daily_dose
+            billed = math.floor(math.ceil(shorter.days / step_days) * step_days)
+            threshold = prefs.threshold_for(None)
+            assert math.ceil(threshold * billed) > shorter.days, "only when the payer refuses"
 
 
 def _dispense_short_fills(
@@ -207,9 +228,10 @@ def _dispense_short_fills(
 ) -> tuple[set[str], list[Fill]]:
     """The plan carried out: each short fill dispensed, except those the order does not
     authorize (the renewal comes first, and re-planning rightly still shows them)."""
+    off_anchor = [o for o in plan.synced if o.next_fill != o.sync_date]
     blocked = {
         o.order_id
-        for o in plan.short_fills
+        for o in off_anchor
         if o.renewal is not None and o.renewal.needed_by == o.next_fill
     }
     dispensed = [
@@ -220,8 +242,9 @@ def _dispense_short_fills(
             drug_key=by_drug[o.order_id],
             days_supply=o.fill_days,
             quantity=o.quantity,
+            unit=o.unit,
         )
-        for o in plan.short_fills
+        for o in off_anchor
         if o.next_fill is not None and o.order_id not in blocked
     ]
     return blocked, dispensed
@@ -238,8 +261,12 @@ def test_planning_the_output_state_again_changes_nothing(
     again = _plan(orders, fills + dispensed, kept)
     assert again.anchor == first.anchor
     assert [o.order_id for o in again.synced] == [o.order_id for o in first.synced]
-    assert {o.order_id for o in again.short_fills} == blocked
+    assert {o.order_id for o in again.short_fills} == blocked & {
+        o.order_id for o in first.short_fills
+    }
     for before, after in zip(first.synced, again.synced, strict=True):
+        if before.carrying:
+            continue  # packages outlasting a cycle: see test_a_package_lasting_k_cycles_...
         assert after.sync_date == before.sync_date
         if before.own_date:
             continue  # handed over in a short fill's trip, which this model does not dispense
@@ -299,3 +326,46 @@ def test_the_automatic_anchor_is_the_best_of_every_day_of_the_cycle(
         assert plan.anchor is None
         return
     assert plan.anchor == pick_anchor(candidates, limit, load)
+
+
+@given(patients(), preferences)
+def test_every_quantity_is_whole_increments_and_bills_what_it_truly_lasts(
+    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+) -> None:
+    """Whole tablets, doses or packages; the days supply is floor(quantity / daily use)."""
+    plan = _plan(*patient, prefs)
+    for o in plan.synced:
+        assert o.increment is not None and o.increment > 0 and o.daily_dose is not None
+        assert (o.quantity / o.increment).denominator == 1
+        assert (o.cycle_quantity / o.increment).denominator == 1
+        assert o.fill_days <= o.quantity / o.daily_dose < o.fill_days + 1
+
+
+@given(
+    st.integers(1, 5),
+    st.sampled_from([28, 30]),
+    st.integers(0, 4),
+    st.integers(0, 10),
+)
+def test_a_package_lasting_k_cycles_is_dispensed_once_in_k_cycles(
+    k: int, cycle: int, cycles_ago: int, lead: int
+) -> None:
+    """1 unit a day from a package of k x cycle units, last dispensed so that it runs out on
+    an anchor: the next package goes out on that anchor and then every k cycles."""
+    anchor = TODAY + timedelta(days=lead)
+    lasts = k * cycle
+    order = Order(
+        id="o",
+        drug_key="d",
+        dosages=(Dosage(1, 1, 1),),
+        authored_on=TODAY - timedelta(days=10),
+        package_size=lasts,
+    )
+    runs_out = anchor + timedelta(days=cycles_ago * cycle)
+    fill = Fill("f", runs_out - timedelta(days=lasts), "o", days_supply=lasts)
+    prefs = Preferences(cycle_days=cycle, anchor_date=anchor, lead_days=lead)
+    (o,) = plan_patient("p", [order], [fill], TODAY, prefs).orders
+    assert o.synced and o.cycles_per_fill == k and o.quantity == lasts
+    assert o.next_fill == runs_out == o.sync_date
+    gaps = [(b - a).days for a, b in zip((o.next_fill, *o.carrying), o.carrying, strict=False)]
+    assert gaps == [lasts] * len(o.carrying)

@@ -7,9 +7,9 @@ from dataclasses import replace
 from hypothesis import given
 
 from fhir_sync.engine import Fill, Order, Preferences, plan_patient
+from fhir_sync.engine.dispensing import Dispensing, resolve
 from fhir_sync.engine.reconcile import written
 from fhir_sync.engine.rules import authorization
-from fhir_sync.engine.supply import daily_dose
 from fhir_sync.engine.therapy import product_of
 from fhir_sync.engine.types import Exclusion
 from tests.engine import test_properties as _profile  # noqa: F401  (the engine profile)
@@ -67,7 +67,8 @@ def test_every_expired_maintenance_order_has_a_renewal_task(
         expires = authorization(by_id[o.order_id]).expires
         if o.synced:
             assert expires is None or expires >= TODAY, "an expired order is never synced"
-        if o.exclusion is Exclusion.EXPIRED and daily_dose(by_id[o.order_id], fills_of[o.order_id]):
+        found = resolve(by_id[o.order_id], fills_of[o.order_id], prefs)
+        if o.exclusion is Exclusion.EXPIRED and isinstance(found, Dispensing):
             assert o.renewal is not None and o.renewal.due == TODAY
             assert o.renewal.needed_by >= TODAY and o.renewal in plan.renewals
 

@@ -61,6 +61,7 @@ PLANS = (
         quantity=30.0,
         cycle_quantity=30.0,
         refills_left=3,
+        unit="tablet",
     ),
     OrderPlan(
         order_id="mr-b",
@@ -76,6 +77,7 @@ PLANS = (
         cycle_quantity=9.0,
         refills_left=0,
         renewal=RENEWAL,
+        unit="tablet",
     ),
     OrderPlan(order_id="mr-d", synced=False, reason=""),
 )
@@ -278,23 +280,48 @@ def test_synced_activities() -> None:
     anchor_fill, short_fill = activities[0]["detail"], activities[1]["detail"]
     assert anchor_fill["status"] == "scheduled"
     assert anchor_fill["scheduledPeriod"] == {"start": "2025-03-15", "end": "2025-03-15"}
-    assert anchor_fill["quantity"] == {"value": 30, "unit": "tablet"}
-    assert anchor_fill["dailyAmount"] == {"value": 1, "unit": "tablet"}
+    assert anchor_fill["quantity"] == {
+        "value": 30,
+        "unit": "tablet",
+        "system": "http://unitsofmeasure.org",
+        "code": "{tbl}",
+    }
+    assert anchor_fill["dailyAmount"] == {
+        "value": 1,
+        "unit": "tablet",
+        "system": "http://unitsofmeasure.org",
+        "code": "{tbl}",
+    }
     assert anchor_fill["location"] == {"reference": "Location/pharm-1"}
     assert anchor_fill["productCodeableConcept"] == ORDERS["mr-a"].medication
     assert _ext(anchor_fill, EXT_SHORT_FILL) is False
     assert _ext(anchor_fill, EXT_REFILLS_REMAINING) == 3
     assert _ext(short_fill, EXT_SHORT_FILL) is True
     assert short_fill["scheduledPeriod"] == {"start": "2025-03-05", "end": "2025-03-15"}
-    assert short_fill["quantity"] == {"value": 3, "unit": "tablet"}
-    assert short_fill["dailyAmount"] == {"value": 0.3, "unit": "tablet"}
+    assert short_fill["quantity"] == {
+        "value": 3,
+        "unit": "tablet",
+        "system": "http://unitsofmeasure.org",
+        "code": "{tbl}",
+    }
+    assert short_fill["dailyAmount"] == {
+        "value": 0.3,
+        "unit": "tablet",
+        "system": "http://unitsofmeasure.org",
+        "code": "{tbl}",
+    }
     assert _ext(short_fill, EXT_DAYS_SUPPLY) == {
         "value": 10,
         "unit": "days",
         "system": "http://unitsofmeasure.org",
         "code": "d",
     }
-    assert _ext(short_fill, EXT_CYCLE_QUANTITY) == {"value": 9, "unit": "tablet"}
+    assert _ext(short_fill, EXT_CYCLE_QUANTITY) == {
+        "value": 9,
+        "unit": "tablet",
+        "system": "http://unitsofmeasure.org",
+        "code": "{tbl}",
+    }
     assert _ext(short_fill, EXT_REFILLS_REMAINING) == 0
 
 

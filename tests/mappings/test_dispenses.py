@@ -31,6 +31,7 @@ def test_a_completed_dispense_becomes_a_fill() -> None:
             days_supply=30.0,
             quantity=30.0,
             completes_partial=False,
+            unit="tablet",  # read with the quantity: it is counted only in the dispense unit
         ),
     )
 

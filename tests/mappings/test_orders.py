@@ -20,11 +20,12 @@ def test_a_complete_order_maps_every_field() -> None:
     assert (order.status, order.intent) == ("active", "order")
     assert order.category == ("community",)
     assert order.course == "continuous"
-    assert order.dosages == (Dosage(1.0, 1.0, 1.0, False, 1),)
+    assert order.dosages == (Dosage(1.0, 1.0, 1.0, False, 1, dose_unit="tablet"),)
     assert order.authored_on == date(2025, 1, 15)
     assert (order.validity_start, order.validity_end) == (date(2025, 1, 15), date(2026, 1, 15))
     assert order.repeats_allowed == 5
     assert (order.supply_quantity, order.supply_days) == (30.0, 30.0)
+    assert order.supply_unit == "tablet"
     assert order.package_size is None
     assert order.schedule is Schedule.NONE
     assert mapped.unit == "tablet"
@@ -99,7 +100,12 @@ def test_medication_reference_to_a_contained_medication() -> None:
     mapped = map_medication_request(res)
     assert mapped.medication == medication["code"]
     assert mapped.order.drug_key == "1049221"
-    assert mapped.order.package_size == 100.0
+    # Medication.amount is what the package holds; a bottle of 100 tablets is a stock bottle
+    # the pharmacy counts out of, not a pack sold whole (dispensing-rules.md section 1), so it
+    # is a product fact, not the package-size (which was 100 here before: 100 tablets a fill).
+    assert mapped.order.package_size is None
+    fact = mapped.order.facts[0]  # the Medication first, then the drug name
+    assert (fact.amount, fact.amount_unit, fact.unbreakable) == (100, "tablet", False)
     assert mapped.order.schedule is Schedule.CII
 
 
@@ -132,10 +138,14 @@ def test_package_size_extension_wins_over_contained_medication() -> None:
 
 
 def test_package_size_from_an_unreferenced_contained_medication() -> None:
+    # The contained Medication's amount is a product fact (a package only when the form or its
+    # unit says it is sold whole), no longer the package-size: that is the extension's alone.
     res = medication_request(
         contained=[{"resourceType": "Medication", "amount": {"numerator": {"value": 3}}}]
     )
-    assert map_medication_request(res).order.package_size == 3.0
+    order = map_medication_request(res).order
+    assert order.package_size is None
+    assert order.facts[0].amount == 3
 
 
 def test_schedule_extension_wins_over_the_heuristic() -> None:

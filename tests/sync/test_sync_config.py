@@ -313,3 +313,24 @@ def test_the_controlled_substance_policy_is_a_toml_key_an_env_variable_and_a_fla
     flag = {("sync", "controlled"): "sync"}
     assert load_config(flag, env, file).prefs.controlled is ControlledPolicy.SYNC
     assert load_config(flags(ehr_url=EHR), {}).prefs.controlled is ControlledPolicy.SYNC
+
+
+def test_pen_priming_and_drops_per_ml_are_registry_settings(tmp_path: Path) -> None:
+    """Declared once (fhir_sync/fill_settings.py): a TOML key, an environment variable, a flag
+    and an $enroll/$plan parameter alike, with one range check (priming 0-20 units, 10-40
+    drops per mL; domain.md section 7: 2-unit safety test, about 20 drops per mL)."""
+    from fhir_sync.fill_settings import BY_PARAMETER
+
+    file = tmp_path / "sync.toml"
+    file.write_text("[sync]\npriming_units = 1\n")
+    env = {"FHIR_SYNC_DROPS_PER_ML": "15"}
+    prefs = load_config(flags(ehr_url=EHR), env, file).prefs
+    assert (prefs.priming_units, prefs.drops_per_ml) == (1, 15)
+    defaults = load_config(flags(ehr_url=EHR), {}).prefs
+    assert (defaults.priming_units, defaults.drops_per_ml) == (2, 20)
+    with pytest.raises(ConfigError, match="--priming-units"):
+        load_config(flags(ehr_url=EHR) | {("sync", "priming_units"): 30}, {})
+    with pytest.raises(ConfigError, match="--drops-per-ml"):
+        load_config(flags(ehr_url=EHR) | {("sync", "drops_per_ml"): 5}, {})
+    assert BY_PARAMETER["primingUnits"].key == "priming_units"
+    assert BY_PARAMETER["dropsPerMl"].key == "drops_per_ml"
