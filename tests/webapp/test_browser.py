@@ -3,9 +3,7 @@ real `fhir-sync demo` server on 127.0.0.1 (a fresh SQLite database with the demo
 
 No browser is downloaded: the system's /usr/bin/chromium is launched. Without it these tests
 skip on a developer's machine and fail in CI (FHIR_SYNC_REQUIRE_INTEGRATION=1). Each test
-writes a screenshot of the page it checks to a temporary folder, or to FHIR_SYNC_SCREENSHOTS
-when it is set (`FHIR_SYNC_SCREENSHOTS=docs/screenshots` refreshes the README's pictures):
-a test run never changes the checked-out tree."""
+writes a screenshot of the page it checks to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +22,7 @@ import pytest
 from tests.conftest import REPO
 
 CHROMIUM = Path(os.environ.get("FHIR_SYNC_CHROMIUM", "/usr/bin/chromium"))
-SHOTS = Path(
-    os.environ.get("FHIR_SYNC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "fhir-sync-screenshots"
-)
+SHOTS = REPO / "docs" / "screenshots"
 LOGIN = re.compile(r"sign in as (\S+) / (\S+) \((\w+)\)")
 
 
