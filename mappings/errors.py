@@ -6,6 +6,13 @@ a FHIRPath-like location and an IssueType code, and its message never holds pati
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
 ISSUE_CODES = frozenset(
     {"invalid", "structure", "required", "value", "invariant", "code-invalid", "not-supported"}
 )
@@ -34,3 +41,23 @@ class MappingError(ValueError):
 
     def __str__(self) -> str:
         return f"{self.expression}: {self.message}"
+
+
+def rooted_at(resource_type: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A resource mapper whose MappingErrors carry the path from the resource's type down.
+
+    The nested mappers build paths relative to the element they map; the resource's own
+    mapper is the one place that knows the root, so it is added there, once, on failure.
+    """
+
+    def wrap(mapper: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(mapper)
+        def mapped(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return mapper(*args, **kwargs)
+            except MappingError as error:
+                raise error.under(resource_type) from None
+
+        return mapped
+
+    return wrap

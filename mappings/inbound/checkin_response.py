@@ -16,7 +16,7 @@ from mappings.cycle_profile import (
     QUESTIONNAIRE_CHECK_IN,
     QUESTIONNAIRE_CHECK_IN_VERSION,
 )
-from mappings.errors import MappingError
+from mappings.errors import MappingError, rooted_at
 from mappings.fhir_values import (
     JsonObject,
     get_code,
@@ -64,15 +64,9 @@ class CheckInInput:
     answers: CheckInAnswers
 
 
+@rooted_at(QR)
 def map_check_in_response(res: JsonObject) -> CheckInInput:
     """Map a completed (or amended) response to fhir-sync's check-in Questionnaire."""
-    try:
-        return _map(res)
-    except MappingError as error:
-        raise error.under(QR) from None
-
-
-def _map(res: JsonObject) -> CheckInInput:
     rid = resource_id(res, QR)
     _check_questionnaire(res)
     status = get_code(res, "status", "")

@@ -12,7 +12,7 @@ from typing import Final
 from fhir_sync.engine.cycle import parse_item_id
 from fhir_sync.engine.cycle_types import Contact, ContactOutcome
 from mappings.cycle_profile import CS_CONTACT_OUTCOME, EXT_CONTACT_OUTCOME, SID_CONTACT
-from mappings.errors import MappingError
+from mappings.errors import MappingError, rooted_at
 from mappings.fhir_values import (
     JsonObject,
     get_code,
@@ -38,14 +38,8 @@ class ContactInput:
     contact: Contact
 
 
+@rooted_at(COMMUNICATION)
 def map_contact_communication(res: JsonObject) -> ContactInput:
-    try:
-        return _map(res)
-    except MappingError as error:
-        raise error.under(COMMUNICATION) from None
-
-
-def _map(res: JsonObject) -> ContactInput:
     if type(res) is not dict or res.get("resourceType") != COMMUNICATION:
         raise MappingError("resourceType must be Communication", "", "structure")
     patient_id = subject_patient_id(res)

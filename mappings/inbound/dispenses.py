@@ -14,7 +14,7 @@ from mappings.codes import (
     WAITING_DISPENSE_STATUS,
 )
 from mappings.contract import require_fields
-from mappings.errors import MappingError
+from mappings.errors import MappingError, rooted_at
 from mappings.fhir_values import (
     JsonObject,
     duration_days,
@@ -57,6 +57,7 @@ class FillInput:
     fill: Fill
 
 
+@rooted_at(MD)
 def map_medication_dispense(res: JsonObject) -> FillInput | None:
     """Map one MedicationDispense; None for a valid dispense that supplies nothing.
 
@@ -72,13 +73,6 @@ def map_medication_dispense(res: JsonObject) -> FillInput | None:
 
 def map_dispense_in_full(res: JsonObject) -> FillInput | None:
     """The full mapper alone, without the common-shape shortcut (tests compare the two)."""
-    try:
-        return _map(res)
-    except MappingError as error:
-        raise error.under(MD) from None
-
-
-def _map(res: JsonObject) -> FillInput | None:
     fill_id = resource_id(res, MD)
     status = get_code(res, "status", "")
     if status is None:

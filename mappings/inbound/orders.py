@@ -26,7 +26,7 @@ from mappings.bounds import (
 )
 from mappings.codes import COURSE_OF_THERAPY, MEDICATION_REQUEST_INTENT, MEDICATION_REQUEST_STATUS
 from mappings.contract import require_fields
-from mappings.errors import MappingError
+from mappings.errors import MappingError, rooted_at
 from mappings.fhir_values import (
     JsonObject,
     duration_days,
@@ -107,15 +107,9 @@ class OrderInput:
     location: str | None = None
 
 
+@rooted_at(MR)
 def map_medication_request(res: JsonObject) -> OrderInput:
     """Map one MedicationRequest; raises MappingError for anything it cannot trust."""
-    try:
-        return _map(res)
-    except MappingError as error:
-        raise error.under(MR) from None
-
-
-def _map(res: JsonObject) -> OrderInput:
     order_id = resource_id(res, MR)
     status = _required_code(res, "status", MEDICATION_REQUEST_STATUS)
     intent = _required_code(res, "intent", MEDICATION_REQUEST_INTENT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from mappings.errors import MappingError
+from mappings.errors import rooted_at
 from mappings.fhir_values import (
     JsonObject,
     get_list,
@@ -25,14 +25,8 @@ class PatientInput:
     general_practitioners: tuple[str, ...] = ()
 
 
+@rooted_at(PATIENT)
 def map_patient(res: JsonObject) -> PatientInput:
-    try:
-        return _map(res)
-    except MappingError as error:
-        raise error.under(PATIENT) from None
-
-
-def _map(res: JsonObject) -> PatientInput:
     patient_id = resource_id(res, PATIENT)
     organization = None
     managing = get_object(res, "managingOrganization", "")
