@@ -230,6 +230,9 @@ def test_keyboard_reaches_sign_in_with_visible_focus(
     context = browser.new_context(base_url=base)  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto("/app/login")
+    # autofocus is applied at the next rendering step, which can come after "load": wait
+    # for it, or the first keys go to the body and the sign-in silently fails
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
     page.keyboard.type("demo")
     page.keyboard.press("Tab")
     page.keyboard.type(logins["demo"])
