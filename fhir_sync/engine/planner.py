@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from fractions import Fraction
 
@@ -14,7 +14,7 @@ from fhir_sync.engine.courses import course_of
 from fhir_sync.engine.dispensing import FLAG_PACK_CYCLE, Dispensing, Unresolved
 from fhir_sync.engine.dispensing import resolve as dispensing_for
 from fhir_sync.engine.history import attribute_fills, supply_end
-from fhir_sync.engine.placement import Kind, Need, Placement, need_for, too_soon_days
+from fhir_sync.engine.placement import Kind, Need, Placement, need_for, place, too_soon_days
 from fhir_sync.engine.reconcile import Candidate, exclusion, expired, resolve, written
 from fhir_sync.engine.renewals import expired_renewal, fills_left, renewal_for, units_left
 from fhir_sync.engine.rules import authorization
@@ -334,6 +334,7 @@ def _synced_plan(
     cycles_per_fill = 1
     fitting: int | None = None
     reason: str | None = None
+    onward_join: date | None = None
     if need.pack:
         # One package outlasts a cycle: never refilled every cycle, but on the anchor of the
         # cycle in which the supply runs out when the payer pays it then (else on its run-out
@@ -400,7 +401,22 @@ def _synced_plan(
         after = join + timedelta(days=cycle)
         fills.append(PlannedFill(after, cycle_billed, cycle_quantity, paid_next))
     else:
-        fills.append(PlannedFill(day + timedelta(days=billed), billed, quantity, paid_next))
+        refill = day + timedelta(days=billed)
+        onward = _onward(need, refill, paid_next, daily, step, cycle, layout.anchor, prefs)
+        if onward is None:
+            fills.append(PlannedFill(refill, billed, quantity, paid_next))
+        else:
+            # The refill on its own date can join the pickups where this dispense could not
+            # (it is at another distance from them): the plan says so now, as a re-plan after
+            # this dispense will.
+            following, onward_join = onward
+            fills.append(following)
+            what = "a short fill" if following.label == "short fill" else "a refill"
+            reason = (
+                _why(kind, day, due, join, anchor, earliest, billed, trip.gap)
+                + f"; then {what} on {following.day.isoformat()} joins the pickups on "
+                + onward_join.isoformat()
+            )
     fills = [_labelled(f, anchor) for f in fills]
     remaining = fills_left(c.auth, used)
     # A C-II prescription followed by another of its series needs no renewal yet.
@@ -425,7 +441,7 @@ def _synced_plan(
         daily_dose=daily,
         run_out=due,
         next_fill=day,
-        sync_date=join,
+        sync_date=join or onward_join,
         short_fill=short,
         fill_days=billed,
         quantity=quantity,
@@ -447,6 +463,37 @@ def _synced_plan(
         flags=tuple(flags),
         fitting_cycle=fitting,
     )
+
+
+def _onward(
+    need: Need,
+    refill: date,
+    paid: date,
+    daily: Fraction,
+    step: Fraction,
+    cycle: int,
+    anchor: int,
+    prefs: Preferences,
+) -> tuple[PlannedFill, date] | None:
+    """The dispense after one on the order's own date, when that one reaches the pickups:
+    where it goes and the pickup it joins (None: it stays on its own date too)."""
+    place_next = place(
+        replace(need, due=refill.toordinal(), earliest=max(paid, refill).toordinal()),
+        anchor,
+        cycle,
+        prefs.window_days,
+        prefs.tolerance_days,
+    )
+    if place_next.join is None:
+        return None
+    day, join = date.fromordinal(place_next.day), date.fromordinal(place_next.join)
+    if place_next.kind is Kind.SHORT:
+        quantity = units_for((join - refill).days, daily, step)
+        billed = days_covered(quantity, daily)
+        return PlannedFill(day, billed, quantity, paid, SHORT_FILL_CODES, "short fill"), join
+    quantity = cycle_units(cycle, daily, step)
+    codes = EARLY_SYNC_CODES if place_next.kind is Kind.EARLY else ()
+    return PlannedFill(day, days_covered(quantity, daily), quantity, paid, codes), join
 
 
 def _is_anchor(day: date, anchor: date, cycle: int) -> bool:

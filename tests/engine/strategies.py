@@ -69,6 +69,9 @@ def fills_for(draw: st.DrawFn, order: Order, prefix: str) -> list[Fill]:
     out = []
     for n in range(count):
         days = draw(st.sampled_from([None, 30.0, 30.0, 90.0, 7.0]))
+        # One ActPharmacySupplyType code a dispense: a part fill (FFP/RFP), the completion of
+        # one (FFC/RFC), or neither; never both.
+        supply_type = draw(st.integers(0, 19))
         out.append(
             Fill(
                 id=f"{prefix}{n}",
@@ -77,8 +80,8 @@ def fills_for(draw: st.DrawFn, order: Order, prefix: str) -> list[Fill]:
                 drug_key=order.drug_key,
                 days_supply=days,
                 quantity=draw(st.sampled_from([None, 30.0, 90.0])),
-                completes_partial=draw(st.integers(0, 9)) == 0,
-                partial=draw(st.integers(0, 9)) == 0,
+                completes_partial=supply_type == 0,
+                partial=supply_type == 1,
                 pending=n == count - 1 and draw(st.integers(0, 9)) == 0,
             )
         )

@@ -141,6 +141,37 @@ def test_a_pack_that_cannot_join_the_cycle_is_dispensed_on_its_own_date() -> Non
     assert not p.own_date and not p.short_fill and p.quantity == 28
 
 
+def test_an_own_date_refill_that_can_reach_the_pickups_is_planned_as_the_short_fill() -> None:
+    """Atorvastatin 2 tablets twice a day (4 a day) from bottles of 60 = 15 days a bottle,
+    never dispensed (due today, 2026-11-22), 28-day cycle, pickups from 2026-11-29 (the
+    29th): s = 7. One bottle bills 15 days, paid again after ceil(0.8 x 15) = 12 > 7 days:
+    refused; to the pickup after it (s + C = 35 days) 3 bottles = 45 days, paid after
+    ceil(0.8 x 45) = 36 > 35: refused. So one bottle today on its own date (DR 2, refill too
+    soon). Its refill on 2026-11-22 + 15 = 2026-12-07 is (2026-11-29 - 2026-12-07) mod 28 = 20
+    days before a pickup: 2 bottles (30 days, paid after 24 > 20) refused; 48 days to
+    2026-11-29 + 56 = 2027-01-24: 4 bottles = 240 tablets = 60 days, paid after
+    ceil(0.8 x 60) = 48 <= 48: the short fill (SCC 47, 61), earliest 2026-11-22 +
+    ceil(0.8 x 15) = 2026-12-04. docs/dispensing-rules.md, "Refill-too-soon wins"."""
+    twice = (Dosage(dose=2.0, frequency=2.0, period_days=1.0),)
+    statin = order("statin", dosages=twice, package_size=60.0)
+    prefs = Preferences(
+        cycle_days=28, anchor_day=29, lead_days=0, tolerance_days=0, daily_limit=None
+    )
+    (o,) = plan_patient("p", [statin], [], TODAY, prefs).orders
+    assert o.own_date and not o.short_fill
+    today_fill, onward = o.fills
+    assert (today_fill.day, today_fill.quantity, today_fill.days_supply) == (TODAY, 60, 15)
+    assert (onward.day, onward.quantity, onward.days_supply) == (date(2026, 12, 7), 240, 60)
+    assert onward.label == "short fill" and onward.clarification == ("47", "61")
+    assert onward.earliest == date(2026, 12, 4)
+    assert o.sync_date == date(2027, 1, 24)
+    # Carried out, the re-plan's next fill is the short fill the plan said.
+    done = Fill(id="f1", handed_over=TODAY, order_id="statin", days_supply=15, quantity=60)
+    (again,) = plan_patient("p", [statin], [done], TODAY, prefs).orders
+    assert again.short_fill and (again.next_fill, again.quantity) == (date(2026, 12, 7), 240)
+    assert again.sync_date == date(2027, 1, 24)
+
+
 def test_an_insulin_carton_is_not_short_filled_into_a_refill_too_soon() -> None:
     """A carton of 1500 units at 40 units a day lasts floor(1500 / 40) = 37 days; filled
     2026-10-19 for 37 days: due 2026-11-25, paid from 2026-10-19 + ceil(0.8 x 37) = + 30 =

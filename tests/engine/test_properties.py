@@ -225,10 +225,21 @@ def test_quantities_are_positive_and_a_short_fill_ends_on_its_pickup_within_one_
 
 def _dispense_short_fills(
     plan: PatientPlan, by_drug: dict[str, str]
-) -> tuple[set[str], list[Fill]]:
-    """The plan carried out: each short fill dispensed, except those the order does not
-    authorize (the renewal comes first, and re-planning rightly still shows them)."""
-    off_anchor = [o for o in plan.synced if o.next_fill != o.sync_date]
+) -> tuple[set[str], set[str], list[Fill]]:
+    """The plan carried out up to the anchor: each fill off the pickups before it dispensed,
+    except those the order does not authorize (`blocked`: the renewal comes first, and
+    re-planning rightly still shows them). `kept`: the orders whose fill off the pickups was
+    not dispensed (blocked, or due after the anchor), which a re-plan shows again."""
+    # What goes out before the anchor pickup: a refill the calendar moved off a later pickup
+    # (a closed day) is not due yet, and dispensing it now would be a fill the plan never made.
+    off_anchor = [
+        o
+        for o in plan.synced
+        if o.next_fill != o.sync_date
+        and o.next_fill is not None
+        and plan.anchor is not None
+        and o.next_fill < plan.anchor
+    ]
     blocked = {
         o.order_id
         for o in off_anchor
@@ -247,7 +258,9 @@ def _dispense_short_fills(
         for o in off_anchor
         if o.next_fill is not None and o.order_id not in blocked
     ]
-    return blocked, dispensed
+    done = {f.order_id for f in dispensed}
+    kept = {o.order_id for o in plan.synced if o.next_fill != o.sync_date} - done
+    return blocked, kept, dispensed
 
 
 @given(patients(), preferences)
@@ -261,21 +274,43 @@ def test_planning_the_output_state_again_changes_nothing(
         # own date, so the anchor is a pickup with nothing to dispense and a re-plan may move
         # it to the first pickup that has something.
         return
-    blocked, dispensed = _dispense_short_fills(first, {o.id: o.drug_key for o in orders})
-    kept = replace(prefs, anchor_date=first.anchor)
-    again = _plan(orders, fills + dispensed, kept)
+    _, kept, dispensed = _dispense_short_fills(first, {o.id: o.drug_key for o in orders})
+    # Known limit (docs/dispensing-rules.md section 7): an order without a dosage takes its
+    # daily amount from its last dispense, and a short fill's whole units over its floored
+    # days supply are a slightly higher rate, so its re-plan may add a day's short fill.
+    drifting = {o.order_id for o in first.synced if ("daily", "dispenses") in o.sources}
+    again = _plan(orders, fills + dispensed, replace(prefs, anchor_date=first.anchor))
     assert again.anchor == first.anchor
     assert [o.order_id for o in again.synced] == [o.order_id for o in first.synced]
-    assert {o.order_id for o in again.short_fills} == blocked & {
-        o.order_id for o in first.short_fills
+    # An order on its own date whose next refill joins the pickups: that refill is the plan's
+    # next step, a short fill when the plan said so (docs/dispensing-rules.md section 6).
+    onward = {
+        o.order_id
+        for o in first.synced
+        if o.own_date and not o.carrying and o.sync_date is not None
+    } - kept
+    onward_short = {
+        o.order_id
+        for o in first.synced
+        if o.order_id in onward and o.fills[1].label == "short fill"
     }
+    assert {o.order_id for o in again.short_fills} - drifting == (
+        (kept & {o.order_id for o in first.short_fills}) | onward_short
+    ) - drifting
     for before, after in zip(first.synced, again.synced, strict=True):
         if before.carrying:
             continue  # packages outlasting a cycle: see test_a_package_lasting_k_cycles_...
         assert after.sync_date == before.sync_date
+        if before.order_id in drifting:
+            continue
+        if before.order_id in onward:
+            said = before.fills[1]
+            if said.day.weekday() not in prefs.closed_weekdays:
+                assert (after.next_fill, after.quantity) == (said.day, said.quantity)
+            continue
         if before.own_date:
             continue  # handed over in a short fill's trip, which this model does not dispense
-        if before.order_id not in blocked:
+        if before.order_id not in kept:
             expected = before.sync_date if before.short_fill else before.next_fill
             if expected is not None and expected.weekday() not in prefs.closed_weekdays:
                 assert after.next_fill == expected
@@ -291,12 +326,13 @@ def test_automatic_anchor_is_stable_when_every_supply_can_end_exactly_on_it(
     first = _plan(orders, patient[1], prefs)
     if any(o.daily_dose is not None and o.daily_dose < 1 for o in first.synced):
         return  # a fraction of a unit a day: a whole unit overshoots like a package
-    blocked, dispensed = _dispense_short_fills(first, {o.id: o.drug_key for o in orders})
+    blocked, kept, dispensed = _dispense_short_fills(first, {o.id: o.drug_key for o in orders})
     if blocked:
         return
     again = _plan(orders, patient[1] + dispensed, prefs)
     assert again.anchor == first.anchor
-    assert again.short_fills == ()
+    # Only the short fills due after the anchor, not carried out yet, remain.
+    assert {o.order_id for o in again.short_fills} == kept & {o.order_id for o in first.short_fills}
 
 
 @given(patients(), preferences, st.randoms(use_true_random=False))
