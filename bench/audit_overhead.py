@@ -35,8 +35,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from bench.server_processes import fresh_database
-from fhir_sync.server.app import create_app
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.clients import add_client
 from fhir_sync.store.database import open_engine, write_transaction
 from fhir_sync.store.migrate import upgrade

@@ -48,7 +48,7 @@ from bench.server_population import (
 )
 from bench.server_processes import fhir_sync_serve, fresh_database, sekmet_serve
 from bench.wrk_load import Load, LoadResult, require_wrk, run_wrk
-from fhir_sync.server.plan_resources import careplan_id
+from fhir_sync.services.plan_resources import careplan_id
 from fhir_sync.store.database import open_engine
 
 POSTGRES_ADMIN: Final = "postgresql://postgres@127.0.0.1:5432/test"

@@ -24,10 +24,10 @@ from sqlalchemy import Engine, text
 
 from fhir_sync.datagen import generator, people
 from fhir_sync.engine import Preferences
-from fhir_sync.server.groups import payer_group_id
-from fhir_sync.server.indexing import resource_row
-from fhir_sync.server.patient_inputs import gather, plan_for
-from fhir_sync.server.plan_resources import (
+from fhir_sync.services.groups import payer_group_id
+from fhir_sync.services.indexing import resource_row
+from fhir_sync.services.patient_inputs import gather, plan_for
+from fhir_sync.services.plan_resources import (
     ACTIVE,
     apply_enrollment_status,
     resources_from_transaction,

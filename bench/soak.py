@@ -38,7 +38,7 @@ from bench.server_processes import (
     start_fhir_sync,
     wait_until_up,
 )
-from fhir_sync.server.plan_resources import careplan_id
+from fhir_sync.services.plan_resources import careplan_id
 from fhir_sync.store.database import open_engine, read_transaction
 from fhir_sync.store.migrate import upgrade
 from fhir_sync.store.outbox import OUTBOX

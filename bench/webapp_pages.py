@@ -24,10 +24,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from bench.server_population import TODAY, Population, load_population, plan_templates
-from fhir_sync.server.app import create_app
-from fhir_sync.server.plan_resources import careplan_id
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
 from fhir_sync.services.cycle_run import run_cycle_day
+from fhir_sync.services.plan_resources import careplan_id
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.services.staff_accounts import Role, add_user
 from fhir_sync.store.database import open_engine
 

@@ -100,7 +100,7 @@ def add(
 
 def _checked_keys(jwks: Path | None, jwks_url: str | None) -> str | None:
     """The JWKS text of `--jwks` (None for `--jwks-url`), checked; exactly one is given."""
-    from fhir_sync.server.security.jwks import JwksError, JwksFetcher, check_jwks_url, parse_jwks
+    from fhir_sync.api.security.jwks import JwksError, JwksFetcher, check_jwks_url, parse_jwks
 
     if (jwks is None) == (jwks_url is None):
         usage_error("give exactly one of --jwks FILE and --jwks-url URL")
@@ -214,7 +214,7 @@ def _payer(payer: str | None, role: Role) -> str | None:
 
 
 def _kids(jwks: str | None) -> str:
-    from fhir_sync.server.security.jwks import JwksError, parse_jwks
+    from fhir_sync.api.security.jwks import JwksError, parse_jwks
 
     try:
         return ", ".join(key["kid"] for key in parse_jwks(jwks or ""))

@@ -82,7 +82,7 @@ def cycle_run(
     The worker does this on its own every FHIR_SYNC_CYCLE_INTERVAL seconds."""
     from fhir_sync.engine.cycle_types import CycleSettings
     from fhir_sync.fill_settings import cycle_values, parse_fill_settings
-    from fhir_sync.server import cycle_resources
+    from fhir_sync.services import cycle_resources
     from fhir_sync.services.cycle_run import run_cycle_day
 
     cycle_resources.install()

@@ -13,13 +13,13 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from fhir_sync.server.settings import ServerSettings
+    from fhir_sync.services.server_settings import ServerSettings
 
 USAGE: Final = 2
 
 
 def command_settings() -> ServerSettings:
-    from fhir_sync.server.settings import ServerSettings
+    from fhir_sync.services.server_settings import ServerSettings
 
     try:
         return ServerSettings.from_env()
@@ -75,7 +75,7 @@ def open_command_database(
 def startup_report(settings: ServerSettings, engine: Engine) -> list[str]:
     """What `serve` and `worker` say when they start: the database (no credentials) and
     whether the API enforces access tokens."""
-    from fhir_sync.server.settings import AUTH_ENV
+    from fhir_sync.services.server_settings import AUTH_ENV
     from fhir_sync.store.clients import any_client_registered
     from fhir_sync.store.database import read_transaction
     from fhir_sync.store.opening import describe_database

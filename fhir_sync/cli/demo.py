@@ -108,9 +108,9 @@ def _build(folder: Path, fixtures: Path, today: date) -> list[tuple[str, str, st
     from datetime import timedelta
 
     from fhir_sync.engine.cycle_types import PickupStatus
-    from fhir_sync.server.enrollment_service import EnrollmentService
-    from fhir_sync.server.operation_parameters import EnrollTerms
-    from fhir_sync.server.patient_inputs import gather
+    from fhir_sync.services.enrollment import EnrollmentService
+    from fhir_sync.services.patient_inputs import gather
+    from fhir_sync.services.plan_terms import EnrollTerms
     from fhir_sync.services.staff_accounts import Role, add_user
     from fhir_sync.store.database import database_url, open_engine
     from fhir_sync.store.migrate import upgrade

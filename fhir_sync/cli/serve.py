@@ -36,13 +36,13 @@ def serve(
     import uvicorn
 
     from fhir_sync.cli.database import command_settings, open_command_database, startup_report
-    from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV
+    from fhir_sync.services.live_settings import OUTBOX_WORKERS_ENV
 
     if outbox_workers is not None:
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)  # read by each server process
 
-    from fhir_sync.server.http_protocol import FhirHttpProtocol
-    from fhir_sync.server.log_privacy import uvicorn_log_config
+    from fhir_sync.api.http_protocol import FhirHttpProtocol
+    from fhir_sync.services.log_privacy import uvicorn_log_config
 
     settings = command_settings()
     # Migrated once here rather than in every worker process (each would wait on the lock).
@@ -55,7 +55,7 @@ def serve(
         engine.dispose()
     _check_public_url(settings.public_url, host, port)
     uvicorn.run(
-        "fhir_sync.server.asgi:app",
+        "fhir_sync.asgi:app",
         host=host,
         port=port,
         workers=workers,

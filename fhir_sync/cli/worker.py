@@ -28,9 +28,9 @@ def worker(
     import logging
 
     from fhir_sync.cli.database import command_settings, open_command_database, startup_report
-    from fhir_sync.server.background import run_standalone
-    from fhir_sync.server.live_settings import OUTBOX_WORKERS_ENV, LiveSettings
-    from fhir_sync.server.log_privacy import protect_logs
+    from fhir_sync.services.live_settings import OUTBOX_WORKERS_ENV, LiveSettings
+    from fhir_sync.services.log_privacy import protect_logs
+    from fhir_sync.worker.background import run_standalone
 
     if outbox_workers is not None:
         os.environ[OUTBOX_WORKERS_ENV] = str(outbox_workers)

@@ -1,7 +1,7 @@
 """What a use case raises when it refuses or cannot do what was asked.
 
 The classes say what went wrong in the use case's own terms; none of them knows HTTP. The API
-turns each into an OperationOutcome and a status in one table (server/errors.py), the worker
+turns each into an OperationOutcome and a status in one table (api/errors.py), the worker
 decides from the class whether a queued job is settled or worth a retry, and the CLI prints
 the message. Messages are built from fixed vocabulary and ids the caller gave: no patient
 data from a record's content.

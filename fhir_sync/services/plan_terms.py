@@ -4,7 +4,8 @@ names of closed days (`sat,sun`)."""
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 # The engine can plan any cycle from 7 to 366 days; these are the ones pharmacies and payers
 # run med sync on (domain.md), and the only ones accepted.
@@ -26,3 +27,25 @@ def parse_closed_days(text: str) -> frozenset[int]:
     if len(days) == 7:
         raise ValueError("--closed: the pharmacy must be open at least one day a week")
     return frozenset(days)
+
+
+@dataclass(slots=True)
+class EnrollTerms:
+    """What an $enroll or $plan asked for; `given` names the parts present, so that enrolling
+    an enrolled patient again changes only what was sent."""
+
+    given: set[str] = field(default_factory=set)
+    anchor_day: int | None = None
+    cycle_days: int = 30
+    lead_days: int = 7
+    time_zone: str | None = None
+    pickup_hours: str | None = None
+    closed_weekdays: frozenset[int] = frozenset()
+    controlled: str = "sync"
+    pharmacy: str | None = None
+    payer: str | None = None
+    ehr_endpoint: str | None = None
+    pharmacy_endpoint: str | None = None
+    target_endpoint: str | None = None
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    fill: dict[str, Any] = field(default_factory=dict)

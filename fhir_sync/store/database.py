@@ -47,7 +47,7 @@ def open_engine(url: str, **options: Any) -> Engine:
     """An Engine with the settings the server relies on for either database."""
     parsed = make_url(url)
     # A database error's message would otherwise carry the statement's parameters: patient
-    # ids, identifiers, whole resources; messages end up in logs (see server/log_privacy.py).
+    # ids, identifiers, whole resources; messages end up in logs (see services/log_privacy.py).
     options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""

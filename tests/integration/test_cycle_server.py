@@ -23,7 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from fhir_sync.server import cycle_resources
+from fhir_sync.services import cycle_resources
 from fhir_sync.services.cycle_run import run_cycle_day
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.enrollments import ENROLLMENT

@@ -16,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.endpoint_clients import EndpointClients
-from fhir_sync.server.live_settings import LiveSettings
-from fhir_sync.server.live_sync import FhirLivePull
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.endpoint_clients import EndpointClients
+from fhir_sync.services.live_settings import LiveSettings
+from fhir_sync.services.live_sync import FhirLivePull
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.database import open_engine, read_transaction
 from fhir_sync.store.outbox import OUTBOX
 from tests.server.databases import database, migrated_engine, postgres_database

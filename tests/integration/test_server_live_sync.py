@@ -16,13 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.endpoint_clients import EndpointClients
-from fhir_sync.server.live_settings import LiveSettings
-from fhir_sync.server.live_sync import FhirLivePull
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.endpoint_clients import EndpointClients
+from fhir_sync.services.live_settings import LiveSettings
+from fhir_sync.services.live_sync import FhirLivePull
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.sync_requests import ENROLLMENT
+from fhir_sync.worker.background import serving_workers
 from tests.server.databases import database, migrated_engine
 
 from .conftest import SekmetServer
@@ -94,7 +95,7 @@ def live(
             engine=engine,
             live_pull=FhirLivePull(clients),
             clients=clients,
-            background=True,
+            workers=serving_workers,
         )
         try:
             with TestClient(app, raise_server_exceptions=False) as client:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.indexing import resource_row
+from fhir_sync.api.app import create_app
+from fhir_sync.services.indexing import resource_row
 from fhir_sync.store.database import open_engine
 from mappings.kinds import (
     AUDIT_PATIENT_TYPES,

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fhir_sync.cli import app
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.sync.config import ConfigError, load_config
 from mappings.pickup_hours import PickupHours, pickup_hours
 from tests.conftest import FIXTURES

@@ -69,5 +69,5 @@ def break_reads_by_id(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
     async def explode_async(*_args: object, **_kwargs: object) -> None:
         explode()
 
-    monkeypatch.setattr("fhir_sync.server.read_routes.fetch_resource", explode)
+    monkeypatch.setattr("fhir_sync.api.read_routes.fetch_resource", explode)
     monkeypatch.setattr("fhir_sync.store.async_reads.AsyncReads.fetch_resource", explode_async)

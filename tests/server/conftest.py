@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.server_settings import ServerSettings
 from tests.server.api_support import TODAY
 from tests.server.databases import database, empty_tables, migrated_engine
 

@@ -14,8 +14,8 @@ import httpx
 from fastapi import Request
 from fastapi.testclient import TestClient
 
-from fhir_sync.server.auth import Caller
-from fhir_sync.server.errors import FhirError
+from fhir_sync.api.auth import Caller
+from fhir_sync.api.errors import FhirError
 from tests.integration.server_support import serving as serving_process
 from tests.server.api_support import TODAY, enroll_body
 

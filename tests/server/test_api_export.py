@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.auth import ANONYMOUS_PHARMACY
-from fhir_sync.server.export_runner import ExportLimits, ExportRunner
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.api.auth import ANONYMOUS_PHARMACY
+from fhir_sync.services.exports import ExportLimits, ExportRunner
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.database import read_transaction, write_transaction
 from fhir_sync.store.exports import RUNNING, create_job, get_job
 from fhir_sync.store.tables import ExportJob

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.http_protocol import FhirHttpProtocol
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.api.http_protocol import FhirHttpProtocol
+from fhir_sync.services.server_settings import ServerSettings
 from tests.integration.conftest import free_port
 
 

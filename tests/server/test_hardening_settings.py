@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.groups import payer_group_id
-from fhir_sync.server.settings import DEFAULT_MAX_BODY_BYTES, ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.groups import payer_group_id
+from fhir_sync.services.server_settings import DEFAULT_MAX_BODY_BYTES, ServerSettings
 
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 

@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import Engine
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.server_settings import ServerSettings
 from tests.server.api_support import TODAY, demo_patients
 from tests.server.databases import empty_tables
 from tests.server.export_support import enroll

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from adapters.http import FhirClient, FhirError
-from fhir_sync.server.endpoint_clients import EndpointClients
-from fhir_sync.server.live_settings import LiveSettings
-from fhir_sync.server.outbox_worker import OutboxWorker
+from fhir_sync.services.endpoint_clients import EndpointClients
+from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.outbox import OUTBOX, ClaimedWrite, enqueue, now_utc
+from fhir_sync.worker.outbox_worker import OutboxWorker
 from tests.integration.server_support import outbox_rows
 
 ENDPOINT = "http://ehr.test/fhir"

@@ -17,10 +17,10 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
-from fhir_sync.server.enrollment_service import EnrollmentService
-from fhir_sync.server.operation_parameters import enroll_terms
-from fhir_sync.server.patient_inputs import gather
+from fhir_sync.api.operation_parameters import enroll_terms
 from fhir_sync.services import plan_one
+from fhir_sync.services.enrollment import EnrollmentService
+from fhir_sync.services.patient_inputs import gather
 from mappings.validation import validate_resource
 from tests.server.api_support import TODAY, demo_patients, enroll_body
 from tests.server.databases import migrated_engine

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fhir_sync.server.indexing import resource_row
+from fhir_sync.services.indexing import resource_row
 from fhir_sync.store.async_reads import AsyncReads
 from fhir_sync.store.database import open_engine, write_transaction
 from fhir_sync.store.migrate import upgrade

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from fhir_sync.api.app import create_app
 from fhir_sync.cli.demo import _build
-from fhir_sync.server.app import create_app
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.database import open_engine
 from tests.conftest import FIXTURES
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.services.staff_accounts import MAX_FAILURES
 from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.tables import AuditRecord

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.edge_settings import EdgeSettings
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.edge_settings import EdgeSettings
+from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.clients import add_client
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.tables import RegisteredClient

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from fhir_sync.server.audit import AuditWriter
+from fhir_sync.api.audit import AuditWriter
 from fhir_sync.store.audit import AUDIT
 from mappings.validation import validate_resource
 from tests.server.api_support import break_reads_by_id, resources_of
@@ -237,7 +237,7 @@ def test_no_patient_data_in_the_logs(
 def test_the_writer_batches_flushes_and_survives_database_trouble(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from fhir_sync.server.audit.access import Access
+    from fhir_sync.api.audit.access import Access
 
     def access(n: int) -> Access:
         return Access(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from fhir_sync.server.security.tokens import RejectedTokenError, TokenKeys, TokenService
+from fhir_sync.api.security.tokens import RejectedTokenError, TokenKeys, TokenService
 from fhir_sync.store.clients import remove_client
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.tables import RegisteredClient

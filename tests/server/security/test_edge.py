@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.edge_settings import EdgeSettings
-from fhir_sync.server.security.jwks import JwksError, JwksFetcher
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.api.security.jwks import JwksError, JwksFetcher
+from fhir_sync.services.edge_settings import EdgeSettings
+from fhir_sync.services.server_settings import ServerSettings
 from tests.server.api_support import TODAY
 from tests.server.security.conftest import TOKEN_URL, bearer
 from tests.server.security.keys import ClientKey, assertion, token_form

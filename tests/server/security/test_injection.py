@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from fhir_sync.server.audit.search import AUDIT_SEARCH_PARAMS
-from fhir_sync.server.search_params import RESULT_PARAMS, SEARCH_PARAMS
-from fhir_sync.server.security.scopes import ROLE_SCOPES
+from fhir_sync.api.audit.search import AUDIT_SEARCH_PARAMS
+from fhir_sync.api.search_params import RESULT_PARAMS, SEARCH_PARAMS
+from fhir_sync.api.security.scopes import ROLE_SCOPES
 from tests.server.api_support import resources_of
 from tests.server.security.conftest import ACME_MEMBERS, NON_MEMBERS, PATIENTS, TokenFor, bearer
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from fhir_sync.server.app import create_app
-from fhir_sync.server.endpoint_clients import EndpointClients
-from fhir_sync.server.live_settings import LiveSettings
-from fhir_sync.server.settings import ServerSettings
+from fhir_sync.api.app import create_app
+from fhir_sync.services.endpoint_clients import EndpointClients
+from fhir_sync.services.live_settings import LiveSettings
+from fhir_sync.services.server_settings import ServerSettings
 from tests.server.api_support import TODAY
 from tests.server.security.conftest import UNLIMITED, TokenFor, bearer, token_fetcher
 from tests.server.security.keys import ClientKey

@@ -1,0 +1,213 @@
+"""The monthly cycle's operations: `$check-in`, `$record-contact`, `$pickup` on a Patient and
+the system-level `$worklist`. Routes only: the work is in fhir_sync/services/worklist.py."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from fhir_sync.api.auth import Caller, require_scope
+from fhir_sync.api.context import settings_of
+from fhir_sync.api.errors import FhirError
+from fhir_sync.api.fhirjson import fhir_response
+from fhir_sync.api.input_limits import check_json_body
+from fhir_sync.api.operation_parameters import parse_parameters
+from fhir_sync.api.operation_route import operation_route
+from fhir_sync.api.search_request import ID_PATTERN
+from fhir_sync.engine.cycle_types import PickupStatus
+from fhir_sync.services import worklist as cycle
+from fhir_sync.services.server_settings import today_for
+from mappings.errors import MappingError
+from mappings.inbound.checkin_response import map_check_in_response
+from mappings.inbound.contact_input import map_contact_communication
+
+router = APIRouter()
+Pharmacy = Annotated[Caller, Depends(require_scope("Patient.u"))]
+_PICKUP_PARTS = {
+    "status": ("valueCode",),
+    "anchor": ("valueDate",),
+    "date": ("valueDate",),
+    "dispensed": ("valueBoolean",),
+}
+_CHECK_IN_PARTS = {"response": ("resource",)}
+
+
+def _patient(patient_id: str) -> str:
+    if not ID_PATTERN.fullmatch(patient_id):
+        raise FhirError(400, "the patient id is not a FHIR id")
+    return patient_id
+
+
+async def _json(request: Request) -> Any:
+    check_json_body(request.headers.get("content-type"))
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise FhirError(400, "the body is not JSON", code="structure") from None
+
+
+def _mapping_failed(error: MappingError) -> FhirError:
+    return FhirError(422, error.message, code=error.code, expression=error.expression)
+
+
+def _parameters(*parts: dict[str, Any]) -> Response:
+    return fhir_response({"resourceType": "Parameters", "parameter": [p for p in parts if p]})
+
+
+def _date_part(name: str, value: date | None) -> dict[str, Any]:
+    return {} if value is None else {"name": name, "valueDate": value.isoformat()}
+
+
+@operation_route(router, "check-in")
+async def check_in(request: Request, patient_id: str, _caller: Pharmacy) -> Response:
+    patient_id = _patient(patient_id)
+    body = await _json(request)
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        parts = parse_parameters(orjson.dumps(body), _CHECK_IN_PARTS)
+        body = parts[0]["resource"] if parts else None
+    if not isinstance(body, dict):
+        raise FhirError(400, "the body must be a QuestionnaireResponse", code="structure")
+    try:
+        given = map_check_in_response(body)
+    except MappingError as error:
+        raise _mapping_failed(error) from None
+    if given.patient_id != patient_id:
+        raise FhirError(422, "the response's subject is another patient", code="invariant")
+    done = await run_in_threadpool(
+        cycle.check_in, request.app.state.engine, patient_id, given.answers
+    )
+    result = done.result
+    return _parameters(
+        _date_part("anchor", done.anchor),
+        {"name": "replan", "valueBoolean": result.replan},
+        _date_part("newAnchor", result.new_anchor),
+        _date_part("earlyPickup", result.early_pickup),
+        {"name": "delivery", "valueBoolean": result.delivery},
+        {"name": "unenroll", "valueBoolean": result.unenroll},
+        *({"name": "review", "valueString": r.words} for r in result.reviews),
+        {"name": "itemsCreated", "valueInteger": done.created},
+    )
+
+
+@operation_route(router, "record-contact")
+async def record_contact(request: Request, patient_id: str, _caller: Pharmacy) -> Response:
+    patient_id = _patient(patient_id)
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise FhirError(400, "the body must be a Communication", code="structure")
+    try:
+        given = map_contact_communication(body)
+    except MappingError as error:
+        raise _mapping_failed(error) from None
+    if given.patient_id != patient_id:
+        raise FhirError(422, "the Communication's subject is another patient", code="invariant")
+    done = await run_in_threadpool(
+        cycle.record_contact,
+        request.app.state.engine,
+        given.request_item_id,
+        given.contact.outcome,
+        given.contact.day,
+    )
+    return _parameters(
+        {"name": "item", "valueString": done.item_id},
+        {"name": "outcome", "valueCode": done.outcome.value},
+        {"name": "itemsCreated", "valueInteger": done.created},
+    )
+
+
+@operation_route(router, "pickup")
+async def pickup(request: Request, patient_id: str, _caller: Pharmacy) -> Response:
+    patient_id = _patient(patient_id)
+    check_json_body(request.headers.get("content-type"))
+    parts = {p["name"]: p for p in parse_parameters(await request.body(), _PICKUP_PARTS)}
+    try:
+        status = PickupStatus(parts["status"]["valueCode"])
+        anchor = date.fromisoformat(parts["anchor"]["valueDate"])
+    except (KeyError, ValueError):
+        raise FhirError(
+            422, "status (fulfilled or noshow) and anchor (a date) are required", code="required"
+        ) from None
+    day_text = parts.get("date", {}).get("valueDate")
+    try:
+        day = date.fromisoformat(day_text) if day_text else today_for(settings_of(request))
+    except ValueError:
+        raise FhirError(422, "date must be a date", code="value") from None
+    dispensed = bool(parts.get("dispensed", {}).get("valueBoolean", True))
+    done = await run_in_threadpool(
+        lambda: cycle.record_pickup(
+            request.app.state.engine, patient_id, anchor, status, day, dispensed=dispensed
+        )
+    )
+    return _parameters(
+        _date_part("anchor", done.anchor),
+        {"name": "status", "valueCode": done.status.value},
+        {"name": "itemsCreated", "valueInteger": done.created},
+    )
+
+
+@operation_route(router, "worklist")
+async def worklist(
+    request: Request,
+    _caller: Pharmacy,
+    day: Annotated[str | None, Query(alias="date")] = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+) -> Response:
+    try:
+        when = date.fromisoformat(day) if day else today_for(settings_of(request))
+    except ValueError:
+        raise FhirError(400, "date must be YYYY-MM-DD", code="value") from None
+    groups = [g for k in kind or () for g in k.split(",") if g] or None
+    found = await run_in_threadpool(
+        lambda: cycle.day_worklist(
+            request.app.state.engine, when, groups=groups, open_only=open_only
+        )
+    )
+    return _parameters(
+        {"name": "date", "valueDate": found.day.isoformat()},
+        *(
+            {
+                "name": "group",
+                "part": [
+                    {"name": "name", "valueCode": g.name},
+                    *({"name": "item", "part": _entry_parts(e)} for e in g.entries),
+                ],
+            }
+            for g in found.groups
+        ),
+    )
+
+
+def _entry_parts(e: cycle.WorklistEntry) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = [
+        {"name": "id", "valueString": e.item_id},
+        {"name": "kind", "valueCode": e.kind},
+        {"name": "patient", "valueReference": {"reference": f"Patient/{e.patient_id}"}},
+        {"name": "action", "valueString": e.action},
+        {"name": "state", "valueCode": e.task_status or e.state},
+        {"name": "urgent", "valueBoolean": e.urgent},
+    ]
+    if e.pickup is not None:
+        parts.append({"name": "pickup", "valueDate": e.pickup.isoformat()})
+    if e.resource is not None:
+        parts.append({"name": "resource", "valueReference": {"reference": e.resource}})
+    for f in e.fills:
+        parts.append(
+            {
+                "name": "fill",
+                "part": [
+                    {
+                        "name": "order",
+                        "valueReference": {"reference": f"MedicationRequest/{f.order_id}"},
+                    },
+                    {"name": "medication", "valueString": f.medication},
+                    {"name": "quantity", "valueQuantity": {"value": f.quantity, "unit": f.unit}},
+                    {"name": "daysSupply", "valueInteger": f.days_supply},
+                ],
+            }
+        )
+    return parts

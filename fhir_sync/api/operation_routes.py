@@ -1,0 +1,176 @@
+"""`POST /fhir/Patient/{id}/$<operation>`: the enrollment operations.
+
+Async routes, because `$enroll`, `$resume` and `$sync` may pull from live endpoints; the
+database work, which is blocking, runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from fhir_sync.api.auth import Caller, require_scope
+from fhir_sync.api.bundles import collection
+from fhir_sync.api.context import fhir_base, service_of, settings_of
+from fhir_sync.api.errors import FhirError
+from fhir_sync.api.fhirjson import fhir_response
+from fhir_sync.api.input_limits import check_json_body
+from fhir_sync.api.operation_parameters import (
+    NO_PARTS,
+    enroll_terms,
+    hold_until,
+    parse_parameters,
+    sync_resources,
+)
+from fhir_sync.api.operation_route import operation_route
+from fhir_sync.api.search_request import ID_PATTERN
+from fhir_sync.services.enrollment import EnrollmentService, OperationResult, endpoints_of
+from fhir_sync.services.live_pull import Endpoints
+from fhir_sync.services.patient_inputs import PatientData, gather
+from fhir_sync.services.server_settings import today_for
+
+router = APIRouter()
+Pharmacy = Annotated[Caller, Depends(require_scope("Patient.u"))]
+# $plan too: without resources in the request it plans from the enrollment's stored data,
+# which a reader (a payer, of anyone) must not get through a preview.
+Previewer = Annotated[Caller, Depends(require_scope("Patient.u"))]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _patient(patient_id: str) -> str:
+    if not ID_PATTERN.fullmatch(patient_id):
+        raise FhirError(400, "the patient id is not a FHIR id")
+    return patient_id
+
+
+async def _body(request: Request) -> bytes:
+    check_json_body(request.headers.get("content-type"))
+    return await request.body()
+
+
+def _result(request: Request, result: OperationResult) -> Response:
+    return fhir_response(collection(fhir_base(request), result.plan))
+
+
+@operation_route(router, "enroll")
+async def enroll(
+    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+) -> Response:
+    service = service_of(request)
+    patient_id = _patient(patient_id)
+    terms = enroll_terms(await _body(request))
+    data = None
+    if terms.resources:
+        data = gather(patient_id, terms.resources)
+    else:
+        existing = await run_in_threadpool(service.enrollment, patient_id)
+        endpoints = Endpoints(
+            terms.ehr_endpoint or (existing.ehr_endpoint if existing else None),
+            terms.pharmacy_endpoint or (existing.pharmacy_endpoint if existing else None),
+            terms.target_endpoint or (existing.target_endpoint if existing else None),
+        )
+        has_inputs = existing is not None and existing.inputs is not None
+        if endpoints.any and (service.live is not None or not has_inputs):
+            data = await service.pull(patient_id, endpoints)
+    result = await run_in_threadpool(service.enroll, patient_id, terms, data, if_match=if_match)
+    return _result(request, result)
+
+
+@operation_route(router, "unenroll")
+async def unenroll(
+    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+) -> Response:
+    parse_parameters(await _body(request), NO_PARTS)
+    service = service_of(request)
+    result = await run_in_threadpool(service.unenroll, _patient(patient_id), if_match=if_match)
+    return _result(request, result)
+
+
+@operation_route(router, "hold")
+async def hold(
+    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+) -> Response:
+    until = hold_until(await _body(request), today_for(settings_of(request)))
+    service = service_of(request)
+    result = await run_in_threadpool(service.hold, _patient(patient_id), until, if_match=if_match)
+    return _result(request, result)
+
+
+@operation_route(router, "resume")
+async def resume(
+    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+) -> Response:
+    parse_parameters(await _body(request), NO_PARTS)
+    service = service_of(request)
+    patient_id = _patient(patient_id)
+    data = await _fresh_data(service, patient_id, [], required=False)
+    result = await run_in_threadpool(service.resume, patient_id, data, if_match=if_match)
+    return _result(request, result)
+
+
+@operation_route(router, "sync")
+async def sync(
+    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+) -> Response:
+    given = sync_resources(await _body(request))
+    service = service_of(request)
+    patient_id = _patient(patient_id)
+    data = await _fresh_data(service, patient_id, given, required=True)
+    assert data is not None
+    result = await run_in_threadpool(service.sync, patient_id, data, given, if_match=if_match)
+    return _result(request, result)
+
+
+@operation_route(router, "plan")
+async def plan(request: Request, patient_id: str, _caller: Previewer) -> Response:
+    service = service_of(request)
+    patient_id = _patient(patient_id)
+    terms = enroll_terms(await _body(request))
+    if terms.resources:
+        data = gather(patient_id, terms.resources)
+    else:
+        found = await _fresh_data(service, patient_id, [], required=False)
+        if found is None:
+            raise FhirError(
+                422,
+                "nothing to plan from: give 'resource' parts (a Bundle of MedicationRequest "
+                "and MedicationDispense) or enroll the patient with endpoints first",
+                code="required",
+            )
+        data = found
+    bundle = await run_in_threadpool(service.preview, patient_id, terms, data)
+    return fhir_response(bundle)
+
+
+async def _fresh_data(
+    service: EnrollmentService, patient_id: str, given: list[dict[str, object]], *, required: bool
+) -> PatientData | None:
+    """Given resources win; else the enrollment's endpoints (when live pulls are wired);
+    else the resources it was enrolled with; else a pull, which says it is not available.
+
+    None when there is nothing new (the caller keeps the stored inputs); with `required` that
+    is a 404 for an unknown patient and 422 when nothing at all can be planned from.
+    """
+    if given:
+        return gather(patient_id, given)
+    enrollment = await run_in_threadpool(service.enrollment, patient_id)
+    if enrollment is None:
+        if required:
+            raise FhirError(404, f"Patient/{patient_id} is not enrolled")
+        return None
+    endpoints = endpoints_of(enrollment)
+    if endpoints.any and service.live is not None:
+        return await service.pull(patient_id, endpoints)
+    stored = await run_in_threadpool(service.stored_inputs, patient_id)
+    if stored is None and endpoints.any:
+        return await service.pull(patient_id, endpoints)
+    if stored is None and required:
+        raise FhirError(
+            422,
+            "nothing to sync from: the enrollment has no endpoints and no stored resources; "
+            "give 'resource' parts",
+            code="required",
+        )
+    return stored

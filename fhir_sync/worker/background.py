@@ -1,0 +1,135 @@
+"""The server's background work, in `fhir-sync serve` (the app's lifespan) or alone in
+`fhir-sync worker`: write-back workers draining the outbox, a worker running requested syncs,
+and a periodic check that resumes ended holds.
+
+Every piece claims its rows with leases, so any number of processes on one database can run
+it; stopping cancels whatever is in flight, which is safe for the same reason a crash is: an
+unfinished claim runs out and the row is done again, idempotently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from functools import partial
+from typing import Final
+
+from sqlalchemy import Engine
+
+from fhir_sync.services.cycle_job import DEFAULT_INTERVAL, cycle_loop
+from fhir_sync.services.cycle_run import pharmacy_today
+from fhir_sync.services.endpoint_clients import EndpointClients
+from fhir_sync.services.enrollment import EnrollmentService
+from fhir_sync.services.live_settings import LiveSettings
+from fhir_sync.services.live_sync import FhirLivePull
+from fhir_sync.services.server_settings import ServerSettings, today_for
+from fhir_sync.store.database import open_engine
+from fhir_sync.store.migrate import upgrade
+from fhir_sync.worker.outbox_worker import OutboxWorker
+from fhir_sync.worker.sync_request_worker import SyncRequestWorker, hold_loop
+
+log = logging.getLogger("fhir_sync.worker.background")
+
+#: How long a stop waits for in-flight sends before cancelling them.
+GRACE_SECONDS: Final = 5.0
+
+
+def _cycle_interval() -> float:
+    return float(os.environ.get("FHIR_SYNC_CYCLE_INTERVAL", DEFAULT_INTERVAL))
+
+
+def process_name() -> str:
+    """A name for this process's claims: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class BackgroundWork:
+    def __init__(
+        self,
+        engine: Engine,
+        service: EnrollmentService,
+        clients: EndpointClients,
+        *,
+        name: str | None = None,
+        fixed_day: date | None = None,
+    ) -> None:
+        self.fixed_day = fixed_day
+        self.engine = engine
+        self.service = service
+        self.clients = clients
+        self.name = name or process_name()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set."""
+        settings = self.clients.settings
+        loops = [
+            OutboxWorker(self.engine, self.clients, f"{self.name}:outbox-{index}").run(stop)
+            for index in range(settings.outbox_workers)
+        ]
+        syncs = SyncRequestWorker(self.engine, self.service, settings, f"{self.name}:sync")
+        loops.append(syncs.run(stop))
+        loops.append(hold_loop(self.service, settings, stop))
+        loops.append(cycle_loop(self.engine, self._cycle_day, stop, _cycle_interval()))
+        log.info("background work started: %d outbox worker(s)", settings.outbox_workers)
+        await asyncio.gather(*loops)
+
+    def _cycle_day(self) -> date:
+        """The pharmacy's day: the service's fixed day if set (tests), else today in the
+        pharmacy's time zone."""
+        if self.fixed_day is not None:
+            return self.fixed_day
+        return pharmacy_today(self.service.pickup.time_zone)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Runs in the background for the duration of the block (the app's lifespan)."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("background work cancelled after %.0f s", GRACE_SECONDS)
+
+
+def serving_workers(
+    engine: Engine, service: EnrollmentService, clients: EndpointClients, settings: ServerSettings
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """The background work of a server process, for the app's lifespan (`create_app(workers=)`)."""
+    return BackgroundWork(engine, service, clients, fixed_day=settings.today).running()
+
+
+async def run_standalone(settings: ServerSettings, live: LiveSettings) -> None:
+    """`fhir-sync worker`: the background work without the HTTP API, until SIGTERM/SIGINT."""
+    from fhir_sync.services import cycle_resources
+
+    cycle_resources.install()
+    engine = open_engine(settings.database_url)
+    if settings.migrate_on_start:
+        await asyncio.to_thread(upgrade, engine)
+    clients = EndpointClients(live)
+    service = EnrollmentService(
+        engine,
+        today=partial(today_for, settings),
+        live=FhirLivePull(clients),
+        pickup=settings.pickup,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await BackgroundWork(engine, service, clients, fixed_day=settings.today).run(stop)
+    finally:
+        await clients.aclose()
+        engine.dispose()

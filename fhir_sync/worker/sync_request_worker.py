@@ -1,0 +1,151 @@
+"""Running requested syncs: pull the patient from the enrollment's endpoints and re-plan.
+
+Requests come from change notifications and from holds that have ended; both need the same
+work as `$sync` (or `$resume`, for an ended hold), done by the enrollment service, so the plan,
+its version and its outbox write commit together exactly as for the API call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import Engine
+
+from fhir_sync.services.enrollment import EnrollmentService, endpoints_of
+from fhir_sync.services.errors import (
+    DomainError,
+    NotEnrolledError,
+    StateConflictError,
+    UpstreamFailedError,
+)
+from fhir_sync.services.live_settings import LiveSettings
+from fhir_sync.services.plan_resources import ON_HOLD, REVOKED
+from fhir_sync.store.database import write_transaction
+from fhir_sync.store.outbox import now_utc
+from fhir_sync.store.sync_requests import (
+    ClaimedSync,
+    claim_sync_requests,
+    finish_sync_request,
+    request_ended_holds,
+    retry_sync_request,
+)
+from fhir_sync.worker.pause import pause
+
+log = logging.getLogger("fhir_sync.worker.syncs")
+
+#: A pull the endpoint may answer next time (it failed or timed out).
+RETRYABLE: Final = (UpstreamFailedError,)
+#: Nothing to do any more: not enrolled, or unenrolled meanwhile.
+SETTLED: Final = (NotEnrolledError, StateConflictError)
+BATCH: Final = 4
+
+
+class SyncRequestWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        service: EnrollmentService,
+        settings: LiveSettings,
+        worker_id: str,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.service = service
+        self.settings = settings
+        self.worker_id = worker_id
+        self._rng = rng or random.Random()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.drain_once()
+            except Exception:
+                log.exception("sync worker %s could not claim requests", self.worker_id)
+                done = 0
+            if not done:
+                await pause(stop, self.settings.poll_interval)
+
+    async def drain_once(self) -> int:
+        lease = timedelta(seconds=self.settings.outbox_lease)
+        claimed = await asyncio.to_thread(
+            claim_sync_requests, self.engine, self.worker_id, BATCH, lease=lease
+        )
+        await asyncio.gather(*(self.process(request) for request in claimed))
+        return len(claimed)
+
+    async def process(self, request: ClaimedSync) -> None:
+        try:
+            await self._sync(request.patient_id)
+        except DomainError as error:
+            if isinstance(error, SETTLED):
+                await self._finish(request)
+            else:
+                retry = isinstance(error, RETRYABLE)
+                reason = f"{type(error).__name__}: {error.diagnostics}"
+                await self._failed(request, reason, retry)
+        except Exception as error:  # a bug must not stop the loop; the type names no patient
+            log.exception("a requested sync failed unexpectedly")
+            await self._failed(request, f"internal error: {type(error).__name__}", True)
+        else:
+            await self._finish(request)
+
+    async def _sync(self, patient_id: str) -> None:
+        service = self.service
+        enrollment = await asyncio.to_thread(service.enrollment, patient_id)
+        if enrollment is None or enrollment.status == REVOKED:
+            return
+        endpoints = endpoints_of(enrollment)
+        data = None
+        if endpoints.any and service.live is not None:
+            data = await service.pull(patient_id, endpoints)
+        hold = enrollment.hold_until
+        if enrollment.status == ON_HOLD and hold is not None and hold <= service.today():
+            await asyncio.to_thread(service.resume, patient_id, data, if_match=None)
+        elif data is not None:
+            await asyncio.to_thread(service.sync, patient_id, data, [], if_match=None)
+
+    async def _finish(self, request: ClaimedSync) -> None:
+        await asyncio.to_thread(finish_sync_request, self.engine, request, self.worker_id)
+
+    async def _failed(self, request: ClaimedSync, reason: str, retry: bool) -> None:
+        retry_at = self._retry_at(request.attempts) if retry else None
+        if retry_at is None:
+            log.warning("a requested sync was given up: %s", reason)
+        await asyncio.to_thread(
+            retry_sync_request, self.engine, request, self.worker_id, reason, retry_at=retry_at
+        )
+
+    def _retry_at(self, attempts: int) -> datetime | None:
+        if attempts >= self.settings.outbox_max_attempts:
+            return None
+        step = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
+        return now_utc() + timedelta(seconds=step * self._rng.uniform(0.5, 1.0))
+
+
+async def resume_ended_holds(service: EnrollmentService, settings: LiveSettings) -> None:
+    """Once: request a sync (which resumes them) of the patients whose hold has ended."""
+    engine = service.engine
+
+    def request() -> int:
+        with write_transaction(engine) as connection:
+            return request_ended_holds(connection, service.today(), now_utc())
+
+    count = await asyncio.to_thread(request)
+    if count:
+        log.info("%d ended hold(s) queued for resuming", count)
+
+
+async def hold_loop(
+    service: EnrollmentService, settings: LiveSettings, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await resume_ended_holds(service, settings)
+        except Exception:
+            log.exception("checking for ended holds failed")
+        await pause(stop, settings.hold_check_interval)
