@@ -306,7 +306,7 @@ GROUP: Final = ResourceKind(
     scope="",  # payers and pharmacies only (security/scopes.py)
 )
 
-# In CapabilityStatement order; AuditEvent has its own search (server/audit/search.py).
+# In CapabilityStatement order; AuditEvent has its own search (api/audit/search.py).
 KINDS: Final[Mapping[str, ResourceKind]] = {
     kind.name: kind for kind in (CAREPLAN, APPOINTMENT, TASK, COMMUNICATION_REQUEST, PATIENT, GROUP)
 }
