@@ -55,8 +55,12 @@ def test_worker_says_its_database_and_whether_tokens_are_enforced(tmp_path: Path
     with stopping(worker):
         # The whole log: the migrations' lines (alembic writes them through a buffered stream)
         # may land after the start-up lines and push them out of a short tail.
+        # "access tokens:" is the start-up line; migration 0005's message says "access tokens"
+        # too, and on a loaded machine it comes well before.
         wait_until(
-            lambda: "access tokens" in worker.log_tail(LOG_LIMIT), timeout=30, what="worker start"
+            lambda: "access tokens: " in worker.log_tail(LOG_LIMIT),
+            timeout=30,
+            what="worker start",
         )
         log = worker.log_tail(LOG_LIMIT)
     assert f"database: sqlite:///{database}" in log
