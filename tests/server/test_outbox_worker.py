@@ -100,12 +100,16 @@ def test_a_send_is_abandoned_before_its_lease_ends(engine: Engine) -> None:
     _queue(engine, "p1")
 
     async def hang(_client: FhirClient, _write: ClaimedWrite) -> None:
-        await asyncio.sleep(30)
+        await asyncio.sleep(60)
 
-    worker = OutboxWorker(engine, EndpointClients(LiveSettings(outbox_lease=2.0)), "w", send=hang)
+    # A lease long enough that a loaded machine's slowness (a CI runner shared with other
+    # jobs) is not taken for the worker overrunning it; the send hangs ten times longer.
+    lease = 6.0
+    settings = LiveSettings(outbox_lease=lease)
+    worker = OutboxWorker(engine, EndpointClients(settings), "w", send=hang)
     started = now_utc()
     _drain(worker)
-    assert now_utc() - started < timedelta(seconds=2)
+    assert now_utc() - started < timedelta(seconds=lease)
     [row] = outbox_rows(engine)
     assert row["state"] == "pending" and "lease" in row["last_error"]
 
