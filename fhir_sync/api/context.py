@@ -1,12 +1,19 @@
-"""What routes need from the running app: the database, settings, base URLs, the clock."""
+"""What routes need from the running app: the database, settings, base URLs, the clock.
+
+Routes take them as `Annotated` dependencies (`Database`, `Settings`, `Service`,
+`AsyncReadsOf`, `Today`), as FastAPI's full-stack template does with `SessionDep`; the
+resolvers are `async def` so that FastAPI calls them on the event loop, not in a thread."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from fhir_sync.services.enrollment import EnrollmentService
-from fhir_sync.services.server_settings import ServerSettings
+from fhir_sync.services.server_settings import ServerSettings, today_for
 from fhir_sync.store.async_reads import AsyncReads
 
 
@@ -54,3 +61,30 @@ def listening_url(request: Request) -> str:
 
 def fhir_base(request: Request) -> str:
     return root_url(request) + "/fhir"
+
+
+async def _settings(request: Request) -> ServerSettings:
+    return settings_of(request)
+
+
+async def _engine(request: Request) -> Engine:
+    return engine_of(request)
+
+
+async def _async_reads(request: Request) -> AsyncReads | None:
+    return async_reads_of(request)
+
+
+async def _service(request: Request) -> EnrollmentService:
+    return service_of(request)
+
+
+async def _today(request: Request) -> date:
+    return today_for(settings_of(request))
+
+
+Settings = Annotated[ServerSettings, Depends(_settings)]
+Database = Annotated[Engine, Depends(_engine)]
+AsyncReadsOf = Annotated[AsyncReads | None, Depends(_async_reads)]
+Service = Annotated[EnrollmentService, Depends(_service)]
+Today = Annotated[date, Depends(_today)]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from fhir_sync.api.auth import Caller, require_scope
-from fhir_sync.api.context import settings_of
+from fhir_sync.api.context import Today
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import fhir_response
 from fhir_sync.api.input_limits import check_json_body
@@ -20,7 +20,6 @@ from fhir_sync.api.operation_route import operation_route
 from fhir_sync.api.search_request import ID_PATTERN
 from fhir_sync.engine.cycle_types import PickupStatus
 from fhir_sync.services import worklist as cycle
-from fhir_sync.services.server_settings import today_for
 from mappings.errors import MappingError
 from mappings.inbound.checkin_response import map_check_in_response
 from mappings.inbound.contact_input import map_contact_communication
@@ -120,7 +119,7 @@ async def record_contact(request: Request, patient_id: str, _caller: Pharmacy) -
 
 
 @operation_route(router, "pickup")
-async def pickup(request: Request, patient_id: str, _caller: Pharmacy) -> Response:
+async def pickup(request: Request, today: Today, patient_id: str, _caller: Pharmacy) -> Response:
     patient_id = _patient(patient_id)
     check_json_body(request.headers.get("content-type"))
     parts = {p["name"]: p for p in parse_parameters(await request.body(), _PICKUP_PARTS)}
@@ -133,7 +132,7 @@ async def pickup(request: Request, patient_id: str, _caller: Pharmacy) -> Respon
         ) from None
     day_text = parts.get("date", {}).get("valueDate")
     try:
-        day = date.fromisoformat(day_text) if day_text else today_for(settings_of(request))
+        day = date.fromisoformat(day_text) if day_text else today
     except ValueError:
         raise FhirError(422, "date must be a date", code="value") from None
     dispensed = bool(parts.get("dispensed", {}).get("valueBoolean", True))
@@ -152,13 +151,14 @@ async def pickup(request: Request, patient_id: str, _caller: Pharmacy) -> Respon
 @operation_route(router, "worklist")
 async def worklist(
     request: Request,
+    today: Today,
     _caller: Pharmacy,
     day: Annotated[str | None, Query(alias="date")] = None,
     kind: Annotated[list[str] | None, Query()] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
 ) -> Response:
     try:
-        when = date.fromisoformat(day) if day else today_for(settings_of(request))
+        when = date.fromisoformat(day) if day else today
     except ValueError:
         raise FhirError(400, "date must be YYYY-MM-DD", code="value") from None
     groups = [g for k in kind or () for g in k.split(",") if g] or None

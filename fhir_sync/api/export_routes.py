@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 
 from fhir_sync.api.auth import Caller, require_scope, tokens_enforced
-from fhir_sync.api.context import engine_of, fhir_base
+from fhir_sync.api.context import Database, fhir_base
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.export_request import parse_export
 from fhir_sync.api.fhirjson import dumps, fhir_response
@@ -61,6 +61,7 @@ def runner_of(request: Request) -> ExportRunner:
 @operation_route(router, "export", name="export Group")
 def kick_off(
     request: Request,
+    database: Database,
     group_id: str,
     caller: Exporter,
     prefer: Annotated[str | None, Header()] = None,
@@ -70,7 +71,7 @@ def kick_off(
     job_id = uuid.uuid4().hex
     base = fhir_base(request)
     query = request.url.query
-    with write_transaction(engine_of(request)) as connection:
+    with write_transaction(database) as connection:
         delete_expired(connection, now)
         group = get_payer_group(connection, group_id) if ID_PATTERN.fullmatch(group_id) else None
         if group is None or (caller.payer is not None and group.payer != caller.payer):
@@ -98,9 +99,9 @@ def kick_off(
 
 
 @router.get("/fhir/bulk-status/{job_id}", name="export status")
-def status(request: Request, job_id: str, caller: Exporter) -> Response:
+def status(request: Request, database: Database, job_id: str, caller: Exporter) -> Response:
     now = datetime.now(UTC)
-    with read_transaction(engine_of(request)) as connection:
+    with read_transaction(database) as connection:
         job = _owned_job(connection, job_id, caller)
         files = job_files(connection, job_id) if job.status == COMPLETED else []
     if job.status == COMPLETED:
@@ -118,8 +119,8 @@ def status(request: Request, job_id: str, caller: Exporter) -> Response:
 
 
 @router.delete("/fhir/bulk-status/{job_id}", name="cancel export")
-def cancel(request: Request, job_id: str, caller: Exporter) -> Response:
-    with write_transaction(engine_of(request)) as connection:
+def cancel(request: Request, database: Database, job_id: str, caller: Exporter) -> Response:
+    with write_transaction(database) as connection:
         _owned_job(connection, job_id, caller)
         delete_job(connection, job_id)
     outcome = operation_outcome("information", "informational", "the export was deleted")
@@ -127,9 +128,11 @@ def cancel(request: Request, job_id: str, caller: Exporter) -> Response:
 
 
 @router.get("/fhir/bulk-files/{job_id}/{file_name}", name="export file")
-def download(request: Request, job_id: str, file_name: str, caller: Exporter) -> Response:
+def download(
+    request: Request, database: Database, job_id: str, file_name: str, caller: Exporter
+) -> Response:
     found = _FILE_NAME.fullmatch(file_name)
-    with read_transaction(engine_of(request)) as connection:
+    with read_transaction(database) as connection:
         job = _owned_job(connection, job_id, caller)
         body = file_body(connection, job_id, int(found.group(1))) if found else None
     if body is None or job.status != COMPLETED:

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.http import FhirError as HttpError
 from fhir_sync.api.auth import Authorizer, tokens_enforced
-from fhir_sync.api.context import engine_of
+from fhir_sync.api.context import Database
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import fhir_response
 from fhir_sync.services.endpoint_clients import EndpointClients
@@ -236,13 +236,13 @@ def _authenticate(request: Request, clients: EndpointClients) -> None:
 
 
 @router.post("/notifications/subscription")
-async def subscription_notification(request: Request) -> Response:
+async def subscription_notification(request: Request, database: Database) -> Response:
     clients: EndpointClients = request.app.state.clients
     _authenticate(request, clients)
     notification = parse_notification(await request.body())
     if notification.type in ACK_TYPES:
         return _informational(f"{notification.type} received")
-    engine = engine_of(request)
+    engine = database
     patients = await patients_to_sync(notification, engine, clients)
 
     def store() -> int:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fhir_sync.api.auth import Caller, require_scope
 from fhir_sync.api.bundles import collection
-from fhir_sync.api.context import fhir_base, service_of, settings_of
+from fhir_sync.api.context import Service, Today, fhir_base
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import fhir_response
 from fhir_sync.api.input_limits import check_json_body
@@ -29,7 +29,6 @@ from fhir_sync.api.search_request import ID_PATTERN
 from fhir_sync.services.enrollment import EnrollmentService, OperationResult, endpoints_of
 from fhir_sync.services.live_pull import Endpoints
 from fhir_sync.services.patient_inputs import PatientData, gather
-from fhir_sync.services.server_settings import today_for
 
 router = APIRouter()
 Pharmacy = Annotated[Caller, Depends(require_scope("Patient.u"))]
@@ -56,9 +55,8 @@ def _result(request: Request, result: OperationResult) -> Response:
 
 @operation_route(router, "enroll")
 async def enroll(
-    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+    request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    service = service_of(request)
     patient_id = _patient(patient_id)
     terms = enroll_terms(await _body(request))
     data = None
@@ -80,30 +78,32 @@ async def enroll(
 
 @operation_route(router, "unenroll")
 async def unenroll(
-    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+    request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
     parse_parameters(await _body(request), NO_PARTS)
-    service = service_of(request)
     result = await run_in_threadpool(service.unenroll, _patient(patient_id), if_match=if_match)
     return _result(request, result)
 
 
 @operation_route(router, "hold")
 async def hold(
-    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+    request: Request,
+    today: Today,
+    service: Service,
+    patient_id: str,
+    _caller: Pharmacy,
+    if_match: IfMatch = None,
 ) -> Response:
-    until = hold_until(await _body(request), today_for(settings_of(request)))
-    service = service_of(request)
+    until = hold_until(await _body(request), today)
     result = await run_in_threadpool(service.hold, _patient(patient_id), until, if_match=if_match)
     return _result(request, result)
 
 
 @operation_route(router, "resume")
 async def resume(
-    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+    request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
     parse_parameters(await _body(request), NO_PARTS)
-    service = service_of(request)
     patient_id = _patient(patient_id)
     data = await _fresh_data(service, patient_id, [], required=False)
     result = await run_in_threadpool(service.resume, patient_id, data, if_match=if_match)
@@ -112,10 +112,9 @@ async def resume(
 
 @operation_route(router, "sync")
 async def sync(
-    request: Request, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
+    request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
     given = sync_resources(await _body(request))
-    service = service_of(request)
     patient_id = _patient(patient_id)
     data = await _fresh_data(service, patient_id, given, required=True)
     assert data is not None
@@ -124,8 +123,7 @@ async def sync(
 
 
 @operation_route(router, "plan")
-async def plan(request: Request, patient_id: str, _caller: Previewer) -> Response:
-    service = service_of(request)
+async def plan(request: Request, service: Service, patient_id: str, _caller: Previewer) -> Response:
     patient_id = _patient(patient_id)
     terms = enroll_terms(await _body(request))
     if terms.resources:

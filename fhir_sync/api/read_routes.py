@@ -22,7 +22,14 @@ from fhir_sync.api.audit import note_disclosed
 from fhir_sync.api.auth import Caller, require_scope, tokens_enforced
 from fhir_sync.api.bundles import Found, search_url, searchset
 from fhir_sync.api.capability import capability_statement, smart_configuration
-from fhir_sync.api.context import async_reads_of, engine_of, fhir_base, root_url, settings_of
+from fhir_sync.api.context import (
+    AsyncReadsOf,
+    Database,
+    engine_of,
+    fhir_base,
+    root_url,
+    settings_of,
+)
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import dumps, fhir_response
 from fhir_sync.api.search_request import (
@@ -67,16 +74,17 @@ def _read(kind: str, scope: str) -> None:
     @router.get(f"/fhir/{kind}/{{resource_id}}", name=f"read {kind}")
     async def read(
         request: Request,
+        database: Database,
+        reads: AsyncReadsOf,
         resource_id: str,
         caller: Annotated[Caller, Depends(require_scope(scope))],
     ) -> Response:
         if not ID_PATTERN.fullmatch(resource_id):
             raise FhirError(404, f"{kind}/{resource_id[:64]} is not a valid id")
-        reads = async_reads_of(request)
         if reads is not None:
             served = await reads.fetch_resource(kind, resource_id)
         else:
-            served = fetch_resource(engine_of(request), kind, resource_id)
+            served = fetch_resource(database, kind, resource_id)
         if served is None or (caller.payer is not None and served.payer != caller.payer):
             raise FhirError(404, f"{kind}/{resource_id} is not known")
         etag = f'W/"{served.version_id}"'
@@ -91,10 +99,10 @@ def _search(kind: str, scope: str) -> None:
     @router.get(f"/fhir/{kind}", name=f"search {kind}")
     async def search(
         request: Request,
+        reads: AsyncReadsOf,
         caller: Annotated[Caller, Depends(require_scope(scope))],
     ) -> Response:
         parsed = _parse(request, kind, request.headers.get("prefer"))
-        reads = async_reads_of(request)
         if _light(parsed) and reads is not None:
             query = _query(parsed, caller)
             rows = await reads.search_page(query)
@@ -114,6 +122,7 @@ for _kind in STORED_TYPES:
 @router.get("/fhir/Group", name="search Group")
 def search_groups(
     request: Request,
+    database: Database,
     caller: Annotated[Caller, Depends(require_scope("Group.s"))],
     prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -123,7 +132,7 @@ def search_groups(
     if caller.payer is not None:
         payers.append((caller.payer,))
     base = fhir_base(request)
-    with read_transaction(engine_of(request)) as connection:
+    with read_transaction(database) as connection:
         if parsed.summary_count:
             return fhir_response(
                 searchset(
@@ -155,10 +164,11 @@ def search_groups(
 @router.get("/fhir/Group/{group_id}", name="read Group")
 def read_group(
     request: Request,
+    database: Database,
     group_id: str,
     caller: Annotated[Caller, Depends(require_scope("Group.r"))],
 ) -> Response:
-    with read_transaction(engine_of(request)) as connection:
+    with read_transaction(database) as connection:
         group = get_payer_group(connection, group_id) if ID_PATTERN.fullmatch(group_id) else None
         if group is None or (caller.payer is not None and group.payer != caller.payer):
             raise FhirError(404, f"Group/{group_id[:64]} is not known")

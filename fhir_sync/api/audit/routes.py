@@ -13,7 +13,7 @@ from fhir_sync.api.audit.search import AUDIT_ID, AuditSearch, parse_audit_search
 from fhir_sync.api.audit.writer import AuditWriter
 from fhir_sync.api.auth import Caller, require_scope
 from fhir_sync.api.bundles import Found, search_url, searchset
-from fhir_sync.api.context import engine_of, fhir_base, settings_of
+from fhir_sync.api.context import Database, Settings, fhir_base
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import dumps, fhir_response
 from fhir_sync.api.search_request import wants_strict
@@ -27,10 +27,11 @@ _FLUSH_SECONDS = 5.0
 @router.get("/fhir/AuditEvent", name="search AuditEvent")
 def search_audit_events(
     request: Request,
+    database: Database,
+    settings: Settings,
     _caller: Annotated[Caller, Depends(require_scope("AuditEvent.s"))],
     prefer: Annotated[str | None, Header()] = None,
 ) -> Response:
-    settings = settings_of(request)
     parsed = parse_audit_search(
         request.query_params.multi_items(),
         strict=wants_strict(prefer),
@@ -39,7 +40,7 @@ def search_audit_events(
     )
     _writer(request).flush(_FLUSH_SECONDS)
     base = fhir_base(request)
-    with read_transaction(engine_of(request)) as connection:
+    with read_transaction(database) as connection:
         if parsed.summary_count:
             total = count_audit(connection, parsed.query)
             body = searchset(
@@ -66,13 +67,14 @@ def search_audit_events(
 @router.get("/fhir/AuditEvent/{audit_id}", name="read AuditEvent")
 def read_audit_event(
     request: Request,
+    database: Database,
     audit_id: str,
     _caller: Annotated[Caller, Depends(require_scope("AuditEvent.r"))],
 ) -> Response:
     record = None
     if AUDIT_ID.fullmatch(audit_id):
         _writer(request).flush(_FLUSH_SECONDS)
-        with read_transaction(engine_of(request)) as connection:
+        with read_transaction(database) as connection:
             record = get_audit(connection, int(audit_id))
     if record is None:
         raise FhirError(404, f"AuditEvent/{audit_id[:64]} is not known")
