@@ -26,9 +26,10 @@ from fhir_sync.api.operation_parameters import (
 )
 from fhir_sync.api.operation_route import operation_route
 from fhir_sync.api.search_request import ID_PATTERN
+from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.enrollment import EnrollmentService, OperationResult, endpoints_of
 from fhir_sync.services.live_pull import Endpoints
-from fhir_sync.services.patient_inputs import PatientData, gather
+from fhir_sync.services.patient_inputs import gather
 
 router = APIRouter()
 Pharmacy = Annotated[Caller, Depends(require_scope("Patient.u"))]
@@ -144,7 +145,7 @@ async def plan(request: Request, service: Service, patient_id: str, _caller: Pre
 
 async def _fresh_data(
     service: EnrollmentService, patient_id: str, given: list[dict[str, object]], *, required: bool
-) -> PatientData | None:
+) -> PatientInputs | None:
     """Given resources win; else the enrollment's endpoints (when live pulls are wired);
     else the resources it was enrolled with; else a pull, which says it is not available.
 

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from fhir_sync.api.errors import FhirError
+from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.enrollment import EnrollmentService, endpoints_of
-from fhir_sync.services.patient_inputs import PatientData
 from fhir_sync.services.plan_terms import EnrollTerms
 from fhir_sync.services.server_settings import ServerSettings, today_for
 from fhir_sync.webapp import ActionRefusedError, EnrollChoice, staff_app
@@ -29,7 +29,7 @@ class ServiceActions:
     def __init__(self, service: EnrollmentService) -> None:
         self.service = service
 
-    async def _data(self, patient_id: str) -> PatientData | None:
+    async def _data(self, patient_id: str) -> PatientInputs | None:
         enrollment = await run_in_threadpool(self.service.enrollment, patient_id)
         if enrollment is None:
             return None

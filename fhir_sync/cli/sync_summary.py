@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fhir_sync.cli.output import add_plan_rows
-from fhir_sync.planning.collect import rejection_outcome
+from fhir_sync.services.collect import rejection_outcome
 from fhir_sync.sync.report import PatientResult, SyncReport
 from mappings.outcome import operation_outcome
 

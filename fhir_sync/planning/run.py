@@ -32,14 +32,14 @@ from fhir_sync.engine import (
     pick_anchor,
 )
 from fhir_sync.engine.planner import Candidates
-from fhir_sync.planning.collect import (
+from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
+from fhir_sync.services.collect import (
     Collected,
     Rejection,
     collect,
     reject_orphans,
     rejection_outcome,
 )
-from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
 from fhir_sync.services.plan_one import plan_one
 from mappings.pickup_hours import PickupHours
 

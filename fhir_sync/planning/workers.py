@@ -32,7 +32,6 @@ from adapters.files import (
     read_resources,
 )
 from fhir_sync.engine.planner import Candidates
-from fhir_sync.planning.collect import Collected, Mapped, Rejection, add, map_record, reject_orphans
 from fhir_sync.planning.run import (
     PlanReport,
     PlanSettings,
@@ -42,6 +41,7 @@ from fhir_sync.planning.run import (
     plan_collected,
     validated,
 )
+from fhir_sync.services.collect import Collected, Mapped, Rejection, add, map_record, reject_orphans
 
 PROGRESS_EVERY = 20_000  # lines between progress messages
 

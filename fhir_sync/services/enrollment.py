@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
+from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.errors import (
     InputsRejectedError,
     NotAvailableError,
@@ -30,7 +31,7 @@ from fhir_sync.services.fhir_json import dumps
 from fhir_sync.services.groups import payer_group_id
 from fhir_sync.services.indexing import JsonObject, resource_row, without_meta
 from fhir_sync.services.live_pull import Endpoints, LivePull
-from fhir_sync.services.patient_inputs import PatientData, gather, inputs_bytes, plan_for
+from fhir_sync.services.patient_inputs import gather, inputs_bytes, plan_for
 from fhir_sync.services.plan_draft import (
     CheckedValidator,
     PlanDraft,
@@ -133,7 +134,7 @@ class EnrollmentService:
 
     # -- reading what to plan from ------------------------------------------------------
 
-    async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientData:
+    async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientInputs:
         if self.live is None:
             raise NotAvailableError(
                 "pulling from live FHIR endpoints is not configured on this server; "
@@ -141,7 +142,7 @@ class EnrollmentService:
             )
         return await self.live.pull(patient_id, endpoints)
 
-    def stored_inputs(self, patient_id: str) -> PatientData | None:
+    def stored_inputs(self, patient_id: str) -> PatientInputs | None:
         with self.engine.connect() as connection:
             enrollment = get_enrollment(connection, patient_id)
         if enrollment is None or enrollment.inputs is None:
@@ -154,7 +155,7 @@ class EnrollmentService:
 
     # -- operations ----------------------------------------------------------------------
 
-    def preview(self, patient_id: str, terms: EnrollTerms, data: PatientData) -> JsonObject:
+    def preview(self, patient_id: str, terms: EnrollTerms, data: PatientInputs) -> JsonObject:
         """$plan: the transaction Bundle the patient would get, nothing stored."""
         enrollment = self.enrollment(patient_id)
         draft = _apply_terms(enrollment or _new_enrollment(patient_id, _now()), terms)
@@ -176,7 +177,7 @@ class EnrollmentService:
         self,
         patient_id: str,
         terms: EnrollTerms,
-        data: PatientData | None,
+        data: PatientInputs | None,
         *,
         if_match: str | None,
     ) -> OperationResult:
@@ -185,7 +186,7 @@ class EnrollmentService:
 
         def prepare(
             existing: Enrollment | None, draft: PlanDraft | None = None
-        ) -> tuple[Enrollment, PatientData]:
+        ) -> tuple[Enrollment, PatientInputs]:
             enrollment = _apply_terms(existing or _new_enrollment(patient_id, now), terms)
             if existing is not None and existing.status == REVOKED:
                 enrollment.status = ACTIVE
@@ -245,14 +246,14 @@ class EnrollmentService:
 
     @retry_conflicts
     def resume(
-        self, patient_id: str, data: PatientData | None, *, if_match: str | None
+        self, patient_id: str, data: PatientInputs | None, *, if_match: str | None
     ) -> OperationResult:
         """Back to active; the plan is recomputed as of today (the hold may have been long)."""
         now = _now()
 
         def prepare(
             existing: Enrollment | None, draft: PlanDraft | None = None
-        ) -> tuple[Enrollment, PatientData] | None:
+        ) -> tuple[Enrollment, PatientInputs] | None:
             if existing is None or existing.status in (REVOKED, ACTIVE):
                 return None
             enrollment = Enrollment(**existing.model_dump())
@@ -278,7 +279,7 @@ class EnrollmentService:
     def sync(
         self,
         patient_id: str,
-        data: PatientData,
+        data: PatientInputs,
         given: list[JsonObject],
         *,
         if_match: str | None,
@@ -289,7 +290,7 @@ class EnrollmentService:
 
         def prepare(
             existing: Enrollment | None, _draft: PlanDraft | None = None
-        ) -> tuple[Enrollment, PatientData] | None:
+        ) -> tuple[Enrollment, PatientInputs] | None:
             if existing is None or existing.status == REVOKED:
                 return None
             return existing, data
@@ -311,19 +312,19 @@ class EnrollmentService:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def _inputs_of(self, enrollment: Enrollment, draft: PlanDraft | None = None) -> PatientData:
+    def _inputs_of(self, enrollment: Enrollment, draft: PlanDraft | None = None) -> PatientInputs:
         """The enrollment's stored inputs, as the draft already read them when they are the
         same ones."""
         if draft is not None and draft.inputs == enrollment.inputs:
             return draft.data
         if enrollment.inputs is None:
-            return PatientData()
+            return PatientInputs()
         return gather(enrollment.patient_id, [orjson.loads(enrollment.inputs)])
 
     def _draft(
         self,
         patient_id: str,
-        prepare: Callable[[Enrollment | None], tuple[Enrollment, PatientData] | None],
+        prepare: Callable[[Enrollment | None], tuple[Enrollment, PatientInputs] | None],
     ) -> PlanDraft | None:
         """The plan and the checks of its resources and Patient, done before the write
         transaction on an unlocked read; None when the operation will not plan."""
@@ -395,7 +396,7 @@ class EnrollmentService:
         self,
         connection: Connection,
         enrollment: Enrollment,
-        data: PatientData,
+        data: PatientInputs,
         now: datetime,
         draft: PlanDraft | None = None,
     ) -> StoredPlan:
@@ -479,7 +480,7 @@ class EnrollmentService:
         save_enrollment(connection, enrollment, new=new)
 
 
-def _nothing_in(data: PatientData) -> bool:
+def _nothing_in(data: PatientInputs) -> bool:
     return not data.orders and not data.fills and data.patient is None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from fhir_sync.services.patient_inputs import PatientData
+from fhir_sync.services.collect import PatientInputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class Endpoints:
 
 
 class LivePull(Protocol):
-    async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientData:
+    async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientInputs:
         """The patient's current orders and fills; raises FhirError (502/504) when an
         endpoint fails, with no patient data in the message."""
         ...

@@ -13,11 +13,10 @@ import logging
 
 from adapters.http import FhirError as HttpError
 from adapters.http import FhirTimeoutError
-from fhir_sync.planning.collect import PatientInputs
+from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.errors import InputsRejectedError, UpstreamFailedError, UpstreamTimeoutError
 from fhir_sync.services.live_pull import Endpoints
-from fhir_sync.services.patient_inputs import PatientData
 from fhir_sync.sync.pull import Endpoint, Sources, pull_patient
 
 log = logging.getLogger("fhir_sync.services.live")
@@ -29,7 +28,7 @@ class FhirLivePull:
     def __init__(self, clients: EndpointClients) -> None:
         self.clients = clients
 
-    async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientData:
+    async def pull(self, patient_id: str, endpoints: Endpoints) -> PatientInputs:
         orders_url = endpoints.ehr or endpoints.pharmacy
         fills_url = endpoints.pharmacy or endpoints.ehr
         if orders_url is None or fills_url is None:
@@ -47,7 +46,7 @@ class FhirLivePull:
         if collected.rejections:
             log.info("live pull left out %d unusable record(s)", len(collected.rejections))
         inputs = collected.patients.get(patient_id, PatientInputs())
-        return PatientData(orders=dict(inputs.orders), fills=dict(inputs.fills))
+        return PatientInputs(orders=dict(inputs.orders), fills=dict(inputs.fills))
 
 
 def _gateway_error(error: HttpError) -> UpstreamFailedError:

@@ -9,35 +9,25 @@ on part of it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import orjson
 
-from fhir_sync.engine import Fill, PatientPlan, Preferences
+from fhir_sync.engine import PatientPlan, Preferences
+from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.errors import InputsRejectedError
 from fhir_sync.services.plan_one import plan_one
 from fhir_sync.services.stored_text import check_identifiers
 from mappings.errors import MappingError
 from mappings.fhir_values import ID_PATTERN
 from mappings.inbound.dispenses import map_medication_dispense
-from mappings.inbound.orders import OrderInput, map_medication_request
+from mappings.inbound.orders import map_medication_request
 from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
 from mappings.pickup_hours import PickupHours
 
 JsonObject = dict[str, Any]
 SOURCE = "Parameters.resource"
-
-
-@dataclass(slots=True)
-class PatientData:
-    """A patient's orders and fills, and what the inputs said about the patient and payer."""
-
-    orders: dict[str, OrderInput] = field(default_factory=dict)
-    fills: dict[str, Fill] = field(default_factory=dict)
-    patient: JsonObject | None = None
-    payer: str | None = None
 
 
 def flatten(resources: Iterable[JsonObject]) -> Iterator[tuple[str, JsonObject]]:
@@ -52,8 +42,8 @@ def flatten(resources: Iterable[JsonObject]) -> Iterator[tuple[str, JsonObject]]
             yield f"part {index}", resource
 
 
-def gather(patient_id: str, resources: Iterable[JsonObject]) -> PatientData:
-    data = PatientData()
+def gather(patient_id: str, resources: Iterable[JsonObject]) -> PatientInputs:
+    data = PatientInputs()
     issues: list[JsonObject] = []
     for position, resource in flatten(resources):
         kind, rid = input_identity(resource)
@@ -86,7 +76,7 @@ def gather(patient_id: str, resources: Iterable[JsonObject]) -> PatientData:
     return data
 
 
-def _add(data: PatientData, patient_id: str, resource: JsonObject) -> str | None:
+def _add(data: PatientInputs, patient_id: str, resource: JsonObject) -> str | None:
     """Adds the resource; a message when it cannot be used (no patient data in it)."""
     kind = resource.get("resourceType")
     if kind == "MedicationRequest":
@@ -134,7 +124,7 @@ def _coverage_payer(coverage: JsonObject, patient_id: str) -> str | None:
 
 def plan_for(
     patient_id: str,
-    data: PatientData,
+    data: PatientInputs,
     today: date,
     prefs: Preferences,
     pharmacy: str | None,

@@ -18,8 +18,9 @@ from datetime import date
 import orjson
 
 from fhir_sync.engine import PatientPlan, Preferences
+from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.indexing import JsonObject, without_meta
-from fhir_sync.services.patient_inputs import PatientData, plan_for
+from fhir_sync.services.patient_inputs import plan_for
 from fhir_sync.services.plan_resources import apply_enrollment_status, resources_from_transaction
 from fhir_sync.store.tables import Enrollment
 from mappings.pickup_hours import PickupHours
@@ -57,13 +58,13 @@ class PlanDraft:
 
     terms: tuple[object, ...]
     inputs: bytes | None
-    data: PatientData
+    data: PatientInputs
     plan: PatientPlan
     resources: list[JsonObject]
     checked: CheckedValidator
 
     def fits(
-        self, enrollment: Enrollment, data: PatientData, today: date, terms_of: TermsOf
+        self, enrollment: Enrollment, data: PatientInputs, today: date, terms_of: TermsOf
     ) -> bool:
         return data is self.data and self.terms == planning_terms(enrollment, today, terms_of)
 
@@ -81,7 +82,7 @@ def check_changed(
 
 def draft_plan(
     enrollment: Enrollment,
-    data: PatientData,
+    data: PatientInputs,
     today: date,
     terms_of: TermsOf,
     checked: CheckedValidator,

@@ -19,7 +19,7 @@ import orjson
 
 from adapters.files import InputError, RawResource
 from adapters.http import ExportSession
-from fhir_sync.planning.collect import Collected, collect
+from fhir_sync.services.collect import Collected, collect
 from fhir_sync.sync.medication_refs import Resource, inline_medication
 from fhir_sync.sync.pull import ORDER_STATUSES, Endpoint, Sources, active_order
 

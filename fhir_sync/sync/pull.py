@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from adapters.files import InputError, RawResource
 from adapters.http import FhirClient, SearchPage
-from fhir_sync.planning.collect import Collected, collect
+from fhir_sync.services.collect import Collected, collect
 from fhir_sync.sync.concurrency import both
 from fhir_sync.sync.medication_refs import Resource, inline_medication, medications_by_reference
 

@@ -15,8 +15,8 @@ from enum import StrEnum
 
 from adapters.http.media import parse_instant
 from fhir_sync.engine import PatientPlan
-from fhir_sync.planning.collect import Rejection
 from fhir_sync.planning.run import PlanReport
+from fhir_sync.services.collect import Rejection
 
 
 class Outcome(StrEnum):

@@ -24,7 +24,7 @@ from datetime import date
 
 from adapters.http import FhirClient, FhirError, PreconditionFailedError
 from fhir_sync.engine import PatientPlan, Preferences
-from fhir_sync.planning.collect import Collected, PatientInputs
+from fhir_sync.services.collect import Collected, PatientInputs
 from fhir_sync.services.plan_one import plan_one
 from fhir_sync.sync.bulk_pull import bulk_collect
 from fhir_sync.sync.changes import changed_patients

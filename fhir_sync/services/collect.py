@@ -1,4 +1,7 @@
-"""Gathering each patient's orders and fills from a stream of raw resources.
+"""Gathering each patient's orders and fills from a stream of raw resources: the one input
+collector of `fhir-sync plan`, `fhir-sync sync` and the server's live pulls (lenient: a
+resource that cannot be used is kept as a rejection); an operation's own resources go through
+`patient_inputs.gather` (strict: any rejection fails the call) into the same `PatientInputs`.
 
 Everything is mapped the moment it is read and only the engine's plain values are kept, so a
 population's inputs cost a few small objects per resource instead of their JSON trees.
@@ -58,10 +61,16 @@ class Mapped:
 
 @dataclass(slots=True)
 class PatientInputs:
+    """One patient's orders and fills, whichever way they came (files, a live pull, an
+    operation's Parameters); `patient` and `payer` are what an operation's inputs said about
+    the patient and the payer (a Patient resource, an active Coverage)."""
+
     orders: dict[str, OrderInput] = field(default_factory=dict)
     fills: dict[str, Fill] = field(default_factory=dict)
     # where each order and fill came from: (source, position, rank)
     where: dict[tuple[str, str], tuple[str, str, Rank]] = field(default_factory=dict)
+    patient: dict[str, Any] | None = None
+    payer: str | None = None
 
 
 @dataclass(slots=True)
