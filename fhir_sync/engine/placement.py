@@ -85,11 +85,20 @@ def need_for(
     threshold: Fraction,
     cycle: int,
 ) -> Need:
+    ok, pack = _cycle_facts(daily, step, threshold, cycle)
+    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack)
+
+
+@lru_cache(maxsize=1 << 12)
+def _cycle_facts(
+    daily: Fraction, step: Fraction, threshold: Fraction, cycle: int
+) -> tuple[bool, bool]:
+    # Cached: a population has few distinct doses, packages and thresholds.
     # The refill after a full-cycle one is paid when the cycle's quantity (see cycle_units)
     # bills few enough days.
     ok = too_soon_days(days_covered(cycle_units(cycle, daily, step), daily), threshold) <= cycle
     pack = step / daily >= cycle
-    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack)
+    return ok, pack
 
 
 def too_soon_days(days_supply: int, threshold: Fraction) -> int:
