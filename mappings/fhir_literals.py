@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from fractions import Fraction
+from hashlib import sha1
 from typing import Any, Final
 
 from mappings.fhir_values import ID_PATTERN
@@ -61,9 +62,21 @@ def identifier(system: str, value: str) -> list[JsonObject]:
     return [{"system": system, "value": value}]
 
 
+_URL_NAMESPACE: Final = uuid.NAMESPACE_URL.bytes
+
+
 def urn_for(system: str, value: str) -> str:
-    """The deterministic fullUrl of the resource with this identifier (UUID v5, URL namespace)."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{system}|{value}')}"
+    """The deterministic fullUrl of the resource with this identifier (UUID v5, URL namespace).
+
+    `uuid.uuid5` spelled out (RFC 4122 section 4.3: SHA-1 of namespace and name, version and
+    variant bits set), without building a UUID object: a Bundle has several entries per
+    patient, and the object cost as much as the hash. A test holds it to `uuid.uuid5`.
+    """
+    digest = bytearray(sha1(_URL_NAMESPACE + f"{system}|{value}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    x = digest.hex()
+    return f"urn:uuid:{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def conditional_url(resource_type: str, system: str, value: str) -> str:

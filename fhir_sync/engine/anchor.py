@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import add
 
 from fhir_sync.engine.calendar import day_of_month, next_open_day
-from fhir_sync.engine.placement import Kind, Need, Placement, place
+from fhir_sync.engine.placement import NO_JOIN, GapTable, Kind, Need, Placement, by_gap, place
 from fhir_sync.engine.types import Preferences
 from fhir_sync.engine.visits import Trip, plan_trips
 
@@ -124,17 +125,56 @@ def anchor_costs(
     needs: Sequence[Need], today: date, prefs: Preferences
 ) -> list[tuple[Cost, date, Layout]]:
     """Every open day of the automatic window with what anchoring there costs the patient."""
-    earliest = today + timedelta(days=prefs.lead_days)
+    # What `lay_out` gives for each day, with the placements read from `by_gap` tables.
     found = []
-    for offset in range(prefs.cycle_days):
+    closed = prefs.closed_weekdays
+    cycle, window = prefs.cycle_days, prefs.window_days
+    first = (today + timedelta(days=prefs.lead_days)).toordinal()
+    tables = _tables(needs, first, prefs)
+    for offset in range(cycle):
         # One day of each pickup cycle; a closed day still stands for its cycle when the
         # first pickup with something to dispense falls on a later, open occurrence.
-        layout = lay_out(needs, (earliest + timedelta(days=offset)).toordinal(), today, prefs)
-        anchor = date.fromordinal(layout.anchor)
-        if anchor.weekday() in prefs.closed_weekdays:
+        placements = []
+        for need, (table, turn) in zip(needs, tables, strict=True):
+            due = need.due
+            p = table.placements[turn + offset]
+            join = None if p.join is None else due + p.join
+            placements.append(Placement(p.kind, due + p.day, join, p.short))
+        anchor = _first_pickup(first + offset, placements, cycle, closed)
+        if closed and (anchor - 1) % 7 in closed:  # ordinal 1 is a Monday
             continue
-        found.append((layout.cost(needs), anchor, layout))
+        trips = plan_trips(needs, placements, today.toordinal(), window, closed)
+        layout = Layout(anchor, placements, trips)
+        found.append((layout.cost(needs), date.fromordinal(anchor), layout))
     return found
+
+
+def _tables(needs: Sequence[Need], first: int, prefs: Preferences) -> list[tuple[GapTable, int]]:
+    """Each need's `by_gap` table and where in it the anchor `first` is (the entry for the
+    anchor `first + k`, k < cycle, is at that position + k)."""
+    cycle, window, tolerance = prefs.cycle_days, prefs.window_days, prefs.tolerance_days
+    return [(by_gap(n, cycle, window, tolerance), (first - n.due) % cycle) for n in needs]
+
+
+def _first_pickup(
+    phase: int, placements: Sequence[Placement], cycle: int, closed: frozenset[int]
+) -> int:
+    """As `_placed`: `phase`, or the first pickup any order joins when every one joins later
+    (and that day is open)."""
+    joins = [p.join for p in placements if p.join is not None]
+    if joins:
+        return _pickup_from(phase, min(joins), cycle, closed)
+    return phase
+
+
+def _pickup_from(phase: int, low: int, cycle: int, closed: frozenset[int]) -> int:
+    """The first pickup with something to dispense, `low` being the earliest any order joins
+    (every join is a pickup of the cycle through `phase`)."""
+    if low > phase:
+        first = phase + (low - phase) // cycle * cycle
+        if not closed or (first - 1) % 7 not in closed:  # ordinal 1 is a Monday
+            return first
+    return phase
 
 
 def pick_anchor(
@@ -163,20 +203,29 @@ def _automatic(
     """`pick_anchor` over `anchor_costs`, with the trips (the costly part) gathered only for
     the days that can still win: those with the best (day full, orders on their own date,
     short fills), which lead the comparison. Same choice, a fraction of the work."""
-    earliest = today + timedelta(days=prefs.lead_days)
     limit = prefs.daily_limit
+    cycle, closed = prefs.cycle_days, prefs.closed_weekdays
+    first = (today + timedelta(days=prefs.lead_days)).toordinal()
+    # Per day of the window (columns): orders on their own date, short fills, first join.
+    owns: list[int] = [0] * cycle
+    shorts: list[int] = [0] * cycle
+    lows: list[int] = [NO_JOIN] * cycle
+    for need, (table, turn) in zip(needs, _tables(needs, first, prefs), strict=True):
+        end, due = turn + cycle, need.due
+        owns = list(map(add, owns, table.own[turn:end]))
+        shorts = list(map(add, shorts, table.short[turn:end]))
+        lows = list(map(min, lows, [due + j for j in table.join[turn:end]]))
     heads: list[tuple[tuple[int, int, int, int], int]] = []
-    for offset in range(prefs.cycle_days):
-        phase = (earliest + timedelta(days=offset)).toordinal()
-        anchor, placements = _placed(needs, phase, prefs)
-        day = date.fromordinal(anchor)
-        if day.weekday() in prefs.closed_weekdays:
+    for offset in range(cycle):
+        phase = first + offset
+        low = lows[offset]
+        anchor = phase if low >= NO_JOIN else _pickup_from(phase, low, cycle, closed)
+        if closed and (anchor - 1) % 7 in closed:  # ordinal 1 is a Monday
             continue
-        planned = load.get(day, 0)
-        own = sum(1 for p in placements if p.kind is Kind.OWN)
-        shorts = sum(1 for p in placements if p.kind is Kind.SHORT)
+        planned = load.get(date.fromordinal(anchor), 0)
         full = limit is not None and planned >= limit
-        heads.append(((1, planned, own, shorts) if full else (0, 0, own, shorts), phase))
+        own, short = owns[offset], shorts[offset]
+        heads.append(((1, planned, own, short) if full else (0, 0, own, short), phase))
     if not heads:  # unreachable: Preferences keeps at least one weekday open
         raise ValueError("no open day in the anchor window")
     best = min(head for head, _ in heads)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final
 
 from fhir_sync.engine.products import Form, Product, Source, resolve_product
@@ -79,7 +80,7 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
     if scheduled:
         if product is None:
             product = _product_from_dose_unit(scheduled)
-        joined = _from_dosages(scheduled, product, prefs)
+        joined = _from_dosages(tuple(scheduled), product, prefs)
         if isinstance(joined, str):
             missing = joined
         else:
@@ -89,7 +90,16 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
                 if isinstance(step, str):
                     missing = step
                 else:
-                    flags.extend(_cross_check(order, product, daily, step))
+                    flags.extend(
+                        _cross_check(
+                            order.supply_quantity,
+                            order.supply_days,
+                            order.supply_unit,
+                            product,
+                            daily,
+                            step,
+                        )
+                    )
                     source = product.form_source if product is not None else Source.DOSE_UNIT
                     if product is not None and product.strength_source is not None:
                         source = _least_direct(source, product.strength_source)
@@ -164,11 +174,13 @@ def _groups(dosages: Sequence[Dosage]) -> list[Dosage]:
     return [d for d in dosages if d.sequence == last]
 
 
+@lru_cache(maxsize=1 << 14)
 def _from_dosages(
-    dosages: Sequence[Dosage], product: Product | None, prefs: Preferences
+    dosages: tuple[Dosage, ...], product: Product | None, prefs: Preferences
 ) -> tuple[Fraction, Fraction | None] | str:
     """(daily use, amount per administration when there is one instruction) or what is
-    missing."""
+    missing. Cached: a population shares a few thousand instructions and products, and the
+    exact arithmetic costs more than looking them up."""
     daily = Fraction(0)
     per_dose: Fraction | None = None
     taken = _groups(dosages)
@@ -376,26 +388,32 @@ def fill_amount(fill: Fill, dispensing: Dispensing) -> Fraction | None:
     return amount
 
 
+@lru_cache(maxsize=1 << 14)  # as _from_dosages
 def _cross_check(
-    order: Order, product: Product | None, daily: Fraction, step: Fraction
-) -> list[tuple[str, str]]:
-    """Flag a prescription whose quantity and supply duration disagree with its dosage."""
-    quantity, days = order.supply_quantity, order.supply_days
+    quantity: Fraction | None,
+    days: Fraction | None,
+    unit: str | None,
+    product: Product | None,
+    daily: Fraction,
+    step: Fraction,
+) -> tuple[tuple[str, str], ...]:
+    """Flag a prescription whose quantity (in `unit`) and supply duration disagree with its
+    dosage."""
     if not quantity or not days or quantity <= 0 or days <= 0:
-        return []
-    found = _dispense_amount(quantity, order.supply_unit, product)
+        return ()
+    found = _dispense_amount(quantity, unit, product)
     if found is None:
-        return []
+        return ()
     amount, _ = found
     lasts = math.floor(amount / daily)
     tolerance = max(1, math.ceil(step / daily))
     if abs(lasts - days) <= tolerance:
-        return []
-    return [
+        return ()
+    return (
         (
             FLAG_DOSE_SUPPLY,
             f"the dosage uses {show(daily)} a day, so the prescribed {show(amount)} last "
             f"{lasts} days, not the {show(days)} days the prescription says: confirm the dose "
             "on the pre-pickup call",
-        )
-    ]
+        ),
+    )

@@ -85,11 +85,20 @@ def need_for(
     threshold: Fraction,
     cycle: int,
 ) -> Need:
+    ok, pack = _cycle_facts(daily, step, threshold, cycle)
+    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack)
+
+
+@lru_cache(maxsize=1 << 12)
+def _cycle_facts(
+    daily: Fraction, step: Fraction, threshold: Fraction, cycle: int
+) -> tuple[bool, bool]:
+    # Cached: a population has few distinct doses, packages and thresholds.
     # The refill after a full-cycle one is paid when the cycle's quantity (see cycle_units)
     # bills few enough days.
     ok = too_soon_days(days_covered(cycle_units(cycle, daily, step), daily), threshold) <= cycle
     pack = step / daily >= cycle
-    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack)
+    return ok, pack
 
 
 def too_soon_days(days_supply: int, threshold: Fraction) -> int:
@@ -148,3 +157,65 @@ def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> P
     if need.cycle_ok and need.joins_after(gap + cycle):
         return Placement(Kind.SHORT, due, after + cycle, gap + cycle)
     return Placement(Kind.OWN, due, None)
+
+
+# `GapTable.join` for an order on its own date: later than any day (ordinals end at 3,652,059).
+NO_JOIN = 1 << 40
+
+
+class GapTable(NamedTuple):
+    """`place` for every gap g = (anchor - due) mod cycle, days counted from the due date:
+    entry g is `place(need, due + g, ...)` with `due` taken off `day` and `join`. Each list
+    holds the cycle twice over, so that the entries for the anchors `due + g ... due + g +
+    cycle - 1` are one slice `[g : g + cycle]`. `own` and `short` count 1 for that kind;
+    `join` holds NO_JOIN where `join` is None."""
+
+    placements: tuple[Placement, ...]
+    own: tuple[int, ...]
+    short: tuple[int, ...]
+    join: tuple[int, ...]
+
+
+def by_gap(need: Need, cycle: int, window: int, tolerance: int) -> GapTable:
+    """The `GapTable` of one need.
+
+    The anchor search asks every day of the cycle, i.e. every gap once per order. Relative to
+    the due date the answer depends only on the order's dose, package and payer facts and on
+    how long before its due date the payer pays it, which a population shares widely: it is
+    worked out once per such combination, by `place` itself.
+    """
+    lead = max(need.earliest - need.due, -cycle)  # before `-cycle` every early day is paid
+    return _by_gap(
+        need.cycle_ok, need.pack, need.slack, need.daily, need.step, need.threshold, lead,
+        cycle, window, tolerance,
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=1 << 14)
+def _by_gap(
+    cycle_ok: bool,
+    pack: bool,
+    slack: int,
+    daily: Fraction,
+    step: Fraction,
+    threshold: Fraction,
+    lead: int,
+    cycle: int,
+    window: int,
+    tolerance: int,
+) -> GapTable:
+    # Placements do not change when the due date, the earliest date and the anchor all move
+    # by the same days: place a need due on day `cycle` (an ordinal like any other).
+    need = Need("", cycle, cycle + lead, slack, daily, step, threshold, cycle_ok, pack)
+    found = []
+    for gap in range(cycle):
+        p = place(need, cycle + gap, cycle, window, tolerance)
+        join = None if p.join is None else p.join - cycle
+        found.append(Placement(p.kind, p.day - cycle, join, p.short))
+    placements = tuple(found) * 2
+    return GapTable(
+        placements,
+        tuple(1 if p.kind is Kind.OWN else 0 for p in placements),
+        tuple(1 if p.kind is Kind.SHORT else 0 for p in placements),
+        tuple(NO_JOIN if p.join is None else p.join for p in placements),
+    )

@@ -58,14 +58,18 @@ def plan_patient(
     prefs: Preferences,
     *,
     load: Mapping[date, int] | None = None,
+    prepared: Prepared | None = None,
 ) -> PatientPlan:
     """Plan one patient. Deterministic: the result depends on the inputs' content, not order.
 
     `load` holds the pickups already planned per day at the pharmacy (other patients); the
-    automatic anchor avoids days it fills up to `prefs.daily_limit`.
+    automatic anchor avoids days it fills up to `prefs.daily_limit`. `prepared`: what
+    `prepared_candidates` made of these orders and fills on this day (with preferences that
+    differ at most in the anchor), so that a caller who asked for the candidates first does
+    not reconcile the orders again.
     Raises ValueError when two orders share an id (the caller must reject duplicates).
     """
-    p = _prepare(orders, fills, today, prefs)
+    p = prepared if prepared is not None else _prepare(orders, fills, today, prefs)
     needs = p.needs
     layout = choose_layout(needs, today, prefs, load or {}) if needs else None
     placed: dict[str, tuple[Need, Placement, Trip]] = {}
@@ -137,6 +141,9 @@ class _Prepared:
     renewals: dict[str, Renewal] = field(default_factory=dict)
 
 
+Prepared = _Prepared
+
+
 def _prepare(
     orders: Iterable[Order], fills: Iterable[Fill], today: date, prefs: Preferences
 ) -> _Prepared:
@@ -198,13 +205,23 @@ def anchor_candidates(
     processes chooses exactly what `plan_patient(..., load=...)` would, then plans with
     `anchor_date` set to that day.
     """
-    needs = _prepare(orders, fills, today, prefs).needs
+    return prepared_candidates(orders, fills, today, prefs)[0]
+
+
+def prepared_candidates(
+    orders: Iterable[Order], fills: Iterable[Fill], today: date, prefs: Preferences
+) -> tuple[Candidates, Prepared]:
+    """`anchor_candidates`, and the reconciled orders for `plan_patient(..., prepared=...)`
+    (they do not depend on the anchor)."""
+    prepared = _prepare(orders, fills, today, prefs)
+    needs = prepared.needs
     if not needs:
-        return []
+        return [], prepared
     if prefs.anchor_date is not None or prefs.anchor_day is not None:
         fixed = choose_layout(needs, today, prefs, {})
-        return [(NO_COST, date.fromordinal(fixed.anchor), fixed.busy)]
-    return [(cost, day, layout.busy) for cost, day, layout in anchor_costs(needs, today, prefs)]
+        return [(NO_COST, date.fromordinal(fixed.anchor), fixed.busy)], prepared
+    costs = anchor_costs(needs, today, prefs)
+    return [(cost, day, layout.busy) for cost, day, layout in costs], prepared
 
 
 def _need(

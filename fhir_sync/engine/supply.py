@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
 
 from fhir_sync.engine.dispensing import Dispensing, fill_amount
 from fhir_sync.engine.types import Fill
@@ -99,6 +100,7 @@ def days_covered(quantity: Fraction, daily: Fraction) -> int:
     return min(MAX_ON_HAND_DAYS, math.floor(quantity / daily))
 
 
+@lru_cache(maxsize=1 << 12)  # a population has few distinct doses and packages
 def slack_days(daily: Fraction, step: Fraction, cycle: int) -> int:
     """Days past the anchor a supply may end and still count as synchronized.
 

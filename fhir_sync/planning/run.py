@@ -28,10 +28,9 @@ from adapters.files import (
 from fhir_sync.engine import (
     PatientPlan,
     Preferences,
-    anchor_candidates,
     pick_anchor,
 )
-from fhir_sync.engine.planner import Candidates
+from fhir_sync.engine.planner import Candidates, Prepared, prepared_candidates
 from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
 from fhir_sync.services.collect import (
     Collected,
@@ -186,12 +185,14 @@ def plan_collected(
     settings: PlanSettings,
     on_planned: Callable[[int, int], None],
     chosen: Mapping[str, date] | None = None,
+    prepared: dict[str, Prepared] | None = None,
 ) -> PlanReport:
     """Plan and write every patient in `collected` (consumed as it goes, to free memory).
 
     Patients are planned in id order and each automatic anchor sees the pickups the patients
     before it took (the pharmacy's daily limit); `chosen` gives the anchors a parent process
     already picked that way (see `workers.py`), so any number of processes writes the same.
+    `prepared`: the reconciled orders `anchor_choices` made (consumed too).
     """
     report = PlanReport(
         resources=collected.resources, ignored=collected.ignored, duplicates=collected.duplicates
@@ -214,6 +215,7 @@ def plan_collected(
             pickup=settings.pickup,
             load=load,
             stamp_digest=False,
+            prepared=prepared.pop(patient_id, None) if prepared is not None else None,
         )
         plan = planned.plan
         if plan.anchor is not None and plan.anchor_fills:
@@ -225,17 +227,21 @@ def plan_collected(
     return report
 
 
-def anchor_choices(collected: Collected, settings: PlanSettings) -> dict[str, Candidates]:
-    """What each patient's anchor may be (for a parent that picks them in id order)."""
-    return {
-        patient_id: anchor_candidates(
+def anchor_choices(
+    collected: Collected, settings: PlanSettings
+) -> tuple[dict[str, Candidates], dict[str, Prepared]]:
+    """What each patient's anchor may be (for a parent that picks them in id order), and
+    each patient's reconciled orders, which `plan_collected` reuses."""
+    choices: dict[str, Candidates] = {}
+    prepared: dict[str, Prepared] = {}
+    for patient_id, inputs in collected.patients.items():
+        choices[patient_id], prepared[patient_id] = prepared_candidates(
             [o.order for o in inputs.orders.values()],
             inputs.fills.values(),
             settings.today,
             settings.prefs,
         )
-        for patient_id, inputs in collected.patients.items()
-    }
+    return choices, prepared
 
 
 def pick_anchors(choices: Mapping[str, Candidates], prefs: Preferences) -> dict[str, date]:

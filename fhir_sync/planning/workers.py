@@ -190,9 +190,10 @@ def _worker(
 
         # The pharmacy's daily limit spans every worker's patients: the parent picks the
         # automatic anchors in patient id order, as one process would.
-        conn.send(("choices", anchor_choices(collected, settings)))
+        choices, prepared = anchor_choices(collected, settings)
+        conn.send(("choices", choices))
         chosen = conn.recv()
-        report = plan_collected(collected, settings, planned, chosen)
+        report = plan_collected(collected, settings, planned, chosen, prepared)
         conn.send(("done", (report, collected.rejections)))
     except BaseException:  # the parent reports it; a worker never dies silently
         conn.send(("error", traceback.format_exc()))

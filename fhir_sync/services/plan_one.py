@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
+from fhir_sync.engine.planner import Prepared
 from mappings.fhir_literals import JsonObject
 from mappings.inbound.orders import OrderInput
 from mappings.outbound.bundle import plan_bundle
@@ -39,12 +40,14 @@ def plan_one(
     pickup: PickupHours | None = None,
     load: Mapping[date, int] | None = None,
     stamp_digest: bool = True,
+    prepared: Prepared | None = None,
 ) -> PlannedPatient:
     """The patient's plan and transaction Bundle; with `stamp_digest` the Bundle's CarePlan
     carries the plan digest (what a write to a FHIR server needs to skip unchanged plans).
-    `load`: the pickups other patients already have per day (the pharmacy's daily limit)."""
+    `load`: the pickups other patients already have per day (the pharmacy's daily limit);
+    `prepared`: see `plan_patient`."""
     orders_in = [o.order for o in orders.values()]
-    plan = plan_patient(patient_id, orders_in, fills, today, prefs, load=load)
+    plan = plan_patient(patient_id, orders_in, fills, today, prefs, load=load, prepared=prepared)
     bundle = plan_bundle(plan, orders, pharmacy=pharmacy, pickup=pickup)
     digest = stamp_plan_digest(bundle) if stamp_digest else None
     return PlannedPatient(plan, bundle, digest)
