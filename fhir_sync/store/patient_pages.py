@@ -3,7 +3,7 @@ their enrollment status, the pickups of a day. Bodies come back as the stored JS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -77,10 +77,12 @@ def status_counts(connection: Connection) -> dict[str, int]:
 
 
 def appointments_around(
-    connection: Connection, day: date, limit: int | None = None
-) -> list[tuple[str, bytes]]:
+    connection: Connection, day: date
+) -> Generator[tuple[str, bytes], None, None]:
     """(patient id, body) of Appointments starting on `day` in any time zone (UTC-12 to
-    UTC+14); the caller keeps those whose local date is `day`."""
+    UTC+14), by patient (ix_fhir_resource_date finds them); the caller keeps those whose local
+    date is `day`. Rows are fetched as the caller iterates, so one that needs only the first
+    few stops reading there."""
     low = datetime.combine(day, time(), UTC) - timedelta(hours=14)
     high = datetime.combine(day + timedelta(days=1), time(), UTC) + timedelta(hours=12)
     statement = (
@@ -92,9 +94,12 @@ def appointments_around(
         )
         .order_by(RESOURCE.c.patient_id)
     )
-    if limit is not None:
-        statement = statement.limit(limit)
-    return [(str(pid), bytes(body)) for pid, body in connection.execute(statement)]
+    result = connection.execute(statement)
+    try:
+        for pid, body in result:
+            yield str(pid), bytes(body)
+    finally:
+        result.close()
 
 
 def patient_bodies_by_id(connection: Connection, patient_ids: Sequence[str]) -> dict[str, bytes]:
@@ -112,13 +117,17 @@ def patient_bodies_by_id(connection: Connection, patient_ids: Sequence[str]) -> 
 def plan_bodies_by_patient(
     connection: Connection, patient_ids: Sequence[str]
 ) -> dict[str, list[tuple[str, bytes]]]:
-    """The CarePlans of these patients, in one query per 500 ids."""
+    """The CarePlans of these patients (each patient's by id), in one query per 500 ids."""
     found: dict[str, list[tuple[str, bytes]]] = {}
     ids = sorted(set(patient_ids))
     for first in range(0, len(ids), 500):
-        statement = select(RESOURCE.c.patient_id, RESOURCE.c.body).where(
-            RESOURCE.c.resource_type == "CarePlan",
-            RESOURCE.c.patient_id.in_(ids[first : first + 500]),
+        statement = (
+            select(RESOURCE.c.patient_id, RESOURCE.c.body)
+            .where(
+                RESOURCE.c.resource_type == "CarePlan",
+                RESOURCE.c.patient_id.in_(ids[first : first + 500]),
+            )
+            .order_by(RESOURCE.c.patient_id, RESOURCE.c.id)
         )
         for pid, body in connection.execute(statement):
             found.setdefault(str(pid), []).append(("CarePlan", bytes(body)))
@@ -135,6 +144,7 @@ def patient_body(connection: Connection, patient_id: str) -> bytes | None:
 
 
 def open_renewal_tasks(connection: Connection, limit: int) -> list[tuple[str, bytes]]:
+    """The first open (requested) Tasks by date (ix_fhir_resource_status)."""
     statement = (
         select(RESOURCE.c.patient_id, RESOURCE.c.body)
         .where(RESOURCE.c.resource_type == "Task", RESOURCE.c.status == "requested")

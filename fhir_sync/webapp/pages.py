@@ -7,6 +7,7 @@ in a URL's query string: a search is a POST, and only ids appear in paths."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,7 +51,7 @@ from fhir_sync.store.patient_pages import (
 )
 from fhir_sync.webapp import audit
 from fhir_sync.webapp.actions import ActionRefusedError, EnrollChoice, EnrollmentActions
-from fhir_sync.webapp.plan_view import read_plan, timeline
+from fhir_sync.webapp.plan_view import bag, read_plan, timeline
 from fhir_sync.webapp.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -109,6 +110,11 @@ def valid_id(patient_id: str) -> str:
     if not 1 <= len(patient_id) <= 64 or not set(patient_id) <= ID_CHARS:
         raise ForbiddenError("not a patient id")
     return patient_id
+
+
+def page_number(value: str | None) -> int:
+    """A page number from the query string: 1 for none or nonsense, at most 100,000."""
+    return max(1, min(int(value), 100_000)) if value and value.isdigit() else 1
 
 
 def parse_day(value: str | None, default: date) -> date:
@@ -224,10 +230,11 @@ def router(context: AppContext) -> APIRouter:
     async def today_page(request: Request) -> Response:
         session = await signed_in(request)
         day = parse_day(request.query_params.get("date"), context.today())
+        number = page_number(request.query_params.get("page"))
         pickups = await run_in_threadpool(pickups_on, engine, day, False, PAGE_SIZE + 1)
         renewals = await run_in_threadpool(renewals_waiting, engine, day)
         holds = await run_in_threadpool(status_counts_of, engine)
-        work, names = await run_in_threadpool(worklist_of, engine, day)
+        work, names = await run_in_threadpool(worklist_of, engine, day, number)
         await note(session.staff, "today")
         return page(
             request,
@@ -248,16 +255,27 @@ def router(context: AppContext) -> APIRouter:
     async def pickup_sheet(request: Request) -> Response:
         session = await signed_in(request)
         day = parse_day(request.query_params.get("date"), context.today())
-        pickups = await run_in_threadpool(pickups_on, engine, day, True)
+        number = page_number(request.query_params.get("page"))
+        skip = (number - 1) * PAGE_SIZE
+        pickups = await run_in_threadpool(pickups_on, engine, day, True, PAGE_SIZE + 1, skip)
         await note(session.staff, "pickup-sheet")
-        return page(request, session, "pickups.html", day=day, pickups=pickups)
+        return page(
+            request,
+            session,
+            "pickups.html",
+            day=day,
+            pickups=pickups[:PAGE_SIZE],
+            more=len(pickups) > PAGE_SIZE,
+            number=number,
+            first=skip + 1,
+        )
 
     # -- Patients -------------------------------------------------------------------------
 
     @routes.get("/patients", response_class=HTMLResponse)
     async def patients_page(request: Request) -> Response:
         session = await signed_in(request)
-        number = max(1, min(int(request.query_params.get("page", "1") or 1), 100_000))
+        number = page_number(request.query_params.get("page"))
         rows = await run_in_threadpool(patients_paged, engine, number)
         await note(session.staff, "patients")
         return page(
@@ -341,7 +359,9 @@ def router(context: AppContext) -> APIRouter:
             message, status = f"Not done: {exc}", 409
         await note(session.staff, f"today-{what}", action="E", patient_id=patient_id, status=status)
         await run_in_threadpool(set_flash, engine, session.token_hash, message)
-        return RedirectResponse(f"/app/today?date={day.isoformat()}", status_code=303)
+        number = page_number(form.get("page"))
+        back = f"/app/today?date={day.isoformat()}" + (f"&page={number}" if number > 1 else "")
+        return RedirectResponse(back, status_code=303)
 
     # -- Write-back ----------------------------------------------------------------------
 
@@ -443,44 +463,44 @@ class PickupLine:
 
 
 def pickups_on(
-    engine: Engine, day: date, with_bags: bool = False, limit: int | None = None
+    engine: Engine,
+    day: date,
+    with_bags: bool = False,
+    limit: int | None = None,
+    skip: int = 0,
 ) -> list[PickupLine]:
-    """The Appointments whose local date is `day`, with the fills that go in each bag."""
+    """The Appointments whose local date is `day` in patient order (the first `limit` after
+    `skip`), with the fills that go in each bag. Only the pickups shown are read whole: their
+    Patients and, for the bags, their CarePlans."""
     wanted = day.isoformat()
     found = []
     with read_transaction(engine) as connection:
-        for patient_id, body in appointments_around(connection, day):
-            appointment = orjson.loads(body)
-            if str(appointment.get("start", ""))[:10] != wanted:
-                continue
-            if appointment.get("status") in ("cancelled", "entered-in-error"):
-                continue
-            found.append((patient_id, appointment))
-            if limit is not None and len(found) >= limit:
-                break
+        with closing(appointments_around(connection, day)) as appointments:
+            for patient_id, body in appointments:
+                appointment = orjson.loads(body)
+                if str(appointment.get("start", ""))[:10] != wanted:
+                    continue
+                if appointment.get("status") in ("cancelled", "entered-in-error"):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                found.append((patient_id, appointment))
+                if limit is not None and len(found) >= limit:
+                    break
         ids = [patient_id for patient_id, _ in found]
         names = patient_bodies_by_id(connection, ids)
         plans = plan_bodies_by_patient(connection, ids) if with_bags else {}
-    lines = []
-    for patient_id, appointment in found:
-        bag: list[tuple[str, str, int]] = []
-        plan = read_plan(plans[patient_id], None) if patient_id in plans else None
-        for medicine in plan.synced if plan is not None else ():
-            bag.extend(
-                (medicine.name, fill.quantity, fill.days_supply)
-                for fill in medicine.fills
-                if fill.day == day
-            )
-        lines.append(
-            PickupLine(
-                patient_id,
-                patient_name(names.get(patient_id)),
-                str(appointment.get("status") or ""),
-                str(appointment.get("description") or ""),
-                bag,
-            )
+    return [
+        PickupLine(
+            patient_id,
+            patient_name(names.get(patient_id)),
+            str(appointment.get("status") or ""),
+            str(appointment.get("description") or ""),
+            bag(plans[patient_id][0][1], day) if patient_id in plans else [],
         )
-    return lines
+        for patient_id, appointment in found
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,8 +667,11 @@ GROUP_TITLES: Final = {
 templates.globals["group_title"] = lambda name: GROUP_TITLES.get(name, name)
 
 
-def worklist_of(engine: Engine, day: date) -> tuple[worklist.Worklist, dict[str, str]]:
-    work = worklist.day_worklist(engine, day)
+def worklist_of(
+    engine: Engine, day: date, number: int = 1
+) -> tuple[worklist.WorklistPage, dict[str, str]]:
+    """A page of the day's worklist and the names of its patients."""
+    work = worklist.day_worklist_page(engine, day, page=number, size=PAGE_SIZE)
     ids = sorted({entry.patient_id for entry in work.entries})
     with read_transaction(engine) as connection:
         bodies = patient_bodies_by_id(connection, ids)
