@@ -39,8 +39,8 @@ from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.outbox_review import dead_writes, outbox_counts, retry_dead
 from fhir_sync.store.patient_pages import (
     PatientRow,
-    all_patient_rows,
     appointments_around,
+    find_patient_rows,
     open_renewal_tasks,
     patient_bodies,
     patient_bodies_by_id,
@@ -48,6 +48,7 @@ from fhir_sync.store.patient_pages import (
     patient_rows,
     plan_bodies_by_patient,
     status_counts,
+    token_ids,
 )
 from fhir_sync.webapp import audit
 from fhir_sync.webapp.actions import ActionRefusedError, EnrollChoice, EnrollmentActions
@@ -62,6 +63,7 @@ from fhir_sync.webapp.security import (
     read_form,
     set_cookie,
 )
+from mappings.kinds import BIRTH_DATE, NAME_WORD, name_words
 
 PAGE_SIZE: Final = 50
 ID_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -425,27 +427,40 @@ def patients_paged(engine: Engine, number: int) -> list[PatientLine]:
     return [_line(r) for r in rows]
 
 
+#: The status a search asks for -> the enrollment statuses it finds (None: never enrolled).
+SEARCH_STATUSES: Final[dict[str, tuple[str | None, ...]]] = {
+    "enrolled": ("active",),
+    "on hold": ("on-hold",),
+    "not enrolled": ("revoked", None),
+}
+
+
 def search_patients(
     engine: Engine, name: str, born: str, patient_id: str, status: str
 ) -> list[PatientLine]:
+    """The first patients (by id) that match every criterion given: each word of `name` starts
+    a word of one of the patient's names (accents and case ignored), the birth date is `born`,
+    the id starts with `patient_id`, the enrollment is in `status`. Name words and birth dates
+    are index entries of the stored Patients (mappings/kinds.py lookups), so a search reads
+    the index and then only the patients it shows."""
     with read_transaction(engine) as connection:
-        rows = all_patient_rows(connection)
-    words = name.lower().split()
-    found = []
-    for row in rows:
-        if patient_id and patient_id.lower() not in row.patient_id.lower():
-            continue
-        if status and (STATUS_WORDS.get(row.status or "", "not enrolled") != status):
-            continue
-        line = _line(row)
-        if born and line.birth_date != born:
-            continue
-        if words and not all(word in line.name.lower() for word in words):
-            continue
-        found.append(line)
-        if len(found) > PAGE_SIZE:
-            break
-    return found
+        among: set[str] | None = None
+        criteria = [(NAME_WORD.param, word, True) for word in name_words(name)]
+        if born:
+            criteria.append((BIRTH_DATE.param, born, False))
+        for param, code, prefix in criteria:
+            ids = token_ids(connection, "Patient", param, code, prefix=prefix)
+            among = ids if among is None else among & ids
+            if not among:
+                return []
+        rows = find_patient_rows(
+            connection,
+            among=among,
+            id_prefix=patient_id or None,
+            statuses=SEARCH_STATUSES.get(status),
+            limit=PAGE_SIZE + 1,
+        )
+    return [_line(r) for r in rows]
 
 
 def status_counts_of(engine: Engine) -> dict[str, int]:
