@@ -6,17 +6,26 @@ are the day's on every page, and the pickup sheet's pages together are every pic
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from fhir_sync.engine.cycle_types import CycleItem, ItemKind
+from fhir_sync.services.cycle_run import new_rows
 from fhir_sync.services.worklist import day_worklist, day_worklist_page
+from fhir_sync.store import cycle as store
+from fhir_sync.store.database import open_engine, write_transaction
+from fhir_sync.store.migrate import upgrade
 from fhir_sync.webapp import pages
+from tests.server.conftest import BACKENDS
+from tests.server.databases import database
 from tests.webapp.conftest import TODAY, sign_in
 
 ITEM = re.compile(r'name="item_id" value="([^"]+)"')
+NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)
 BAG = re.compile(r'<section class="bag">\s*<h2>[^<]*<span class="muted">\((pt-\d+)\)')
 
 
@@ -101,3 +110,56 @@ def test_the_pickup_sheet_pages_together_are_every_pickup_once(
         paged.extend(BAG.findall(html))
         assert ("Next page" in html) == (number < len(whole))
     assert paged == whole
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_worklist_page_is_read_in_group_order_on_both_databases(
+    backend: str, tmp_path: Path
+) -> None:
+    """Items of every group stored out of order: the pages list the calls first, then the
+    preparations, pickups, renewals and reviews (GROUPS), each group by identifier, and the
+    counts are the day's, open and all."""
+    day = date(2027, 3, 1)
+    kinds = [
+        ("p3", ItemKind.REVIEW),
+        ("p1", ItemKind.PICKUP),
+        ("p2", ItemKind.OUTREACH),
+        ("p1", ItemKind.PREPARE),
+        ("p1", ItemKind.OUTREACH),
+        ("p2", ItemKind.RENEWAL_RESEND),
+        ("p2", ItemKind.PICKUP),
+    ]
+    items = [
+        CycleItem(f"{pid}:{kind.value}:{day.isoformat()}", pid, kind, day, day, "do it")
+        for pid, kind in kinds
+    ]
+    with database(backend, tmp_path) as url:
+        engine = open_engine(url)
+        try:
+            upgrade(engine)
+            with write_transaction(engine) as connection:
+                store.insert_new_items(connection, new_rows(items), NOW)
+                store.close_item(connection, f"p2:pickup:{day.isoformat()}", NOW)
+            pages_of = [day_worklist_page(engine, day, page=n, size=3) for n in (1, 2, 3)]
+        finally:
+            engine.dispose()
+    order = [(e.patient_id, e.kind) for page in pages_of for e in page.entries]
+    assert order == [
+        ("p1", "outreach"),
+        ("p2", "outreach"),
+        ("p1", "prepare"),
+        ("p1", "pickup"),
+        ("p2", "pickup"),
+        ("p2", "renewal-resend"),
+        ("p3", "review"),
+    ]
+    assert [len(page.entries) for page in pages_of] == [3, 3, 1]
+    counts = {g.name: (g.open, g.total) for g in pages_of[0].groups}
+    assert counts == {
+        "calls": (2, 2),
+        "preparations": (1, 1),
+        "pickups": (1, 2),  # p2's pickup is done
+        "renewals": (1, 1),
+        "reviews": (1, 1),
+    }
+    assert pages_of[0].pages == 3 and pages_of[0].total == 7
