@@ -38,6 +38,7 @@ from bench.server_population import (
     plan_templates,
 )
 from fhir_sync.api.app import create_app
+from fhir_sync.services.cycle_resources import install as publish_cycle_calls
 from fhir_sync.services.cycle_run import run_cycle_day
 from fhir_sync.services.plan_resources import careplan_id
 from fhir_sync.services.server_settings import ServerSettings
@@ -126,6 +127,7 @@ def main() -> None:
     )
     day = TODAY + timedelta(days=20)
     start = time.perf_counter()
+    publish_cycle_calls()  # the calls become CommunicationRequests, as `fhir-sync serve` does
     run_cycle_day(engine, TODAY)  # the first run: each enrollment's cycle state
     run_cycle_day(engine, day)  # catches up the 20 days since, as the worker does
     items = day_items(engine, day)
