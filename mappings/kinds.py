@@ -13,6 +13,8 @@ Only the standard library: the server's date parsing turns the raw date texts in
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -39,6 +41,15 @@ class SearchParam:
     extract: Callable[[JsonObject], Iterable[Token]] | None = None
     include: bool = False  # `_include=<Type>:<name>` adds the referenced resources
     revinclude: bool = False  # `_revinclude=<Type>:<name>` on the referenced type's search
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Token-table entries kept for the pharmacy's own screens (the staff app's patient
+    search), not a FHIR search parameter: indexed like one, never offered by the FHIR API."""
+
+    param: str
+    extract: Callable[[JsonObject], Iterable[Token]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,7 @@ class ResourceKind:
     exported: bool = False
     audit_entity: bool = True
     documentation: str | None = None
+    lookups: tuple[Lookup, ...] = ()
     patient: Callable[[JsonObject], str | None] | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -146,6 +158,38 @@ def _references(
         return found
 
     return extract
+
+
+_WORD: Final = re.compile(r"\w+")
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name as the patient search matches them: accents dropped, case folded,
+    apostrophes removed, split at anything else that is not a letter or digit
+    ("José O'Neil-Smith" -> jose, oneil, smith)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _WORD.findall(plain.casefold().replace("'", "").replace("\u2019", "").replace("_", " "))
+
+
+def _name_words(resource: JsonObject) -> list[Token]:
+    words: set[str] = set()
+    for name in resource.get("name") or ():
+        parts = [name.get("text"), name.get("family"), *(name.get("given") or ())]
+        for part in parts:
+            if isinstance(part, str):
+                words.update(word[:200] for word in name_words(part))
+    return [("", word) for word in sorted(words)]
+
+
+def _birth_date(resource: JsonObject) -> list[Token]:
+    born = resource.get("birthDate")
+    return [("", born)] if isinstance(born, str) else []
+
+
+#: The Patient's name words and birth date, for the staff app's search (mappings/kinds.py
+#: `Lookup`; the store's search reads them by these names).
+NAME_WORD: Final = Lookup("lookup:name-word", _name_words)
+BIRTH_DATE: Final = Lookup("lookup:birthdate", _birth_date)
 
 
 _ID: Final = SearchParam("_id", "token", "id", "Logical id; comma-separated alternatives.")
@@ -288,6 +332,7 @@ PATIENT: Final = ResourceKind(
     patient_path="Patient.id",
     search_params=_COMMON,
     exported=True,
+    lookups=(NAME_WORD, BIRTH_DATE),
 )
 GROUP: Final = ResourceKind(
     name="Group",

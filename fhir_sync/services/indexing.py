@@ -63,11 +63,16 @@ def _patient_id(kind: str, resource: JsonObject) -> str | None:
 def _tokens(kind: str, resource: JsonObject) -> list[tuple[str, str, str]]:
     registered = KINDS.get(kind)
     params = registered.search_params if registered is not None else (IDENTIFIER,)
+    lookups = registered.lookups if registered is not None else ()
     return [
         (param.name, system, code)
         for param in params
         if param.extract is not None
         for system, code in param.extract(resource)
+    ] + [
+        (lookup.param, system, code)
+        for lookup in lookups
+        for system, code in lookup.extract(resource)
     ]
 
 

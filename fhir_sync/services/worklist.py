@@ -69,6 +69,8 @@ GROUPS: Final = (
     ("reviews", (ItemKind.REVIEW,)),
 )
 GROUP_OF: Final = {kind: name for name, kinds in GROUPS for kind in kinds}
+#: The stored item states that close an item (a preparation Task ends completed or cancelled).
+CLOSED_STATES: Final = frozenset({"done", "completed", "cancelled"})
 #: The preparation Task's states and the moves staff may make (R4 Task.status values).
 PREP_NEXT: Final = {
     "requested": frozenset({"in-progress", "on-hold", "cancelled"}),
@@ -157,7 +159,7 @@ def _entry(row: store.StoredItem, task_status: str | None = None) -> WorklistEnt
         day=row.day,
         anchor=row.anchor,
         action=row.action,
-        state="open" if row.state not in ("done", "completed", "cancelled") else "done",
+        state="open" if row.state not in CLOSED_STATES else "done",
         urgent=item.urgent,
         pickup=item.pickup,
         order_id=row.order_id,
@@ -193,6 +195,62 @@ def day_worklist(
         day,
         tuple(WorklistGroup(n, tuple(e for e in entries if e.group == n)) for n in chosen),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PageGroup:
+    """A group on one page of the worklist: the page's entries, and how many items the group
+    has on the day in all (`total`) and still open (`open`), on every page."""
+
+    name: str
+    entries: tuple[WorklistEntry, ...]
+    open: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistPage:
+    """Page `page` (from 1) of the day's worklist, `size` items a page, in group order."""
+
+    day: date
+    page: int
+    size: int
+    groups: tuple[PageGroup, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(g.total for g in self.groups)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def entries(self) -> tuple[WorklistEntry, ...]:
+        return tuple(e for g in self.groups for e in g.entries)
+
+
+#: The group order as a rank per item kind, for ordering a day's items in the database.
+_RANK: Final = {k.value: i for i, (_, kinds) in enumerate(GROUPS) for k in kinds}
+
+
+def day_worklist_page(engine: Engine, day: date, *, page: int = 1, size: int = 50) -> WorklistPage:
+    """One page of `day_worklist` (every group, in the same order) and each group's counts:
+    a day with thousands of items is read and shown a page at a time."""
+    with engine.connect() as connection:
+        counts = store.item_counts(connection, day)
+        rows = store.items_page(connection, day, _RANK, limit=size, offset=(page - 1) * size)
+    entries = [_entry(r) for r in rows]
+    groups = []
+    for name, kinds in GROUPS:
+        mine = {k.value for k in kinds}
+        total = sum(n for (kind, _), n in counts.items() if kind in mine)
+        closed = sum(
+            n for (kind, state), n in counts.items() if kind in mine and state in CLOSED_STATES
+        )
+        chosen = tuple(e for e in entries if e.group == name)
+        groups.append(PageGroup(name, chosen, total - closed, total))
+    return WorklistPage(day, page, size, tuple(groups))
 
 
 # --- actions -------------------------------------------------------------------------------

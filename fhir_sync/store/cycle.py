@@ -6,11 +6,11 @@ twice (a re-run, a worker killed mid-day and restarted, a caught-up day) inserts
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, case, func, insert, select, update
 
 from fhir_sync.store.tables import CycleItemRow, CycleState, Enrollment
 
@@ -189,6 +189,32 @@ def items_on(
     return [_stored(r) for r in connection.execute(statement.order_by(ITEM.c.id))]
 
 
+def item_counts(connection: Connection, day: date) -> dict[tuple[str, str], int]:
+    """How many items the day has of each (kind, state), from the index alone."""
+    rows = connection.execute(
+        select(ITEM.c.kind, ITEM.c.state, func.count())
+        .where(ITEM.c.day == day)
+        .group_by(ITEM.c.kind, ITEM.c.state)
+    )
+    return {(str(kind), str(state)): int(count) for kind, state, count in rows}
+
+
+def items_page(
+    connection: Connection, day: date, rank: Mapping[str, int], *, limit: int, offset: int
+) -> list[StoredItem]:
+    """One page of the day's items of the kinds in `rank`, ordered by their kind's rank (the
+    worklist's group order), then identifier."""
+    order = case(dict(rank), value=ITEM.c.kind, else_=len(rank))
+    statement = (
+        select(ITEM)
+        .where(ITEM.c.day == day, ITEM.c.kind.in_(list(rank)))
+        .order_by(order, ITEM.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_stored(r) for r in connection.execute(statement)]
+
+
 def get_item(connection: Connection, item_id: str) -> StoredItem | None:
     row = connection.execute(select(ITEM).where(ITEM.c.id == item_id)).first()
     return None if row is None else _stored(row)
@@ -220,6 +246,4 @@ def set_item_state(
 
 
 def count_items(connection: Connection) -> int:
-    from sqlalchemy import func
-
     return int(connection.execute(select(func.count()).select_from(ITEM)).scalar_one())

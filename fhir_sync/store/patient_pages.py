@@ -3,13 +3,14 @@ their enrollment status, the pickups of a day. Bodies come back as the stored JS
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Generator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Select, Table, func, or_, select
 
-from fhir_sync.store.search import RESOURCE
+from fhir_sync.store.search import RESOURCE, TOKEN
 from fhir_sync.store.tables import Enrollment
 
 ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
@@ -64,9 +65,64 @@ def patient_rows(
     return [PatientRow(r[0], bytes(r[1]), r[2], r[3], r[4]) for r in connection.execute(statement)]
 
 
-def all_patient_rows(connection: Connection) -> list[PatientRow]:
-    """Every stored patient: the search filters names in Python (names are inside the JSON)."""
-    return patient_rows(connection, after=None, limit=10_000_000)
+def _after_prefix(prefix: str) -> str:
+    """The least text greater than every text that starts with `prefix` (its last character
+    moved on by one), so that `prefix <= x < _after_prefix(prefix)` is an index range."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def token_ids(
+    connection: Connection, resource_type: str, param: str, code: str, *, prefix: bool = False
+) -> set[str]:
+    """The ids of the resources with a `param` token whose code is `code` (or starts with it),
+    from ix_search_token_value alone."""
+    statement = select(TOKEN.c.resource_id).where(
+        TOKEN.c.resource_type == resource_type, TOKEN.c.param == param
+    )
+    if prefix and code:
+        statement = statement.where(TOKEN.c.code >= code, TOKEN.c.code < _after_prefix(code))
+    else:
+        statement = statement.where(TOKEN.c.code == code)
+    return {str(rid) for rid in connection.scalars(statement)}
+
+
+def find_patient_rows(
+    connection: Connection,
+    *,
+    among: set[str] | None,
+    id_prefix: str | None,
+    statuses: Collection[str | None] | None,
+    limit: int,
+) -> list[PatientRow]:
+    """Stored patients in id order: those `among` these ids (None: any), whose id starts with
+    `id_prefix`, whose enrollment status is one of `statuses` (None in it: never enrolled),
+    the first `limit`. Ids are looked up 500 at a time, in order, until `limit` are found."""
+    joined = RESOURCE.outerjoin(ENROLLMENT, ENROLLMENT.c.patient_id == RESOURCE.c.id)
+    base = select(*_patients_joined()).select_from(joined)  # type: ignore[call-overload]
+    base = base.where(RESOURCE.c.resource_type == "Patient")
+    if id_prefix:
+        base = base.where(RESOURCE.c.id >= id_prefix, RESOURCE.c.id < _after_prefix(id_prefix))
+    if statuses is not None:
+        named = [s for s in statuses if s is not None]
+        wanted = [ENROLLMENT.c.status.in_(named)] if named else []
+        if None in statuses:
+            wanted.append(ENROLLMENT.c.patient_id.is_(None))
+        base = base.where(or_(*wanted))
+    base = base.order_by(RESOURCE.c.id)
+    if among is None:
+        return _rows(connection, base.limit(limit))
+    found: list[PatientRow] = []
+    ids = sorted(among)
+    for first in range(0, len(ids), 500):
+        chunk = base.where(RESOURCE.c.id.in_(ids[first : first + 500]))
+        found.extend(_rows(connection, chunk.limit(limit - len(found))))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _rows(connection: Connection, statement: Select[Any]) -> list[PatientRow]:
+    return [PatientRow(r[0], bytes(r[1]), r[2], r[3], r[4]) for r in connection.execute(statement)]
 
 
 def status_counts(connection: Connection) -> dict[str, int]:
@@ -77,10 +133,12 @@ def status_counts(connection: Connection) -> dict[str, int]:
 
 
 def appointments_around(
-    connection: Connection, day: date, limit: int | None = None
-) -> list[tuple[str, bytes]]:
+    connection: Connection, day: date
+) -> Generator[tuple[str, bytes], None, None]:
     """(patient id, body) of Appointments starting on `day` in any time zone (UTC-12 to
-    UTC+14); the caller keeps those whose local date is `day`."""
+    UTC+14), by patient (ix_fhir_resource_date finds them); the caller keeps those whose local
+    date is `day`. Rows are fetched as the caller iterates, so one that needs only the first
+    few stops reading there."""
     low = datetime.combine(day, time(), UTC) - timedelta(hours=14)
     high = datetime.combine(day + timedelta(days=1), time(), UTC) + timedelta(hours=12)
     statement = (
@@ -92,9 +150,12 @@ def appointments_around(
         )
         .order_by(RESOURCE.c.patient_id)
     )
-    if limit is not None:
-        statement = statement.limit(limit)
-    return [(str(pid), bytes(body)) for pid, body in connection.execute(statement)]
+    result = connection.execute(statement)
+    try:
+        for pid, body in result:
+            yield str(pid), bytes(body)
+    finally:
+        result.close()
 
 
 def patient_bodies_by_id(connection: Connection, patient_ids: Sequence[str]) -> dict[str, bytes]:
@@ -112,13 +173,17 @@ def patient_bodies_by_id(connection: Connection, patient_ids: Sequence[str]) -> 
 def plan_bodies_by_patient(
     connection: Connection, patient_ids: Sequence[str]
 ) -> dict[str, list[tuple[str, bytes]]]:
-    """The CarePlans of these patients, in one query per 500 ids."""
+    """The CarePlans of these patients (each patient's by id), in one query per 500 ids."""
     found: dict[str, list[tuple[str, bytes]]] = {}
     ids = sorted(set(patient_ids))
     for first in range(0, len(ids), 500):
-        statement = select(RESOURCE.c.patient_id, RESOURCE.c.body).where(
-            RESOURCE.c.resource_type == "CarePlan",
-            RESOURCE.c.patient_id.in_(ids[first : first + 500]),
+        statement = (
+            select(RESOURCE.c.patient_id, RESOURCE.c.body)
+            .where(
+                RESOURCE.c.resource_type == "CarePlan",
+                RESOURCE.c.patient_id.in_(ids[first : first + 500]),
+            )
+            .order_by(RESOURCE.c.patient_id, RESOURCE.c.id)
         )
         for pid, body in connection.execute(statement):
             found.setdefault(str(pid), []).append(("CarePlan", bytes(body)))
@@ -135,6 +200,7 @@ def patient_body(connection: Connection, patient_id: str) -> bytes | None:
 
 
 def open_renewal_tasks(connection: Connection, limit: int) -> list[tuple[str, bytes]]:
+    """The first open (requested) Tasks by date (ix_fhir_resource_status)."""
     statement = (
         select(RESOURCE.c.patient_id, RESOURCE.c.body)
         .where(RESOURCE.c.resource_type == "Task", RESOURCE.c.status == "requested")

@@ -31,6 +31,7 @@ class Enrollment(SQLModel, table=True):
     """
 
     __tablename__ = "enrollment"
+    __table_args__ = (Index("ix_enrollment_status", "status"),)
 
     patient_id: str = Field(primary_key=True, max_length=ID)
     status: str = Field(max_length=16)
@@ -75,6 +76,8 @@ class StoredResource(SQLModel, table=True):
         Index("ix_fhir_resource_patient", "resource_type", "patient_id", "id"),
         Index("ix_fhir_resource_payer", "resource_type", "payer", "id"),
         Index("ix_fhir_resource_updated", "resource_type", "last_updated"),
+        Index("ix_fhir_resource_date", "resource_type", "date_start"),
+        Index("ix_fhir_resource_status", "resource_type", "status", "date_start", "id"),
     )
 
     resource_type: str = Field(primary_key=True, max_length=32)
@@ -357,7 +360,7 @@ class CycleItemRow(SQLModel, table=True):
     `resource_type`/`resource_id` name the resource it stands for, if any."""
 
     __tablename__ = "cycle_item"
-    __table_args__ = (Index("ix_cycle_item_day_kind", "day", "kind"),)
+    __table_args__ = (Index("ix_cycle_item_day_kind_state", "day", "kind", "state"),)
 
     id: str = Field(primary_key=True, max_length=REFERENCE)
     patient_id: str = Field(max_length=ID, index=True)

@@ -7,6 +7,7 @@ in a URL's query string: a search is a POST, and only ids appear in paths."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,8 +39,8 @@ from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.outbox_review import dead_writes, outbox_counts, retry_dead
 from fhir_sync.store.patient_pages import (
     PatientRow,
-    all_patient_rows,
     appointments_around,
+    find_patient_rows,
     open_renewal_tasks,
     patient_bodies,
     patient_bodies_by_id,
@@ -47,10 +48,11 @@ from fhir_sync.store.patient_pages import (
     patient_rows,
     plan_bodies_by_patient,
     status_counts,
+    token_ids,
 )
 from fhir_sync.webapp import audit
 from fhir_sync.webapp.actions import ActionRefusedError, EnrollChoice, EnrollmentActions
-from fhir_sync.webapp.plan_view import read_plan, timeline
+from fhir_sync.webapp.plan_view import bag, read_plan, timeline
 from fhir_sync.webapp.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -61,6 +63,7 @@ from fhir_sync.webapp.security import (
     read_form,
     set_cookie,
 )
+from mappings.kinds import BIRTH_DATE, NAME_WORD, name_words
 
 PAGE_SIZE: Final = 50
 ID_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
@@ -109,6 +112,11 @@ def valid_id(patient_id: str) -> str:
     if not 1 <= len(patient_id) <= 64 or not set(patient_id) <= ID_CHARS:
         raise ForbiddenError("not a patient id")
     return patient_id
+
+
+def page_number(value: str | None) -> int:
+    """A page number from the query string: 1 for none or nonsense, at most 100,000."""
+    return max(1, min(int(value), 100_000)) if value and value.isdigit() else 1
 
 
 def parse_day(value: str | None, default: date) -> date:
@@ -224,10 +232,11 @@ def router(context: AppContext) -> APIRouter:
     async def today_page(request: Request) -> Response:
         session = await signed_in(request)
         day = parse_day(request.query_params.get("date"), context.today())
+        number = page_number(request.query_params.get("page"))
         pickups = await run_in_threadpool(pickups_on, engine, day, False, PAGE_SIZE + 1)
         renewals = await run_in_threadpool(renewals_waiting, engine, day)
         holds = await run_in_threadpool(status_counts_of, engine)
-        work, names = await run_in_threadpool(worklist_of, engine, day)
+        work, names = await run_in_threadpool(worklist_of, engine, day, number)
         await note(session.staff, "today")
         return page(
             request,
@@ -248,16 +257,27 @@ def router(context: AppContext) -> APIRouter:
     async def pickup_sheet(request: Request) -> Response:
         session = await signed_in(request)
         day = parse_day(request.query_params.get("date"), context.today())
-        pickups = await run_in_threadpool(pickups_on, engine, day, True)
+        number = page_number(request.query_params.get("page"))
+        skip = (number - 1) * PAGE_SIZE
+        pickups = await run_in_threadpool(pickups_on, engine, day, True, PAGE_SIZE + 1, skip)
         await note(session.staff, "pickup-sheet")
-        return page(request, session, "pickups.html", day=day, pickups=pickups)
+        return page(
+            request,
+            session,
+            "pickups.html",
+            day=day,
+            pickups=pickups[:PAGE_SIZE],
+            more=len(pickups) > PAGE_SIZE,
+            number=number,
+            first=skip + 1,
+        )
 
     # -- Patients -------------------------------------------------------------------------
 
     @routes.get("/patients", response_class=HTMLResponse)
     async def patients_page(request: Request) -> Response:
         session = await signed_in(request)
-        number = max(1, min(int(request.query_params.get("page", "1") or 1), 100_000))
+        number = page_number(request.query_params.get("page"))
         rows = await run_in_threadpool(patients_paged, engine, number)
         await note(session.staff, "patients")
         return page(
@@ -341,7 +361,9 @@ def router(context: AppContext) -> APIRouter:
             message, status = f"Not done: {exc}", 409
         await note(session.staff, f"today-{what}", action="E", patient_id=patient_id, status=status)
         await run_in_threadpool(set_flash, engine, session.token_hash, message)
-        return RedirectResponse(f"/app/today?date={day.isoformat()}", status_code=303)
+        number = page_number(form.get("page"))
+        back = f"/app/today?date={day.isoformat()}" + (f"&page={number}" if number > 1 else "")
+        return RedirectResponse(back, status_code=303)
 
     # -- Write-back ----------------------------------------------------------------------
 
@@ -405,27 +427,40 @@ def patients_paged(engine: Engine, number: int) -> list[PatientLine]:
     return [_line(r) for r in rows]
 
 
+#: The status a search asks for -> the enrollment statuses it finds (None: never enrolled).
+SEARCH_STATUSES: Final[dict[str, tuple[str | None, ...]]] = {
+    "enrolled": ("active",),
+    "on hold": ("on-hold",),
+    "not enrolled": ("revoked", None),
+}
+
+
 def search_patients(
     engine: Engine, name: str, born: str, patient_id: str, status: str
 ) -> list[PatientLine]:
+    """The first patients (by id) that match every criterion given: each word of `name` starts
+    a word of one of the patient's names (accents and case ignored), the birth date is `born`,
+    the id starts with `patient_id`, the enrollment is in `status`. Name words and birth dates
+    are index entries of the stored Patients (mappings/kinds.py lookups), so a search reads
+    the index and then only the patients it shows."""
     with read_transaction(engine) as connection:
-        rows = all_patient_rows(connection)
-    words = name.lower().split()
-    found = []
-    for row in rows:
-        if patient_id and patient_id.lower() not in row.patient_id.lower():
-            continue
-        if status and (STATUS_WORDS.get(row.status or "", "not enrolled") != status):
-            continue
-        line = _line(row)
-        if born and line.birth_date != born:
-            continue
-        if words and not all(word in line.name.lower() for word in words):
-            continue
-        found.append(line)
-        if len(found) > PAGE_SIZE:
-            break
-    return found
+        among: set[str] | None = None
+        criteria = [(NAME_WORD.param, word, True) for word in name_words(name)]
+        if born:
+            criteria.append((BIRTH_DATE.param, born, False))
+        for param, code, prefix in criteria:
+            ids = token_ids(connection, "Patient", param, code, prefix=prefix)
+            among = ids if among is None else among & ids
+            if not among:
+                return []
+        rows = find_patient_rows(
+            connection,
+            among=among,
+            id_prefix=patient_id or None,
+            statuses=SEARCH_STATUSES.get(status),
+            limit=PAGE_SIZE + 1,
+        )
+    return [_line(r) for r in rows]
 
 
 def status_counts_of(engine: Engine) -> dict[str, int]:
@@ -443,44 +478,44 @@ class PickupLine:
 
 
 def pickups_on(
-    engine: Engine, day: date, with_bags: bool = False, limit: int | None = None
+    engine: Engine,
+    day: date,
+    with_bags: bool = False,
+    limit: int | None = None,
+    skip: int = 0,
 ) -> list[PickupLine]:
-    """The Appointments whose local date is `day`, with the fills that go in each bag."""
+    """The Appointments whose local date is `day` in patient order (the first `limit` after
+    `skip`), with the fills that go in each bag. Only the pickups shown are read whole: their
+    Patients and, for the bags, their CarePlans."""
     wanted = day.isoformat()
     found = []
     with read_transaction(engine) as connection:
-        for patient_id, body in appointments_around(connection, day):
-            appointment = orjson.loads(body)
-            if str(appointment.get("start", ""))[:10] != wanted:
-                continue
-            if appointment.get("status") in ("cancelled", "entered-in-error"):
-                continue
-            found.append((patient_id, appointment))
-            if limit is not None and len(found) >= limit:
-                break
+        with closing(appointments_around(connection, day)) as appointments:
+            for patient_id, body in appointments:
+                appointment = orjson.loads(body)
+                if str(appointment.get("start", ""))[:10] != wanted:
+                    continue
+                if appointment.get("status") in ("cancelled", "entered-in-error"):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                found.append((patient_id, appointment))
+                if limit is not None and len(found) >= limit:
+                    break
         ids = [patient_id for patient_id, _ in found]
         names = patient_bodies_by_id(connection, ids)
         plans = plan_bodies_by_patient(connection, ids) if with_bags else {}
-    lines = []
-    for patient_id, appointment in found:
-        bag: list[tuple[str, str, int]] = []
-        plan = read_plan(plans[patient_id], None) if patient_id in plans else None
-        for medicine in plan.synced if plan is not None else ():
-            bag.extend(
-                (medicine.name, fill.quantity, fill.days_supply)
-                for fill in medicine.fills
-                if fill.day == day
-            )
-        lines.append(
-            PickupLine(
-                patient_id,
-                patient_name(names.get(patient_id)),
-                str(appointment.get("status") or ""),
-                str(appointment.get("description") or ""),
-                bag,
-            )
+    return [
+        PickupLine(
+            patient_id,
+            patient_name(names.get(patient_id)),
+            str(appointment.get("status") or ""),
+            str(appointment.get("description") or ""),
+            bag(plans[patient_id][0][1], day) if patient_id in plans else [],
         )
-    return lines
+        for patient_id, appointment in found
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,8 +682,11 @@ GROUP_TITLES: Final = {
 templates.globals["group_title"] = lambda name: GROUP_TITLES.get(name, name)
 
 
-def worklist_of(engine: Engine, day: date) -> tuple[worklist.Worklist, dict[str, str]]:
-    work = worklist.day_worklist(engine, day)
+def worklist_of(
+    engine: Engine, day: date, number: int = 1
+) -> tuple[worklist.WorklistPage, dict[str, str]]:
+    """A page of the day's worklist and the names of its patients."""
+    work = worklist.day_worklist_page(engine, day, page=number, size=PAGE_SIZE)
     ids = sorted({entry.patient_id for entry in work.entries})
     with read_transaction(engine) as connection:
         bodies = patient_bodies_by_id(connection, ids)

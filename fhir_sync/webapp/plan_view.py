@@ -109,14 +109,15 @@ def _name(concept: object) -> str:
     return "unnamed medicine"
 
 
-def _fills(detail: JsonObject) -> list[Fill]:
+def _fills(detail: JsonObject, only: date | None = None) -> list[Fill]:
+    """The planned fills of an activity (`only`: those of that day alone)."""
     fills = []
     for extension in detail.get("extension") or ():
         if extension.get("url") != EXT_PLANNED_FILL:
             continue
         parts = {p.get("url"): p for p in extension.get("extension") or ()}
         day = _date((parts.get("date") or {}).get("valueDate"))
-        if day is None:
+        if day is None or (only is not None and day != only):
             continue
         days = (parts.get("days-supply") or {}).get("valueQuantity", {}).get("value", 0)
         fills.append(
@@ -132,7 +133,7 @@ def _fills(detail: JsonObject) -> list[Fill]:
         start = _date((detail.get("scheduledPeriod") or {}).get("start"))
         days = ((_ext(detail, EXT_DAYS_SUPPLY) or {}).get("valueQuantity") or {}).get("value")
         short = (_ext(detail, EXT_SHORT_FILL) or {}).get("valueBoolean")
-        if start is not None:
+        if start is not None and (only is None or start == only):
             fills.append(
                 Fill(
                     start,
@@ -143,6 +144,33 @@ def _fills(detail: JsonObject) -> list[Fill]:
                 )
             )
     return sorted(fills, key=lambda f: f.day)
+
+
+def _medicine(detail: JsonObject) -> tuple[str | None, bool, JsonObject] | None:
+    """(the order, synced, the status reason) of a medicine activity; None: not a medicine
+    (a note or another kind of activity)."""
+    order_ext = _ext(detail, EXT_MEDICATION_REQUEST) or {}
+    order = (order_ext.get("valueReference") or {}).get("reference")
+    if order is None and "productCodeableConcept" not in detail:
+        return None
+    reason = detail.get("statusReason") or {}
+    return order, detail.get("status") != "not-started" or not reason, reason
+
+
+def bag(careplan_body: bytes, day: date) -> list[tuple[str, str, int]]:
+    """(medicine, quantity, days supply) of the synced fills of `day` in a stored CarePlan:
+    what goes in the pickup bag. `read_plan` without the rest of the plan, for the pickup
+    sheet, which reads a CarePlan per bag."""
+    careplan = orjson.loads(careplan_body)
+    found: list[tuple[str, str, int]] = []
+    for activity in careplan.get("activity") or ():
+        detail = activity.get("detail") or {}
+        medicine = _medicine(detail)
+        if medicine is None or not medicine[1]:
+            continue
+        name = _name(detail.get("productCodeableConcept"))
+        found.extend((name, fill.quantity, fill.days_supply) for fill in _fills(detail, day))
+    return found
 
 
 def read_plan(bodies: list[tuple[str, bytes]], status: str | None) -> PlanView | None:
@@ -157,12 +185,10 @@ def read_plan(bodies: list[tuple[str, bytes]], status: str | None) -> PlanView |
     by_order: dict[str, Medicine] = {}
     for activity in careplan.get("activity") or ():
         detail = activity.get("detail") or {}
-        order_ext = _ext(detail, EXT_MEDICATION_REQUEST) or {}
-        order = (order_ext.get("valueReference") or {}).get("reference")
-        if order is None and "productCodeableConcept" not in detail:
-            continue  # not a medicine (a note or another kind of activity)
-        reason = detail.get("statusReason") or {}
-        synced = detail.get("status") != "not-started" or not reason
+        medicine_of = _medicine(detail)
+        if medicine_of is None:
+            continue
+        order, synced, reason = medicine_of
         why = str(detail.get("description") or reason.get("text") or "")
         if not synced and not why:
             why = _name(reason)
