@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -106,6 +106,15 @@ def _page(browser: object, base: str, user: str, password: str, *, js: bool = Tr
     return page
 
 
+def _first_day_with(page: object, days: Iterable[str], button: str) -> str | None:
+    """The first of `days` whose worklist offers `button`, the page left on that day."""
+    for day in days:
+        page.goto(f"/app/today?date={day}")  # type: ignore[attr-defined]
+        if page.get_by_role("button", name=button).count():  # type: ignore[attr-defined]
+            return day
+    return None
+
+
 def _shot(page: object, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
@@ -148,12 +157,8 @@ def test_preparation_done_and_pickup_and_no_show(
 ) -> None:
     base, logins = server
     page = _page(browser, base, "tech", logins["tech"], js=False)  # plain forms, no JavaScript
-    found = None
-    for day in ("2026-12-08", "2026-12-09", "2026-12-10", "2026-12-11", "2026-12-12"):
-        page.goto(f"/app/today?date={day}")
-        if page.get_by_role("button", name="Mark started").count():
-            found = day
-            break
+    days = ("2026-12-08", "2026-12-09", "2026-12-10", "2026-12-11", "2026-12-12")
+    found = _first_day_with(page, days, "Mark started")
     assert found is not None, "an open preparation in the demo's last days"
     page.get_by_role("button", name="Mark started").first.click()
     page.get_by_role("button", name="Mark done").first.click()
@@ -167,12 +172,7 @@ def test_preparation_done_and_pickup_and_no_show(
     page.goto(f"/app/today?date={pickups[0]}")
     page.get_by_role("button", name="Picked up").first.click()
     assert page.locator(".flash").inner_text() == "Picked up."
-    no_show_day = None
-    for day in pickups:
-        page.goto(f"/app/today?date={day}")
-        if page.get_by_role("button", name="No-show").count():
-            no_show_day = day
-            break
+    no_show_day = _first_day_with(page, pickups, "No-show")
     assert no_show_day is not None, "a second open pickup in the demo's last days"
     page.get_by_role("button", name="No-show").first.click()
     assert page.locator(".flash").inner_text() == "No-show recorded."
