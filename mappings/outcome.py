@@ -108,19 +108,17 @@ def rejected_input_outcome(
     if resource_type is not None or resource_id is not None:
         parts.append(f"{resource_type or 'Resource'}/{resource_id or '?'}")
     parts.append(message)
-    sub: list[JsonObject] = []
-    if source is not None:
-        sub.append({"url": "source", "valueString": source})
-    if position is not None:
-        sub.append({"url": "position", "valueString": position})
-    if line is not None:
-        sub.append({"url": "line", "valueInteger": line})
-    if entry is not None:
-        sub.append({"url": "entry", "valueInteger": entry})
-    if resource_type is not None:
-        sub.append({"url": "resourceType", "valueCode": resource_type})
-    if resource_id is not None:
-        sub.append({"url": "resourceId", "valueString": resource_id})
+    named = (
+        ("source", "valueString", source),
+        ("position", "valueString", position),
+        ("line", "valueInteger", line),
+        ("entry", "valueInteger", entry),
+        ("resourceType", "valueCode", resource_type),
+        ("resourceId", "valueString", resource_id),
+    )
+    sub: list[JsonObject] = [
+        {"url": url, element: value} for url, element, value in named if value is not None
+    ]
     extra = {"extension": [{"url": EXT_REJECTED_INPUT, "extension": sub}]} if sub else None
     return operation_outcome("error", code, ": ".join(parts), expression=expression, extra=extra)
 
