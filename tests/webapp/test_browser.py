@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.server_processes import free_port
 from tests.conftest import REPO
 
 CHROMIUM = Path(os.environ.get("FHIR_SYNC_CHROMIUM", "/usr/bin/chromium"))
@@ -35,16 +35,10 @@ def _require() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     _require()
-    port = _free_port()
+    port = free_port()
     folder = tmp_path_factory.mktemp("browser") / "data"
     log = (folder.parent / "serve.log").open("w+")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SYNC_")}
