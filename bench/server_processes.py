@@ -107,6 +107,19 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError(f"the server did not come up; see {log}")
 
 
+def spawn_sekmet(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`sekmet serve` with the config at `config_path`, run in its folder, its output to
+    `log_path` (the benchmark's peers and the integration tests' are started alike)."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sekmet.cli", "serve", "--config", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=config_path.parent,
+        )
+
+
 @contextmanager
 def sekmet_serve(folder: Path, db_path: Path, **settings: Any) -> Iterator[str]:
     """The FHIR base URL of a sekmet-fhir peer on 127.0.0.1 with its SQLite at `db_path`,
@@ -128,14 +141,7 @@ def sekmet_serve(folder: Path, db_path: Path, **settings: Any) -> Iterator[str]:
     config_path = folder / "sekmet.yaml"
     config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     log = folder / "sekmet.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sekmet.cli", "serve", "--config", str(config_path)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=folder,
-        )
+    process = spawn_sekmet(config_path, log)
     try:
         wait_until_up(base, process, log)
         yield base

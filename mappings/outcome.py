@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 from mappings.codes import ISSUE_SEVERITY, ISSUE_TYPE
 from mappings.errors import MappingError
@@ -61,25 +61,37 @@ _LINE: Final = re.compile(r"\bline (\d+)")
 _ENTRY: Final = re.compile(r"\bentry (\d+)")
 
 
+class InputPlace(TypedDict, total=False):
+    """Where a rejected input resource was, and which resource it was (all optional).
+
+    `source` (a file name or URL), and `position` as the file reader words it ("line 12",
+    "entry 3", "line 4 entry 2": a 1-based NDJSON line, a 0-based Bundle entry), or `line` /
+    `entry` as numbers; `resource_type` and `resource_id` as input_identity found them.
+    """
+
+    source: str | None
+    position: str | None
+    line: int | None
+    entry: int | None
+    resource_type: str | None
+    resource_id: str | None
+
+
 def rejected_input_outcome(
     *,
     message: str,
-    source: str | None = None,
-    position: str | None = None,
-    line: int | None = None,
-    entry: int | None = None,
     code: str = "invalid",
     expression: str | None = None,
-    resource_type: str | None = None,
-    resource_id: str | None = None,
+    **place: Unpack[InputPlace],
 ) -> JsonObject:
-    """The outcome for one rejected input resource.
+    """The outcome for one rejected input resource, at `place`.
 
-    Where it was: `source` (a file name or URL), and `position` as the file reader words it
-    ("line 12", "entry 3", "line 4 entry 2": a 1-based NDJSON line, a 0-based Bundle entry),
-    or `line` / `entry` as numbers. The numbers go to the `rejected-input` extension either
-    way. `code` is an R4 IssueType; `message` must not hold patient data.
+    The position's numbers go to the `rejected-input` extension whether given as numbers or
+    in its words. `code` is an R4 IssueType; `message` must not hold patient data.
     """
+    source, position = place.get("source"), place.get("position")
+    line, entry = place.get("line"), place.get("entry")
+    resource_type, resource_id = place.get("resource_type"), place.get("resource_id")
     if position is None:
         words = ([f"line {line}"] if line is not None else []) + (
             [f"entry {entry}"] if entry is not None else []
@@ -96,42 +108,23 @@ def rejected_input_outcome(
     if resource_type is not None or resource_id is not None:
         parts.append(f"{resource_type or 'Resource'}/{resource_id or '?'}")
     parts.append(message)
-    sub: list[JsonObject] = []
-    if source is not None:
-        sub.append({"url": "source", "valueString": source})
-    if position is not None:
-        sub.append({"url": "position", "valueString": position})
-    if line is not None:
-        sub.append({"url": "line", "valueInteger": line})
-    if entry is not None:
-        sub.append({"url": "entry", "valueInteger": entry})
-    if resource_type is not None:
-        sub.append({"url": "resourceType", "valueCode": resource_type})
-    if resource_id is not None:
-        sub.append({"url": "resourceId", "valueString": resource_id})
+    named = (
+        ("source", "valueString", source),
+        ("position", "valueString", position),
+        ("line", "valueInteger", line),
+        ("entry", "valueInteger", entry),
+        ("resourceType", "valueCode", resource_type),
+        ("resourceId", "valueString", resource_id),
+    )
+    sub: list[JsonObject] = [
+        {"url": url, element: value} for url, element, value in named if value is not None
+    ]
     extra = {"extension": [{"url": EXT_REJECTED_INPUT, "extension": sub}]} if sub else None
     return operation_outcome("error", code, ": ".join(parts), expression=expression, extra=extra)
 
 
-def mapping_error_outcome(
-    error: MappingError,
-    *,
-    source: str | None = None,
-    position: str | None = None,
-    line: int | None = None,
-    entry: int | None = None,
-    resource_type: str | None = None,
-    resource_id: str | None = None,
-) -> JsonObject:
+def mapping_error_outcome(error: MappingError, **place: Unpack[InputPlace]) -> JsonObject:
     """rejected_input_outcome for a MappingError: its message, expression and issue code."""
     return rejected_input_outcome(
-        message=error.message,
-        code=error.code,
-        expression=error.expression or None,
-        source=source,
-        position=position,
-        line=line,
-        entry=entry,
-        resource_type=resource_type,
-        resource_id=resource_id,
+        message=error.message, code=error.code, expression=error.expression or None, **place
     )

@@ -40,10 +40,19 @@ EXT_FITTING_CYCLE: Final = _SD + "fitting-cycle"
 # Extension written on OperationOutcome.issue for rejected input.
 EXT_REJECTED_INPUT: Final = _SD + "rejected-input"
 
+# Extensions of the monthly cycle (section 5): on Task.input (one input per fill; with
+# EXT_EARLIEST_FILL and EXT_CLARIFICATION_CODE, as on CarePlan activities) and on Communication.
+EXT_FILL_QUANTITY: Final = _SD + "fill-quantity"
+EXT_FILL_DAYS_SUPPLY: Final = _SD + "fill-days-supply"
+EXT_CONTACT_OUTCOME: Final = _SD + "contact-outcome"
+
 # Identifier systems of the resources fhir-sync writes.
 SID_SYNC_PLAN: Final = f"{BASE}/sid/sync-plan"
 SID_SYNC_APPOINTMENT: Final = f"{BASE}/sid/sync-appointment"
 SID_RENEWAL_TASK: Final = f"{BASE}/sid/renewal-task"
+# The monthly cycle's: the value of each is a cycle item identifier (see engine.cycle.item_id).
+SID_CYCLE_ITEM: Final = f"{BASE}/sid/cycle-item"
+SID_CONTACT: Final = f"{BASE}/sid/contact"
 
 # Code systems fhir-sync owns.
 CS_CARE_PLAN_CATEGORY: Final = f"{BASE}/CodeSystem/care-plan-category"
@@ -52,6 +61,18 @@ CS_APPOINTMENT_SERVICE: Final = f"{BASE}/CodeSystem/appointment-service"
 CS_SYNC_EXCLUSION: Final = f"{BASE}/CodeSystem/sync-exclusion"
 CS_PLAN_FLAG: Final = f"{BASE}/CodeSystem/plan-flag"
 CS_FACT_SOURCE: Final = f"{BASE}/CodeSystem/fact-source"
+# The monthly cycle's.
+CS_CYCLE_ITEM: Final = f"{BASE}/CodeSystem/cycle-item"
+CS_CONTACT_OUTCOME: Final = f"{BASE}/CodeSystem/contact-outcome"
+CS_TASK_INPUT: Final = f"{BASE}/CodeSystem/task-input"
+CS_PICKUP_CHOICE: Final = f"{BASE}/CodeSystem/check-in-pickup"
+
+# A code of CS_TASK_CODE: the monthly cycle's preparation Task.
+TASK_CODE_PREPARE_FILLS: Final = "prepare-fills"
+
+# The check-in Questionnaire fhir-sync ships: its canonical URL and the version it writes.
+QUESTIONNAIRE_CHECK_IN: Final = f"{BASE}/Questionnaire/med-sync-check-in"
+QUESTIONNAIRE_CHECK_IN_VERSION: Final = "1"
 
 # External code systems.
 RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"

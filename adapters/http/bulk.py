@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from adapters.http.errors import FhirError
 from adapters.http.media import FHIR_NDJSON, ParamPairs, load_json_object
@@ -22,6 +22,18 @@ from adapters.http.retry import parse_retry_after
 from adapters.http.transport import Transport
 
 log = logging.getLogger("adapters.http.bulk")
+
+
+class ExportScope(TypedDict, total=False):
+    """What an export asks for, as keyword arguments (all optional): the resource types, the
+    changes since an instant, type filters, and the level (a Group, all Patients, or the
+    whole system when neither is given)."""
+
+    types: Sequence[str] | None
+    since: str | None
+    type_filters: Sequence[str] | None
+    group_id: str | None
+    patient_level: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,29 +97,24 @@ class BulkExporter:
         self._transport = transport
         self._settings = transport.settings
 
-    async def kick_off(
-        self,
-        *,
-        types: Sequence[str] | None = None,
-        since: str | None = None,
-        type_filters: Sequence[str] | None = None,
-        group_id: str | None = None,
-        patient_level: bool = False,
-    ) -> str:
+    async def kick_off(self, **scope: Unpack[ExportScope]) -> str:
         """Starts an export and returns its status URL (system, Patient or Group level)."""
         base = self._settings.base_url
+        group_id = scope.get("group_id")
         if group_id is not None:
             url = f"{base}/Group/{group_id}/$export"
-        elif patient_level:
+        elif scope.get("patient_level", False):
             url = f"{base}/Patient/$export"
         else:
             url = f"{base}/$export"
         params: ParamPairs = []
+        types = scope.get("types")
         if types:
             params.append(("_type", ",".join(types)))
+        since = scope.get("since")
         if since:
             params.append(("_since", since))
-        params.extend(("_typeFilter", f) for f in type_filters or ())
+        params.extend(("_typeFilter", f) for f in scope.get("type_filters") or ())
         response = await self._transport.request(
             "GET", url, params=params, headers={"Prefer": "respond-async"}
         )
@@ -193,21 +200,11 @@ class BulkExporter:
     async def export(
         self,
         *,
-        types: Sequence[str] | None = None,
-        since: str | None = None,
-        type_filters: Sequence[str] | None = None,
-        group_id: str | None = None,
-        patient_level: bool = False,
         on_progress: Callable[[str], None] | None = None,
+        **scope: Unpack[ExportScope],
     ) -> AsyncIterator[ExportSession]:
         """Kick-off, wait, hand the session over, then delete the job whatever happened."""
-        status_url = await self.kick_off(
-            types=types,
-            since=since,
-            type_filters=type_filters,
-            group_id=group_id,
-            patient_level=patient_level,
-        )
+        status_url = await self.kick_off(**scope)
         try:
             manifest = await self.wait(status_url, on_progress=on_progress)
             yield ExportSession(status_url, manifest, self)

@@ -16,13 +16,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 
 from adapters.http.auth import Authenticator, build_authenticator
-from adapters.http.bulk import BulkExporter, ExportSession
+from adapters.http.bulk import BulkExporter, ExportScope, ExportSession
 from adapters.http.capability import Capabilities, parse_capabilities
 from adapters.http.errors import FhirError
 from adapters.http.incremental import IncrementalPull
@@ -349,23 +349,12 @@ class FhirClient:
     def bulk_export(
         self,
         *,
-        types: Sequence[str] | None = None,
-        since: str | None = None,
-        type_filters: Sequence[str] | None = None,
-        group_id: str | None = None,
-        patient_level: bool = False,
         on_progress: Callable[[str], None] | None = None,
+        **scope: Unpack[ExportScope],
     ) -> AbstractAsyncContextManager[ExportSession]:
         """``async with client.bulk_export(types=[...]) as export: async for t, line in
         export.lines(): ...``; the job is deleted on exit."""
-        return self._bulk.export(
-            types=types,
-            since=since,
-            type_filters=type_filters,
-            group_id=group_id,
-            patient_level=patient_level,
-            on_progress=on_progress,
-        )
+        return self._bulk.export(on_progress=on_progress, **scope)
 
     # ---------------------------------------------------------------- internals
 

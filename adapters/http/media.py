@@ -88,18 +88,18 @@ def format_instant(moment: datetime) -> str:
 
 
 def last_updated(resource: Resource) -> str | None:
-    meta = resource.get("meta")
-    if isinstance(meta, dict):
-        value = meta.get("lastUpdated")
-        if isinstance(value, str):
-            return value
-    return None
+    return _meta_text(resource, "lastUpdated")
 
 
 def version_id(resource: Resource) -> str | None:
+    return _meta_text(resource, "versionId")
+
+
+def _meta_text(resource: Resource, key: str) -> str | None:
+    """`meta.<key>` when the server sent it as a string; anything else counts as absent."""
     meta = resource.get("meta")
     if isinstance(meta, dict):
-        value = meta.get("versionId")
+        value = meta.get(key)
         if isinstance(value, str):
             return value
     return None

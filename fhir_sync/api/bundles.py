@@ -4,6 +4,7 @@ Bundle skeleton, never parsed and re-serialized."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 from urllib.parse import urlencode
 
 from fhir_sync.api.fhirjson import dumps
@@ -49,6 +50,39 @@ def searchset(
     if not entries:
         return dumps(head)
     return dumps(head)[:-1] + b',"entry":[' + b",".join(entries) + b"]}"
+
+
+class PagedSearch(Protocol):
+    """A parsed search as its links need it: the parameters that took effect, the page size."""
+
+    @property
+    def used(self) -> Sequence[tuple[str, str]]: ...
+
+    @property
+    def count(self) -> int: ...
+
+
+def searchset_page(
+    base: str,
+    resource_type: str,
+    search: PagedSearch,
+    *,
+    matches: Sequence[Found] = (),
+    following: str | None = None,
+    included: Sequence[Found] = (),
+    total: int | None = None,
+) -> bytes:
+    """A page of a keyset search with its self link and, when `following` (the cursor: the
+    last id of this page) says another page follows, its next link."""
+    used, count = search.used, search.count
+    return searchset(
+        base,
+        self_url=search_url(base, resource_type, used, count),
+        next_url=search_url(base, resource_type, used, count, following) if following else None,
+        matches=matches,
+        included=included,
+        total=total,
+    )
 
 
 def collection(base: str, resources: Sequence[JsonObject]) -> bytes:

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fhir_sync.api.audit import note_disclosed
 from fhir_sync.api.auth import Caller, require_scope, tokens_enforced
-from fhir_sync.api.bundles import Found, search_url, searchset
+from fhir_sync.api.bundles import Found, searchset_page
 from fhir_sync.api.capability import capability_statement, smart_configuration
 from fhir_sync.api.context import (
     AsyncReadsOf,
@@ -134,15 +134,8 @@ def search_groups(
     base = fhir_base(request)
     with read_transaction(database) as connection:
         if parsed.summary_count:
-            return fhir_response(
-                searchset(
-                    base,
-                    self_url=_link(request, parsed),
-                    next_url=None,
-                    matches=(),
-                    total=len(payer_groups(connection, ids=ids, payers=payers, limit=None)),
-                )
-            )
+            total = len(payer_groups(connection, ids=ids, payers=payers, limit=None))
+            return fhir_response(searchset_page(base, "Group", parsed, total=total))
         page = payer_groups(
             connection, ids=ids, payers=payers, after=parsed.cursor, limit=parsed.count + 1
         )
@@ -152,12 +145,7 @@ def search_groups(
         ]
     following = page[parsed.count - 1].id if len(page) > parsed.count and parsed.count else None
     return fhir_response(
-        searchset(
-            base,
-            self_url=_link(request, parsed),
-            next_url=_link(request, parsed, following) if following else None,
-            matches=matches,
-        )
+        searchset_page(base, "Group", parsed, matches=matches, following=following)
     )
 
 
@@ -211,10 +199,7 @@ def _stored_search(
     query = _query(parsed, caller)
     if parsed.summary_count:
         total = count_matches(connection, replace(query, after=None))
-        self_url = _link(request, parsed)
-        return searchset(
-            fhir_base(request), self_url=self_url, next_url=None, matches=(), total=total
-        )
+        return searchset_page(fhir_base(request), parsed.resource_type, parsed, total=total)
     rows = search_page(connection, query)
     ids = [rid for rid, _ in rows[: parsed.count]]
     return _page_bundle(request, parsed, rows, _included(connection, parsed, caller, ids))
@@ -269,11 +254,12 @@ def _page_bundle(
     included = included or []
     for target in {found[0] for found in included}:
         note_disclosed(request, target, (rid for kind, rid, _ in included if kind == target))
-    return searchset(
+    return searchset_page(
         fhir_base(request),
-        self_url=_link(request, parsed),
-        next_url=_link(request, parsed, ids[-1]) if more and ids else None,
+        kind,
+        parsed,
         matches=[(kind, rid, body) for rid, body in rows],
+        following=ids[-1] if more and ids else None,
         included=_unique(included),
     )
 
@@ -286,10 +272,6 @@ def _unique(found: list[Found]) -> list[Found]:
             seen.add((item[0], item[1]))
             out.append(item)
     return out
-
-
-def _link(request: Request, parsed: SearchRequest, cursor: str | None = None) -> str:
-    return search_url(fhir_base(request), parsed.resource_type, parsed.used, parsed.count, cursor)
 
 
 def _etags(header: str) -> list[str]:

@@ -33,10 +33,10 @@ from fhir_sync.store import cycle as store
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.resources import ids_for_patient, read_resource
 from fhir_sync.store.tables import Enrollment as EnrollmentRow
-from mappings.cycle_profile import SID_CYCLE_ITEM
 from mappings.fhir_literals import urn_for
 from mappings.inbound.careplan_fills import careplan_fills
 from mappings.outbound.outreach import CALL_KINDS
+from mappings.profile import SID_CYCLE_ITEM
 
 BATCH: Final = 500
 #: What to do, in the same transaction, with the items just stored (the API layer registers

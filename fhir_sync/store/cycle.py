@@ -7,7 +7,7 @@ twice (a re-run, a worker killed mid-day and restarted, a caught-up day) inserts
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Table, case, func, insert, select, update
@@ -42,18 +42,10 @@ class NewItem:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredItem:
-    id: str
-    patient_id: str
-    kind: str
-    day: date
-    anchor: date
-    action: str
-    order_id: str | None
-    resource_type: str | None
-    resource_id: str | None
+class StoredItem(NewItem):
+    """A stored item: the columns it was inserted with, and what staff did with it since."""
+
     state: str
-    item: str
     done_at: datetime | None
     note: str | None
 
@@ -130,44 +122,14 @@ def insert_new_items(
     if fresh:
         connection.execute(
             insert(ITEM),
-            [
-                {
-                    "id": i.id,
-                    "patient_id": i.patient_id,
-                    "kind": i.kind,
-                    "day": i.day,
-                    "anchor": i.anchor,
-                    "action": i.action,
-                    "order_id": i.order_id,
-                    "resource_type": i.resource_type,
-                    "resource_id": i.resource_id,
-                    "state": "open",
-                    "item": i.item,
-                    "created_at": now,
-                }
-                for i in fresh
-            ],
+            [{**asdict(i), "state": "open", "created_at": now} for i in fresh],
         )
     return fresh
 
 
 def _stored(row: object) -> StoredItem:
     m = row._mapping  # type: ignore[attr-defined]
-    return StoredItem(
-        m["id"],
-        m["patient_id"],
-        m["kind"],
-        m["day"],
-        m["anchor"],
-        m["action"],
-        m["order_id"],
-        m["resource_type"],
-        m["resource_id"],
-        m["state"],
-        m["item"],
-        m["done_at"],
-        m["note"],
-    )
+    return StoredItem(**{f.name: m[f.name] for f in fields(StoredItem)})
 
 
 def items_on(

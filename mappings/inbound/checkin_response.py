@@ -11,11 +11,6 @@ from datetime import date
 from typing import Any, Final
 
 from fhir_sync.engine.checkin import CheckInAnswers, PickupChoice
-from mappings.cycle_profile import (
-    CS_PICKUP_CHOICE,
-    QUESTIONNAIRE_CHECK_IN,
-    QUESTIONNAIRE_CHECK_IN_VERSION,
-)
 from mappings.errors import MappingError, rooted_at
 from mappings.fhir_values import (
     JsonObject,
@@ -37,6 +32,11 @@ from mappings.outbound.checkin_questionnaire import (
     NEW_DATE,
     PICKUP_QUESTION,
     STOP_PROGRAM,
+)
+from mappings.profile import (
+    CS_PICKUP_CHOICE,
+    QUESTIONNAIRE_CHECK_IN,
+    QUESTIONNAIRE_CHECK_IN_VERSION,
 )
 
 QR: Final = "QuestionnaireResponse"

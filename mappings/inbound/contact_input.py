@@ -11,7 +11,6 @@ from typing import Final
 
 from fhir_sync.engine.cycle import parse_item_id
 from fhir_sync.engine.cycle_types import Contact, ContactOutcome
-from mappings.cycle_profile import CS_CONTACT_OUTCOME, EXT_CONTACT_OUTCOME, SID_CONTACT
 from mappings.errors import MappingError, rooted_at
 from mappings.fhir_values import (
     JsonObject,
@@ -25,6 +24,7 @@ from mappings.fhir_values import (
     subject_patient_id,
 )
 from mappings.outbound.outreach import CALL_KINDS
+from mappings.profile import CS_CONTACT_OUTCOME, EXT_CONTACT_OUTCOME, SID_CONTACT
 
 COMMUNICATION: Final = "Communication"
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Final
 
 from fhir_sync.engine.checkin import PickupChoice
-from mappings.cycle_profile import (
+from mappings.fhir_literals import JsonObject
+from mappings.profile import (
     CS_PICKUP_CHOICE,
     QUESTIONNAIRE_CHECK_IN,
     QUESTIONNAIRE_CHECK_IN_VERSION,
 )
-from mappings.fhir_literals import JsonObject
 
 # linkId -> (type, question), in the order they are asked.
 BOOLEAN_QUESTIONS: Final = {

@@ -13,14 +13,14 @@ from datetime import date
 from typing import Final
 
 from fhir_sync.engine.cycle_types import Contact, ContactOutcome, CycleFill, CycleItem, ItemKind
-from mappings.cycle_profile import (
+from mappings.fhir_literals import JsonObject, conditional_url, decimal, identifier, reference
+from mappings.profile import (
     CS_CONTACT_OUTCOME,
     CS_CYCLE_ITEM,
     EXT_CONTACT_OUTCOME,
     SID_CONTACT,
     SID_CYCLE_ITEM,
 )
-from mappings.fhir_literals import JsonObject, conditional_url, decimal, identifier, reference
 
 CALL_KINDS: Final = frozenset({ItemKind.OUTREACH, ItemKind.CALL_RETRY, ItemKind.NO_SHOW_FOLLOW_UP})
 _WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Final
 
 from fhir_sync.engine.cycle_types import CycleFill, CycleItem, ItemKind, PrepStatus
-from mappings.cycle_profile import (
+from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
+from mappings.profile import (
+    CS_TASK_CODE,
     CS_TASK_INPUT,
+    EXT_CLARIFICATION_CODE,
+    EXT_EARLIEST_FILL,
     EXT_FILL_DAYS_SUPPLY,
     EXT_FILL_QUANTITY,
     SID_CYCLE_ITEM,
     TASK_CODE_PREPARE_FILLS,
 )
-from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
-from mappings.profile import CS_TASK_CODE, EXT_CLARIFICATION_CODE, EXT_EARLIEST_FILL
 
 # The states a preparation goes through, and who may follow whom (R4 Task.status codes).
 NEXT_STATUS: Final[dict[str, frozenset[str]]] = {

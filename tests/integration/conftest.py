@@ -14,9 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
@@ -25,6 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from bench.server_processes import free_port, spawn_sekmet
 
 STARTUP_TIMEOUT = 30.0
 REQUIRE_ENV = "FHIR_SYNC_REQUIRE_INTEGRATION"
@@ -97,12 +97,6 @@ def wait_started(server: Any, thread: Any, what: str, interval: float) -> None:
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def sekmet_config(port: int, directory: Path, **overrides: Any) -> dict[str, Any]:
     """Loopback only, in-memory store, quiet; the simulator is off unless overridden.
 
@@ -156,14 +150,7 @@ def start_sekmet(
         config_path = directory / f"{name}.yaml"
         config_path.write_text(json.dumps(sekmet_config(port, directory, **overrides), indent=2))
         log_path = directory / f"{name}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "sekmet.cli", "serve", "--config", str(config_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=directory,
-            )
+        process = spawn_sekmet(config_path, log_path)
         server = SekmetServer(name, port, config_path, log_path, process)
         try:
             _wait_until_up(server, timeout)

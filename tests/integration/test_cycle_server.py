@@ -27,7 +27,7 @@ from fhir_sync.services import cycle_resources
 from fhir_sync.services.cycle_run import run_cycle_day
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.enrollments import ENROLLMENT
-from mappings.cycle_profile import QUESTIONNAIRE_CHECK_IN, SID_CONTACT, SID_CYCLE_ITEM
+from mappings.profile import QUESTIONNAIRE_CHECK_IN, SID_CONTACT, SID_CYCLE_ITEM
 from tests.integration.server_support import serving
 from tests.server.api_support import TODAY, demo_patients, enroll_body
 from tests.server.conftest import BACKENDS

@@ -22,13 +22,6 @@ from fhir_sync.engine.cycle_types import (
     PickupStatus,
     RenewalTrack,
 )
-from mappings.cycle_profile import (
-    CS_PICKUP_CHOICE,
-    EXT_FILL_DAYS_SUPPLY,
-    EXT_FILL_QUANTITY,
-    QUESTIONNAIRE_CHECK_IN,
-    SID_CYCLE_ITEM,
-)
 from mappings.errors import MappingError
 from mappings.inbound.checkin_response import map_check_in_response
 from mappings.inbound.contact_input import map_contact_communication
@@ -37,7 +30,15 @@ from mappings.outbound.cycle_entries import cycle_bundle
 from mappings.outbound.outreach import call_request, contact_communication
 from mappings.outbound.preparation_task import check_transition, preparation_task
 from mappings.outbound.renewal_follow_up import followed_up_task
-from mappings.profile import EXT_CLARIFICATION_CODE, EXT_EARLIEST_FILL
+from mappings.profile import (
+    CS_PICKUP_CHOICE,
+    EXT_CLARIFICATION_CODE,
+    EXT_EARLIEST_FILL,
+    EXT_FILL_DAYS_SUPPLY,
+    EXT_FILL_QUANTITY,
+    QUESTIONNAIRE_CHECK_IN,
+    SID_CYCLE_ITEM,
+)
 from mappings.validation import validate_resource
 
 ANCHOR = date(2026, 12, 30)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.server_processes import free_port
 from tests.conftest import REPO
 
 CHROMIUM = Path(os.environ.get("FHIR_SYNC_CHROMIUM", "/usr/bin/chromium"))
@@ -35,16 +35,10 @@ def _require() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     _require()
-    port = _free_port()
+    port = free_port()
     folder = tmp_path_factory.mktemp("browser") / "data"
     log = (folder.parent / "serve.log").open("w+")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SYNC_")}
@@ -106,6 +100,15 @@ def _page(browser: object, base: str, user: str, password: str, *, js: bool = Tr
     return page
 
 
+def _first_day_with(page: object, days: Iterable[str], button: str) -> str | None:
+    """The first of `days` whose worklist offers `button`, the page left on that day."""
+    for day in days:
+        page.goto(f"/app/today?date={day}")  # type: ignore[attr-defined]
+        if page.get_by_role("button", name=button).count():  # type: ignore[attr-defined]
+            return day
+    return None
+
+
 def _shot(page: object, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
@@ -148,12 +151,8 @@ def test_preparation_done_and_pickup_and_no_show(
 ) -> None:
     base, logins = server
     page = _page(browser, base, "tech", logins["tech"], js=False)  # plain forms, no JavaScript
-    found = None
-    for day in ("2026-12-08", "2026-12-09", "2026-12-10", "2026-12-11", "2026-12-12"):
-        page.goto(f"/app/today?date={day}")
-        if page.get_by_role("button", name="Mark started").count():
-            found = day
-            break
+    days = ("2026-12-08", "2026-12-09", "2026-12-10", "2026-12-11", "2026-12-12")
+    found = _first_day_with(page, days, "Mark started")
     assert found is not None, "an open preparation in the demo's last days"
     page.get_by_role("button", name="Mark started").first.click()
     page.get_by_role("button", name="Mark done").first.click()
@@ -167,12 +166,7 @@ def test_preparation_done_and_pickup_and_no_show(
     page.goto(f"/app/today?date={pickups[0]}")
     page.get_by_role("button", name="Picked up").first.click()
     assert page.locator(".flash").inner_text() == "Picked up."
-    no_show_day = None
-    for day in pickups:
-        page.goto(f"/app/today?date={day}")
-        if page.get_by_role("button", name="No-show").count():
-            no_show_day = day
-            break
+    no_show_day = _first_day_with(page, pickups, "No-show")
     assert no_show_day is not None, "a second open pickup in the demo's last days"
     page.get_by_role("button", name="No-show").first.click()
     assert page.locator(".flash").inner_text() == "No-show recorded."

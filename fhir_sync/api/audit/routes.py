@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from fhir_sync.api.audit.events import audit_event
-from fhir_sync.api.audit.search import AUDIT_ID, AuditSearch, parse_audit_search
+from fhir_sync.api.audit.search import AUDIT_ID, parse_audit_search
 from fhir_sync.api.audit.writer import AuditWriter
 from fhir_sync.api.auth import Caller, require_scope
-from fhir_sync.api.bundles import Found, search_url, searchset
+from fhir_sync.api.bundles import Found, searchset_page
 from fhir_sync.api.context import Database, Settings, fhir_base
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import dumps, fhir_response
@@ -43,10 +43,7 @@ def search_audit_events(
     with read_transaction(database) as connection:
         if parsed.summary_count:
             total = count_audit(connection, parsed.query)
-            body = searchset(
-                base, self_url=_link(request, parsed), next_url=None, matches=(), total=total
-            )
-            return fhir_response(body)
+            return fhir_response(searchset_page(base, "AuditEvent", parsed, total=total))
         records = search_audit(connection, parsed.query)
     more = len(records) > parsed.count
     records = records[: parsed.count]
@@ -55,12 +52,7 @@ def search_audit_events(
     ]
     following = str(records[-1].id) if more and records else None
     return fhir_response(
-        searchset(
-            base,
-            self_url=_link(request, parsed),
-            next_url=_link(request, parsed, following) if following else None,
-            matches=matches,
-        )
+        searchset_page(base, "AuditEvent", parsed, matches=matches, following=following)
     )
 
 
@@ -84,7 +76,3 @@ def read_audit_event(
 def _writer(request: Request) -> AuditWriter:
     writer: AuditWriter = request.app.state.audit
     return writer
-
-
-def _link(request: Request, parsed: AuditSearch, cursor: str | None = None) -> str:
-    return search_url(fhir_base(request), "AuditEvent", parsed.used, parsed.count, cursor)
