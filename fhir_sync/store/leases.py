@@ -15,6 +15,9 @@ free.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +40,11 @@ from fhir_sync.store.database import is_sqlite, write_transaction
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def process_name() -> str:
+    """A name for this process's claims: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _always(_table: Table, _now: datetime) -> Sequence[ColumnElement[bool]]:
@@ -223,6 +231,7 @@ __all__ = [
     "claim_one",
     "drop",
     "now_utc",
+    "process_name",
     "renew",
     "retry_later",
     "settle",

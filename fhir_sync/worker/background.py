@@ -16,8 +16,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from functools import partial
@@ -33,6 +31,7 @@ from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.services.live_sync import FhirLivePull
 from fhir_sync.services.server_settings import ServerSettings, today_for
 from fhir_sync.store.database import open_engine
+from fhir_sync.store.leases import process_name
 from fhir_sync.store.migrate import upgrade
 from fhir_sync.worker.loop import Every, Job, Leases, run_jobs
 from fhir_sync.worker.outbox_worker import OutboxWorker
@@ -46,11 +45,6 @@ GRACE_SECONDS: Final = 5.0
 
 def _cycle_interval() -> float:
     return float(os.environ.get("FHIR_SYNC_CYCLE_INTERVAL", DEFAULT_INTERVAL))
-
-
-def process_name() -> str:
-    """A name for this process's claims: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class BackgroundWork:
