@@ -3,21 +3,23 @@
 An export pages through the payer's stored resources by keyset inside one snapshot and
 appends the stored bytes, unparsed, to an NDJSON file that is written to the database when it
 reaches `file_bytes`: memory holds one page and one file, never the population. Jobs live in
-the database (`fhir_sync.store.exports`), so a status poll at any server process can answer,
-and can restart a job whose process died (its lease ran out).
+the database (`fhir_sync.store.exports`, a lease queue of `store.leases`), so a status poll at
+any server process can answer, and can restart a job whose process died (its lease ran out).
+
+The runner is not a job of the worker's loop (`worker.loop`): an export runs in the process
+whose API was asked (one without background workers too), as soon as it is asked, and reads
+one database snapshot synchronously, so a small thread pool runs the jobs submitted to it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from time import monotonic
 from typing import Final
 
@@ -35,6 +37,7 @@ from fhir_sync.store.exports import (
     record_progress,
     release_job,
 )
+from fhir_sync.store.leases import now_utc, process_name
 from fhir_sync.store.search import ResourceQuery, TimeRange, UpdatedIn, count_matches, search_page
 from fhir_sync.store.tables import ExportJob
 
@@ -63,8 +66,7 @@ class ExportRunner:
     def __init__(self, engine: Engine, limits: ExportLimits | None = None) -> None:
         self.engine = engine
         self.limits = limits or ExportLimits()
-        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.lease = Lease(worker[:128], self.limits.lease)
+        self.lease = Lease(process_name(), self.limits.lease)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -90,7 +92,7 @@ class ExportRunner:
     def run(self, job_id: str) -> None:
         """Claim and run one job; returns when it is done, failed, lost or released."""
         with write_transaction(self.engine) as connection:
-            if not claim_job(connection, job_id, self.lease, _now()):
+            if not claim_job(connection, job_id, self.lease, now_utc()):
                 return
             job = get_job(connection, job_id)
         assert job is not None
@@ -100,7 +102,7 @@ class ExportRunner:
             log.info("export %s was cancelled or taken over", job_id)
         except _StoppingError:
             with write_transaction(self.engine) as connection:
-                release_job(connection, job_id, self.lease, _now())
+                release_job(connection, job_id, self.lease, now_utc())
         except Exception as exc:
             reference = uuid.uuid4().hex
             log.error(
@@ -115,13 +117,13 @@ class ExportRunner:
                     connection,
                     job_id,
                     self.lease,
-                    _now(),
+                    now_utc(),
                     f"the export failed (reference {reference}); start a new one",
                 )
 
     def _export(self, job: ExportJob) -> None:
         # Taken before the snapshot: every change committed by now is in the export.
-        transaction_time = _now()
+        transaction_time = now_utc()
         filters: tuple[UpdatedIn, ...] = ()
         if job.since is not None:
             filters = (UpdatedIn((TimeRange("ge", job.since, job.since),)),)
@@ -140,7 +142,7 @@ class ExportRunner:
                 connection,
                 job.id,
                 self.lease,
-                _now(),
+                now_utc(),
                 transaction_time=transaction_time,
                 keep_for=KEEP_FOR,
             )
@@ -200,7 +202,7 @@ class _FileWriter:
                 connection,
                 self.job_id,
                 self.runner.lease,
-                _now(),
+                now_utc(),
                 file,
                 bytes(self.buffer),
                 exported=self.exported,
@@ -222,14 +224,10 @@ class _FileWriter:
                 connection,
                 self.job_id,
                 self.runner.lease,
-                _now(),
+                now_utc(),
                 exported=self.exported,
                 total=total,
             )
         if not held:
             raise _JobLostError
         self.last_beat = monotonic()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -1,19 +1,22 @@
 """Bulk export jobs and their output files.
 
-A job is claimed with a lease, like an outbox row: the process running it renews the lease each
-time it stores a file, and every write it makes re-checks that it still holds the job. So a
-job whose process died is taken over by the next process that notices (a status poll), and a
-job cancelled meanwhile stops at its next file instead of writing into a deleted job.
+A job is claimed with a lease (`store.leases`), like an outbox row: the process running it
+renews the lease each time it stores a file, and every write it makes re-checks that it still
+holds the job. So a job whose process died is taken over by the next process that notices (a
+status poll), and a job cancelled meanwhile stops at its next file instead of writing into a
+deleted job.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, insert, select
 
+from fhir_sync.store.leases import LeaseQueue, claim_one, renew, settle
 from fhir_sync.store.tables import ExportFile, ExportJob
 
 QUEUED: Final = "queued"
@@ -22,6 +25,20 @@ COMPLETED: Final = "completed"
 FAILED: Final = "failed"
 JOB: Table = ExportJob.__table__  # type: ignore[attr-defined]
 FILE: Table = ExportFile.__table__  # type: ignore[attr-defined]
+
+
+def _unfinished(jobs: Table, _now: datetime) -> Sequence[ColumnElement[bool]]:
+    return (jobs.c.status.in_((QUEUED, RUNNING)),)
+
+
+def _running(jobs: Table) -> Sequence[ColumnElement[bool]]:
+    return (jobs.c.status == RUNNING,)
+
+
+#: Jobs are claimed by id (the process that was asked, or the one a status poll reached).
+QUEUE: Final = LeaseQueue(
+    JOB, key="id", order=("created_at", "id"), ready=_unfinished, held=_running, attempts=False
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +79,10 @@ def needs_worker(job: ExportJob, now: datetime) -> bool:
 def claim_job(connection: Connection, job_id: str, lease: Lease, now: datetime) -> bool:
     """Take the job if it is free; whatever a previous holder wrote is discarded (the export
     restarts on a new snapshot)."""
-    claimed = connection.execute(
-        update(JOB)
-        .where(
-            JOB.c.id == job_id,
-            JOB.c.status.in_((QUEUED, RUNNING)),
-            or_(JOB.c.claimed_until.is_(None), JOB.c.claimed_until <= now),
-        )
-        .values(
-            status=RUNNING,
-            claimed_by=lease.worker,
-            claimed_until=lease.until(now),
-            total=0,
-            exported=0,
-            updated_at=now,
-        )
-    )
-    if not claimed.rowcount:
+    until = lease.until(now)
+    if not claim_one(
+        connection, QUEUE, job_id, lease.worker, until, now, status=RUNNING, total=0, exported=0
+    ):
         return False
     connection.execute(delete(FILE).where(FILE.c.job_id == job_id))
     return True
@@ -94,15 +98,10 @@ def record_progress(
     total: int | None = None,
 ) -> bool:
     """Renew the lease and note the progress; False when the job is no longer ours."""
-    values: dict[str, object] = {
-        "claimed_until": lease.until(now),
-        "exported": exported,
-        "updated_at": now,
-    }
+    values: dict[str, object] = {"exported": exported}
     if total is not None:
         values["total"] = total
-    changed = connection.execute(update(JOB).where(_held(job_id, lease)).values(**values))
-    return bool(changed.rowcount)
+    return renew(connection, QUEUE, job_id, lease.worker, lease.until(now), now, **values)
 
 
 def add_file(
@@ -140,37 +139,40 @@ def finish_job(
     transaction_time: datetime,
     keep_for: timedelta,
 ) -> bool:
-    changed = connection.execute(
-        update(JOB)
-        .where(_held(job_id, lease))
-        .values(
-            status=COMPLETED,
-            transaction_time=transaction_time,
-            exported=JOB.c.total,
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now,
-            expires_at=now + keep_for,
-        )
+    return settle(
+        connection,
+        QUEUE,
+        job_id,
+        lease.worker,
+        now,
+        status=COMPLETED,
+        transaction_time=transaction_time,
+        exported=JOB.c.total,
+        claimed_by=None,
+        claimed_until=None,
+        expires_at=now + keep_for,
     )
-    return bool(changed.rowcount)
 
 
 def fail_job(connection: Connection, job_id: str, lease: Lease, now: datetime, error: str) -> None:
     """Mark the job failed; `error` is shown to the client, so it must not hold patient data."""
-    connection.execute(
-        update(JOB)
-        .where(_held(job_id, lease))
-        .values(status=FAILED, error=error, claimed_by=None, claimed_until=None, updated_at=now)
+    settle(
+        connection,
+        QUEUE,
+        job_id,
+        lease.worker,
+        now,
+        status=FAILED,
+        error=error,
+        claimed_by=None,
+        claimed_until=None,
     )
     connection.execute(delete(FILE).where(FILE.c.job_id == job_id))
 
 
 def release_job(connection: Connection, job_id: str, lease: Lease, now: datetime) -> None:
     """Give the job up (this process is stopping): another process may take it at once."""
-    connection.execute(
-        update(JOB).where(_held(job_id, lease)).values(claimed_until=now, updated_at=now)
-    )
+    settle(connection, QUEUE, job_id, lease.worker, now, claimed_until=now)
 
 
 def job_files(connection: Connection, job_id: str) -> list[FileInfo]:
@@ -201,7 +203,3 @@ def delete_expired(connection: Connection, now: datetime) -> int:
     for job_id in expired:
         delete_job(connection, job_id)
     return len(expired)
-
-
-def _held(job_id: str, lease: Lease) -> ColumnElement[bool]:
-    return and_(JOB.c.id == job_id, JOB.c.status == RUNNING, JOB.c.claimed_by == lease.worker)

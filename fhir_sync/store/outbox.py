@@ -1,11 +1,8 @@
 """The outbox of writes to EHRs: queued with the plan, claimed by one worker at a time.
 
-A claim is a lease (`claimed_until`), not a state: a worker that dies mid-write simply lets its
-lease run out and another worker picks the row up, so nothing is lost; the bundle is a set of
-conditional updates, so writing it twice creates nothing twice. On PostgreSQL the claim query
-locks candidate rows `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint rows
-without waiting on each other. SQLite has no row locks: the claim runs in a BEGIN IMMEDIATE
-transaction (one writer at a time) and the UPDATE re-checks that each row is still free.
+A claim is a lease (`claimed_until`, see `store.leases`): a worker that dies mid-write simply
+lets its lease run out and another worker picks the row up, so nothing is lost; the bundle is a
+set of conditional updates, so writing it twice creates nothing twice.
 
 Writes for one patient and endpoint go out in order, one at a time: a row is claimable only when
 no older row for them is pending (in flight or waiting to be retried). Two plans of one patient
@@ -15,24 +12,15 @@ conditional creates racing on some servers make two resources.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    Table,
-    and_,
-    exists,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Engine, Table, exists, insert, select, update
 
-from fhir_sync.store.database import is_sqlite, write_transaction
+from fhir_sync.store.database import write_transaction
+from fhir_sync.store.leases import LeaseQueue, claim_due, now_utc, retry_later, settle
 from fhir_sync.store.tables import OutboxEntry
 
 PENDING: Final = "pending"
@@ -41,6 +29,29 @@ DEAD: Final = "dead"
 SUPERSEDED: Final = "superseded"
 DEFAULT_LEASE: Final = timedelta(minutes=2)
 OUTBOX: Table = OutboxEntry.__table__  # type: ignore[attr-defined]
+
+
+def _first_in_line(outbox: Table, now: datetime) -> Sequence[ColumnElement[bool]]:
+    """Pending, due, and no older pending write for its patient and endpoint."""
+    older = outbox.alias("older")
+    return (
+        outbox.c.state == PENDING,
+        outbox.c.next_attempt_at <= now,
+        ~exists().where(
+            older.c.patient_id == outbox.c.patient_id,
+            older.c.endpoint == outbox.c.endpoint,
+            older.c.state == PENDING,
+            older.c.id < outbox.c.id,
+        ),
+    )
+
+
+def _pending(outbox: Table) -> Sequence[ColumnElement[bool]]:
+    return (outbox.c.state == PENDING,)
+
+
+QUEUE: Final = LeaseQueue(OUTBOX, key="id", order=("id",), ready=_first_in_line, held=_pending)
+_CLAIMED: Final = ("id", "endpoint", "patient_id", "bundle", "attempts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +64,6 @@ class ClaimedWrite:
     bundle: bytes
     attempts: int
     claimed_until: datetime
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 def enqueue(connection: Connection, endpoint: str, patient_id: str, bundle: bytes) -> None:
@@ -72,7 +79,7 @@ def enqueue(connection: Connection, endpoint: str, patient_id: str, bundle: byte
             OUTBOX.c.patient_id == patient_id,
             OUTBOX.c.endpoint == endpoint,
             OUTBOX.c.state == PENDING,
-            _unclaimed(now),
+            QUEUE.free(now),
         )
         .values(state=SUPERSEDED, updated_at=now)
     )
@@ -90,10 +97,6 @@ def enqueue(connection: Connection, endpoint: str, patient_id: str, bundle: byte
     )
 
 
-def _unclaimed(now: datetime) -> ColumnElement[bool]:
-    return or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until <= now)
-
-
 def claim_outbox(
     engine: Engine, worker_id: str, limit: int, *, lease: timedelta = DEFAULT_LEASE
 ) -> list[ClaimedWrite]:
@@ -101,54 +104,25 @@ def claim_outbox(
 
     No row is ever handed to two workers while a lease runs, on either database.
     """
-    if limit <= 0:
-        return []
-    now = now_utc()
-    until = now + lease
-    older = OUTBOX.alias("older")
-    due = and_(
-        OUTBOX.c.state == PENDING,
-        OUTBOX.c.next_attempt_at <= now,
-        _unclaimed(now),
-        ~exists().where(
-            older.c.patient_id == OUTBOX.c.patient_id,
-            older.c.endpoint == OUTBOX.c.endpoint,
-            older.c.state == PENDING,
-            older.c.id < OUTBOX.c.id,
-        ),
-    )
-    with write_transaction(engine) as connection:
-        candidates = select(OUTBOX.c.id).where(due).order_by(OUTBOX.c.id).limit(limit)
-        if not is_sqlite(connection):
-            candidates = candidates.with_for_update(skip_locked=True, of=OUTBOX)
-        ids = list(connection.scalars(candidates))
-        if not ids:
-            return []
-        rows = connection.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id.in_(ids), due)
-            .values(
-                claimed_by=worker_id,
-                claimed_until=until,
-                attempts=OUTBOX.c.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
-                OUTBOX.c.id,
-                OUTBOX.c.endpoint,
-                OUTBOX.c.patient_id,
-                OUTBOX.c.bundle,
-                OUTBOX.c.attempts,
-            )
-        ).all()
-    claimed = [ClaimedWrite(row[0], row[1], row[2], row[3], row[4], until) for row in rows]
-    return sorted(claimed, key=lambda write: write.id)
+    rows, until = claim_due(engine, QUEUE, worker_id, limit, lease, _CLAIMED)
+    return [ClaimedWrite(row[0], row[1], row[2], row[3], row[4], until) for row in rows]
 
 
 def complete(engine: Engine, write_id: int, worker_id: str) -> bool:
     """Mark a claimed write done. False when the claim was lost (expired and taken over):
-    the other worker's result stands."""
-    return _finish(engine, write_id, worker_id, state=DONE, error=None, retry_at=None)
+    the other worker's result stands. `claimed_by` stays on a finished row: which worker sent
+    it (operators, tests)."""
+    with write_transaction(engine) as connection:
+        return settle(
+            connection,
+            QUEUE,
+            write_id,
+            worker_id,
+            now_utc(),
+            state=DONE,
+            claimed_until=None,
+            last_error=None,
+        )
 
 
 def fail(
@@ -164,43 +138,23 @@ def fail(
     A write to be retried is superseded instead when a newer plan for the same patient and
     endpoint was queued meanwhile (it replaces everything this one would write).
     `error` must not hold patient data (it is shown to operators)."""
-    state = PENDING if retry_at is not None else DEAD
-    return _finish(engine, write_id, worker_id, state=state, error=error, retry_at=retry_at)
-
-
-def _finish(
-    engine: Engine,
-    write_id: int,
-    worker_id: str,
-    *,
-    state: str,
-    error: str | None,
-    retry_at: datetime | None,
-) -> bool:
-    """`claimed_by` stays on a finished row: which worker sent it (operators, tests)."""
     now = now_utc()
-    values: dict[str, object] = {
-        "state": state,
-        "claimed_until": None,
-        "last_error": error,
-        "updated_at": now,
-    }
-    if retry_at is not None:
-        values["next_attempt_at"] = retry_at
-        values["claimed_by"] = None
     with write_transaction(engine) as connection:
-        if state == PENDING and _newer_pending(connection, write_id):
-            values["state"] = SUPERSEDED
-        result = connection.execute(
-            update(OUTBOX)
-            .where(
-                OUTBOX.c.id == write_id,
-                OUTBOX.c.claimed_by == worker_id,
-                OUTBOX.c.state == PENDING,
+        if retry_at is None:
+            return settle(
+                connection,
+                QUEUE,
+                write_id,
+                worker_id,
+                now,
+                state=DEAD,
+                claimed_until=None,
+                last_error=error,
             )
-            .values(**values)
+        state = SUPERSEDED if _newer_pending(connection, write_id) else PENDING
+        return retry_later(
+            connection, QUEUE, write_id, worker_id, now, retry_at, state=state, last_error=error
         )
-    return bool(result.rowcount)
 
 
 def _newer_pending(connection: Connection, write_id: int) -> bool:
@@ -215,3 +169,18 @@ def _newer_pending(connection: Connection, write_id: int) -> bool:
         ),
     )
     return connection.execute(newer.limit(1)).first() is not None
+
+
+__all__ = [
+    "DEAD",
+    "DONE",
+    "OUTBOX",
+    "PENDING",
+    "SUPERSEDED",
+    "ClaimedWrite",
+    "claim_outbox",
+    "complete",
+    "enqueue",
+    "fail",
+    "now_utc",
+]

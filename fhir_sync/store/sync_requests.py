@@ -3,25 +3,47 @@
 A change notification only says "this patient changed"; the sync itself (pulling from the EHR,
 re-planning, queuing the write-back) happens here, out of the notification's request, so the
 EHR gets its answer at once and a crash between the two loses nothing: the request is a row
-until a sync that started after it has finished. Claims are leases, as in the outbox.
+until a sync that started after it has finished. Claims are leases (`store.leases`), as in the
+outbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Table, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fhir_sync.store.database import is_sqlite, write_transaction
-from fhir_sync.store.outbox import now_utc
+from fhir_sync.store.leases import (
+    LeaseQueue,
+    claim_due,
+    drop,
+    now_utc,
+    renew,
+    retry_later,
+    settle,
+)
 from fhir_sync.store.tables import Enrollment, SyncRequest
 
 SYNC_REQUEST: Table = SyncRequest.__table__  # type: ignore[attr-defined]
 ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
+
+
+def _due(requests: Table, now: datetime) -> Sequence[ColumnElement[bool]]:
+    return (requests.c.next_attempt_at <= now,)
+
+
+QUEUE: Final = LeaseQueue(
+    SYNC_REQUEST,
+    key="patient_id",
+    order=("next_attempt_at", "patient_id"),
+    ready=_due,
+    stamped=False,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,53 +114,27 @@ def claim_sync_requests(
     engine: Engine, worker_id: str, limit: int, *, lease: timedelta
 ) -> list[ClaimedSync]:
     """Up to `limit` due requests, oldest first, each owned by `worker_id` until the lease ends."""
+    returning = ("patient_id", "requested_at", "attempts")
+    rows, _ = claim_due(engine, QUEUE, worker_id, limit, lease, returning)
+    return [ClaimedSync(row[0], row[1], row[2]) for row in rows]
+
+
+def renew_sync_request(
+    engine: Engine, claimed: ClaimedSync, worker_id: str, *, lease: timedelta
+) -> bool:
+    """Keep the request while its sync runs; False when it is no longer `worker_id`'s."""
     now = now_utc()
-    due = (
-        SYNC_REQUEST.c.next_attempt_at <= now,
-        or_(SYNC_REQUEST.c.claimed_until.is_(None), SYNC_REQUEST.c.claimed_until <= now),
-    )
     with write_transaction(engine) as connection:
-        candidates = (
-            select(SYNC_REQUEST.c.patient_id)
-            .where(*due)
-            .order_by(SYNC_REQUEST.c.next_attempt_at, SYNC_REQUEST.c.patient_id)
-            .limit(limit)
-        )
-        if not is_sqlite(connection):
-            candidates = candidates.with_for_update(skip_locked=True)
-        ids = list(connection.scalars(candidates))
-        if not ids:
-            return []
-        rows = connection.execute(
-            update(SYNC_REQUEST)
-            .where(SYNC_REQUEST.c.patient_id.in_(ids), *due)
-            .values(
-                claimed_by=worker_id,
-                claimed_until=now + lease,
-                attempts=SYNC_REQUEST.c.attempts + 1,
-            )
-            .returning(
-                SYNC_REQUEST.c.patient_id, SYNC_REQUEST.c.requested_at, SYNC_REQUEST.c.attempts
-            )
-        ).all()
-    return sorted((ClaimedSync(row[0], row[1], row[2]) for row in rows), key=_order)
-
-
-def _order(claimed: ClaimedSync) -> str:
-    return claimed.patient_id
+        return renew(connection, QUEUE, claimed.patient_id, worker_id, now + lease, now)
 
 
 def finish_sync_request(engine: Engine, claimed: ClaimedSync, worker_id: str) -> None:
     """The sync is done: the request goes, unless a newer one came in while it ran."""
-    mine = (SYNC_REQUEST.c.patient_id == claimed.patient_id, SYNC_REQUEST.c.claimed_by == worker_id)
+    key, now = claimed.patient_id, now_utc()
     with write_transaction(engine) as connection:
-        gone = connection.execute(
-            delete(SYNC_REQUEST).where(*mine, SYNC_REQUEST.c.requested_at == claimed.requested_at)
-        )
-        if not gone.rowcount:
-            connection.execute(
-                update(SYNC_REQUEST).where(*mine).values(claimed_by=None, claimed_until=None)
-            )
+        unchanged = SYNC_REQUEST.c.requested_at == claimed.requested_at
+        if not drop(connection, QUEUE, key, worker_id, unchanged):
+            settle(connection, QUEUE, key, worker_id, now, claimed_by=None, claimed_until=None)
 
 
 def retry_sync_request(
@@ -151,13 +147,9 @@ def retry_sync_request(
 ) -> None:
     """The sync failed: try again at `retry_at`, or give the request up when None.
     `error` must not hold patient data."""
-    mine = (SYNC_REQUEST.c.patient_id == claimed.patient_id, SYNC_REQUEST.c.claimed_by == worker_id)
+    key, now = claimed.patient_id, now_utc()
     with write_transaction(engine) as connection:
         if retry_at is None:
-            connection.execute(delete(SYNC_REQUEST).where(*mine))
-            return
-        connection.execute(
-            update(SYNC_REQUEST)
-            .where(*mine)
-            .values(claimed_by=None, claimed_until=None, next_attempt_at=retry_at, last_error=error)
-        )
+            drop(connection, QUEUE, key, worker_id)
+        else:
+            retry_later(connection, QUEUE, key, worker_id, now, retry_at, last_error=error)

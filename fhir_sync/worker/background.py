@@ -2,9 +2,11 @@
 `fhir-sync worker`: write-back workers draining the outbox, a worker running requested syncs,
 and a periodic check that resumes ended holds.
 
-Every piece claims its rows with leases, so any number of processes on one database can run
-it; stopping cancels whatever is in flight, which is safe for the same reason a crash is: an
-unfinished claim runs out and the row is done again, idempotently.
+Each is a job of the one loop runner (`worker.loop`): the outbox and the requests are lease
+queues, the hold check and the daily cycle clock jobs. Every piece claims its rows with leases,
+so any number of processes on one database can run it; stopping cancels whatever is in flight,
+which is safe for the same reason a crash is: an unfinished claim runs out and the row is done
+again, idempotently.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from functools import partial
@@ -23,7 +23,7 @@ from typing import Final
 
 from sqlalchemy import Engine
 
-from fhir_sync.services.cycle_job import DEFAULT_INTERVAL, cycle_loop
+from fhir_sync.services.cycle_job import DEFAULT_INTERVAL, run_cycle_once
 from fhir_sync.services.cycle_run import pharmacy_today
 from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.enrollment import EnrollmentService
@@ -31,9 +31,11 @@ from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.services.live_sync import FhirLivePull
 from fhir_sync.services.server_settings import ServerSettings, today_for
 from fhir_sync.store.database import open_engine
+from fhir_sync.store.leases import process_name
 from fhir_sync.store.migrate import upgrade
+from fhir_sync.worker.loop import Every, Job, Leases, run_jobs
 from fhir_sync.worker.outbox_worker import OutboxWorker
-from fhir_sync.worker.sync_request_worker import SyncRequestWorker, hold_loop
+from fhir_sync.worker.sync_request_worker import SyncRequestWorker, resume_ended_holds
 
 log = logging.getLogger("fhir_sync.worker.background")
 
@@ -43,11 +45,6 @@ GRACE_SECONDS: Final = 5.0
 
 def _cycle_interval() -> float:
     return float(os.environ.get("FHIR_SYNC_CYCLE_INTERVAL", DEFAULT_INTERVAL))
-
-
-def process_name() -> str:
-    """A name for this process's claims: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class BackgroundWork:
@@ -68,17 +65,34 @@ class BackgroundWork:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set."""
+        await run_jobs(self.jobs(), stop)
+
+    def jobs(self) -> list[Job]:
+        """The outbox workers, the requested syncs, the hold check and the daily cycle."""
         settings = self.clients.settings
-        loops = [
-            OutboxWorker(self.engine, self.clients, f"{self.name}:outbox-{index}").run(stop)
+        poll = settings.poll_interval
+        jobs: list[Job] = [
+            Leases(OutboxWorker(self.engine, self.clients, f"{self.name}:outbox-{index}"), poll)
             for index in range(settings.outbox_workers)
         ]
         syncs = SyncRequestWorker(self.engine, self.service, settings, f"{self.name}:sync")
-        loops.append(syncs.run(stop))
-        loops.append(hold_loop(self.service, settings, stop))
-        loops.append(cycle_loop(self.engine, self._cycle_day, stop, _cycle_interval()))
+        jobs.append(Leases(syncs, poll))
+        jobs.append(
+            Every(
+                "checking for ended holds",
+                partial(resume_ended_holds, self.service, settings),
+                settings.hold_check_interval,
+            )
+        )
+        jobs.append(
+            Every(
+                "the cycle run",
+                partial(run_cycle_once, self.engine, self._cycle_day),
+                _cycle_interval(),
+            )
+        )
         log.info("background work started: %d outbox worker(s)", settings.outbox_workers)
-        await asyncio.gather(*loops)
+        return jobs
 
     def _cycle_day(self) -> date:
         """The pharmacy's day: the service's fixed day if set (tests), else today in the

@@ -35,7 +35,7 @@ from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.store.outbox import ClaimedWrite, claim_outbox, complete, fail, now_utc
 from fhir_sync.sync.writeback import FhirPlanWriter
-from fhir_sync.worker.pause import pause
+from fhir_sync.worker.loop import Backoff, drain_batch, lease_loop
 
 log = logging.getLogger("fhir_sync.worker.outbox")
 
@@ -59,7 +59,7 @@ def is_retryable(error: FhirError) -> bool:
 
 
 class OutboxWorker:
-    """One drain loop; a process runs several (`LiveSettings.outbox_workers`)."""
+    """One drain loop (`worker.loop`); a process runs several (`LiveSettings.outbox_workers`)."""
 
     def __init__(
         self,
@@ -73,32 +73,37 @@ class OutboxWorker:
         self.engine = engine
         self.clients = clients
         self.worker_id = worker_id
+        self.name = f"outbox worker {worker_id}"
         self.settings: LiveSettings = clients.settings
         self._send = send
-        self._rng = rng or random.Random()
+        settings = self.settings
+        self._backoff = Backoff(
+            settings.retry_base,
+            settings.retry_max,
+            settings.outbox_max_attempts,
+            rng or random.Random(),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: claim due writes and send them; sleep when there are none."""
-        while not stop.is_set():
-            try:
-                sent = await self.drain_once()
-            except Exception:  # the database went away: keep the loop, try again shortly
-                log.exception("outbox worker %s could not claim writes", self.worker_id)
-                sent = 0
-            if not sent:
-                await pause(stop, self.settings.poll_interval)
+        await lease_loop(self, stop, self.settings.poll_interval)
 
     async def drain_once(self) -> int:
         """Claim one batch and send it (the batch's rows concurrently); how many were claimed."""
+        return await drain_batch(self)
+
+    def claim(self) -> list[ClaimedWrite]:
         lease = timedelta(seconds=self.settings.outbox_lease)
-        claimed = await asyncio.to_thread(
-            claim_outbox, self.engine, self.worker_id, self.settings.outbox_batch, lease=lease
-        )
-        await asyncio.gather(*(self.deliver(write) for write in claimed))
-        return len(claimed)
+        return claim_outbox(self.engine, self.worker_id, self.settings.outbox_batch, lease=lease)
+
+    async def handle(self, item: ClaimedWrite) -> None:
+        await self.deliver(item)
 
     async def deliver(self, write: ClaimedWrite) -> None:
-        """Send one claimed write and record how it went; never raises for the EHR's sake."""
+        """Send one claimed write and record how it went; never raises for the EHR's sake.
+
+        The lease is not renewed: the send is abandoned before it ends instead, so a row is
+        only taken over once its first sender has stopped waiting for the EHR."""
         budget = (write.claimed_until - now_utc()).total_seconds() - LEASE_MARGIN * (
             self.settings.outbox_lease
         )
@@ -132,11 +137,5 @@ class OutboxWorker:
         )
 
     def retry_at(self, attempts: int) -> datetime | None:
-        """When to try again after `attempts` claims, or None when they are used up.
-
-        Exponential with jitter between half and all of the step, so writes that failed
-        together (an EHR outage) do not all come back at the same moment."""
-        if attempts >= self.settings.outbox_max_attempts:
-            return None
-        step = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
-        return now_utc() + timedelta(seconds=step * self._rng.uniform(0.5, 1.0))
+        """When to try again after `attempts` claims, or None when they are used up."""
+        return self._backoff.retry_at(attempts)

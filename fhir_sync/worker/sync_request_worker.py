@@ -2,7 +2,8 @@
 
 Requests come from change notifications and from holds that have ended; both need the same
 work as `$sync` (or `$resume`, for an ended hold), done by the enrollment service, so the plan,
-its version and its outbox write commit together exactly as for the API call.
+its version and its outbox write commit together exactly as for the API call. The requests are
+a lease queue on the one loop (`worker.loop`); the check for ended holds is a clock job there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import random
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final
 
 from sqlalchemy import Engine
@@ -25,15 +27,16 @@ from fhir_sync.services.errors import (
 from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.services.plan_resources import ON_HOLD, REVOKED
 from fhir_sync.store.database import write_transaction
-from fhir_sync.store.outbox import now_utc
+from fhir_sync.store.leases import now_utc
 from fhir_sync.store.sync_requests import (
     ClaimedSync,
     claim_sync_requests,
     finish_sync_request,
+    renew_sync_request,
     request_ended_holds,
     retry_sync_request,
 )
-from fhir_sync.worker.pause import pause
+from fhir_sync.worker.loop import Backoff, drain_batch, lease_loop, renewing
 
 log = logging.getLogger("fhir_sync.worker.syncs")
 
@@ -45,6 +48,9 @@ BATCH: Final = 4
 
 
 class SyncRequestWorker:
+    """The requests' handler on the one loop; a request's lease is renewed while its sync runs
+    (a pull may be slow), so no second worker syncs the same patient meanwhile."""
+
     def __init__(
         self,
         engine: Engine,
@@ -58,29 +64,31 @@ class SyncRequestWorker:
         self.service = service
         self.settings = settings
         self.worker_id = worker_id
-        self._rng = rng or random.Random()
+        self.name = f"sync worker {worker_id}"
+        self.lease = timedelta(seconds=settings.outbox_lease)
+        self._backoff = Backoff(
+            settings.retry_base,
+            settings.retry_max,
+            settings.outbox_max_attempts,
+            rng or random.Random(),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                done = await self.drain_once()
-            except Exception:
-                log.exception("sync worker %s could not claim requests", self.worker_id)
-                done = 0
-            if not done:
-                await pause(stop, self.settings.poll_interval)
+        await lease_loop(self, stop, self.settings.poll_interval)
 
     async def drain_once(self) -> int:
-        lease = timedelta(seconds=self.settings.outbox_lease)
-        claimed = await asyncio.to_thread(
-            claim_sync_requests, self.engine, self.worker_id, BATCH, lease=lease
-        )
-        await asyncio.gather(*(self.process(request) for request in claimed))
-        return len(claimed)
+        return await drain_batch(self)
+
+    def claim(self) -> list[ClaimedSync]:
+        return claim_sync_requests(self.engine, self.worker_id, BATCH, lease=self.lease)
+
+    async def handle(self, item: ClaimedSync) -> None:
+        await self.process(item)
 
     async def process(self, request: ClaimedSync) -> None:
+        renew = partial(renew_sync_request, self.engine, request, self.worker_id, lease=self.lease)
         try:
-            await self._sync(request.patient_id)
+            await renewing(renew, self.lease.total_seconds() / 3, self._sync(request.patient_id))
         except DomainError as error:
             if isinstance(error, SETTLED):
                 await self._finish(request)
@@ -121,10 +129,7 @@ class SyncRequestWorker:
         )
 
     def _retry_at(self, attempts: int) -> datetime | None:
-        if attempts >= self.settings.outbox_max_attempts:
-            return None
-        step = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
-        return now_utc() + timedelta(seconds=step * self._rng.uniform(0.5, 1.0))
+        return self._backoff.retry_at(attempts)
 
 
 async def resume_ended_holds(service: EnrollmentService, settings: LiveSettings) -> None:
@@ -138,14 +143,3 @@ async def resume_ended_holds(service: EnrollmentService, settings: LiveSettings)
     count = await asyncio.to_thread(request)
     if count:
         log.info("%d ended hold(s) queued for resuming", count)
-
-
-async def hold_loop(
-    service: EnrollmentService, settings: LiveSettings, stop: asyncio.Event
-) -> None:
-    while not stop.is_set():
-        try:
-            await resume_ended_holds(service, settings)
-        except Exception:
-            log.exception("checking for ended holds failed")
-        await pause(stop, settings.hold_check_interval)
