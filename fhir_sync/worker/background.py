@@ -23,13 +23,14 @@ from typing import Final
 
 from sqlalchemy import Engine
 
-from fhir_sync.services.cycle_job import DEFAULT_INTERVAL, cycle_loop
+from fhir_sync.services.cycle_job import cycle_loop
 from fhir_sync.services.cycle_run import pharmacy_today
 from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.enrollment import EnrollmentService
 from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.services.live_sync import FhirLivePull
 from fhir_sync.services.server_settings import ServerSettings, today_for
+from fhir_sync.settings import WorkerSection
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.migrate import upgrade
 from fhir_sync.worker.outbox_worker import OutboxWorker
@@ -42,7 +43,7 @@ GRACE_SECONDS: Final = 5.0
 
 
 def _cycle_interval() -> float:
-    return float(os.environ.get("FHIR_SYNC_CYCLE_INTERVAL", DEFAULT_INTERVAL))
+    return WorkerSection.from_env().cycle_interval
 
 
 def process_name() -> str:
