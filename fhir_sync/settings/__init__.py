@@ -14,11 +14,14 @@ from fhir_sync.settings.sections import (
     StoreSection,
     WorkerSection,
 )
+from fhir_sync.settings.terms import CYCLES_TEXT, SUPPORTED_CYCLES, supported_cycle
 from fhir_sync.settings.tree import SECTIONS, FhirSyncSettings, declared_variables, readme_table
 
 __all__ = [
+    "CYCLES_TEXT",
     "DEFAULT_MAX_BODY_BYTES",
     "SECTIONS",
+    "SUPPORTED_CYCLES",
     "AppSection",
     "EdgeSection",
     "FhirSyncSettings",
@@ -30,4 +33,5 @@ __all__ = [
     "declared_variables",
     "first_error",
     "readme_table",
+    "supported_cycle",
 ]
