@@ -19,7 +19,7 @@ from fhir_sync.api.errors import FhirError
 from fhir_sync.api.input_limits import check_depth
 from fhir_sync.engine import ControlledPolicy
 from fhir_sync.fill_settings import BY_PARAMETER, FILL_SETTINGS
-from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES, WEEKDAYS, EnrollTerms
+from fhir_sync.services.plan_terms import WEEKDAYS, EnrollTerms, supported_cycle
 from mappings.pickup_hours import pickup_hours
 
 JsonObject = dict[str, Any]
@@ -103,9 +103,10 @@ def enroll_terms(body: bytes) -> EnrollTerms:
         if name == "anchorDay":
             terms.anchor_day = _anchor_day(value)
         elif name == "cycleDays":
-            terms.cycle_days = _integer(name, value)
-            if terms.cycle_days not in SUPPORTED_CYCLES:
-                raise FhirError(422, f"cycleDays must be {CYCLES_TEXT}", code="business-rule")
+            try:
+                terms.cycle_days = supported_cycle(_integer(name, value))
+            except ValueError as exc:
+                raise FhirError(422, f"cycleDays {exc}", code="business-rule") from None
         elif name == "leadDays":
             terms.lead_days = _integer(name, value)
             if not 0 <= terms.lead_days <= 90:

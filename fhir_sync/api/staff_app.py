@@ -6,7 +6,6 @@ operations do (stored inputs, else the enrollment's live endpoints)."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from functools import partial
 
@@ -19,10 +18,8 @@ from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.enrollment import EnrollmentService, endpoints_of
 from fhir_sync.services.plan_terms import EnrollTerms
 from fhir_sync.services.server_settings import ServerSettings, today_for
+from fhir_sync.settings import AppSection
 from fhir_sync.webapp import ActionRefusedError, EnrollChoice, staff_app
-
-APP_ENV = "FHIR_SYNC_APP"
-INSECURE_COOKIES_ENV = "FHIR_SYNC_APP_INSECURE_COOKIES"
 
 
 class ServiceActions:
@@ -93,9 +90,10 @@ def mount_staff_app(
     app: FastAPI, settings: ServerSettings, engine: Engine, service: EnrollmentService
 ) -> None:
     """Mount at /app unless FHIR_SYNC_APP=0."""
-    if os.environ.get(APP_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+    app_settings = AppSection.from_env()
+    if not app_settings.app:
         return
-    secure = os.environ.get(INSECURE_COOKIES_ENV, "").strip() not in ("1", "true", "yes")
+    secure = not app_settings.app_insecure_cookies
     app.mount(
         "/app",
         staff_app(

@@ -24,7 +24,7 @@ from fhir_sync.cli.values import CONTROLLED_HELP, auto_jobs, parse_closed_days, 
 from fhir_sync.cli.worker import worker
 from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import BY_KEY, apply_fill_settings, parse_fill_settings
-from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES
+from fhir_sync.services.plan_terms import CYCLES_TEXT, supported_cycle
 from mappings.pickup_hours import DEFAULT_PICKUP_HOURS, DEFAULT_TIME_ZONE
 from mappings.pickup_hours import pickup_hours as parse_pickup
 
@@ -113,8 +113,10 @@ def plan(
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files
 
-    if cycle_days not in SUPPORTED_CYCLES:
-        _usage(f"--cycle-days must be {CYCLES_TEXT}")
+    try:
+        supported_cycle(cycle_days)
+    except ValueError as exc:
+        _usage(f"--cycle-days {exc}")
     prefs = Preferences(
         cycle_days=cycle_days,
         anchor_day=anchor_day,

@@ -112,10 +112,11 @@ def _build(folder: Path, fixtures: Path, today: date) -> list[tuple[str, str, st
     from fhir_sync.services.patient_inputs import gather
     from fhir_sync.services.plan_terms import EnrollTerms
     from fhir_sync.services.staff_accounts import Role, add_user
-    from fhir_sync.store.database import database_url, open_engine
+    from fhir_sync.settings import StoreSection
+    from fhir_sync.store.database import open_engine
     from fhir_sync.store.migrate import upgrade
 
-    engine = open_engine(database_url())
+    engine = open_engine(StoreSection.from_env().url())
     try:
         upgrade(engine)
         enrolled_on = min(ENROLLED_ON, today)

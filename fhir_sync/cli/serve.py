@@ -72,12 +72,12 @@ def serve(
 def _check_public_url(public_url: str | None, host: str, port: int) -> None:
     """Say at start whom token assertions must be addressed to; refuse to run a declared
     production server (FHIR_SYNC_ENV=production) that does not know its public URL."""
-    import os
+    from fhir_sync.settings import ServerSection
 
     if public_url is not None:
         err.print(f"public URL {public_url}: client assertions must name {public_url}/auth/token")
         return
-    if os.environ.get("FHIR_SYNC_ENV", "").strip().lower() == "production":
+    if ServerSection.from_env().declared_production:
         err.print("FHIR_SYNC_PUBLIC_URL must be set in production (FHIR_SYNC_ENV=production)")
         raise typer.Exit(2)
     err.print(

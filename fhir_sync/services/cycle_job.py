@@ -20,9 +20,6 @@ from fhir_sync.services.cycle_run import run_cycle_day
 
 log = logging.getLogger("fhir_sync.cycle")
 
-#: Seconds between two runs of the day's derivation (FHIR_SYNC_CYCLE_INTERVAL).
-DEFAULT_INTERVAL = 900.0
-
 
 async def run_cycle_once(engine: Engine, today: Callable[[], date]) -> None:
     """Derive the pharmacy's day (`today`, in its time zone) once."""

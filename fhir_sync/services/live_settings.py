@@ -5,22 +5,19 @@ workers, change notifications. From the environment, like `ServerSettings`, so t
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from adapters.http import EndpointSettings
+from fhir_sync.settings import LiveSection
 from fhir_sync.sync.config import ConfigError, endpoint_from_table
 
-ENDPOINTS_ENV: Final = "FHIR_SYNC_ENDPOINTS"
-OUTBOX_WORKERS_ENV: Final = "FHIR_SYNC_OUTBOX_WORKERS"
-OUTBOX_LEASE_ENV: Final = "FHIR_SYNC_OUTBOX_LEASE"
-OUTBOX_ATTEMPTS_ENV: Final = "FHIR_SYNC_OUTBOX_MAX_ATTEMPTS"
-POLL_ENV: Final = "FHIR_SYNC_POLL_INTERVAL"
-NOTIFICATION_TOKEN_ENV: Final = "FHIR_SYNC_NOTIFICATION_TOKEN"
+ENDPOINTS_ENV: Final = LiveSection.variable("endpoints")
+OUTBOX_WORKERS_ENV: Final = LiveSection.variable("outbox_workers")
+_DEFAULT = LiveSection.defaults()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,51 +31,43 @@ class LiveSettings:
     from two workers at once, and a crashed worker's writes are taken over after it.
     `outbox_max_attempts`: attempts before a write is given up (state `dead`).
     `notification_token`: the bearer token the EHR's Subscription sends (channel.header).
+    The variables are declared and checked in the settings tree (`LiveSection`); the other
+    fields are tuning for tests.
     """
 
     endpoints: Mapping[str, EndpointSettings] = field(default_factory=dict)
-    outbox_workers: int = 2
+    outbox_workers: int = _DEFAULT["outbox_workers"]
     outbox_batch: int = 4
-    outbox_lease: float = 120.0
-    outbox_max_attempts: int = 10
+    outbox_lease: float = _DEFAULT["outbox_lease"]
+    outbox_max_attempts: int = _DEFAULT["outbox_max_attempts"]
     retry_base: float = 5.0
     retry_max: float = 900.0
-    poll_interval: float = 1.0
+    poll_interval: float = _DEFAULT["poll_interval"]
     hold_check_interval: float = 60.0
     notification_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.outbox_workers < 0:
-            raise ValueError(f"{OUTBOX_WORKERS_ENV} must be 0 or more")
-        if self.outbox_lease < 2:
-            raise ValueError(f"{OUTBOX_LEASE_ENV} must be at least 2 seconds")
-        if self.outbox_max_attempts < 1:
-            raise ValueError(f"{OUTBOX_ATTEMPTS_ENV} must be 1 or more")
-        if self.poll_interval <= 0:
-            raise ValueError(f"{POLL_ENV} must be more than 0")
+        LiveSection.checked(
+            outbox_workers=self.outbox_workers,
+            outbox_lease=self.outbox_lease,
+            outbox_max_attempts=self.outbox_max_attempts,
+            poll_interval=self.poll_interval,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveSettings:
-        env = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
-        path = env.get(ENDPOINTS_ENV, "").strip()
-        if path:
-            values["endpoints"] = read_endpoints_file(Path(path))
-        for name, key, parse in (
-            (OUTBOX_WORKERS_ENV, "outbox_workers", int),
-            (OUTBOX_LEASE_ENV, "outbox_lease", float),
-            (OUTBOX_ATTEMPTS_ENV, "outbox_max_attempts", int),
-            (POLL_ENV, "poll_interval", float),
-        ):
-            text = env.get(name, "").strip()
-            if text:
-                try:
-                    values[key] = parse(text)
-                except ValueError:
-                    raise ValueError(f"{name} must be a number") from None
-        token = env.get(NOTIFICATION_TOKEN_ENV, "").strip()
-        values["notification_token"] = token or None
-        return cls(**values)
+        return cls.of(LiveSection.from_env(environ))
+
+    @classmethod
+    def of(cls, section: LiveSection) -> LiveSettings:
+        return cls(
+            endpoints=read_endpoints_file(section.endpoints) if section.endpoints else {},
+            outbox_workers=section.outbox_workers,
+            outbox_lease=section.outbox_lease,
+            outbox_max_attempts=section.outbox_max_attempts,
+            poll_interval=section.poll_interval,
+            notification_token=section.notification_token,
+        )
 
     def endpoint(self, url: str) -> EndpointSettings:
         """The settings to reach `url` with (a FHIR base URL as enrollments store it)."""

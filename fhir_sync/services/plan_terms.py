@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-# The engine can plan any cycle from 7 to 366 days; these are the ones pharmacies and payers
-# run med sync on (domain.md), and the only ones accepted.
-SUPPORTED_CYCLES: Final = (28, 30, 90)
-CYCLES_TEXT: Final = ", ".join(map(str, SUPPORTED_CYCLES[:-1])) + f" or {SUPPORTED_CYCLES[-1]}"
+# Declared in the settings package; kept importable from here, with the other plan terms.
+from fhir_sync.settings.terms import CYCLES_TEXT as CYCLES_TEXT
+from fhir_sync.settings.terms import SUPPORTED_CYCLES as SUPPORTED_CYCLES
+from fhir_sync.settings.terms import supported_cycle as supported_cycle
+
 WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 

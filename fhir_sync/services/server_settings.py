@@ -1,27 +1,28 @@
-"""Server configuration from the environment, so that one container image fits every site."""
+"""Server configuration from the environment, so that one container image fits every site.
+
+The variables are declared and checked in the settings tree (fhir_sync/settings: the store,
+server and edge sections); `ServerSettings` is the value the API and the workers are given.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Final
 
 from fhir_sync.services.edge_settings import EdgeSettings
-from fhir_sync.store.database import database_url
-from mappings.pickup_hours import PickupHours, pickup_hours
+from fhir_sync.settings import (
+    DEFAULT_MAX_BODY_BYTES,
+    EdgeSection,
+    FhirSyncSettings,
+    ServerSection,
+    StoreSection,
+)
+from mappings.pickup_hours import PickupHours
 
-PUBLIC_URL_ENV: Final = "FHIR_SYNC_PUBLIC_URL"
-AUTH_ENV: Final = "FHIR_SYNC_AUTH"
-MIGRATE_ENV: Final = "FHIR_SYNC_MIGRATE_ON_START"
-TODAY_ENV: Final = "FHIR_SYNC_TODAY"
-ENVIRONMENT_ENV: Final = "FHIR_SYNC_ENV"
-API_DOCS_ENV: Final = "FHIR_SYNC_API_DOCS"
-MAX_BODY_ENV: Final = "FHIR_SYNC_MAX_BODY_BYTES"
-DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
-TIME_ZONE_ENV: Final = "FHIR_SYNC_TIME_ZONE"
-PICKUP_HOURS_ENV: Final = "FHIR_SYNC_PICKUP_HOURS"
+AUTH_ENV: Final = ServerSection.variable("auth")
+__all__ = ["AUTH_ENV", "DEFAULT_MAX_BODY_BYTES", "ServerSettings", "today_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class ServerSettings:
     database_url: str
     public_url: str | None = None
     auth_required: bool | None = None
-    migrate_on_start: bool = True
+    migrate_on_start: bool = ServerSection.defaults()["migrate_on_start"]
     today: date | None = None
     default_count: int = 50
     max_count: int = 1000
@@ -55,70 +56,28 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
-        env = dict(os.environ if environ is None else environ)
-        today = env.get(TODAY_ENV, "").strip()
-        production = _environment(env.get(ENVIRONMENT_ENV)) == "production"
+        store = StoreSection.from_env(environ)
+        server = ServerSection.from_env(environ)
+        return cls.of(store, server, EdgeSection.from_env(environ))
+
+    @classmethod
+    def from_tree(cls, tree: FhirSyncSettings) -> ServerSettings:
+        return cls.of(tree.store, tree.server, tree.edge)
+
+    @classmethod
+    def of(cls, store: StoreSection, server: ServerSection, edge: EdgeSection) -> ServerSettings:
         return cls(
-            database_url=database_url(env),
-            public_url=env.get(PUBLIC_URL_ENV, "").strip().rstrip("/") or None,
-            auth_required=_auth_mode(env.get(AUTH_ENV)),
-            migrate_on_start=_flag(env.get(MIGRATE_ENV), default=True),
-            today=date.fromisoformat(today) if today else None,
-            production=production,
-            api_docs=_auto_flag(API_DOCS_ENV, env.get(API_DOCS_ENV), auto=not production),
-            max_body_bytes=_positive(MAX_BODY_ENV, env.get(MAX_BODY_ENV), DEFAULT_MAX_BODY_BYTES),
-            edge=EdgeSettings.from_env(env),
-            pickup=_pickup(env),
+            database_url=store.url(),
+            public_url=server.public_url,
+            auth_required=server.auth,
+            migrate_on_start=server.migrate_on_start,
+            today=server.today,
+            production=server.production,
+            api_docs=server.production is False if server.api_docs is None else server.api_docs,
+            max_body_bytes=server.max_body_bytes,
+            edge=EdgeSettings.of(edge),
+            pickup=server.pickup,
         )
-
-
-def _environment(value: str | None) -> str:
-    text = (value or "").strip().lower() or "production"
-    if text not in ("production", "development"):
-        raise ValueError(f"{ENVIRONMENT_ENV} must be production or development")
-    return text
-
-
-def _auto_flag(name: str, value: str | None, *, auto: bool) -> bool:
-    flag = _auth_mode(value, name)
-    return auto if flag is None else flag
-
-
-def _positive(name: str, value: str | None, default: int) -> int:
-    text = (value or "").strip()
-    if not text:
-        return default
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name} must be a positive whole number")
-    return int(text)
-
-
-def _auth_mode(value: str | None, name: str = AUTH_ENV) -> bool | None:
-    """`auto` (or unset) -> None; otherwise a flag. An unrecognized value fails the start
-    rather than silently leaving the API open."""
-    text = (value or "").strip().lower()
-    if text in ("", "auto"):
-        return None
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be auto, 1 or 0")
-
-
-def _pickup(env: Mapping[str, str]) -> PickupHours:
-    zone = env.get(TIME_ZONE_ENV, "").strip() or None
-    hours = env.get(PICKUP_HOURS_ENV, "").strip() or None
-    try:
-        return pickup_hours(hours, zone)
-    except ValueError as exc:
-        raise ValueError(f"{PICKUP_HOURS_ENV if hours else TIME_ZONE_ENV}: {exc}") from None
-
-
-def _flag(value: str | None, *, default: bool) -> bool:
-    if value is None or not value.strip():
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def today_for(settings: ServerSettings) -> date:

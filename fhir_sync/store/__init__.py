@@ -5,8 +5,6 @@ search by. `fhir_sync.store.migrate.upgrade` creates or updates the schema.
 """
 
 from fhir_sync.store.database import (
-    DATABASE_URL_ENV,
-    database_url,
     open_engine,
     read_transaction,
     write_transaction,
@@ -14,11 +12,9 @@ from fhir_sync.store.database import (
 from fhir_sync.store.outbox import ClaimedWrite, claim_outbox, complete, enqueue, fail
 
 __all__ = [
-    "DATABASE_URL_ENV",
     "ClaimedWrite",
     "claim_outbox",
     "complete",
-    "database_url",
     "enqueue",
     "fail",
     "open_engine",

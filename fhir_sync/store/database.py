@@ -8,8 +8,7 @@ another connection wrote in between; so every writing transaction starts with BE
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -17,26 +16,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from fhir_sync.store.location import default_database_file
-
-DATABASE_URL_ENV: Final = "FHIR_SYNC_DATABASE_URL"
 _BEGIN_OPTION: Final = "fhir_sync_begin"
-
-
-def database_url(environ: Mapping[str, str] | None = None) -> str:
-    """The configured URL: `FHIR_SYNC_DATABASE_URL`, else the SQLite file in the data
-    directory (store/location.py).
-
-    `postgresql://` and `postgres://` URLs get the psycopg 3 driver, the only one installed.
-    """
-    env = os.environ if environ is None else environ
-    url = env.get(DATABASE_URL_ENV, "").strip()
-    if not url:
-        return f"sqlite:///{default_database_file(env)}"
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:

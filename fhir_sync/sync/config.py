@@ -36,7 +36,7 @@ from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
 from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import FILL_SETTINGS, apply_fill_settings
-from fhir_sync.services.plan_terms import CYCLES_TEXT, SUPPORTED_CYCLES, parse_closed_days
+from fhir_sync.services.plan_terms import parse_closed_days, supported_cycle
 from fhir_sync.sync.service import DEFAULT_WORKERS
 from mappings.fhir_literals import local_reference
 from mappings.fhir_values import ID_PATTERN
@@ -239,9 +239,7 @@ def load_config(
     if pharmacy is not None and pharmacy.base_url == ehr.base_url:
         pharmacy = None
 
-    cycle_days = _value(layers, "sync", "cycle_days", _positive_int) or 30
-    if cycle_days not in SUPPORTED_CYCLES:
-        raise ConfigError(f"{_origin(layers, 'sync', 'cycle_days')}: must be {CYCLES_TEXT}")
+    cycle_days = _value(layers, "sync", "cycle_days", _cycle_days) or 30
     anchor_day = _value(layers, "sync", "anchor_day", _positive_int)
     if anchor_day is not None and anchor_day > 31:
         raise ConfigError(f"{_origin(layers, 'sync', 'anchor_day')}: must be a day of month 1-31")
@@ -475,6 +473,10 @@ def _int(value: Any) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     raise ValueError("must be a whole number")
+
+
+def _cycle_days(value: Any) -> int:
+    return supported_cycle(_positive_int(value))
 
 
 def _positive_int(value: Any) -> int:

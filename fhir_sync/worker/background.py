@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 from collections.abc import AsyncIterator
 from datetime import date
@@ -23,13 +22,14 @@ from typing import Final
 
 from sqlalchemy import Engine
 
-from fhir_sync.services.cycle_job import DEFAULT_INTERVAL, run_cycle_once
+from fhir_sync.services.cycle_job import run_cycle_once
 from fhir_sync.services.cycle_run import pharmacy_today
 from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.enrollment import EnrollmentService
 from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.services.live_sync import FhirLivePull
 from fhir_sync.services.server_settings import ServerSettings, today_for
+from fhir_sync.settings import WorkerSection
 from fhir_sync.store.database import open_engine
 from fhir_sync.store.leases import process_name
 from fhir_sync.store.migrate import upgrade
@@ -44,7 +44,7 @@ GRACE_SECONDS: Final = 5.0
 
 
 def _cycle_interval() -> float:
-    return float(os.environ.get("FHIR_SYNC_CYCLE_INTERVAL", DEFAULT_INTERVAL))
+    return WorkerSection.from_env().cycle_interval
 
 
 class BackgroundWork:
