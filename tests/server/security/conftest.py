@@ -4,6 +4,7 @@ tokens enforced, and demo patients enrolled for two payers (and one without a pa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 
 from fhir_sync.api.app import create_app
 from fhir_sync.services.edge_settings import EdgeSettings
+from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.clients import add_client
 from fhir_sync.store.database import write_transaction
@@ -85,7 +87,9 @@ def clients(engine: Engine, rsa: ClientKey, ec: ClientKey) -> dict[str, tuple[st
 UNLIMITED = EdgeSettings(token_rate_per_client=0, token_rate_per_address=0)
 
 
-def make_app(engine: Engine, *, auth: bool | None) -> TestClient:
+def make_app(
+    engine: Engine, *, auth: bool | None, clients: EndpointClients | None = None
+) -> TestClient:
     settings = ServerSettings(
         database_url="unused",
         today=TODAY,
@@ -93,7 +97,8 @@ def make_app(engine: Engine, *, auth: bool | None) -> TestClient:
         auth_required=auth,
         edge=UNLIMITED,
     )
-    return TestClient(create_app(settings, engine=engine), raise_server_exceptions=False)
+    app = create_app(settings, engine=engine, clients=clients)
+    return TestClient(app, raise_server_exceptions=False)
 
 
 @pytest.fixture
@@ -153,15 +158,25 @@ def enrolled(secure: TestClient, token_for: TokenFor) -> TestClient:
 # suite's time. Such a module must not mix in tests that empty the database (`engine`).
 
 
+@contextmanager
+def _secure_app(
+    engine: Engine, rsa: ClientKey, ec: ClientKey
+) -> Iterator[tuple[TestClient, TokenFor]]:
+    """An emptied database with every client registered, the app with tokens required on it,
+    and the token fetcher."""
+    empty_tables(engine)
+    register_all(engine, rsa, ec)
+    with make_app(engine, auth=True) as client:
+        yield client, token_fetcher(client, rsa)
+
+
 @pytest.fixture(scope="module")
 def secure_once(
     backend_engine: Engine, rsa: ClientKey, ec: ClientKey
 ) -> Iterator[tuple[TestClient, TokenFor]]:
     """`secure` and `token_for`, shared by a module's tests."""
-    empty_tables(backend_engine)
-    register_all(backend_engine, rsa, ec)
-    with make_app(backend_engine, auth=True) as client:
-        yield client, token_fetcher(client, rsa)
+    with _secure_app(backend_engine, rsa, ec) as shared:
+        yield shared
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +184,6 @@ def enrolled_once(
     backend_engine: Engine, rsa: ClientKey, ec: ClientKey
 ) -> Iterator[tuple[TestClient, TokenFor]]:
     """`enrolled` and `token_for`, shared by a module's tests that only read."""
-    empty_tables(backend_engine)
-    register_all(backend_engine, rsa, ec)
-    with make_app(backend_engine, auth=True) as client:
-        fetch = token_fetcher(client, rsa)
+    with _secure_app(backend_engine, rsa, ec) as (client, fetch):
         enroll_all(client, fetch)
         yield client, fetch

@@ -9,12 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from fhir_sync.api.app import create_app
 from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.live_settings import LiveSettings
-from fhir_sync.services.server_settings import ServerSettings
-from tests.server.api_support import TODAY
-from tests.server.security.conftest import UNLIMITED, TokenFor, bearer, token_fetcher
+from tests.server.security.conftest import TokenFor, bearer, make_app, token_fetcher
 from tests.server.security.keys import ClientKey
 
 PATH = "/notifications/subscription"
@@ -43,17 +40,8 @@ def notified(
 ) -> Iterator[tuple[TestClient, TokenFor, str | None]]:
     """The app with tokens enforced, with or without a shared notification token."""
     shared = request.param
-    settings = ServerSettings(
-        database_url="unused",
-        today=TODAY,
-        migrate_on_start=False,
-        auth_required=True,
-        edge=UNLIMITED,
-    )
     endpoints = EndpointClients(LiveSettings(notification_token=shared))
-    with TestClient(
-        create_app(settings, engine=engine, clients=endpoints), raise_server_exceptions=False
-    ) as client:
+    with make_app(engine, auth=True, clients=endpoints) as client:
         yield client, token_fetcher(client, rsa), shared
 
 
