@@ -52,7 +52,9 @@ class Need:
 
     `due` is the next fill (the day the supply on hand runs out, or today); `earliest` the first
     day the payer pays that fill (never before today); `slack` the days one indivisible step of
-    the order lasts beyond what was needed; `threshold` the payer's refill-too-soon share.
+    the order lasts beyond what was needed; `threshold` the payer's refill-too-soon share;
+    `lag` the days after `due` the fill can first be handed over when the pharmacy is closed on
+    `due` and the payer does not pay it on the open day before (its supply then starts later).
     Build it with `need_for`, which works out `cycle_ok`.
     """
 
@@ -65,6 +67,7 @@ class Need:
     threshold: Fraction
     cycle_ok: bool  # the refill one cycle after a full-cycle dispense is paid
     pack: bool  # one indivisible step outlasts a cycle: never short filled
+    lag: int = 0
 
     def billed_days(self, days: int) -> int:
         """The true days supply of the smallest dispense covering `days` days."""
@@ -84,12 +87,13 @@ def need_for(
     step: Fraction,
     threshold: Fraction,
     cycle: int,
+    lag: int = 0,
 ) -> Need:
     # The refill after a full-cycle one is paid when the cycle's quantity (see cycle_units)
     # bills few enough days.
     ok = too_soon_days(days_covered(cycle_units(cycle, daily, step), daily), threshold) <= cycle
     pack = step / daily >= cycle
-    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack)
+    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack, lag)
 
 
 def too_soon_days(days_supply: int, threshold: Fraction) -> int:
@@ -140,11 +144,14 @@ def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> P
         # Steps of at most a day each: the short fill bills exactly `gap` days, and
         # ceil(t * gap) <= gap for any t <= 1.
         return Placement(Kind.SHORT, due, after, gap)
-    if need.joins_after(gap):
+    # Handed over `lag` days late (a closed pharmacy), the short fill covers fewer days to the
+    # pickup, and the payer counts the days to its refill from the later hand-over.
+    reach = gap - need.lag if need.lag < gap else gap
+    if need.joins_after(reach):
         return Placement(Kind.SHORT, due, after, gap)
     # The whole steps reaching the next pickup bill so many days that the payer would refuse
     # the pickup's refill as too soon: the fewest whole steps reaching the pickup after it,
     # when the payer accepts that one; else the order goes out on its own date.
-    if need.cycle_ok and need.joins_after(gap + cycle):
+    if need.cycle_ok and need.joins_after(reach + cycle):
         return Placement(Kind.SHORT, due, after + cycle, gap + cycle)
     return Placement(Kind.OWN, due, None)
