@@ -52,7 +52,9 @@ class Need:
 
     `due` is the next fill (the day the supply on hand runs out, or today); `earliest` the first
     day the payer pays that fill (never before today); `slack` the days one indivisible step of
-    the order lasts beyond what was needed; `threshold` the payer's refill-too-soon share.
+    the order lasts beyond what was needed; `threshold` the payer's refill-too-soon share;
+    `lag` the days after `due` the fill can first be handed over when the pharmacy is closed on
+    `due` and the payer does not pay it on the open day before (its supply then starts later).
     Build it with `need_for`, which works out `cycle_ok`.
     """
 
@@ -65,6 +67,7 @@ class Need:
     threshold: Fraction
     cycle_ok: bool  # the refill one cycle after a full-cycle dispense is paid
     pack: bool  # one indivisible step outlasts a cycle: never short filled
+    lag: int = 0
 
     def billed_days(self, days: int) -> int:
         """The true days supply of the smallest dispense covering `days` days."""
@@ -84,9 +87,10 @@ def need_for(
     step: Fraction,
     threshold: Fraction,
     cycle: int,
+    lag: int = 0,
 ) -> Need:
     ok, pack = _cycle_facts(daily, step, threshold, cycle)
-    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack)
+    return Need(order_id, due, earliest, slack, daily, step, threshold, ok, pack, lag)
 
 
 @lru_cache(maxsize=1 << 12)
@@ -149,12 +153,15 @@ def place(need: Need, anchor: int, cycle: int, window: int, tolerance: int) -> P
         # Steps of at most a day each: the short fill bills exactly `gap` days, and
         # ceil(t * gap) <= gap for any t <= 1.
         return Placement(Kind.SHORT, due, after, gap)
-    if need.joins_after(gap):
+    # Handed over `lag` days late (a closed pharmacy), the short fill covers fewer days to the
+    # pickup, and the payer counts the days to its refill from the later hand-over.
+    reach = gap - need.lag if need.lag < gap else gap
+    if need.joins_after(reach):
         return Placement(Kind.SHORT, due, after, gap)
     # The whole steps reaching the next pickup bill so many days that the payer would refuse
     # the pickup's refill as too soon: the fewest whole steps reaching the pickup after it,
     # when the payer accepts that one; else the order goes out on its own date.
-    if need.cycle_ok and need.joins_after(gap + cycle):
+    if need.cycle_ok and need.joins_after(reach + cycle):
         return Placement(Kind.SHORT, due, after + cycle, gap + cycle)
     return Placement(Kind.OWN, due, None)
 
@@ -182,12 +189,13 @@ def by_gap(need: Need, cycle: int, window: int, tolerance: int) -> GapTable:
     The anchor search asks every day of the cycle, i.e. every gap once per order. Relative to
     the due date the answer depends only on the order's dose, package and payer facts and on
     how long before its due date the payer pays it, which a population shares widely: it is
-    worked out once per such combination, by `place` itself.
+    worked out once per such combination (with the days a closed pharmacy hands it over late),
+    by `place` itself.
     """
     lead = max(need.earliest - need.due, -cycle)  # before `-cycle` every early day is paid
     return _by_gap(
         need.cycle_ok, need.pack, need.slack, need.daily, need.step, need.threshold, lead,
-        cycle, window, tolerance,
+        need.lag, cycle, window, tolerance,
     )  # fmt: skip
 
 
@@ -200,13 +208,14 @@ def _by_gap(
     step: Fraction,
     threshold: Fraction,
     lead: int,
+    lag: int,
     cycle: int,
     window: int,
     tolerance: int,
 ) -> GapTable:
     # Placements do not change when the due date, the earliest date and the anchor all move
     # by the same days: place a need due on day `cycle` (an ordinal like any other).
-    need = Need("", cycle, cycle + lead, slack, daily, step, threshold, cycle_ok, pack)
+    need = Need("", cycle, cycle + lead, slack, daily, step, threshold, cycle_ok, pack, lag)
     found = []
     for gap in range(cycle):
         p = place(need, cycle + gap, cycle, window, tolerance)

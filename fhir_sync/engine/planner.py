@@ -258,7 +258,19 @@ def _need(
         found.step,
         threshold,
         prefs.cycle_days,
+        _lag(due, earliest, prefs.closed_weekdays),
     )
+
+
+def _lag(due: date, earliest: date, closed: frozenset[int]) -> int:
+    """Days after `due` a fill is first handed over: the pharmacy is closed on `due` and on
+    every day back to the first one the payer pays it (as visits.plan_trips places it)."""
+    day = due
+    while day >= earliest:
+        if day.weekday() not in closed:
+            return 0
+        day -= timedelta(days=1)
+    return (next_open_day(due, closed) - due).days
 
 
 def _candidate(order: Order, fills: Sequence[Fill], today: date, prefs: Preferences) -> Candidate:
@@ -494,8 +506,10 @@ def _onward(
 ) -> tuple[PlannedFill, date] | None:
     """The dispense after one on the order's own date, when that one reaches the pickups:
     where it goes and the pickup it joins (None: it stays on its own date too)."""
+    start = max(paid, refill)
+    lag = _lag(refill, start, prefs.closed_weekdays)
     place_next = place(
-        replace(need, due=refill.toordinal(), earliest=max(paid, refill).toordinal()),
+        replace(need, due=refill.toordinal(), earliest=start.toordinal(), lag=lag),
         anchor,
         cycle,
         prefs.window_days,

@@ -239,6 +239,42 @@ def test_nothing_is_handed_over_before_the_pharmacy_next_opens() -> None:
     assert o.next_fill == date(2026, 11, 23) and o.fill_days == 17
 
 
+def test_a_short_fill_handed_over_late_is_sized_so_that_its_refill_is_paid() -> None:
+    """Closed Saturdays and Sundays, 28-day cycle, anchor Friday 2026-12-11 (b refills on it).
+    a: 4 tablets a day from packs of 28 (7 days a pack), 7 days filled today (Sunday
+    2026-11-22): due Sunday 2026-11-29, paid from 2026-11-22 + ceil(0.8 x 7) = + 6 =
+    Saturday 2026-11-28, so Friday 2026-11-27 is too soon and the fill goes out Monday
+    2026-11-30 (1 day without supply, unavoidable). From Monday, 11 days to the pickup take
+    2 packs = 14 days, and the anchor refill would be paid only from 2026-11-30 + ceil(0.8 x
+    14) = + 12 = 2026-12-12 > 2026-12-11: refused (NCPDP 79; on Sunday the same 2 packs would
+    have been paid on 2026-12-11). So the short fill reaches the pickup after it, 2027-01-08:
+    39 days take ceil(39 x 4 / 28) = 6 packs = 168 tablets = 42 days, paid again from
+    2026-11-30 + ceil(0.8 x 42) = + 34 = 2027-01-03 <= 2027-01-08 (DR 2, refill too soon;
+    docs/dispensing-rules.md section 6, "Refill-too-soon wins over the sync"). Then the
+    cycle's 4 packs (112 tablets, 28 days) on 2027-01-08."""
+    prefs = Preferences(
+        cycle_days=28,
+        anchor_date=date(2026, 12, 11),
+        closed_weekdays=frozenset({5, 6}),
+        lead_days=0,
+        daily_limit=None,
+    )
+    packs = order("a", dosages=(Dosage(4.0, 1.0, 1.0),), package_size=28.0)
+    fills = [fill("a", TODAY, days=7), fill("b", date(2026, 11, 13), days=28)]
+    plan = plan_patient("p", [packs, order("b")], fills, TODAY, prefs)
+    a, b = plan.orders
+    assert plan.anchor == date(2026, 12, 11) and b.next_fill == date(2026, 12, 11)
+    assert a.short_fill and a.next_fill == date(2026, 11, 30) and a.gap_days == 1
+    assert (a.quantity, a.fill_days, a.sync_date) == (168, 42, date(2027, 1, 8))
+    anchor_fill = a.fills[1]
+    assert (anchor_fill.day, anchor_fill.quantity, anchor_fill.days_supply) == (
+        date(2027, 1, 8),
+        112,
+        28,
+    )
+    assert anchor_fill.earliest == date(2027, 1, 3)
+
+
 def test_a_full_day_sends_the_next_patient_elsewhere() -> None:
     """Due today with nothing dispensed: the natural anchor 2026-12-22 has 0 short fills.
     With 2 pickups already planned there and a limit of 2 the patient goes to the best open
