@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.store.leases import now_utc
 from fhir_sync.worker.pause import pause
 
@@ -112,6 +113,16 @@ class Backoff:
     most: float
     attempts: int
     rng: random.Random = field(default_factory=random.Random)
+
+    @classmethod
+    def of(cls, settings: LiveSettings, rng: random.Random | None = None) -> Backoff:
+        """The write-back settings' backoff, which every lease-queue worker retries by."""
+        return cls(
+            settings.retry_base,
+            settings.retry_max,
+            settings.outbox_max_attempts,
+            rng or random.Random(),
+        )
 
     def retry_at(self, attempts: int) -> datetime | None:
         """When to try again after `attempts` claims, or None when they are used up."""

@@ -76,13 +76,7 @@ class OutboxWorker:
         self.name = f"outbox worker {worker_id}"
         self.settings: LiveSettings = clients.settings
         self._send = send
-        settings = self.settings
-        self._backoff = Backoff(
-            settings.retry_base,
-            settings.retry_max,
-            settings.outbox_max_attempts,
-            rng or random.Random(),
-        )
+        self._backoff = Backoff.of(self.settings, rng)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: claim due writes and send them; sleep when there are none."""

@@ -66,12 +66,7 @@ class SyncRequestWorker:
         self.worker_id = worker_id
         self.name = f"sync worker {worker_id}"
         self.lease = timedelta(seconds=settings.outbox_lease)
-        self._backoff = Backoff(
-            settings.retry_base,
-            settings.retry_max,
-            settings.outbox_max_attempts,
-            rng or random.Random(),
-        )
+        self._backoff = Backoff.of(settings, rng)
 
     async def run(self, stop: asyncio.Event) -> None:
         await lease_loop(self, stop, self.settings.poll_interval)
