@@ -271,6 +271,12 @@ def _measure_peer(
         return _measure(base, paths, work, load, ("sekmet", "sqlite", 1))
 
 
+def _ratio(value: float, baseline: float, digits: int) -> float | None:
+    """None where the peer completed no request in the measured seconds (its payer pages at
+    a large size take longer than a short run): no ratio can be given, and the report says so."""
+    return round(value / baseline, digits) if baseline else None
+
+
 def _figures(
     args: argparse.Namespace,
     population: Population,
@@ -288,10 +294,10 @@ def _figures(
             {
                 "scenario": run.scenario,
                 "fhir_sync": f"{run.database}, {run.workers} process(es)",
-                "throughput_ratio": round(
-                    run.result.requests_per_second / baseline.requests_per_second, 1
+                "throughput_ratio": _ratio(
+                    run.result.requests_per_second, baseline.requests_per_second, 1
                 ),
-                "p99_ratio": round(run.result.p99_ms / baseline.p99_ms, 3),
+                "p99_ratio": _ratio(run.result.p99_ms, baseline.p99_ms, 3),
             }
         )
     return {
@@ -347,9 +353,10 @@ def _markdown(figures: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for item in figures["comparisons"]:
+        ratio = item["throughput_ratio"]
+        shown = "no peer request completed" if ratio is None else f"{ratio}x"
         lines.append(
-            f"| {item['scenario']} | {item['fhir_sync']} | {item['throughput_ratio']}x | "
-            f"{item['p99_ratio']} |"
+            f"| {item['scenario']} | {item['fhir_sync']} | {shown} | {item['p99_ratio'] or '-'} |"
         )
     return "\n".join(lines)
 
