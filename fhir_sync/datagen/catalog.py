@@ -1,8 +1,12 @@
 """The drugs the generator prescribes, with real RxNorm codes and ordinary adult regimens.
 
+The table itself is data, one drug a row in drugs.csv (and the dose forms in forms.csv), so
+that adding or correcting a drug is editing a row, not a call of a dozen arguments; this module
+reads it once, at import, into the frozen records below.
+
 Codes and displays are RxNorm SCD concepts checked against Synthea's medication cost table and
 the CMS eCQM value-set expansions (dementia, anticoagulant, antidepressant, controlled-drug
-lists). The two marked "unconfirmed" come from memory only; replace them before anyone relies
+lists). Those whose note says "unconfirmed" come from memory only; replace them before anyone relies
 on them. Regimens are typical outpatient sigs chosen to exercise the engine (daily, twice daily,
 every 12 hours, at bedtime, PRN), not clinical advice.
 
@@ -14,8 +18,10 @@ could be confirmed.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib.resources import files
 
 
 class Kind(StrEnum):
@@ -39,43 +45,6 @@ class Form:
     route_code: str
     route_display: str
     route_words: str
-
-
-TABLET = Form("tablet", "{tbl}", "tablet", "tablets", "Take", "26643006", "Oral route", "by mouth")
-CAPSULE = Form(
-    "capsule", "{cap}", "capsule", "capsules", "Take", "26643006", "Oral route", "by mouth"
-)
-PUFF = Form(
-    "actuation",
-    "{actuat}",
-    "puff",
-    "puffs",
-    "Inhale",
-    "447694001",
-    "Respiratory tract route",
-    "by mouth",
-)
-DROP = Form(
-    "drop", "[drp]", "drop", "drops", "Instill", "54485002", "Ophthalmic route", "in both eyes"
-)
-MG_ORAL = Form("mg", "mg", "mg", "mg", "Take", "26643006", "Oral route", "by mouth")
-KIT = Form(
-    "kit", "{kit}", "kit", "kits", "Inject", "34206005", "Subcutaneous route", "under the skin"
-)
-PATCH = Form(
-    "patch", "{patch}", "patch", "patches", "Apply", "45890007", "Transdermal route", "to the skin"
-)
-INSULIN = Form(
-    "unit",
-    "[IU]",
-    "unit",
-    "units",
-    "Inject",
-    "34206005",
-    "Subcutaneous route",
-    "under the skin",
-)
-PEN_MG = Form("mg", "mg", "mg", "mg", "Inject", "34206005", "Subcutaneous route", "under the skin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,22 +72,6 @@ class Regimen:
         if self.period_unit == "wk":
             return per_period / (7 * self.period)
         return per_period / self.period
-
-
-def daily(dose: float = 1, sig: str = "once daily") -> Regimen:
-    """Once a day; `sig` says when (at bedtime, in the morning)."""
-    return Regimen(dose, 1, 1, "d", sig)
-
-
-def times_a_day(times: int, dose: float = 1) -> Regimen:
-    """BID/TID/QID written as a frequency per day."""
-    words = {2: "twice daily", 3: "three times daily", 4: "four times daily"}
-    return Regimen(dose, times, 1, "d", words[times])
-
-
-def every_hours(hours: int, dose: float = 1, sig: str = "") -> Regimen:
-    """q`hours`h written as a period in hours, as many EHRs do."""
-    return Regimen(dose, 1, hours, "h", sig or f"every {hours} hours")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,438 +104,101 @@ class Drug:
     prn_in_text_only: bool = False
 
 
-def _m(code: str, display: str, form: Form, weight: int, *regimens: Regimen) -> Drug:
-    return Drug(code, display, form, Kind.MAINTENANCE, regimens, weight)
+# What a pharmacy counts a drug in, as FHIR spells the unit (drugs.csv's `dispense=`).
+DISPENSE_UCUM = {"inhaler": "{inhaler}", "mL": "mL", "tablet": "{tbl}"}
+# The sig of a regimen the table gives no words for: DOSExTIMES/d and DOSEx1/Nh.
+TIMES_A_DAY = {1: "once daily", 2: "twice daily", 3: "three times daily", 4: "four times daily"}
 
 
-MAINTENANCE: tuple[Drug, ...] = (
-    _m("314076", "lisinopril 10 MG Oral Tablet", TABLET, 14, daily()),
-    _m("197361", "amlodipine 5 MG Oral Tablet", TABLET, 12, daily()),
-    _m("308136", "amlodipine 2.5 MG Oral Tablet", TABLET, 3, daily()),
-    _m("617310", "atorvastatin 20 MG Oral Tablet", TABLET, 12, daily(sig="at bedtime")),
-    _m("259255", "atorvastatin 80 MG Oral Tablet", TABLET, 4, daily()),
-    _m("312961", "simvastatin 20 MG Oral Tablet", TABLET, 5, daily(sig="in the evening")),
-    _m(
-        "861007",
-        "metformin hydrochloride 500 MG Oral Tablet",
-        TABLET,
-        12,
-        times_a_day(2),
-        times_a_day(2, 2),
-        daily(),
-        Regimen(3, 1, 1, "d", "2 in the morning and 1 in the evening", split=(2, 1)),
-    ),
-    _m(
-        "860975",
-        "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet",
-        TABLET,
-        5,
-        daily(2, "with the evening meal"),
-        daily(),
-    ),
-    _m(
-        "966222",
-        "levothyroxine sodium 0.075 MG Oral Tablet",
-        TABLET,
-        9,
-        daily(sig="in the morning on an empty stomach"),
-    ),
-    _m("312941", "sertraline 50 MG Oral Tablet", TABLET, 6, daily(), daily(2)),
-    _m("349332", "escitalopram 10 MG Oral Tablet", TABLET, 5, daily()),
-    _m("200371", "citalopram 20 MG Oral Tablet", TABLET, 3, daily()),
-    _m("310385", "fluoxetine 20 MG Oral Capsule", CAPSULE, 3, daily(sig="in the morning")),
-    _m("596926", "duloxetine 20 MG Delayed Release Oral Capsule", CAPSULE, 2, times_a_day(2)),
-    _m("310798", "hydrochlorothiazide 25 MG Oral Tablet", TABLET, 7, daily()),
-    _m("979485", "losartan potassium 25 MG Oral Tablet", TABLET, 6, daily(), daily(2)),
-    _m(
-        "313988",
-        "furosemide 40 MG Oral Tablet",
-        TABLET,
-        5,
-        daily(),
-        times_a_day(2),
-        Regimen(1, 1, 1, "d", "every morning", extra_prn="as needed for swelling"),
-    ),
-    _m("309362", "clopidogrel 75 MG Oral Tablet", TABLET, 4, daily()),
-    _m("855332", "warfarin sodium 5 MG Oral Tablet", TABLET, 3, daily(sig="in the evening")),
-    _m("1364445", "apixaban 5 MG Oral Tablet", TABLET, 4, every_hours(12), times_a_day(2)),
-    _m("197319", "allopurinol 100 MG Oral Tablet", TABLET, 3, daily(), daily(3)),
-    _m("197604", "digoxin 0.125 MG Oral Tablet", TABLET, 2, daily()),
-    _m("997223", "donepezil hydrochloride 10 MG Oral Tablet", TABLET, 2, daily(sig="at bedtime")),
-    _m("996561", "memantine hydrochloride 10 MG Oral Tablet", TABLET, 1, times_a_day(2)),
-    _m("199224", "anastrozole 1 MG Oral Tablet", TABLET, 1, daily()),
-    _m("198240", "tamoxifen 10 MG Oral Tablet", TABLET, 1, times_a_day(2)),
-    _m("979092", "hydroxychloroquine sulfate 200 MG Oral Tablet", TABLET, 1, times_a_day(2)),
-    _m("197541", "colchicine 0.6 MG Oral Tablet", TABLET, 1, daily()),
-    _m("243670", "aspirin 81 MG Oral Tablet", TABLET, 3, daily()),
-    _m("1373463", "canagliflozin 100 MG Oral Tablet", TABLET, 2, daily(sig="before breakfast")),
-    _m("904419", "alendronic acid 10 MG Oral Tablet", TABLET, 1, daily(sig="in the morning")),
-)
+def _rows(name: str) -> list[list[str]]:
+    """The rows of one of this package's tables, without its comments and blank lines."""
+    text = files("fhir_sync.datagen").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.reader(line for line in text.splitlines() if line and line[0] != "#"))
 
-# Packs a pharmacy cannot split: the dispensed quantity is a whole number of packs, so the
-# billed days supply is whatever the packs last, rarely exactly 30 or 90.
-UNBREAKABLE: tuple[Drug, ...] = (
-    Drug(
-        "896209",
-        "60 ACTUAT fluticasone propionate 0.25 MG/ACTUAT / salmeterol 0.05 MG/ACTUAT"
-        " Dry Powder Inhaler",
-        PUFF,
-        Kind.MAINTENANCE,
-        (times_a_day(2),),
-        weight=5,
-        package=60,
-        per_unit=60,
-        dispense_unit="inhaler",
-        dispense_ucum="{inhaler}",
-    ),
-    Drug(
-        "895994",
-        "120 ACTUAT fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler",
-        PUFF,
-        Kind.MAINTENANCE,
-        (times_a_day(2, 2),),
-        weight=3,
-        package=120,
-        per_unit=120,
-        dispense_unit="inhaler",
-        dispense_ucum="{inhaler}",
-    ),
-    Drug(
-        "847230",
-        "3 ML insulin glargine 100 UNT/ML Pen Injector",
-        INSULIN,
-        Kind.MAINTENANCE,
-        (daily(10, "at bedtime"), daily(20, "at bedtime"), daily(34, "at bedtime")),
-        weight=4,
-        package=1500,  # carton of five 300-unit pens
-        per_unit=100,  # U-100
-        dispense_unit="mL",
-        dispense_ucum="mL",
-    ),
-    Drug(
-        "897122",
-        "3 ML liraglutide 6 MG/ML Pen Injector",
-        PEN_MG,
-        Kind.MAINTENANCE,
-        (daily(1.2), daily(1.8)),
-        weight=2,
-        package=36,  # carton of two 18 mg pens
-        per_unit=6,  # 6 mg/mL
-        dispense_unit="mL",
-        dispense_ucum="mL",
-    ),
-    Drug(
-        "314072",  # unconfirmed
-        "latanoprost 0.05 MG/ML Ophthalmic Solution",
-        DROP,
-        Kind.MAINTENANCE,
-        (Regimen(1, 1, 1, "d", "at bedtime", sites=2),),
-        weight=3,
-        package=50,  # 2.5 mL bottle at 20 drops a mL
-        per_unit=20,
-        dispense_unit="mL",
-        dispense_ucum="mL",
-    ),
-    Drug(
-        "1359133",  # unconfirmed
-        "{21 (norethindrone 1 MG / ethinyl estradiol 0.035 MG Oral Tablet) / "
-        "7 (inert ingredients 1 MG Oral Tablet) } Pack",
-        TABLET,
-        Kind.MAINTENANCE,
-        (daily(sig="at the same time each day"),),
-        weight=3,
-        package=28,  # a 28-day blister
-        max_age=50,
-    ),
-    Drug(
-        "1115457",  # unconfirmed
-        "leuprolide acetate 22.5 MG Injection Kit",
-        KIT,
-        Kind.MAINTENANCE,
-        (Regimen(1, 1, 12, "wk", "every 12 weeks"),),
-        weight=2,
-    ),
-    Drug(
-        "310212",  # unconfirmed
-        "estradiol 0.05 MG/Day Transdermal System",
-        PATCH,
-        Kind.MAINTENANCE,
-        (Regimen(1, 2, 1, "wk", "twice weekly"),),
-        weight=2,
-        package=8,  # a box of 8 patches
-    ),
-)
 
-# Dosed in mg: the pharmacy converts by the tablet's strength or the solution's concentration.
-BY_STRENGTH: tuple[Drug, ...] = (
-    Drug(
-        "105585",  # unconfirmed
-        "methotrexate 2.5 MG Oral Tablet",
-        MG_ORAL,
-        Kind.MAINTENANCE,
-        (Regimen(15, 1, 1, "wk", "once weekly"),),
-        weight=2,
-        per_unit=2.5,
-        dispense_unit="tablet",
-        dispense_ucum="{tbl}",
-    ),
-    Drug(
-        "904421",  # unconfirmed
-        "alendronic acid 70 MG Oral Tablet",
-        MG_ORAL,
-        Kind.MAINTENANCE,
-        (Regimen(70, 1, 1, "wk", "once weekly in the morning"),),
-        weight=2,
-        per_unit=70,
-        dispense_unit="tablet",
-        dispense_ucum="{tbl}",
-    ),
-    Drug(
-        "312174",  # unconfirmed
-        "levetiracetam 100 MG/ML Oral Solution",
-        MG_ORAL,
-        Kind.MAINTENANCE,
-        (times_a_day(2, 500),),
-        weight=2,
-        per_unit=100,
-        dispense_unit="mL",
-        dispense_ucum="mL",
-    ),
-    Drug(
-        "197361",
-        "amlodipine 5 MG Oral Tablet",
-        MG_ORAL,
-        Kind.MAINTENANCE,
-        (daily(5), daily(10)),
-        weight=4,
-        per_unit=5,
-        dispense_unit="tablet",
-        dispense_ucum="{tbl}",
-    ),
-)
+def _number(text: str) -> float:
+    """`2` as the int 2 and `2.5` as a float: as the table writes it, so that a sig or a
+    quantity prints the same as before the table moved out of code."""
+    return float(text) if "." in text else int(text)
 
-PRN: tuple[Drug, ...] = (
-    Drug(
-        "745679",
-        "200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler",
-        PUFF,
-        Kind.PRN,
-        (every_hours(4, 2, "every 4 to 6 hours as needed for wheezing"),),
-        weight=6,
-        package=200,
-        fill_quantity=200,
-        reason="wheezing",
-        per_unit=200,
-        dispense_unit="inhaler",
-        dispense_ucum="{inhaler}",
-    ),
-    Drug(
-        "310965",
-        "ibuprofen 200 MG Oral Tablet",
-        TABLET,
-        Kind.PRN,
-        (every_hours(6, 2, "every 6 hours as needed for pain"),),
-        weight=3,
-        fill_quantity=60,
-    ),
-    Drug(
-        "198014",
-        "naproxen 500 MG Oral Tablet",
-        TABLET,
-        Kind.PRN,
-        (every_hours(12, 1, "every 12 hours as needed for pain"),),
-        weight=3,
-        fill_quantity=30,
-    ),
-    Drug(
-        "313782",
-        "acetaminophen 325 MG Oral Tablet",
-        TABLET,
-        Kind.PRN,
-        (every_hours(6, 2, "every 6 hours as needed for pain"),),
-        weight=3,
-        fill_quantity=100,
-        prn_in_text_only=True,
-    ),
-)
 
-ACUTE: tuple[Drug, ...] = (
-    Drug(
-        "308192",
-        "amoxicillin 500 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (every_hours(8),),
-        weight=5,
-        course_days=(7, 10),
-    ),
-    Drug(
-        "308460",
-        "azithromycin 250 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (daily(),),
-        weight=3,
-        course_days=(5,),
-    ),
-    Drug(
-        "562251",
-        "amoxicillin 250 MG / clavulanate 125 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (every_hours(8),),
-        weight=3,
-        course_days=(7, 10),
-    ),
-    Drug(
-        "309097",
-        "cefuroxime 250 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (times_a_day(2),),
-        weight=2,
-        course_days=(10,),
-    ),
-    Drug(
-        "1650142",
-        "doxycycline monohydrate 100 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (times_a_day(2),),
-        weight=2,
-        course_days=(7, 10),
-    ),
-    Drug(
-        "834102",
-        "penicillin V potassium 500 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (every_hours(6),),
-        weight=1,
-        course_days=(10,),
-    ),
-    Drug(
-        "311995",
-        "nitrofurantoin macrocrystals 50 MG Oral Capsule",
-        CAPSULE,
-        Kind.ACUTE,
-        (every_hours(6),),
-        weight=2,
-        course_days=(7,),
-    ),
-    Drug(
-        "312617",
-        "prednisone 5 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (daily(4, "once daily with food"),),
-        weight=2,
-        course_days=(5, 7),
-    ),
-)
+def _regimen(text: str) -> Regimen:
+    """`DOSExTIMES/[PERIOD]UNIT[:sig][:split=M+E][:prn=...][:sites=N]` (see drugs.csv)."""
+    timing, *words = text.split(":")
+    dose, _, rate = timing.partition("x")
+    times, _, per = rate.partition("/")
+    unit = per.lstrip("0123456789.")
+    frequency, period = int(times), _number(per.removesuffix(unit) or "1")
+    if words:
+        sig = words[0]
+    elif unit == "d" and period == 1:
+        sig = TIMES_A_DAY[frequency]
+    elif unit == "h" and frequency == 1:
+        sig = f"every {period} hours"
+    else:
+        raise ValueError(f"a regimen without words needs a sig: {text}")
+    extra = dict(word.split("=", 1) for word in words[1:])
+    morning, _, evening = extra.pop("split", "").partition("+")
+    regimen = Regimen(
+        _number(dose),
+        frequency,
+        period,
+        unit,
+        sig,
+        split=(_number(morning), _number(evening)) if morning else None,
+        extra_prn=extra.pop("prn", None),
+        sites=int(extra.pop("sites", "1")),
+    )
+    if extra:
+        raise ValueError(f"unknown regimen words: {sorted(extra)}")
+    return regimen
 
-SEASONAL: tuple[Drug, ...] = (
-    Drug("311372", "loratadine 10 MG Oral Tablet", TABLET, Kind.SEASONAL, (daily(),), weight=3),
-    Drug(
-        "1014678",
-        "cetirizine hydrochloride 10 MG Oral Tablet",
-        TABLET,
-        Kind.SEASONAL,
-        (daily(),),
-        weight=2,
-    ),
-)
 
-# Federal schedules (21 CFR 1308). C-II: no refills; C-III/IV: at most 5 refills in 6 months.
-CONTROLLED: tuple[Drug, ...] = (
-    Drug(
-        "1049621",
-        "oxycodone hydrochloride 5 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (every_hours(6, 1, "every 6 hours as needed for severe pain"),),
-        weight=3,
-        schedule="CII",
-        course_days=(5, 7),
-    ),
-    Drug(
-        "1049221",
-        "acetaminophen 325 MG / oxycodone hydrochloride 5 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (every_hours(6, 1, "every 6 hours as needed for pain"),),
-        weight=2,
-        schedule="CII",
-        course_days=(3, 5, 7),
-    ),
-    Drug(
-        "857005",
-        "acetaminophen 325 MG / hydrocodone bitartrate 7.5 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (every_hours(6, 1, "every 6 hours as needed for pain"),),
-        weight=2,
-        schedule="CII",
-        course_days=(5, 7),
-    ),
-    Drug(
-        "1091392",
-        "methylphenidate hydrochloride 20 MG Oral Tablet",
-        TABLET,
-        Kind.MAINTENANCE,
-        (times_a_day(2),),
-        weight=3,
-        schedule="CII",
-        max_age=60,
-    ),
-    Drug(
-        "993781",  # unconfirmed
-        "acetaminophen 300 MG / codeine phosphate 30 MG Oral Tablet",
-        TABLET,
-        Kind.ACUTE,
-        (every_hours(6, 1, "every 6 hours as needed for pain"),),
-        weight=1,
-        schedule="CIII",
-        course_days=(5,),
-    ),
-    Drug(
-        "308048",
-        "alprazolam 0.5 MG Oral Tablet",
-        TABLET,
-        Kind.PRN,
-        (every_hours(8, 1, "up to three times daily as needed for anxiety"),),
-        weight=2,
-        schedule="CIV",
-        fill_quantity=30,
-    ),
-    Drug(
-        "854873",
-        "zolpidem tartrate 10 MG Oral Tablet",
-        TABLET,
-        Kind.MAINTENANCE,
-        (daily(sig="at bedtime"),),
-        weight=3,
-        schedule="CIV",
-    ),
-    Drug(
-        "197591",
-        "diazepam 5 MG Oral Tablet",
-        TABLET,
-        Kind.MAINTENANCE,
-        (times_a_day(2),),
-        weight=1,
-        schedule="CIV",
-    ),
-    Drug(
-        "483438",
-        "pregabalin 100 MG Oral Capsule",
-        CAPSULE,
-        Kind.MAINTENANCE,
-        (times_a_day(3),),
-        weight=2,
-        schedule="CV",
-    ),
-)
+def _drug(row: list[str], forms: dict[str, Form]) -> Drug:
+    """One row of drugs.csv (its group and note already read off)."""
+    code, display, form, kind, weight, regimens, options = row
+    opts = dict(option.partition("=")[::2] for option in options.split())
+    number = {key: _number(opts.pop(key)) for key in ("package", "fill") if key in opts}
+    dispense = opts.pop("dispense", None)
+    drug = Drug(
+        code,
+        display,
+        forms[form],
+        Kind(kind),
+        tuple(_regimen(regimen) for regimen in regimens.split(" | ")),
+        int(weight),
+        schedule=opts.pop("schedule", None),
+        package=number.get("package"),
+        fill_quantity=number.get("fill"),
+        course_days=tuple(int(days) for days in opts.pop("course", "").split("/") if days),
+        max_age=int(opts.pop("max_age")) if "max_age" in opts else None,
+        reason=opts.pop("reason", ""),
+        per_unit=_number(opts.pop("per_unit")) if "per_unit" in opts else 1.0,
+        dispense_unit=dispense,
+        dispense_ucum=None if dispense is None else DISPENSE_UCUM[dispense],
+        prn_in_text_only=opts.pop("prn_in_text_only", None) is not None,
+    )
+    if opts:
+        raise ValueError(f"unknown options of {code}: {sorted(opts)}")
+    return drug
+
+
+def _groups() -> dict[str, tuple[Drug, ...]]:
+    forms = {name: Form(*fields) for name, *fields in _rows("forms.csv")}
+    groups: dict[str, list[Drug]] = {}
+    for group, *row, _note in _rows("drugs.csv"):
+        groups.setdefault(group, []).append(_drug(row, forms))
+    return {group: tuple(drugs) for group, drugs in groups.items()}
+
+
+_GROUPS = _groups()
+MAINTENANCE = _GROUPS["maintenance"]
+UNBREAKABLE = _GROUPS["unbreakable"]  # packs a pharmacy cannot split
+BY_STRENGTH = _GROUPS["by_strength"]  # dosed in mg, dispensed by strength or concentration
+PRN = _GROUPS["prn"]
+ACUTE = _GROUPS["acute"]
+SEASONAL = _GROUPS["seasonal"]
+CONTROLLED = _GROUPS["controlled"]  # federal schedules C-II to C-V
 
 ALL_DRUGS: tuple[Drug, ...] = (
     MAINTENANCE + UNBREAKABLE + BY_STRENGTH + PRN + ACUTE + SEASONAL + CONTROLLED

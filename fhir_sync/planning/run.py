@@ -12,7 +12,7 @@ import gc
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from fhir_sync.services.collect import (
     reject_orphans,
     rejection_outcome,
 )
-from fhir_sync.services.plan_one import plan_one
+from fhir_sync.services.plan_one import plan_in_turn
 from mappings.pickup_hours import PickupHours
 
 ERRORS_FILE = "errors.ndjson"
@@ -200,28 +200,20 @@ def plan_collected(
     load: Counter[date] = Counter()
     patient_ids = sorted(collected.patients)
     for index, patient_id in enumerate(patient_ids, start=1):
-        inputs = collected.patients.pop(patient_id)
-        prefs = settings.prefs
-        anchor = chosen.get(patient_id) if chosen is not None else None
-        if anchor is not None:
-            prefs = replace(prefs, anchor_date=anchor)
-        planned = plan_one(
+        planned = plan_in_turn(
             patient_id,
-            inputs.orders,
-            inputs.fills.values(),
+            collected.patients.pop(patient_id),
             settings.today,
-            prefs,
+            settings.prefs,
+            load,
+            anchor=chosen.get(patient_id) if chosen is not None else None,
             pharmacy=settings.pharmacy,
             pickup=settings.pickup,
-            load=load,
             stamp_digest=False,
             prepared=prepared.pop(patient_id, None) if prepared is not None else None,
         )
-        plan = planned.plan
-        if plan.anchor is not None and plan.anchor_fills:
-            load[plan.anchor] += 1
         write_json_file(settings.out_dir / f"{patient_id}.json", planned.bundle)
-        report.add(plan)
+        report.add(planned.plan)
         if index % 500 == 0 or index == len(patient_ids):
             on_planned(index, len(patient_ids))
     return report

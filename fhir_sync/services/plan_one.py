@@ -7,12 +7,14 @@ unchanged plan is taken the same way wherever the plan is written.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from fhir_sync.engine import Fill, PatientPlan, Preferences, plan_patient
 from fhir_sync.engine.planner import Prepared
+from fhir_sync.services.collect import PatientInputs
 from mappings.fhir_literals import JsonObject
 from mappings.inbound.orders import OrderInput
 from mappings.outbound.bundle import plan_bundle
@@ -51,3 +53,40 @@ def plan_one(
     bundle = plan_bundle(plan, orders, pharmacy=pharmacy, pickup=pickup)
     digest = stamp_plan_digest(bundle) if stamp_digest else None
     return PlannedPatient(plan, bundle, digest)
+
+
+def plan_in_turn(
+    patient_id: str,
+    inputs: PatientInputs,
+    today: date,
+    prefs: Preferences,
+    load: Counter[date],
+    *,
+    anchor: date | None,
+    pharmacy: str | None,
+    pickup: PickupHours | None,
+    stamp_digest: bool = True,
+    prepared: Prepared | None = None,
+) -> PlannedPatient:
+    """`plan_one` for one of many patients planned one after another (`fhir-sync plan` and
+    `fhir-sync sync`): `anchor` (kept from the stored plan, or chosen by a parent process)
+    fixes the patient's anchor, and the plan's pickup is counted in `load`, so that each
+    automatic anchor sees the pickups the patients planned before it took."""
+    if anchor is not None:
+        prefs = replace(prefs, anchor_date=anchor)
+    planned = plan_one(
+        patient_id,
+        inputs.orders,
+        inputs.fills.values(),
+        today,
+        prefs,
+        pharmacy=pharmacy,
+        pickup=pickup,
+        load=load,
+        stamp_digest=stamp_digest,
+        prepared=prepared,
+    )
+    plan = planned.plan
+    if plan.anchor is not None and plan.anchor_fills:
+        load[plan.anchor] += 1
+    return planned

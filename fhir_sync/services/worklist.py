@@ -18,6 +18,7 @@ from typing import Final
 from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine.checkin import CheckInAnswers, CheckInResult, interpret_check_in
+from fhir_sync.engine.cycle import item_id as cycle_item_id
 from fhir_sync.engine.cycle import parse_item_id
 from fhir_sync.engine.cycle_types import (
     Change,
@@ -321,9 +322,7 @@ def record_contact(
     if kind not in (ItemKind.OUTREACH, ItemKind.CALL_RETRY, ItemKind.NO_SHOW_FOLLOW_UP):
         raise ActionRefusedError(f"a {kind.value} item is not a call")
     with write_transaction(engine) as connection:
-        stored = store.get_item(connection, item_id)
-        if stored is None:
-            raise CycleNotFoundError(f"no cycle item {item_id}")
+        stored = _stored_item(connection, item_id)
         if stored.state != "open":
             raise ActionRefusedError("the call's outcome is already recorded")
         row, state, facts = _load(connection, patient_id)
@@ -437,9 +436,8 @@ def record_pickup(
             changed = replace(changed, dispensed_on=day)
         facts = _replace_cycle(facts, changed)
         created = _save(connection, row, state, facts, day, stamp, defaults)
-        pickup_item = f"{patient_id}:{ItemKind.PICKUP.value}:{anchor.isoformat()}"
         if status is PickupStatus.FULFILLED:
-            store.close_item(connection, pickup_item, stamp)
+            store.close_item(connection, cycle_item_id(patient_id, ItemKind.PICKUP, anchor), stamp)
     return PickupRecorded(anchor, status, created)
 
 
@@ -469,9 +467,7 @@ def set_preparation_status(
     if status == "on-hold" and not reason:
         raise ActionRefusedError("a preparation put on hold needs its reason")
     with write_transaction(engine) as connection:
-        stored = store.get_item(connection, item_id)
-        if stored is None:
-            raise CycleNotFoundError(f"no cycle item {item_id}")
+        stored = _stored_item(connection, item_id)
         current = _entry(stored).task_status or "requested"
         if expected is not None and expected != current:
             raise VersionMismatchError(f"the Task is {current}, not {expected}")
@@ -479,6 +475,13 @@ def set_preparation_status(
             raise ActionRefusedError(f"a preparation Task cannot go from {current} to {status}")
         store.set_item_state(connection, item_id, status, reason, stamp)
     return PreparationState(item_id, status, reason)
+
+
+def _stored_item(connection: Connection, item_id: str) -> store.StoredItem:
+    stored = store.get_item(connection, item_id)
+    if stored is None:
+        raise CycleNotFoundError(f"no cycle item {item_id}")
+    return stored
 
 
 def _parse(item_id: str) -> tuple[str, ItemKind, date, tuple[str, ...]]:

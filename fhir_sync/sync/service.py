@@ -18,14 +18,14 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 
 from adapters.http import FhirClient, FhirError, PreconditionFailedError
 from fhir_sync.engine import PatientPlan, Preferences
 from fhir_sync.services.collect import Collected, PatientInputs
-from fhir_sync.services.plan_one import plan_one
+from fhir_sync.services.plan_one import plan_in_turn
 from fhir_sync.sync.bulk_pull import bulk_collect
 from fhir_sync.sync.changes import changed_patients
 from fhir_sync.sync.concurrency import both
@@ -177,7 +177,8 @@ async def _run(
 
     async def worker() -> None:
         while (job := await queue.get()) is not None:
-            result = await _sync_one(targets, writer, options, job, report)
+            sync = _sync_patient(targets, writer, options, job, report)
+            result = await _or_failure(job.patient_id, sync)
             report.add(result)
             if on_result is not None:
                 on_result(result)
@@ -196,17 +197,10 @@ async def _run(
     return report
 
 
-async def _sync_one(
-    targets: SyncTargets,
-    writer: PlanWriter,
-    options: SyncOptions,
-    job: _Job,
-    report: SyncReport,
-) -> PatientResult:
-    """Never raises: whatever goes wrong becomes this patient's failure."""
-    patient_id = job.patient_id
+async def _or_failure(patient_id: str, sync: Awaitable[PatientResult]) -> PatientResult:
+    """`sync`'s result; never raises: whatever goes wrong becomes this patient's failure."""
     try:
-        return await _sync_patient(targets, writer, options, job, report)
+        return await sync
     except FhirError as exc:
         return PatientResult(patient_id, Outcome.FAILED, failure_reason(exc))
     except Exception as exc:  # a bug or a broken resource must not stop the other patients
@@ -283,21 +277,16 @@ def failure_reason(exc: FhirError) -> str:
 def _plan(
     patient_id: str, inputs: PatientInputs, stored: StoredPlan | None, options: SyncOptions
 ) -> tuple[PatientPlan, JsonObject, str]:
-    prefs = options.prefs
-    if options.keep_anchor and stored is not None and stored.anchor is not None:
-        prefs = replace(prefs, anchor_date=stored.anchor)
-    planned = plan_one(
+    kept = stored.anchor if options.keep_anchor and stored is not None else None
+    planned = plan_in_turn(
         patient_id,
-        inputs.orders,
-        inputs.fills.values(),
+        inputs,
         options.today,
-        prefs,
+        options.prefs,
+        options.load,
+        anchor=kept,
         pharmacy=options.location,
         pickup=options.pickup,
-        load=options.load,
     )
-    plan = planned.plan
-    if plan.anchor is not None and plan.anchor_fills:
-        options.load[plan.anchor] += 1
     assert planned.digest is not None
-    return plan, planned.bundle, planned.digest
+    return planned.plan, planned.bundle, planned.digest

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from hypothesis import strategies as st
 
-from fhir_sync.engine import Dosage, Fill, Order, Preferences, Schedule
+from fhir_sync.engine import Dosage, Fill, Order, PatientPlan, Preferences, Schedule, plan_patient
 
 TODAY = date(2026, 11, 22)
 DRUGS = ("314076", "617312", "861007", "197361", "966222", "745752")
@@ -106,3 +107,25 @@ preferences = st.builds(
     closed_weekdays=st.sampled_from([frozenset(), frozenset({6}), frozenset({5, 6})]),
     lead_days=st.integers(0, 10),
 )
+
+
+class Planned(NamedTuple):
+    """A generated patient, the pharmacy's preferences and the plan made for them today: what
+    most properties start from."""
+
+    orders: list[Order]
+    fills: list[Fill]
+    prefs: Preferences
+    plan: PatientPlan
+
+    @property
+    def by_id(self) -> dict[str, Order]:
+        return {o.id: o for o in self.orders}
+
+
+def _planned(patient: tuple[list[Order], list[Fill]], prefs: Preferences) -> Planned:
+    orders, fills = patient
+    return Planned(orders, fills, prefs, plan_patient("p1", orders, fills, TODAY, prefs))
+
+
+planned_patients = st.builds(_planned, patients(), preferences)

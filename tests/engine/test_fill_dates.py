@@ -3,6 +3,7 @@ the rule and its source (../shared/domain.md, "DR"), never copied from the progr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from fractions import Fraction
 
@@ -69,19 +70,14 @@ def test_a_fill_due_within_the_window_after_a_pickup_is_dispensed_at_it() -> Non
     fill and no trip of its own (before: a 28-day short fill on 2026-12-12)."""
     prefs = Preferences(anchor_date=date(2026, 12, 10), daily_limit=None)
     fills = [fill("a", date(2026, 11, 10)), fill("b", date(2026, 11, 12))]
-    plan = plan_patient("p", [order("a"), order("b")], fills, TODAY, prefs)
+    orders = [order("a"), order("b")]
+    plan = plan_patient("p", orders, fills, TODAY, prefs)
     b = next(o for o in plan.orders if o.order_id == "b")
     assert not b.short_fill and b.next_fill == date(2026, 12, 10) and b.quantity == 30
     assert b.clarification == ("61",) and b.earliest_fill == date(2026, 12, 6)
     assert [v.day for v in plan.visits] == [date(2026, 12, 10)]
     # With no window the old 28-day short fill comes back: (12-10 - 12-12) mod 30 = 28.
-    narrow = plan_patient(
-        "p",
-        [order("a"), order("b")],
-        fills,
-        TODAY,
-        Preferences(anchor_date=date(2026, 12, 10), window_days=0, daily_limit=None),
-    )
+    narrow = plan_patient("p", orders, fills, TODAY, replace(prefs, window_days=0))
     b = next(o for o in narrow.orders if o.order_id == "b")
     assert b.short_fill and b.fill_days == 28
 
@@ -204,19 +200,14 @@ def test_short_fills_due_close_together_share_one_trip() -> None:
     both short fills, 15 days for a and 13 for b (b's 2 days on hand carry over)."""
     fills = [fill("a", date(2026, 10, 28)), fill("b", date(2026, 10, 30))]
     prefs = Preferences(anchor_day=12, daily_limit=None)
-    plan = plan_patient("p", [order("a"), order("b")], fills, TODAY, prefs)
+    orders = [order("a"), order("b")]
+    plan = plan_patient("p", orders, fills, TODAY, prefs)
     a, b = plan.orders
     assert a.short_fill and b.short_fill
     assert a.next_fill == b.next_fill == date(2026, 11, 27)
     assert (a.fill_days, b.fill_days) == (15, 13)
     assert [v.day for v in plan.transition_visits] == [date(2026, 11, 27)]
-    alone = plan_patient(
-        "p",
-        [order("a"), order("b")],
-        fills,
-        TODAY,
-        Preferences(anchor_day=12, window_days=1, daily_limit=None),
-    )
+    alone = plan_patient("p", orders, fills, TODAY, replace(prefs, window_days=1))
     assert len(alone.transition_visits) == 2  # 2 days apart: a 1-day window keeps two trips
 
 

@@ -24,7 +24,7 @@ from fhir_sync.engine import (
 )
 from fhir_sync.engine.calendar import next_open_day
 from fhir_sync.engine.supply import slack_days
-from tests.engine.strategies import DRUGS, TODAY, patients, preferences
+from tests.engine.strategies import DRUGS, TODAY, Planned, patients, planned_patients, preferences
 
 # In CI (CI set, as .ci/run's callers do) the examples are derandomized: the same ones every
 # run, so a red build is a change's doing; developers' runs explore new ones each time
@@ -43,11 +43,9 @@ def _plan(orders: list[Order], fills: list[Fill], prefs: Preferences) -> Patient
     return plan_patient("p1", orders, fills, TODAY, prefs)
 
 
-@given(patients(), preferences)
-def test_no_synced_order_runs_out_before_its_next_fill_beyond_the_tolerance(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
-) -> None:
-    plan = _plan(*patient, prefs)
+@given(planned_patients)
+def test_no_synced_order_runs_out_before_its_next_fill_beyond_the_tolerance(p: Planned) -> None:
+    plan, prefs = p.plan, p.prefs
     tolerance = timedelta(days=prefs.tolerance_days)
     for o in plan.synced:
         assert o.next_fill is not None and o.run_out is not None
@@ -85,13 +83,9 @@ def _forced_gap(o: OrderPlan, prefs: Preferences) -> int:
     return 7
 
 
-@given(patients(), preferences)
-def test_no_planned_fill_is_before_the_day_the_payer_pays_it(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
-) -> None:
-    orders, fills = patient
-    plan = _plan(orders, fills, prefs)
-    by_id = {o.id: o for o in orders}
+@given(planned_patients)
+def test_no_planned_fill_is_before_the_day_the_payer_pays_it(p: Planned) -> None:
+    fills, prefs, plan, by_id = p.fills, p.prefs, p.plan, p.by_id
     for o in plan.synced:
         assert o.fills and o.earliest_fill is not None and o.daily_dose is not None
         for planned in o.fills:
@@ -114,11 +108,9 @@ def test_no_planned_fill_is_before_the_day_the_payer_pays_it(
                 assert first.day >= min(paid, o.run_out)
 
 
-@given(patients(), preferences)
-def test_no_dispense_is_planned_on_a_day_the_pharmacy_is_closed(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
-) -> None:
-    plan = _plan(*patient, prefs)
+@given(planned_patients)
+def test_no_dispense_is_planned_on_a_day_the_pharmacy_is_closed(p: Planned) -> None:
+    plan, prefs = p.plan, p.prefs
     if plan.anchor is not None and plan.anchor_fills:
         assert plan.anchor.weekday() not in prefs.closed_weekdays
     for visit in plan.visits:
@@ -175,13 +167,9 @@ def _natural_day_open(ends: date, prefs: Preferences) -> bool:
     return natural.weekday() not in prefs.closed_weekdays
 
 
-@given(patients(), preferences)
-def test_prn_acute_inactive_and_non_orders_are_never_synced(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
-) -> None:
-    orders, fills = patient
-    plan = _plan(orders, fills, prefs)
-    by_id = {o.id: o for o in orders}
+@given(planned_patients)
+def test_prn_acute_inactive_and_non_orders_are_never_synced(p: Planned) -> None:
+    plan, by_id = p.plan, p.by_id
     for o in plan.orders:
         order = by_id[o.order_id]
         excluded = (
@@ -197,12 +185,11 @@ def test_prn_acute_inactive_and_non_orders_are_never_synced(
             assert o.reason, "every order left out says why"
 
 
-@given(patients(), preferences)
+@given(planned_patients)
 def test_quantities_are_positive_and_a_short_fill_ends_on_its_pickup_within_one_package(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
+    p: Planned,
 ) -> None:
-    orders, fills = patient
-    plan = _plan(orders, fills, prefs)
+    plan, prefs = p.plan, p.prefs
     for o in plan.synced:
         assert o.quantity > 0 and o.cycle_quantity > 0 and o.fill_days >= 0
         assert o.daily_dose is not None and o.next_fill is not None
@@ -270,12 +257,9 @@ def _dispense_short_fills(
     return blocked, kept, dispensed
 
 
-@given(patients(), preferences)
-def test_planning_the_output_state_again_changes_nothing(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
-) -> None:
-    orders, fills = patient
-    first = _plan(orders, fills, prefs)
+@given(planned_patients)
+def test_planning_the_output_state_again_changes_nothing(p: Planned) -> None:
+    orders, fills, prefs, first = p
     if first.synced and first.anchor_fills == 0:
         # Known limit (docs/dispensing-rules.md section 7): every synced order goes out on its
         # own date, so the anchor is a pickup with nothing to dispense and a re-plan may move
@@ -391,12 +375,10 @@ def test_the_automatic_anchor_is_the_best_of_every_day_of_the_cycle(
     assert plan.anchor == pick_anchor(candidates, limit, load)
 
 
-@given(patients(), preferences)
-def test_every_quantity_is_whole_increments_and_bills_what_it_truly_lasts(
-    patient: tuple[list[Order], list[Fill]], prefs: Preferences
-) -> None:
+@given(planned_patients)
+def test_every_quantity_is_whole_increments_and_bills_what_it_truly_lasts(p: Planned) -> None:
     """Whole tablets, doses or packages; the days supply is floor(quantity / daily use)."""
-    plan = _plan(*patient, prefs)
+    plan = p.plan
     for o in plan.synced:
         assert o.increment is not None and o.increment > 0 and o.daily_dose is not None
         assert (o.quantity / o.increment).denominator == 1

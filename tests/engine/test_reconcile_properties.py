@@ -6,16 +6,14 @@ from dataclasses import replace
 
 from hypothesis import given
 
-from fhir_sync.engine import Fill, Order, Preferences, plan_patient
+from fhir_sync.engine import Fill, Order, plan_patient
 from fhir_sync.engine.dispensing import Dispensing, resolve
 from fhir_sync.engine.reconcile import written
 from fhir_sync.engine.rules import authorization
 from fhir_sync.engine.therapy import product_of
 from fhir_sync.engine.types import Exclusion
 from tests.engine import test_properties as _profile  # noqa: F401  (the engine profile)
-from tests.engine.strategies import TODAY, patients, preferences
-
-Patient = tuple[list[Order], list[Fill]]
+from tests.engine.strategies import TODAY, Planned, planned_patients
 
 
 def _taken_together(older: Order, newer: Order, fills: list[Fill]) -> bool:
@@ -34,13 +32,9 @@ def _taken_together(older: Order, newer: Order, fills: list[Fill]) -> bool:
     )
 
 
-@given(patients(), preferences)
-def test_a_replaced_order_is_never_synced_beside_its_replacement(
-    patient: Patient, prefs: Preferences
-) -> None:
-    orders, fills = patient
-    plan = plan_patient("p", orders, fills, TODAY, prefs)
-    by_id = {o.id: o for o in orders}
+@given(planned_patients)
+def test_a_replaced_order_is_never_synced_beside_its_replacement(p: Planned) -> None:
+    fills, plan, by_id = p.fills, p.plan, p.by_id
     synced = [by_id[o.order_id] for o in plan.synced]
     assert len({o.drug_key for o in synced}) == len(synced), "one order per drug code"
     for i, a in enumerate(synced):
@@ -55,13 +49,10 @@ def test_a_replaced_order_is_never_synced_beside_its_replacement(
             assert outcome[keeper].exclusion not in (Exclusion.REPLACED, Exclusion.DUPLICATE)
 
 
-@given(patients(), preferences)
-def test_every_expired_maintenance_order_has_a_renewal_task(
-    patient: Patient, prefs: Preferences
-) -> None:
-    orders, fills = patient
-    plan = plan_patient("p", orders, fills, TODAY, prefs)
-    by_id = {o.id: o for o in orders}
+@given(planned_patients)
+def test_every_expired_maintenance_order_has_a_renewal_task(p: Planned) -> None:
+    orders, fills, prefs, plan = p
+    by_id = p.by_id
     fills_of = {o.id: [f for f in fills if f.order_id == o.id] for o in orders}
     for o in plan.orders:
         expires = authorization(by_id[o.order_id]).expires
@@ -73,13 +64,10 @@ def test_every_expired_maintenance_order_has_a_renewal_task(
             assert o.renewal.needed_by >= TODAY and o.renewal in plan.renewals
 
 
-@given(patients(), preferences)
-def test_stopping_the_orders_a_plan_flags_as_replaced_changes_nothing_else(
-    patient: Patient, prefs: Preferences
-) -> None:
+@given(planned_patients)
+def test_stopping_the_orders_a_plan_flags_as_replaced_changes_nothing_else(p: Planned) -> None:
     # The pharmacist confirms: the replaced and duplicate orders are stopped in the EHR.
-    orders, fills = patient
-    first = plan_patient("p", orders, fills, TODAY, prefs)
+    orders, fills, prefs, first = p
     flagged = {
         o.order_id for o in first.orders if o.exclusion in (Exclusion.REPLACED, Exclusion.DUPLICATE)
     }
