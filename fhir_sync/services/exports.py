@@ -21,6 +21,7 @@ import logging
 import threading
 import traceback
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -235,21 +236,9 @@ class _FileWriter:
         self.seq += 1
         self.exported += self.count
         file = FileInfo(self.seq, self.kind, self.count)
-        with write_transaction(self.runner.engine) as connection:
-            stored = add_file(
-                connection,
-                self.job_id,
-                self.runner.lease,
-                now_utc(),
-                file,
-                bytes(self.buffer),
-                exported=self.exported,
-            )
-        if not stored:
-            raise _JobLostError
+        self._write(add_file, file, bytes(self.buffer), exported=self.exported)
         self.buffer = bytearray()
         self.count = 0
-        self.last_beat = monotonic()
 
     def beat(self) -> None:
         """Renew the lease when no file was stored for a while (a slow, sparse export)."""
@@ -257,15 +246,14 @@ class _FileWriter:
             self.progress()
 
     def progress(self, total: int | None = None) -> None:
+        self._write(record_progress, exported=self.exported, total=total)
+
+    def _write(self, store: Callable[..., bool], *args: object, **values: object) -> None:
+        """One write of the job (`store`: a `store.exports` call taking the connection, the
+        job, the lease and the time first), which renews the lease and re-checks the claim:
+        the job is lost (cancelled, taken over) when it is not ours any more."""
         with write_transaction(self.runner.engine) as connection:
-            held = record_progress(
-                connection,
-                self.job_id,
-                self.runner.lease,
-                now_utc(),
-                exported=self.exported,
-                total=total,
-            )
+            held = store(connection, self.job_id, self.runner.lease, now_utc(), *args, **values)
         if not held:
             raise _JobLostError
         self.last_beat = monotonic()
