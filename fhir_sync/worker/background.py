@@ -49,9 +49,10 @@ def _cycle_interval() -> float:
 
 
 class BackgroundWork:
+    """The jobs of one process, on the enrollment service's database."""
+
     def __init__(
         self,
-        engine: Engine,
         service: EnrollmentService,
         clients: EndpointClients,
         *,
@@ -59,13 +60,13 @@ class BackgroundWork:
         name: str | None = None,
         fixed_day: date | None = None,
     ) -> None:
-        self.fixed_day = fixed_day
-        self.engine = engine
         self.service = service
         self.clients = clients
+        self.engine = service.engine
         # The app's runner when serving (its kick-offs leave the jobs to this loop), else ours.
-        self.exports = exports or ExportRunner(engine, looped=True)
+        self.exports = exports or ExportRunner(self.engine, looped=True)
         self.name = name or process_name()
+        self.fixed_day = fixed_day
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set. The stop also reaches the running exports, which give their
@@ -90,7 +91,7 @@ class BackgroundWork:
             Leases(OutboxWorker(self.engine, self.clients, f"{self.name}:outbox-{index}"), poll)
             for index in range(settings.outbox_workers)
         ]
-        syncs = SyncRequestWorker(self.engine, self.service, settings, f"{self.name}:sync")
+        syncs = SyncRequestWorker(self.service, settings, f"{self.name}:sync")
         jobs.append(Leases(syncs, poll))
         jobs.append(Leases(self.exports, poll))
         jobs.append(
@@ -140,7 +141,8 @@ def serving_workers(
     settings: ServerSettings,
 ) -> contextlib.AbstractAsyncContextManager[None]:
     """The background work of a server process, for the app's lifespan (`create_app(workers=)`)."""
-    work = BackgroundWork(engine, service, clients, exports=exports, fixed_day=settings.today)
+    assert service.engine is engine  # the app's service, on the app's database
+    work = BackgroundWork(service, clients, exports=exports, fixed_day=settings.today)
     return work.running()
 
 
@@ -164,7 +166,7 @@ async def run_standalone(settings: ServerSettings, live: LiveSettings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await BackgroundWork(engine, service, clients, fixed_day=settings.today).run(stop)
+        await BackgroundWork(service, clients, fixed_day=settings.today).run(stop)
     finally:
         await clients.aclose()
         engine.dispose()
