@@ -12,11 +12,11 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Table, case, func, insert, select, update
 
+from fhir_sync.store.enrollments import ENROLLMENT
 from fhir_sync.store.tables import CycleItemRow, CycleState, Enrollment
 
 STATE: Table = CycleState.__table__  # type: ignore[attr-defined]
 ITEM: Table = CycleItemRow.__table__  # type: ignore[attr-defined]
-ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Final
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, insert, select
 
 from fhir_sync.store.database import write_transaction
-from fhir_sync.store.leases import LeaseQueue, claim_one, claim_rows, now_utc, renew, settle
+from fhir_sync.store.leases import LeaseQueue, claim_one, claim_rows, now_utc, settle
 from fhir_sync.store.tables import ExportFile, ExportJob
 
 QUEUED: Final = "queued"
@@ -123,7 +123,8 @@ def record_progress(
     values: dict[str, object] = {"exported": exported}
     if total is not None:
         values["total"] = total
-    return renew(connection, QUEUE, job_id, lease.worker, lease.until(now), now, **values)
+    until = lease.until(now)
+    return settle(connection, QUEUE, job_id, lease.worker, now, claimed_until=until, **values)
 
 
 def add_file(

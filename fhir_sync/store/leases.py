@@ -183,27 +183,14 @@ def settle(
     **values: object,
 ) -> bool:
     """Write `values` to the row `key` if `worker` still holds it (and `also` holds): a
-    renewal, a finish or a release. False when the claim was lost: the other worker's result
-    stands."""
+    renewal (a later `claimed_until`), a finish or a release. False when the claim was lost:
+    the other worker's result stands."""
     changed = connection.execute(
         update(queue.table)
         .where(queue.mine(key, worker), *also)
         .values(**queue._stamp(dict(values), now))
     )
     return bool(changed.rowcount)
-
-
-def renew(
-    connection: Connection,
-    queue: LeaseQueue,
-    key: object,
-    worker: str,
-    until: datetime,
-    now: datetime,
-    **values: object,
-) -> bool:
-    """Extend `worker`'s lease on `key` to `until`; False when the row is no longer its."""
-    return settle(connection, queue, key, worker, now, claimed_until=until, **values)
 
 
 def retry_later(
@@ -250,7 +237,6 @@ __all__ = [
     "drop",
     "now_utc",
     "process_name",
-    "renew",
     "retry_later",
     "settle",
 ]
