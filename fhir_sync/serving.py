@@ -19,7 +19,7 @@ def create_serving_app(
     settings: ServerSettings | None = None, live: LiveSettings | None = None
 ) -> FastAPI:
     """Plans pulled from the enrollments' live endpoints, and the write-back workers,
-    requested syncs, hold checks and the daily cycle running in the background."""
+    requested syncs, Bulk exports, hold checks and the daily cycle running in the background."""
     clients = EndpointClients(live or LiveSettings.from_env())
     return create_app(
         settings,

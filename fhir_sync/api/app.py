@@ -38,9 +38,11 @@ from fhir_sync.store.database import is_sqlite, open_engine
 from fhir_sync.store.migrate import upgrade
 
 # The background work a serving process runs for the app's lifespan: the database, the
-# enrollment service, the endpoint clients and the settings it runs with.
+# enrollment service, the endpoint clients, the export runner (a queue of its loop) and the
+# settings it runs with.
 Workers = Callable[
-    [Engine, EnrollmentService, EndpointClients, ServerSettings], AbstractAsyncContextManager[None]
+    [Engine, EnrollmentService, EndpointClients, ExportRunner, ServerSettings],
+    AbstractAsyncContextManager[None],
 ]
 
 
@@ -62,14 +64,17 @@ def create_app(
     protect_logs()
     owned = engine is None
     database = engine if engine is not None else open_engine(settings.database_url)
-    exports = ExportRunner(database)
+    # With background work the exports are a queue of its loop; without, the runner's pool.
+    exports = ExportRunner(database, looped=workers is not None)
     async_reads = None if is_sqlite(database) else AsyncReads(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             upgrade(database)
-        running = workers(database, enrollment, endpoint_clients, settings) if workers else None
+        running = (
+            workers(database, enrollment, endpoint_clients, exports, settings) if workers else None
+        )
         async with running or nullcontext():
             if freeze_gc:
                 freeze_startup_objects()

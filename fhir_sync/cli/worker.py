@@ -21,7 +21,8 @@ def worker(
         ),
     ] = None,
 ) -> None:
-    """Drain the outbox to the EHRs, run requested syncs and resume ended holds, until stopped.
+    """Drain the outbox to the EHRs, run requested syncs and Bulk exports and resume ended
+    holds, until stopped.
 
     Database and settings from the environment, as for `fhir-sync serve`."""
     import asyncio

@@ -6,17 +6,22 @@ reaches `file_bytes`: memory holds one page and one file, never the population. 
 the database (`fhir_sync.store.exports`, a lease queue of `store.leases`), so a status poll at
 any server process can answer, and can restart a job whose process died (its lease ran out).
 
-The runner is not a job of the worker's loop (`worker.loop`): an export runs in the process
-whose API was asked (one without background workers too), as soon as it is asked, and reads
-one database snapshot synchronously, so a small thread pool runs the jobs submitted to it.
+The runner is a lease queue of the worker's one loop (`worker.loop`): wherever background
+work runs (`fhir-sync serve`, with any FHIR_SYNC_OUTBOX_WORKERS, or `fhir-sync worker`), the
+loop claims queued jobs, and jobs whose process died, and runs each on a thread (an export
+reads one database snapshot synchronously). An app built without background work (tests, an
+embedded app) has no loop: there the API's kick-off and status polls hand the job to a small
+thread pool of the runner's own, which claims it the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import traceback
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -31,6 +36,7 @@ from fhir_sync.store.exports import (
     Lease,
     add_file,
     claim_job,
+    claim_jobs,
     fail_job,
     finish_job,
     get_job,
@@ -61,18 +67,42 @@ class _JobLostError(Exception):
 
 
 class ExportRunner:
-    """A small thread pool running this process's export jobs."""
+    """This process's export jobs: a lease queue of the worker's loop (`claim`, `handle`) when
+    `looped`, else a small thread pool running the jobs the API submits."""
 
-    def __init__(self, engine: Engine, limits: ExportLimits | None = None) -> None:
+    def __init__(
+        self, engine: Engine, limits: ExportLimits | None = None, *, looped: bool = False
+    ) -> None:
         self.engine = engine
         self.limits = limits or ExportLimits()
         self.lease = Lease(process_name(), self.limits.lease)
+        self.name = f"export runner {self.lease.worker}"
+        self.looped = looped
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
+    def claim(self) -> list[ExportJob]:
+        """Up to `threads` unfinished jobs nobody holds (the loop's claim)."""
+        if self._stopping.is_set():
+            return []
+        return claim_jobs(self.engine, self.lease, self.limits.threads)
+
+    async def handle(self, item: ExportJob) -> None:
+        """Run one claimed job on a thread. Cancelled (the process is stopping), the thread
+        gives the job up at its next page, so another process takes it over at once."""
+        try:
+            await asyncio.to_thread(self.run_claimed, item)
+        except asyncio.CancelledError:
+            self.stop()
+            raise
+
     def submit(self, job_id: str) -> None:
-        """Run the job in the background if nobody holds it (a claim decides races)."""
+        """The API asked for the job (a kick-off, or a poll of a job nobody holds): a loop
+        claims it at its next poll; without one, a pool thread claims it now (a claim decides
+        races)."""
+        if self.looped:
+            return
         with self._lock:
             if self._stopping.is_set():
                 return
@@ -80,11 +110,15 @@ class ExportRunner:
                 self._pool = ThreadPoolExecutor(self.limits.threads, thread_name_prefix="export")
             self._pool.submit(self.run, job_id)
 
+    def stop(self) -> None:
+        """Running jobs give up their claim at the next page, so another process can take
+        them over at once instead of after the lease; nothing more is claimed."""
+        self._stopping.set()
+
     def close(self) -> None:
-        """Stop: running jobs give up their claim at the next page, so another process can
-        take them over at once instead of after the lease."""
+        """Stop, and wait for the pool's jobs to give up."""
         with self._lock:
-            self._stopping.set()
+            self.stop()
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -96,6 +130,11 @@ class ExportRunner:
                 return
             job = get_job(connection, job_id)
         assert job is not None
+        self.run_claimed(job)
+
+    def run_claimed(self, job: ExportJob) -> None:
+        """Run a job this process holds until it is done, failed, lost or released."""
+        job_id = job.id
         try:
             self._export(job)
         except _JobLostError:
@@ -197,21 +236,9 @@ class _FileWriter:
         self.seq += 1
         self.exported += self.count
         file = FileInfo(self.seq, self.kind, self.count)
-        with write_transaction(self.runner.engine) as connection:
-            stored = add_file(
-                connection,
-                self.job_id,
-                self.runner.lease,
-                now_utc(),
-                file,
-                bytes(self.buffer),
-                exported=self.exported,
-            )
-        if not stored:
-            raise _JobLostError
+        self._write(add_file, file, bytes(self.buffer), exported=self.exported)
         self.buffer = bytearray()
         self.count = 0
-        self.last_beat = monotonic()
 
     def beat(self) -> None:
         """Renew the lease when no file was stored for a while (a slow, sparse export)."""
@@ -219,15 +246,14 @@ class _FileWriter:
             self.progress()
 
     def progress(self, total: int | None = None) -> None:
+        self._write(record_progress, exported=self.exported, total=total)
+
+    def _write(self, store: Callable[..., bool], *args: object, **values: object) -> None:
+        """One write of the job (`store`: a `store.exports` call taking the connection, the
+        job, the lease and the time first), which renews the lease and re-checks the claim:
+        the job is lost (cancelled, taken over) when it is not ours any more."""
         with write_transaction(self.runner.engine) as connection:
-            held = record_progress(
-                connection,
-                self.job_id,
-                self.runner.lease,
-                now_utc(),
-                exported=self.exported,
-                total=total,
-            )
+            held = store(connection, self.job_id, self.runner.lease, now_utc(), *args, **values)
         if not held:
             raise _JobLostError
         self.last_beat = monotonic()

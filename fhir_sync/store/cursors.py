@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, insert, select, update
 
 from fhir_sync.store.tables import PullCursor
 
@@ -14,13 +14,8 @@ CURSOR: Table = PullCursor.__table__  # type: ignore[attr-defined]
 def get_cursor(
     connection: Connection, endpoint: str, resource_type: str, patient_id: str = ""
 ) -> str | None:
-    return connection.scalar(
-        select(CURSOR.c.cursor).where(
-            CURSOR.c.endpoint == endpoint,
-            CURSOR.c.resource_type == resource_type,
-            CURSOR.c.patient_id == patient_id,
-        )
-    )
+    key = _key(endpoint, resource_type, patient_id)
+    return connection.scalar(select(CURSOR.c.cursor).where(*_matching(key)))
 
 
 def set_cursor(
@@ -32,19 +27,17 @@ def set_cursor(
     patient_id: str = "",
 ) -> None:
     """Store the cursor of a finished pull (in the transaction that stored what it pulled)."""
-    key = (
-        CURSOR.c.endpoint == endpoint,
-        CURSOR.c.resource_type == resource_type,
-        CURSOR.c.patient_id == patient_id,
-    )
-    changed = connection.execute(update(CURSOR).where(*key).values(cursor=cursor, updated_at=now))
+    key = _key(endpoint, resource_type, patient_id)
+    values = {"cursor": cursor, "updated_at": now}
+    changed = connection.execute(update(CURSOR).where(*_matching(key)).values(**values))
     if not changed.rowcount:
-        connection.execute(
-            insert(CURSOR).values(
-                endpoint=endpoint,
-                resource_type=resource_type,
-                patient_id=patient_id,
-                cursor=cursor,
-                updated_at=now,
-            )
-        )
+        connection.execute(insert(CURSOR).values(**key, **values))
+
+
+def _key(endpoint: str, resource_type: str, patient_id: str) -> dict[str, str]:
+    """The columns that name one cursor."""
+    return {"endpoint": endpoint, "resource_type": resource_type, "patient_id": patient_id}
+
+
+def _matching(key: dict[str, str]) -> list[ColumnElement[bool]]:
+    return [CURSOR.c[name] == value for name, value in key.items()]

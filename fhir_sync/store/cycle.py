@@ -12,11 +12,11 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Table, case, func, insert, select, update
 
+from fhir_sync.store.enrollments import ENROLLMENT
 from fhir_sync.store.tables import CycleItemRow, CycleState, Enrollment
 
 STATE: Table = CycleState.__table__  # type: ignore[attr-defined]
 ITEM: Table = CycleItemRow.__table__  # type: ignore[attr-defined]
-ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,26 +86,14 @@ def save_state(
     previous: StoredState | None,
 ) -> None:
     """Insert the first state or replace the one read (`previous`)."""
+    values = {"facts": facts, "derived_through": derived_through, "updated_at": now}
     if previous is None:
-        connection.execute(
-            insert(STATE).values(
-                patient_id=patient_id,
-                facts=facts,
-                derived_through=derived_through,
-                version=1,
-                updated_at=now,
-            )
-        )
+        connection.execute(insert(STATE).values(patient_id=patient_id, version=1, **values))
         return
     connection.execute(
         update(STATE)
         .where(STATE.c.patient_id == patient_id)
-        .values(
-            facts=facts,
-            derived_through=derived_through,
-            version=previous.version + 1,
-            updated_at=now,
-        )
+        .values(version=previous.version + 1, **values)
     )
 
 

@@ -3,8 +3,8 @@
 A job is claimed with a lease (`store.leases`), like an outbox row: the process running it
 renews the lease each time it stores a file, and every write it makes re-checks that it still
 holds the job. So a job whose process died is taken over by the next process that notices (a
-status poll), and a job cancelled meanwhile stops at its next file instead of writing into a
-deleted job.
+worker's loop polling the queue, or a status poll reaching an app without one), and a job
+cancelled meanwhile stops at its next file instead of writing into a deleted job.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, insert, select
 
-from fhir_sync.store.leases import LeaseQueue, claim_one, renew, settle
+from fhir_sync.store.database import write_transaction
+from fhir_sync.store.leases import LeaseQueue, claim_one, claim_rows, now_utc, settle
 from fhir_sync.store.tables import ExportFile, ExportJob
 
 QUEUED: Final = "queued"
@@ -25,6 +26,7 @@ COMPLETED: Final = "completed"
 FAILED: Final = "failed"
 JOB: Table = ExportJob.__table__  # type: ignore[attr-defined]
 FILE: Table = ExportFile.__table__  # type: ignore[attr-defined]
+_COLUMNS: Final = tuple(JOB.c.keys())
 
 
 def _unfinished(jobs: Table, _now: datetime) -> Sequence[ColumnElement[bool]]:
@@ -76,16 +78,36 @@ def needs_worker(job: ExportJob, now: datetime) -> bool:
     return unfinished and (job.claimed_until is None or job.claimed_until <= now)
 
 
+#: What a claim starts a job with: whatever a previous holder wrote is discarded (the export
+#: restarts on a new snapshot).
+_RESTARTED: Final = {"status": RUNNING, "total": 0, "exported": 0}
+
+
 def claim_job(connection: Connection, job_id: str, lease: Lease, now: datetime) -> bool:
-    """Take the job if it is free; whatever a previous holder wrote is discarded (the export
-    restarts on a new snapshot)."""
+    """Take the job if it is free (the process the API asked, with no loop of its own)."""
     until = lease.until(now)
-    if not claim_one(
-        connection, QUEUE, job_id, lease.worker, until, now, status=RUNNING, total=0, exported=0
-    ):
+    if not claim_one(connection, QUEUE, job_id, lease.worker, until, now, **_RESTARTED):
         return False
-    connection.execute(delete(FILE).where(FILE.c.job_id == job_id))
+    _discard_files(connection, (job_id,))
     return True
+
+
+def claim_jobs(engine: Engine, lease: Lease, limit: int) -> list[ExportJob]:
+    """Take up to `limit` unfinished jobs nobody holds, oldest first: queued ones, and those
+    whose process died (its lease ran out). The worker's loop claims them this way."""
+    now = now_utc()
+    with write_transaction(engine) as connection:
+        rows = claim_rows(
+            connection, QUEUE, lease.worker, limit, lease.until(now), now, _COLUMNS, **_RESTARTED
+        )
+        jobs = [ExportJob(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+        _discard_files(connection, [job.id for job in jobs])
+    return sorted(jobs, key=lambda job: (job.created_at, job.id))
+
+
+def _discard_files(connection: Connection, job_ids: Sequence[str]) -> None:
+    if job_ids:
+        connection.execute(delete(FILE).where(FILE.c.job_id.in_(job_ids)))
 
 
 def record_progress(
@@ -101,7 +123,8 @@ def record_progress(
     values: dict[str, object] = {"exported": exported}
     if total is not None:
         values["total"] = total
-    return renew(connection, QUEUE, job_id, lease.worker, lease.until(now), now, **values)
+    until = lease.until(now)
+    return settle(connection, QUEUE, job_id, lease.worker, now, claimed_until=until, **values)
 
 
 def add_file(
@@ -167,7 +190,7 @@ def fail_job(connection: Connection, job_id: str, lease: Lease, now: datetime, e
         claimed_by=None,
         claimed_until=None,
     )
-    connection.execute(delete(FILE).where(FILE.c.job_id == job_id))
+    _discard_files(connection, (job_id,))
 
 
 def release_job(connection: Connection, job_id: str, lease: Lease, now: datetime) -> None:

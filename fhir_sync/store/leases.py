@@ -106,35 +106,52 @@ def claim_due(
     limit: int,
     lease: timedelta,
     returning: Sequence[str],
+    **values: object,
 ) -> tuple[list[Sequence[Any]], datetime]:
-    """Claim up to `limit` due rows for `worker`, in the queue's order; the rows (the
-    `returning` columns, by key) and when their lease ends.
+    """Claim up to `limit` due rows for `worker`, in the queue's order, setting `values` too;
+    the rows (the `returning` columns, by key) and when their lease ends.
 
     No row is ever handed to two workers while a lease runs, on either database."""
     now = now_utc()
     until = now + lease
     if limit <= 0:
         return [], until
+    with write_transaction(engine) as connection:
+        rows = claim_rows(connection, queue, worker, limit, until, now, returning, **values)
+    return rows, until
+
+
+def claim_rows(
+    connection: Connection,
+    queue: LeaseQueue,
+    worker: str,
+    limit: int,
+    until: datetime,
+    now: datetime,
+    returning: Sequence[str],
+    **values: object,
+) -> list[Sequence[Any]]:
+    """`claim_due` inside the caller's write transaction, for a claim that writes more (an
+    export discards what a previous holder stored)."""
     table = queue.table
     key = table.c[queue.key]
     due = queue.due(now)
-    with write_transaction(engine) as connection:
-        candidates = (
-            select(key).where(due).order_by(*(table.c[name] for name in queue.order)).limit(limit)
-        )
-        if not is_sqlite(connection):
-            candidates = candidates.with_for_update(skip_locked=True, of=table)
-        keys = list(connection.scalars(candidates))
-        if not keys:
-            return [], until
-        rows = connection.execute(
-            update(table)
-            .where(key.in_(keys), due)
-            .values(**queue._claim_values(worker, until, now))
-            .returning(*(table.c[name] for name in returning))
-        ).all()
+    candidates = (
+        select(key).where(due).order_by(*(table.c[name] for name in queue.order)).limit(limit)
+    )
+    if not is_sqlite(connection):
+        candidates = candidates.with_for_update(skip_locked=True, of=table)
+    keys = list(connection.scalars(candidates))
+    if not keys:
+        return []
+    rows = connection.execute(
+        update(table)
+        .where(key.in_(keys), due)
+        .values(**queue._claim_values(worker, until, now), **values)
+        .returning(*(table.c[name] for name in returning))
+    ).all()
     position = list(returning).index(queue.key)
-    return sorted(rows, key=lambda row: row[position]), until
+    return sorted(rows, key=lambda row: row[position])
 
 
 def claim_one(
@@ -166,27 +183,14 @@ def settle(
     **values: object,
 ) -> bool:
     """Write `values` to the row `key` if `worker` still holds it (and `also` holds): a
-    renewal, a finish or a release. False when the claim was lost: the other worker's result
-    stands."""
+    renewal (a later `claimed_until`), a finish or a release. False when the claim was lost:
+    the other worker's result stands."""
     changed = connection.execute(
         update(queue.table)
         .where(queue.mine(key, worker), *also)
         .values(**queue._stamp(dict(values), now))
     )
     return bool(changed.rowcount)
-
-
-def renew(
-    connection: Connection,
-    queue: LeaseQueue,
-    key: object,
-    worker: str,
-    until: datetime,
-    now: datetime,
-    **values: object,
-) -> bool:
-    """Extend `worker`'s lease on `key` to `until`; False when the row is no longer its."""
-    return settle(connection, queue, key, worker, now, claimed_until=until, **values)
 
 
 def retry_later(
@@ -229,10 +233,10 @@ __all__ = [
     "LeaseQueue",
     "claim_due",
     "claim_one",
+    "claim_rows",
     "drop",
     "now_utc",
     "process_name",
-    "renew",
     "retry_later",
     "settle",
 ]

@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, func, or_, select
+from sqlalchemy import Connection, Select, func, or_, select
 
+from fhir_sync.store.enrollments import ENROLLMENT
 from fhir_sync.store.search import RESOURCE, TOKEN
-from fhir_sync.store.tables import Enrollment
-
-ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,19 +18,18 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fhir_sync.store.database import is_sqlite, write_transaction
+from fhir_sync.store.enrollments import ENROLLMENT
 from fhir_sync.store.leases import (
     LeaseQueue,
     claim_due,
     drop,
     now_utc,
-    renew,
     retry_later,
     settle,
 )
-from fhir_sync.store.tables import Enrollment, SyncRequest
+from fhir_sync.store.tables import SyncRequest
 
 SYNC_REQUEST: Table = SyncRequest.__table__  # type: ignore[attr-defined]
-ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
 
 
 def _due(requests: Table, now: datetime) -> Sequence[ColumnElement[bool]]:
@@ -125,7 +124,8 @@ def renew_sync_request(
     """Keep the request while its sync runs; False when it is no longer `worker_id`'s."""
     now = now_utc()
     with write_transaction(engine) as connection:
-        return renew(connection, QUEUE, claimed.patient_id, worker_id, now + lease, now)
+        until = now + lease
+        return settle(connection, QUEUE, claimed.patient_id, worker_id, now, claimed_until=until)
 
 
 def finish_sync_request(engine: Engine, claimed: ClaimedSync, worker_id: str) -> None:

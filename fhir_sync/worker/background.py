@@ -1,12 +1,12 @@
 """The server's background work, in `fhir-sync serve` (the app's lifespan) or alone in
 `fhir-sync worker`: write-back workers draining the outbox, a worker running requested syncs,
-and a periodic check that resumes ended holds.
+the Bulk export runner, and a periodic check that resumes ended holds.
 
-Each is a job of the one loop runner (`worker.loop`): the outbox and the requests are lease
-queues, the hold check and the daily cycle clock jobs. Every piece claims its rows with leases,
-so any number of processes on one database can run it; stopping cancels whatever is in flight,
-which is safe for the same reason a crash is: an unfinished claim runs out and the row is done
-again, idempotently.
+Each is a job of the one loop runner (`worker.loop`): the outbox, the requests and the export
+jobs are lease queues, the hold check and the daily cycle clock jobs. Every piece claims its
+rows with leases, so any number of processes on one database can run it; stopping cancels
+whatever is in flight, which is safe for the same reason a crash is: an unfinished claim runs
+out and the row is done again, idempotently.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from fhir_sync.services.cycle_job import run_cycle_once
 from fhir_sync.services.cycle_run import pharmacy_today
 from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.enrollment import EnrollmentService
+from fhir_sync.services.exports import ExportRunner
 from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.services.live_sync import FhirLivePull
 from fhir_sync.services.server_settings import ServerSettings, today_for
@@ -48,35 +49,51 @@ def _cycle_interval() -> float:
 
 
 class BackgroundWork:
+    """The jobs of one process, on the enrollment service's database."""
+
     def __init__(
         self,
-        engine: Engine,
         service: EnrollmentService,
         clients: EndpointClients,
         *,
+        exports: ExportRunner | None = None,
         name: str | None = None,
         fixed_day: date | None = None,
     ) -> None:
-        self.fixed_day = fixed_day
-        self.engine = engine
         self.service = service
         self.clients = clients
+        self.engine = service.engine
+        # The app's runner when serving (its kick-offs leave the jobs to this loop), else ours.
+        self.exports = exports or ExportRunner(self.engine, looped=True)
         self.name = name or process_name()
+        self.fixed_day = fixed_day
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set."""
-        await run_jobs(self.jobs(), stop)
+        """Until `stop` is set. The stop also reaches the running exports, which give their
+        jobs up at the next page: an export may run for minutes, the other queues' rows not."""
+        stopping = asyncio.create_task(self._stop_exports(stop))
+        try:
+            await run_jobs(self.jobs(), stop)
+        finally:
+            stopping.cancel()
+
+    async def _stop_exports(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.exports.stop()
 
     def jobs(self) -> list[Job]:
-        """The outbox workers, the requested syncs, the hold check and the daily cycle."""
+        """The outbox workers, the requested syncs, the exports, the hold check and the daily
+        cycle. The exports run whatever FHIR_SYNC_OUTBOX_WORKERS says (0 too), as the API's
+        kick-offs expect of the process they reached."""
         settings = self.clients.settings
         poll = settings.poll_interval
         jobs: list[Job] = [
             Leases(OutboxWorker(self.engine, self.clients, f"{self.name}:outbox-{index}"), poll)
             for index in range(settings.outbox_workers)
         ]
-        syncs = SyncRequestWorker(self.engine, self.service, settings, f"{self.name}:sync")
+        syncs = SyncRequestWorker(self.service, settings, f"{self.name}:sync")
         jobs.append(Leases(syncs, poll))
+        jobs.append(Leases(self.exports, poll))
         jobs.append(
             Every(
                 "checking for ended holds",
@@ -117,10 +134,16 @@ class BackgroundWork:
 
 
 def serving_workers(
-    engine: Engine, service: EnrollmentService, clients: EndpointClients, settings: ServerSettings
+    engine: Engine,
+    service: EnrollmentService,
+    clients: EndpointClients,
+    exports: ExportRunner,
+    settings: ServerSettings,
 ) -> contextlib.AbstractAsyncContextManager[None]:
     """The background work of a server process, for the app's lifespan (`create_app(workers=)`)."""
-    return BackgroundWork(engine, service, clients, fixed_day=settings.today).running()
+    assert service.engine is engine  # the app's service, on the app's database
+    work = BackgroundWork(service, clients, exports=exports, fixed_day=settings.today)
+    return work.running()
 
 
 async def run_standalone(settings: ServerSettings, live: LiveSettings) -> None:
@@ -143,7 +166,7 @@ async def run_standalone(settings: ServerSettings, live: LiveSettings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await BackgroundWork(engine, service, clients, fixed_day=settings.today).run(stop)
+        await BackgroundWork(service, clients, fixed_day=settings.today).run(stop)
     finally:
         await clients.aclose()
         engine.dispose()

@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Final
 
-from sqlalchemy import Engine
-
 from fhir_sync.services.enrollment import EnrollmentService, endpoints_of
 from fhir_sync.services.errors import (
     DomainError,
@@ -53,15 +51,14 @@ class SyncRequestWorker:
 
     def __init__(
         self,
-        engine: Engine,
         service: EnrollmentService,
         settings: LiveSettings,
         worker_id: str,
         *,
         rng: random.Random | None = None,
     ) -> None:
-        self.engine = engine
         self.service = service
+        self.engine = service.engine
         self.settings = settings
         self.worker_id = worker_id
         self.name = f"sync worker {worker_id}"

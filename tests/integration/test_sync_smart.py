@@ -86,20 +86,25 @@ def smart(
     return Smart(server.base_url, keys, patient_ids(resources))
 
 
-def test_sync_gets_a_token_with_a_signed_assertion_and_writes_the_plans(smart: Smart) -> None:
-    code, output = sync_cli(
+def _sync_as_rs_client(smart: Smart, private_key: Path, *more: str) -> tuple[int, str]:
+    """`fhir-sync sync` against the EHR as the registered RS384 client (key id `rs-1`),
+    signing its assertion with `private_key`."""
+    return sync_cli(
         "--ehr",
         smart.base_url,
         "--client-id",
         "fhir-sync-rs",
         "--private-key",
-        str(smart.keys["RS384"]),
+        str(private_key),
         "--key-id",
         "rs-1",
-        "--scope",
-        SCOPE,
-        "--today",
-        TODAY.isoformat(),
+        *more,
+    )
+
+
+def test_sync_gets_a_token_with_a_signed_assertion_and_writes_the_plans(smart: Smart) -> None:
+    code, output = _sync_as_rs_client(
+        smart, smart.keys["RS384"], "--scope", SCOPE, "--today", TODAY.isoformat()
     )
 
     assert code == 0, output
@@ -138,18 +143,7 @@ def test_an_unregistered_key_gets_no_token_and_nothing_is_written(
     )
     before = read_back(smart.base_url, LOADER_TOKEN).versions()
 
-    code, output = sync_cli(
-        "--ehr",
-        smart.base_url,
-        "--client-id",
-        "fhir-sync-rs",
-        "--private-key",
-        str(stranger),
-        "--key-id",
-        "rs-1",
-        "--today",
-        "2026-03-05",
-    )
+    code, output = _sync_as_rs_client(smart, stranger, "--today", "2026-03-05")
 
     text = " ".join(output.split())
     assert code == 1, output

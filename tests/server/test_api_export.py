@@ -4,6 +4,7 @@ over from a process that died."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,11 +15,14 @@ from sqlalchemy import Engine
 
 from fhir_sync.api.app import create_app
 from fhir_sync.api.auth import ANONYMOUS_PHARMACY
+from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.services.exports import ExportLimits, ExportRunner
+from fhir_sync.services.live_settings import LiveSettings
 from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.store.database import read_transaction, write_transaction
-from fhir_sync.store.exports import RUNNING, create_job, get_job
+from fhir_sync.store.exports import QUEUED, RUNNING, create_job, get_job
 from fhir_sync.store.tables import ExportJob
+from fhir_sync.worker.background import serving_workers
 from tests.server.api_support import TODAY, demo_patients
 from tests.server.export_support import (
     ASYNC,
@@ -311,3 +315,48 @@ def test_metadata_announces_the_group_export(client: TestClient) -> None:
     )
     [group] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Group"]
     assert [op["name"] for op in group["operation"]] == ["export"]
+
+
+def test_the_worker_loop_claims_queued_jobs_and_those_whose_process_died(
+    enrolled: TestClient, engine: Engine
+) -> None:
+    """As a lease queue of the worker's loop: a claim takes the queued job and the one whose
+    lease ran out, not the one a live process holds; handled, both complete. The API's
+    `submit` leaves the jobs to the loop."""
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    future = datetime.now(UTC) + timedelta(minutes=5)
+    with write_transaction(engine) as connection:
+        create_job(connection, _job("queued0001", status=QUEUED, claimed_until=None))
+        create_job(connection, _job("deadbeef", status=RUNNING, claimed_until=past))
+        create_job(connection, _job("alive0001", status=RUNNING, claimed_until=future))
+    runner = ExportRunner(engine, looped=True)
+    runner.submit("queued0001")
+    claimed = runner.claim()
+    assert sorted(job.id for job in claimed) == ["deadbeef", "queued0001"]
+    assert {job.status for job in claimed} == {RUNNING}
+    assert runner.claim() == []
+
+    async def handle_all() -> None:
+        await asyncio.gather(*(runner.handle(job) for job in claimed))
+
+    asyncio.run(handle_all())
+    for job_id in ("queued0001", "deadbeef"):
+        manifest = wait_for_manifest(enrolled, f"/fhir/bulk-status/{job_id}")
+        assert sum(item["count"] for item in manifest["output"]) == len(ACME_MEMBERS)
+    with read_transaction(engine) as connection:
+        alive = get_job(connection, "alive0001")
+    assert alive is not None and alive.claimed_by == "another-host:1:dead"
+
+
+def test_a_served_app_runs_its_exports_on_the_worker_loop_without_outbox_workers(
+    enrolled: TestClient, engine: Engine
+) -> None:
+    """`fhir-sync serve` with FHIR_SYNC_OUTBOX_WORKERS=0 (the outbox left to `fhir-sync
+    worker`) still completes the exports its API starts: the loop's export queue runs them."""
+    settings = ServerSettings(database_url="unused", today=TODAY, migrate_on_start=False)
+    clients = EndpointClients(LiveSettings(outbox_workers=0, poll_interval=0.05))
+    app = create_app(settings, engine=engine, clients=clients, workers=serving_workers)
+    assert app.state.exports.looped
+    with TestClient(app, raise_server_exceptions=False) as served:
+        manifest = wait_for_manifest(served, _kick_off(served, _type="Patient"))
+    assert sum(item["count"] for item in manifest["output"]) == len(ACME_MEMBERS)

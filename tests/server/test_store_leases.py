@@ -4,7 +4,6 @@ and a worker that lost its claim changes nothing."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -21,6 +20,7 @@ from fhir_sync.store.sync_requests import (
     request_sync,
     retry_sync_request,
 )
+from tests.server.lease_support import claimed_by_racing_workers
 
 LEASE = timedelta(minutes=2)
 
@@ -108,21 +108,8 @@ def test_a_failed_sync_is_retried_later_or_given_up(requests: Engine) -> None:
 
 def test_concurrent_workers_claim_disjoint_requests(requests: Engine) -> None:
     _request(requests, *(f"p{index:03d}" for index in range(40)))
-    claimed: dict[str, list[str]] = {}
-    barrier = threading.Barrier(4)
-
-    def work(name: str) -> None:
-        barrier.wait()
-        mine: list[str] = []
-        while batch := claim_sync_requests(requests, name, 3, lease=LEASE):
-            mine.extend(c.patient_id for c in batch)
-        claimed[name] = mine
-
-    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    every = [patient for ids in claimed.values() for patient in ids]
+    every = claimed_by_racing_workers(
+        lambda name: [c.patient_id for c in claim_sync_requests(requests, name, 3, lease=LEASE)]
+    )
     assert len(every) == 40
     assert len(set(every)) == 40

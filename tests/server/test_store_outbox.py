@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 from sqlalchemy import Engine, select, update
@@ -17,6 +16,7 @@ from fhir_sync.store.outbox import (
     fail,
     now_utc,
 )
+from tests.server.lease_support import claimed_by_racing_workers
 
 
 def _queue(engine: Engine, count: int, endpoint: str = "http://ehr.test/fhir") -> None:
@@ -74,21 +74,6 @@ def test_a_newer_plan_supersedes_an_unsent_one(engine: Engine) -> None:
 
 def test_concurrent_workers_claim_disjoint_rows(engine: Engine) -> None:
     _queue(engine, 60)
-    claimed: dict[str, list[int]] = {}
-    barrier = threading.Barrier(4)
-
-    def work(name: str) -> None:
-        barrier.wait()
-        mine: list[int] = []
-        while batch := claim_outbox(engine, name, 4):
-            mine.extend(w.id for w in batch)
-        claimed[name] = mine
-
-    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    every = [write for ids in claimed.values() for write in ids]
+    every = claimed_by_racing_workers(lambda name: [w.id for w in claim_outbox(engine, name, 4)])
     assert len(every) == 60
     assert len(set(every)) == 60

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+
+from fhir_sync.store.migrations.steps import create_table, drop_tables, lease_columns
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -19,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "export_job",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("group_id", sa.String(length=64), nullable=False),
@@ -33,18 +34,15 @@ def upgrade() -> None:
         sa.Column("transaction_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("exported", sa.Integer(), nullable=False),
-        sa.Column("claimed_by", sa.String(length=128), nullable=True),
-        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        *lease_columns(),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        indexes={"ix_export_job_expires_at": ["expires_at"]},
     )
-    with op.batch_alter_table("export_job", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_export_job_expires_at"), ["expires_at"], unique=False)
-
-    op.create_table(
+    create_table(
         "export_file",
         sa.Column("job_id", sa.String(length=64), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
@@ -56,8 +54,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("export_file")
-    with op.batch_alter_table("export_job", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_export_job_expires_at"))
-
-    op.drop_table("export_job")
+    drop_tables("export_file", "export_job")

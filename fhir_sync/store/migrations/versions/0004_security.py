@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from fhir_sync.store.migrations.steps import create_table, drop_tables
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -20,17 +22,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "assertion_jti",
         sa.Column("client_id", sa.String(length=128), nullable=False),
         sa.Column("jti", sa.String(length=255), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("client_id", "jti"),
+        indexes={"ix_assertion_jti_expires": ["expires_at"]},
     )
-    with op.batch_alter_table("assertion_jti", schema=None) as batch_op:
-        batch_op.create_index("ix_assertion_jti_expires", ["expires_at"], unique=False)
-
-    op.create_table(
+    create_table(
         "token_key",
         sa.Column("kid", sa.String(length=64), nullable=False),
         sa.Column("secret", sa.String(length=128), nullable=False),
@@ -59,8 +59,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_event_client")
         batch_op.drop_column("query")
 
-    op.drop_table("token_key")
-    with op.batch_alter_table("assertion_jti", schema=None) as batch_op:
-        batch_op.drop_index("ix_assertion_jti_expires")
-
-    op.drop_table("assertion_jti")
+    drop_tables("token_key", "assertion_jti")

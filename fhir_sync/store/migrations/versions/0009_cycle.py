@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+
+from fhir_sync.store.migrations.steps import create_table, drop_tables
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -19,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "cycle_state",
         sa.Column("patient_id", sa.String(length=64), primary_key=True),
         sa.Column("facts", sa.Text(), nullable=False),
@@ -27,7 +28,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_table(
+    create_table(
         "cycle_item",
         sa.Column("id", sa.String(length=200), primary_key=True),
         sa.Column("patient_id", sa.String(length=64), nullable=False),
@@ -43,13 +44,12 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        indexes={
+            "ix_cycle_item_patient_id": ["patient_id"],
+            "ix_cycle_item_day_kind": ["day", "kind"],
+        },
     )
-    op.create_index("ix_cycle_item_patient_id", "cycle_item", ["patient_id"])
-    op.create_index("ix_cycle_item_day_kind", "cycle_item", ["day", "kind"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_cycle_item_day_kind", table_name="cycle_item")
-    op.drop_index("ix_cycle_item_patient_id", table_name="cycle_item")
-    op.drop_table("cycle_item")
-    op.drop_table("cycle_state")
+    drop_tables("cycle_item", "cycle_state")

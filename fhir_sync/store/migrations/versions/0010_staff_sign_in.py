@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+
+from fhir_sync.store.migrations.steps import create_table, drop_tables
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -19,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "staff_user",
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
@@ -31,7 +32,7 @@ def upgrade() -> None:
         sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("username"),
     )
-    op.create_table(
+    create_table(
         "staff_session",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
@@ -41,13 +42,12 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("flash", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("token_hash"),
+        indexes={
+            "ix_staff_session_expires": ["expires_at"],
+            "ix_staff_session_username": ["username"],
+        },
     )
-    op.create_index("ix_staff_session_expires", "staff_session", ["expires_at"])
-    op.create_index("ix_staff_session_username", "staff_session", ["username"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_staff_session_username", table_name="staff_session")
-    op.drop_index("ix_staff_session_expires", table_name="staff_session")
-    op.drop_table("staff_session")
-    op.drop_table("staff_user")
+    drop_tables("staff_session", "staff_user")
