@@ -46,6 +46,14 @@ def days(value: float) -> JsonObject:
     return {"value": decimal(value), "unit": "days", "system": UCUM, "code": "d"}
 
 
+def concept(system: str, code: str, display: str, *, text: str | None = None) -> JsonObject:
+    """A CodeableConcept of one coding; a new dict per call, since callers may edit it."""
+    value: JsonObject = {"coding": [{"system": system, "code": code, "display": display}]}
+    if text is not None:
+        value["text"] = text
+    return value
+
+
 def reference(target: str) -> JsonObject:
     return {"reference": target}
 

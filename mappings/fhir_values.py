@@ -11,14 +11,18 @@ expected format, never the value (it may be personal data).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from datetime import date
+from enum import Enum
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from mappings.errors import MappingError
 from mappings.profile import UCUM
 
 JsonObject = dict[str, Any]
+CodeEnum = TypeVar("CodeEnum", bound=Enum)
 
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -67,6 +71,25 @@ DURATION_UNIT_DAYS: Final[dict[str, float]] = {
 def show_code(code: str) -> str:
     """Quote an offending code for a message, cut short so that junk cannot flood logs."""
     return repr(code if len(code) <= 40 else code[:40] + "...")
+
+
+def required_code(res: JsonObject, key: str, allowed: AbstractSet[str]) -> str:
+    """The resource's code element `key`, which must be present and one of `allowed`."""
+    code = get_code(res, key, "")
+    if code is None:
+        raise MappingError(f"{key} is required", f".{key}", "required")
+    if code not in allowed:
+        raise MappingError(f"unknown {key} {show_code(code)}", f".{key}", "code-invalid")
+    return code
+
+
+def member_of(kind: type[CodeEnum], code: str, what: str, where: str) -> CodeEnum:
+    """The member of the enum `kind` whose value is `code`; a code-invalid error naming
+    `what` (the code quoted, cut short) otherwise."""
+    try:
+        return kind(code)
+    except ValueError:
+        raise MappingError(f"unknown {what} {show_code(code)}", where, "code-invalid") from None
 
 
 def _wrong_type(where: str, key: str, expected: str) -> MappingError:
@@ -146,6 +169,14 @@ def item_object(items: list[Any], index: int, where: str, key: str) -> JsonObjec
     raise MappingError(
         f"{key}[{index}] must be a JSON object", f"{where}.{key}[{index}]", "structure"
     )
+
+
+def list_objects(obj: JsonObject, key: str, where: str) -> Iterator[tuple[int, JsonObject]]:
+    """(index, item) for each element of the array `where.key`, none when it is absent;
+    each must be a JSON object. The index is for the caller's path, built only on an error."""
+    items = get_list(obj, key, where) or []
+    for index in range(len(items)):
+        yield index, item_object(items, index, where, key)
 
 
 # The dateTime almost every sender writes (seconds and a zone, as FHIR requires with a time),

@@ -291,12 +291,8 @@ class FhirClient:
         count: int | None = None,
     ) -> AsyncIterator[SearchPage]:
         """A patient's orders; referenced Medications arrive as ``page.included``."""
-        params: ParamPairs = [("patient", patient)]
-        if statuses:
-            params.append(("status", ",".join(statuses)))
-        if include_medication:
-            params.append(("_include", "MedicationRequest:medication"))
-        return self.search_pages("MedicationRequest", params, count=count)
+        params: ParamPairs = [("status", ",".join(statuses))] if statuses else []
+        return self._patient_pages("MedicationRequest", patient, params, include_medication, count)
 
     def medication_dispenses(
         self,
@@ -307,7 +303,7 @@ class FhirClient:
         count: int | None = None,
     ) -> AsyncIterator[SearchPage]:
         """A patient's fills, optionally only those handed over on/after a date."""
-        params: ParamPairs = [("patient", patient)]
+        params: ParamPairs = []
         if handed_over_since is not None:
             since = (
                 handed_over_since
@@ -317,9 +313,22 @@ class FhirClient:
                 else handed_over_since.isoformat()
             )
             params.append(("whenhandedover", f"ge{since}"))
+        return self._patient_pages("MedicationDispense", patient, params, include_medication, count)
+
+    def _patient_pages(
+        self,
+        resource_type: str,
+        patient: str,
+        params: ParamPairs,
+        include_medication: bool,
+        count: int | None,
+    ) -> AsyncIterator[SearchPage]:
+        """A search of one patient's `resource_type`: `patient` first, then `params`, then
+        the `_include` of the referenced Medications when asked for."""
+        pairs: ParamPairs = [("patient", patient), *params]
         if include_medication:
-            params.append(("_include", "MedicationDispense:medication"))
-        return self.search_pages("MedicationDispense", params, count=count)
+            pairs.append(("_include", f"{resource_type}:medication"))
+        return self.search_pages(resource_type, pairs, count=count)
 
     def pull_since(
         self,

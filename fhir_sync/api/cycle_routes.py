@@ -3,21 +3,21 @@ the system-level `$worklist`. Routes only: the work is in fhir_sync/services/wor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from fhir_sync.api.auth import Caller, require_scope
 from fhir_sync.api.context import Today
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import fhir_response
-from fhir_sync.api.input_limits import check_json_body
+from fhir_sync.api.input_limits import parsed_json
 from fhir_sync.api.operation_parameters import parse_parameters
 from fhir_sync.api.operation_route import operation_route
-from fhir_sync.api.search_request import ID_PATTERN
+from fhir_sync.api.patient_operation import Pharmacy, checked_patient_id, json_body
 from fhir_sync.engine.cycle_types import PickupStatus
 from fhir_sync.services import worklist as cycle
 from mappings.errors import MappingError
@@ -25,7 +25,6 @@ from mappings.inbound.checkin_response import map_check_in_response
 from mappings.inbound.contact_input import map_contact_communication
 
 router = APIRouter()
-Pharmacy = Annotated[Caller, Depends(require_scope("Patient.u"))]
 _PICKUP_PARTS = {
     "status": ("valueCode",),
     "anchor": ("valueDate",),
@@ -35,22 +34,32 @@ _PICKUP_PARTS = {
 _CHECK_IN_PARTS = {"response": ("resource",)}
 
 
-def _patient(patient_id: str) -> str:
-    if not ID_PATTERN.fullmatch(patient_id):
-        raise FhirError(400, "the patient id is not a FHIR id")
-    return patient_id
-
-
 async def _json(request: Request) -> Any:
-    check_json_body(request.headers.get("content-type"))
+    return parsed_json(await json_body(request))
+
+
+class _OfPatient(Protocol):
+    @property
+    def patient_id(self) -> str: ...
+
+
+Given = TypeVar("Given", bound=_OfPatient)
+
+
+def _mapped(
+    mapping: Callable[[dict[str, Any]], Given], body: Any, kind: str, whose: str, patient_id: str
+) -> Given:
+    """The body mapped: 400 unless it is a JSON object, 422 when the mapping refuses it or its
+    subject is not the patient in the path."""
+    if not isinstance(body, dict):
+        raise FhirError(400, f"the body must be a {kind}", code="structure")
     try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise FhirError(400, "the body is not JSON", code="structure") from None
-
-
-def _mapping_failed(error: MappingError) -> FhirError:
-    return FhirError(422, error.message, code=error.code, expression=error.expression)
+        given = mapping(body)
+    except MappingError as error:
+        raise FhirError(422, error.message, code=error.code, expression=error.expression) from None
+    if given.patient_id != patient_id:
+        raise FhirError(422, f"the {whose} subject is another patient", code="invariant")
+    return given
 
 
 def _parameters(*parts: dict[str, Any]) -> Response:
@@ -63,19 +72,12 @@ def _date_part(name: str, value: date | None) -> dict[str, Any]:
 
 @operation_route(router, "check-in")
 async def check_in(request: Request, patient_id: str, _caller: Pharmacy) -> Response:
-    patient_id = _patient(patient_id)
+    patient_id = checked_patient_id(patient_id)
     body = await _json(request)
     if isinstance(body, dict) and body.get("resourceType") == "Parameters":
         parts = parse_parameters(orjson.dumps(body), _CHECK_IN_PARTS)
         body = parts[0]["resource"] if parts else None
-    if not isinstance(body, dict):
-        raise FhirError(400, "the body must be a QuestionnaireResponse", code="structure")
-    try:
-        given = map_check_in_response(body)
-    except MappingError as error:
-        raise _mapping_failed(error) from None
-    if given.patient_id != patient_id:
-        raise FhirError(422, "the response's subject is another patient", code="invariant")
+    given = _mapped(map_check_in_response, body, "QuestionnaireResponse", "response's", patient_id)
     done = await run_in_threadpool(
         cycle.check_in, request.app.state.engine, patient_id, given.answers
     )
@@ -94,16 +96,9 @@ async def check_in(request: Request, patient_id: str, _caller: Pharmacy) -> Resp
 
 @operation_route(router, "record-contact")
 async def record_contact(request: Request, patient_id: str, _caller: Pharmacy) -> Response:
-    patient_id = _patient(patient_id)
+    patient_id = checked_patient_id(patient_id)
     body = await _json(request)
-    if not isinstance(body, dict):
-        raise FhirError(400, "the body must be a Communication", code="structure")
-    try:
-        given = map_contact_communication(body)
-    except MappingError as error:
-        raise _mapping_failed(error) from None
-    if given.patient_id != patient_id:
-        raise FhirError(422, "the Communication's subject is another patient", code="invariant")
+    given = _mapped(map_contact_communication, body, "Communication", "Communication's", patient_id)
     done = await run_in_threadpool(
         cycle.record_contact,
         request.app.state.engine,
@@ -120,9 +115,8 @@ async def record_contact(request: Request, patient_id: str, _caller: Pharmacy) -
 
 @operation_route(router, "pickup")
 async def pickup(request: Request, today: Today, patient_id: str, _caller: Pharmacy) -> Response:
-    patient_id = _patient(patient_id)
-    check_json_body(request.headers.get("content-type"))
-    parts = {p["name"]: p for p in parse_parameters(await request.body(), _PICKUP_PARTS)}
+    patient_id = checked_patient_id(patient_id)
+    parts = {p["name"]: p for p in parse_parameters(await json_body(request), _PICKUP_PARTS)}
     try:
         status = PickupStatus(parts["status"]["valueCode"])
         anchor = date.fromisoformat(parts["anchor"]["valueDate"])

@@ -24,12 +24,12 @@ from fhir_sync.api.errors import FhirError
 from fhir_sync.api.export_request import parse_export
 from fhir_sync.api.fhirjson import dumps, fhir_response
 from fhir_sync.api.operation_route import operation_route
+from fhir_sync.api.read_routes import visible_group
 from fhir_sync.api.search_request import ID_PATTERN
 from fhir_sync.services.exports import KEEP_FOR, ExportRunner
 from fhir_sync.services.fhir_dates import http_date, instant_text
 from fhir_sync.services.indexing import JsonObject
 from fhir_sync.store.database import read_transaction, write_transaction
-from fhir_sync.store.enrollments import get_payer_group
 from fhir_sync.store.exports import (
     COMPLETED,
     FAILED,
@@ -73,9 +73,7 @@ def kick_off(
     query = request.url.query
     with write_transaction(database) as connection:
         delete_expired(connection, now)
-        group = get_payer_group(connection, group_id) if ID_PATTERN.fullmatch(group_id) else None
-        if group is None or (caller.payer is not None and group.payer != caller.payer):
-            raise FhirError(404, f"Group/{group_id[:64]} is not known")
+        group = visible_group(connection, group_id, caller)
         create_job(
             connection,
             ExportJob(

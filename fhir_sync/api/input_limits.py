@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+import orjson
+
 from fhir_sync.api.errors import FhirError
 
 # FHIR resources nest a dozen levels (Bundle > entry > resource > contained > extension ...);
@@ -24,6 +26,14 @@ def whole_number(name: str, value: str) -> int:
     if _WHOLE_NUMBER.fullmatch(value) is None:
         raise FhirError(400, f"{name} must be a whole number (0 to 999999999)", code="value")
     return int(value)
+
+
+def parsed_json(body: bytes) -> Any:
+    """The body parsed; 400 (an OperationOutcome, not a 500) when it is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise FhirError(400, "the body is not JSON", code="structure") from None
 
 
 def check_depth(value: Any, where: str, limit: int = MAX_JSON_DEPTH) -> None:

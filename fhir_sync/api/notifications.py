@@ -24,7 +24,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +33,7 @@ from fhir_sync.api.auth import Authorizer, tokens_enforced
 from fhir_sync.api.context import Database
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import fhir_response
+from fhir_sync.api.input_limits import parsed_json
 from fhir_sync.services.endpoint_clients import EndpointClients
 from fhir_sync.store.database import read_transaction, write_transaction
 from fhir_sync.store.outbox import now_utc
@@ -76,10 +76,7 @@ class Notification:
 
 def parse_notification(body: bytes) -> Notification:
     """The notification's type and focus references; 400 when it is not one."""
-    try:
-        bundle = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise FhirError(400, "the body is not JSON", code="structure") from None
+    bundle = parsed_json(body)
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise FhirError(400, "a notification is a Bundle", code="structure")
     if bundle.get("type") not in ("history", "subscription-notification"):

@@ -157,7 +157,7 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
     if path == "/fhir/bulk-status/{job_id}" and method == "DELETE":
         return RouteDoc(_fhir(202, "The job and its files are deleted"), errors=(401, 403, 404))
     if path == "/fhir/bulk-files/{job_id}/{file_name}":
-        success = {"200": {"description": "NDJSON", "content": {FHIR_NDJSON: _TEXT}}}
+        success = {"200": {"description": "NDJSON", "content": {FHIR_NDJSON: _HEADER}}}
         return RouteDoc(success, errors=(401, 403, 404), id_params=False)
     if operation is not None and operation.name in _CYCLE_OPERATIONS:
         return RouteDoc(
@@ -301,23 +301,19 @@ def _export_status() -> RouteDoc:
     return RouteDoc(success, errors=(401, 403, 404, 500))
 
 
+# A header, or the NDJSON files' body: a string.
 _HEADER: Final[dict[str, Any]] = {"schema": {"type": "string"}}
+
+
+def _optional_header(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "description": description, **_HEADER}
+
+
 # Read by the routes from the request (cheaper than FastAPI parameters), so declared here.
-_PREFER_STRICT: Final[dict[str, Any]] = {
-    "name": "prefer",
-    "in": "header",
-    "required": False,
-    "description": "handling=strict: unknown search parameters are a 400",
-    "schema": {"type": "string"},
-}
-_IF_NONE_MATCH: Final[dict[str, Any]] = {
-    "name": "if-none-match",
-    "in": "header",
-    "required": False,
-    "description": 'W/"<versionId>": 304 when unchanged',
-    "schema": {"type": "string"},
-}
-_TEXT: Final[dict[str, Any]] = {"schema": {"type": "string"}}
+_PREFER_STRICT: Final = _optional_header(
+    "prefer", "handling=strict: unknown search parameters are a 400"
+)
+_IF_NONE_MATCH: Final = _optional_header("if-none-match", 'W/"<versionId>": 304 when unchanged')
 
 
 def _query(name: str, schema: JsonSchema, description: str) -> dict[str, Any]:

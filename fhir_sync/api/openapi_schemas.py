@@ -15,133 +15,140 @@ JsonSchema = dict[str, Any]
 ID_PATTERN: Final = r"^[A-Za-z0-9\-.]{1,64}$"
 _INSTANT: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z"
 
-RESOURCE: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["resourceType"],
-    "properties": {
-        "resourceType": {"type": "string", "pattern": "^[A-Z][A-Za-z]+$"},
-        "id": {"type": "string", "pattern": ID_PATTERN},
-        "meta": {
-            "type": "object",
-            "properties": {
-                "versionId": {"type": "string"},
-                "lastUpdated": {"type": "string", "pattern": f"^{_INSTANT}$"},
-            },
-        },
-    },
-}
+_STRING: Final[JsonSchema] = {"type": "string"}
 
-OPERATION_OUTCOME: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["resourceType", "issue"],
-    "properties": {
+
+def _object(properties: JsonSchema, *required: str) -> JsonSchema:
+    """An object schema: most of them, written out, would be the same three keys again."""
+    schema: JsonSchema = {"type": "object"}
+    if required:
+        schema["required"] = list(required)
+    schema["properties"] = properties
+    return schema
+
+
+def _array(items: JsonSchema, *, min_items: int = 0) -> JsonSchema:
+    schema: JsonSchema = {"type": "array"}
+    if min_items:
+        schema["minItems"] = min_items
+    schema["items"] = items
+    return schema
+
+
+def _pattern(pattern: str) -> JsonSchema:
+    return {"type": "string", "pattern": pattern}
+
+
+def _component(name: str) -> JsonSchema:
+    """A reference to one of COMPONENTS (before it is defined: `ref` checks the name)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_COUNT: Final[JsonSchema] = {"type": "integer", "minimum": 0}
+
+RESOURCE: Final = _object(
+    {
+        "resourceType": _pattern("^[A-Z][A-Za-z]+$"),
+        "id": _pattern(ID_PATTERN),
+        "meta": _object({"versionId": _STRING, "lastUpdated": _pattern(f"^{_INSTANT}$")}),
+    },
+    "resourceType",
+)
+
+OPERATION_OUTCOME: Final = _object(
+    {
         "resourceType": {"const": "OperationOutcome"},
-        "issue": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["severity", "code"],
-                "properties": {
+        "issue": _array(
+            _object(
+                {
                     "severity": {"enum": ["fatal", "error", "warning", "information"]},
-                    "code": {"type": "string"},
-                    "diagnostics": {"type": "string"},
-                    "expression": {"type": "array", "items": {"type": "string"}},
+                    "code": _STRING,
+                    "diagnostics": _STRING,
+                    "expression": _array(_STRING),
                 },
-            },
-        },
+                "severity",
+                "code",
+            ),
+            min_items=1,
+        ),
     },
-}
+    "resourceType",
+    "issue",
+)
 
-BUNDLE: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["resourceType", "type"],
-    "properties": {
+BUNDLE: Final = _object(
+    {
         "resourceType": {"const": "Bundle"},
         "type": {"enum": ["searchset", "collection", "transaction"]},
-        "total": {"type": "integer", "minimum": 0},
-        "link": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["relation", "url"],
-                "properties": {"relation": {"type": "string"}, "url": {"type": "string"}},
-            },
-        },
-        "entry": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "fullUrl": {"type": "string"},
-                    "resource": {"$ref": "#/components/schemas/Resource"},
-                    "search": {
-                        "type": "object",
-                        "properties": {"mode": {"enum": ["match", "include", "outcome"]}},
-                    },
-                },
-            },
-        },
+        "total": _COUNT,
+        "link": _array(_object({"relation": _STRING, "url": _STRING}, "relation", "url")),
+        "entry": _array(
+            _object(
+                {
+                    "fullUrl": _STRING,
+                    "resource": _component("Resource"),
+                    "search": _object({"mode": {"enum": ["match", "include", "outcome"]}}),
+                }
+            )
+        ),
     },
-}
+    "resourceType",
+    "type",
+)
 
-CAPABILITY_STATEMENT: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["resourceType", "status", "kind", "fhirVersion", "format", "rest"],
-    "properties": {
+CAPABILITY_STATEMENT: Final = _object(
+    {
         "resourceType": {"const": "CapabilityStatement"},
         "fhirVersion": {"const": "4.0.1"},
         "rest": {"type": "array", "minItems": 1},
     },
-}
+    "resourceType",
+    "status",
+    "kind",
+    "fhirVersion",
+    "format",
+    "rest",
+)
 
-PARAMETERS: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["resourceType"],
-    "properties": {
+PARAMETERS: Final = _object(
+    {
         "resourceType": {"const": "Parameters"},
-        "parameter": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {"name": {"type": "string"}},
-            },
-        },
+        "parameter": _array(_object({"name": _STRING}, "name")),
     },
-}
+    "resourceType",
+)
 
-EXPORT_MANIFEST: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["transactionTime", "request", "requiresAccessToken", "output", "error"],
-    "properties": {
-        "transactionTime": {"type": "string", "pattern": f"^{_INSTANT}$"},
-        "request": {"type": "string"},
+EXPORT_MANIFEST: Final = _object(
+    {
+        "transactionTime": _pattern(f"^{_INSTANT}$"),
+        "request": _STRING,
         "requiresAccessToken": {"type": "boolean"},
-        "output": {"type": "array", "items": {"$ref": "#/components/schemas/ExportFile"}},
-        "error": {"type": "array", "items": {"$ref": "#/components/schemas/ExportFile"}},
+        "output": _array(_component("ExportFile")),
+        "error": _array(_component("ExportFile")),
     },
-}
+    "transactionTime",
+    "request",
+    "requiresAccessToken",
+    "output",
+    "error",
+)
 
-EXPORT_FILE: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["type", "url"],
-    "properties": {
-        "type": {"type": "string"},
-        "url": {"type": "string"},
-        "count": {"type": "integer", "minimum": 0},
-    },
-}
+EXPORT_FILE: Final = _object(
+    {"type": _STRING, "url": _STRING, "count": _COUNT},
+    "type",
+    "url",
+)
 
-SMART_CONFIGURATION: Final[JsonSchema] = {
-    "type": "object",
-    "required": ["token_endpoint", "grant_types_supported", "capabilities"],
-    "properties": {
-        "token_endpoint": {"type": "string"},
-        "grant_types_supported": {"type": "array", "items": {"type": "string"}},
-        "capabilities": {"type": "array", "items": {"type": "string"}},
+SMART_CONFIGURATION: Final = _object(
+    {
+        "token_endpoint": _STRING,
+        "grant_types_supported": _array(_STRING),
+        "capabilities": _array(_STRING),
     },
-}
+    "token_endpoint",
+    "grant_types_supported",
+    "capabilities",
+)
 
 COMPONENTS: Final[dict[str, JsonSchema]] = {
     "Resource": RESOURCE,

@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final
 
-import orjson
-
 from fhir_sync.api.errors import FhirError
-from fhir_sync.api.input_limits import check_depth
+from fhir_sync.api.input_limits import check_depth, parsed_json
 from fhir_sync.engine import ControlledPolicy
 from fhir_sync.fill_settings import BY_PARAMETER, FILL_SETTINGS
 from fhir_sync.services.plan_terms import WEEKDAYS, EnrollTerms, supported_cycle
@@ -59,10 +57,7 @@ def parse_parameters(body: bytes, allowed: Mapping[str, tuple[str, ...]]) -> lis
     """The parts of a Parameters body (an empty body is an empty Parameters)."""
     if not body.strip():
         return []
-    try:
-        parameters = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise FhirError(400, "the body is not JSON", code="structure") from None
+    parameters = parsed_json(body)
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise FhirError(400, "the body must be a Parameters resource", code="structure")
     check_depth(parameters, "the Parameters")

@@ -6,17 +6,16 @@ database work, which is blocking, runs in the thread pool.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from fhir_sync.api.auth import Caller, require_scope
 from fhir_sync.api.bundles import collection
 from fhir_sync.api.context import Service, Today, fhir_base
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import fhir_response
-from fhir_sync.api.input_limits import check_json_body
 from fhir_sync.api.operation_parameters import (
     NO_PARTS,
     enroll_terms,
@@ -25,32 +24,28 @@ from fhir_sync.api.operation_parameters import (
     sync_resources,
 )
 from fhir_sync.api.operation_route import operation_route
-from fhir_sync.api.search_request import ID_PATTERN
+from fhir_sync.api.patient_operation import Pharmacy, checked_patient_id, json_body
 from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.enrollment import EnrollmentService, OperationResult, endpoints_of
 from fhir_sync.services.live_pull import Endpoints
 from fhir_sync.services.patient_inputs import gather
 
 router = APIRouter()
-Pharmacy = Annotated[Caller, Depends(require_scope("Patient.u"))]
 # $plan too: without resources in the request it plans from the enrollment's stored data,
 # which a reader (a payer, of anyone) must not get through a preview.
-Previewer = Annotated[Caller, Depends(require_scope("Patient.u"))]
+Previewer = Pharmacy
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-def _patient(patient_id: str) -> str:
-    if not ID_PATTERN.fullmatch(patient_id):
-        raise FhirError(400, "the patient id is not a FHIR id")
-    return patient_id
-
-
-async def _body(request: Request) -> bytes:
-    check_json_body(request.headers.get("content-type"))
-    return await request.body()
-
-
-def _result(request: Request, result: OperationResult) -> Response:
+async def _changed(
+    request: Request,
+    operation: Callable[..., OperationResult],
+    *args: object,
+    if_match: str | None,
+) -> Response:
+    """Runs a blocking enrollment change in the thread pool and answers the plan it leaves, as
+    a collection Bundle."""
+    result = await run_in_threadpool(operation, *args, if_match=if_match)
     return fhir_response(collection(fhir_base(request), result.plan))
 
 
@@ -58,8 +53,8 @@ def _result(request: Request, result: OperationResult) -> Response:
 async def enroll(
     request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    patient_id = _patient(patient_id)
-    terms = enroll_terms(await _body(request))
+    patient_id = checked_patient_id(patient_id)
+    terms = enroll_terms(await json_body(request))
     data = None
     if terms.resources:
         data = gather(patient_id, terms.resources)
@@ -73,17 +68,17 @@ async def enroll(
         has_inputs = existing is not None and existing.inputs is not None
         if endpoints.any and (service.live is not None or not has_inputs):
             data = await service.pull(patient_id, endpoints)
-    result = await run_in_threadpool(service.enroll, patient_id, terms, data, if_match=if_match)
-    return _result(request, result)
+    return await _changed(request, service.enroll, patient_id, terms, data, if_match=if_match)
 
 
 @operation_route(router, "unenroll")
 async def unenroll(
     request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    parse_parameters(await _body(request), NO_PARTS)
-    result = await run_in_threadpool(service.unenroll, _patient(patient_id), if_match=if_match)
-    return _result(request, result)
+    parse_parameters(await json_body(request), NO_PARTS)
+    return await _changed(
+        request, service.unenroll, checked_patient_id(patient_id), if_match=if_match
+    )
 
 
 @operation_route(router, "hold")
@@ -95,38 +90,37 @@ async def hold(
     _caller: Pharmacy,
     if_match: IfMatch = None,
 ) -> Response:
-    until = hold_until(await _body(request), today)
-    result = await run_in_threadpool(service.hold, _patient(patient_id), until, if_match=if_match)
-    return _result(request, result)
+    until = hold_until(await json_body(request), today)
+    return await _changed(
+        request, service.hold, checked_patient_id(patient_id), until, if_match=if_match
+    )
 
 
 @operation_route(router, "resume")
 async def resume(
     request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    parse_parameters(await _body(request), NO_PARTS)
-    patient_id = _patient(patient_id)
+    parse_parameters(await json_body(request), NO_PARTS)
+    patient_id = checked_patient_id(patient_id)
     data = await _fresh_data(service, patient_id, [], required=False)
-    result = await run_in_threadpool(service.resume, patient_id, data, if_match=if_match)
-    return _result(request, result)
+    return await _changed(request, service.resume, patient_id, data, if_match=if_match)
 
 
 @operation_route(router, "sync")
 async def sync(
     request: Request, service: Service, patient_id: str, _caller: Pharmacy, if_match: IfMatch = None
 ) -> Response:
-    given = sync_resources(await _body(request))
-    patient_id = _patient(patient_id)
+    given = sync_resources(await json_body(request))
+    patient_id = checked_patient_id(patient_id)
     data = await _fresh_data(service, patient_id, given, required=True)
     assert data is not None
-    result = await run_in_threadpool(service.sync, patient_id, data, given, if_match=if_match)
-    return _result(request, result)
+    return await _changed(request, service.sync, patient_id, data, given, if_match=if_match)
 
 
 @operation_route(router, "plan")
 async def plan(request: Request, service: Service, patient_id: str, _caller: Previewer) -> Response:
-    patient_id = _patient(patient_id)
-    terms = enroll_terms(await _body(request))
+    patient_id = checked_patient_id(patient_id)
+    terms = enroll_terms(await json_body(request))
     if terms.resources:
         data = gather(patient_id, terms.resources)
     else:

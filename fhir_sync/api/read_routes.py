@@ -52,6 +52,7 @@ from fhir_sync.store.search import (
     search_page,
     token_codes,
 )
+from fhir_sync.store.tables import PayerGroup
 from mappings.kinds import STORED_TYPES
 
 router = APIRouter()
@@ -157,12 +158,19 @@ def read_group(
     caller: Annotated[Caller, Depends(require_scope("Group.r"))],
 ) -> Response:
     with read_transaction(database) as connection:
-        group = get_payer_group(connection, group_id) if ID_PATTERN.fullmatch(group_id) else None
-        if group is None or (caller.payer is not None and group.payer != caller.payer):
-            raise FhirError(404, f"Group/{group_id[:64]} is not known")
+        group = visible_group(connection, group_id, caller)
         body = dumps(payer_group(group, payer_members(connection, group.payer)))
     headers = {"ETag": f'W/"{group.version_id}"', "Last-Modified": http_date(group.last_updated)}
     return fhir_response(body, headers=headers)
+
+
+def visible_group(connection: Connection, group_id: str, caller: Caller) -> PayerGroup:
+    """The payer Group with this id; 404 when there is none or the caller is another payer,
+    who must not learn that it exists."""
+    group = get_payer_group(connection, group_id) if ID_PATTERN.fullmatch(group_id) else None
+    if group is None or (caller.payer is not None and group.payer != caller.payer):
+        raise FhirError(404, f"Group/{group_id[:64]} is not known")
+    return group
 
 
 def _parse(request: Request, kind: str, prefer: str | None) -> SearchRequest:

@@ -15,6 +15,7 @@ from fhir_sync.cli import help_text
 from fhir_sync.cli.clients import clients_app
 from fhir_sync.cli.cycle import cycle_app, worklist
 from fhir_sync.cli.demo import demo
+from fhir_sync.cli.options import setting_option
 from fhir_sync.cli.outbox import outbox_app
 from fhir_sync.cli.output import dataset_summary, plan_summary, rich_progress
 from fhir_sync.cli.serve import db_app, serve
@@ -23,7 +24,7 @@ from fhir_sync.cli.users import users_app
 from fhir_sync.cli.values import CONTROLLED_HELP, auto_jobs, parse_closed_days, parse_today
 from fhir_sync.cli.worker import worker
 from fhir_sync.engine import ControlledPolicy, Preferences
-from fhir_sync.fill_settings import BY_KEY, apply_fill_settings, parse_fill_settings
+from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings
 from fhir_sync.services.plan_terms import CYCLES_TEXT, supported_cycle
 from mappings.pickup_hours import DEFAULT_PICKUP_HOURS, DEFAULT_TIME_ZONE
 from mappings.pickup_hours import pickup_hours as parse_pickup
@@ -67,12 +68,8 @@ def plan(
     lead_days: Annotated[
         int, typer.Option(min=0, max=90, help="Days before a fill for outreach/preparation.")
     ] = 7,
-    priming_units: Annotated[
-        int | None, typer.Option(help=BY_KEY["priming_units"].help, show_default=False)
-    ] = None,
-    drops_per_ml: Annotated[
-        int | None, typer.Option(help=BY_KEY["drops_per_ml"].help, show_default=False)
-    ] = None,
+    priming_units: Annotated[int | None, setting_option("priming_units")] = None,
+    drops_per_ml: Annotated[int | None, setting_option("drops_per_ml")] = None,
     pharmacy: Annotated[
         str | None, typer.Option(help="The pharmacy Location reference, e.g. Location/main.")
     ] = None,
@@ -94,21 +91,11 @@ def plan(
         str,
         typer.Option(metavar="HH:MM-HH:MM", help="Pickup hours on the anchor date, local time."),
     ] = DEFAULT_PICKUP_HOURS,
-    window_days: Annotated[
-        int | None, typer.Option(help=BY_KEY["window_days"].help, show_default=False)
-    ] = None,
-    tolerance_days: Annotated[
-        int | None, typer.Option(help=BY_KEY["tolerance_days"].help, show_default=False)
-    ] = None,
-    refill_threshold: Annotated[
-        str | None, typer.Option(help=BY_KEY["refill_threshold"].help, show_default=False)
-    ] = None,
-    form_threshold: Annotated[
-        str | None, typer.Option(help=BY_KEY["form_thresholds"].help, show_default=False)
-    ] = None,
-    daily_limit: Annotated[
-        int | None, typer.Option(help=BY_KEY["daily_limit"].help, show_default=False)
-    ] = None,
+    window_days: Annotated[int | None, setting_option("window_days")] = None,
+    tolerance_days: Annotated[int | None, setting_option("tolerance_days")] = None,
+    refill_threshold: Annotated[str | None, setting_option("refill_threshold")] = None,
+    form_threshold: Annotated[str | None, setting_option("form_thresholds")] = None,
+    daily_limit: Annotated[int | None, setting_option("daily_limit")] = None,
 ) -> None:
     """Plan every patient in SOURCES; write one transaction Bundle per patient to --out."""
     from fhir_sync.planning.run import ERRORS_FILE, plan_files

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from fhir_sync.cli.database import command_database, command_settings, fail
+from fhir_sync.cli.options import setting_option
 
 cycle_app = typer.Typer(help="The monthly med-sync cycle (calls, preparation, pickups).")
 
@@ -45,35 +46,29 @@ DateOption = Annotated[
 ]
 
 
-def _setting_help(key: str) -> str:
-    from fhir_sync.fill_settings import BY_KEY
-
-    return BY_KEY[key].help + " For enrollments that give none."
+_FOR_ENROLLMENTS = " For enrollments that give none."
 
 
 @cycle_app.command("run")
 def cycle_run(
     date_text: DateOption = None,
     prep_days: Annotated[
-        int | None, typer.Option(help=_setting_help("prep_days"), show_default=False)
+        int | None, setting_option("prep_days", help_suffix=_FOR_ENROLLMENTS)
     ] = None,
     call_retries: Annotated[
-        int | None, typer.Option(help=_setting_help("call_retries"), show_default=False)
+        int | None, setting_option("call_retries", help_suffix=_FOR_ENROLLMENTS)
     ] = None,
     renewal_follow_up_days: Annotated[
-        int | None,
-        typer.Option(help=_setting_help("renewal_follow_up_business_days"), show_default=False),
+        int | None, setting_option("renewal_follow_up_business_days", help_suffix=_FOR_ENROLLMENTS)
     ] = None,
     renewal_escalation_days: Annotated[
-        int | None,
-        typer.Option(help=_setting_help("renewal_escalation_business_days"), show_default=False),
+        int | None, setting_option("renewal_escalation_business_days", help_suffix=_FOR_ENROLLMENTS)
     ] = None,
     return_to_stock_days: Annotated[
-        int | None, typer.Option(help=_setting_help("return_to_stock_days"), show_default=False)
+        int | None, setting_option("return_to_stock_days", help_suffix=_FOR_ENROLLMENTS)
     ] = None,
     unconfirmed_pickup_days: Annotated[
-        int | None,
-        typer.Option(help=_setting_help("unconfirmed_pickup_days"), show_default=False),
+        int | None, setting_option("unconfirmed_pickup_days", help_suffix=_FOR_ENROLLMENTS)
     ] = None,
 ) -> None:
     """Derive and store the day's cycle items for every active enrollment, once.

@@ -6,12 +6,13 @@ in a URL's query string: a search is a POST, and only ids appear in paths."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -27,7 +28,6 @@ from fhir_sync.services.errors import DomainError
 from fhir_sync.services.staff_accounts import (
     LIFETIME,
     ActiveSession,
-    Staff,
     set_flash,
     sign_in,
     sign_out,
@@ -65,6 +65,8 @@ from fhir_sync.webapp.security import (
 )
 from mappings.kinds import BIRTH_DATE, NAME_WORD, name_words
 
+P = ParamSpec("P")
+R = TypeVar("R")
 PAGE_SIZE: Final = 50
 ID_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 PLAN_TYPES: Final = ("CarePlan", "Appointment", "Task")
@@ -128,6 +130,15 @@ def parse_day(value: str | None, default: date) -> date:
         return default
 
 
+def in_thread_pool(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """`function`, called in the thread pool: for blocking work a route awaits."""
+
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await run_in_threadpool(function, *args, **kwargs)
+
+    return call
+
+
 def router(context: AppContext) -> APIRouter:
     engine = context.engine
     routes = APIRouter()
@@ -148,25 +159,8 @@ def router(context: AppContext) -> APIRouter:
             **values,
         )
 
-    async def note(
-        staff: Staff | None,
-        what: str,
-        *,
-        action: str = "R",
-        patient_id: str | None = None,
-        status: int = 200,
-        username: str | None = None,
-    ) -> None:
-        await run_in_threadpool(
-            audit.record,
-            engine,
-            staff,
-            what,
-            action=action,
-            patient_id=patient_id,
-            status=status,
-            username=username,
-        )
+    # audit.record's arguments after the engine; the write runs in the thread pool.
+    note = in_thread_pool(partial(audit.record, engine))
 
     # -- sign-in ------------------------------------------------------------------------
 

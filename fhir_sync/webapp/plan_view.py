@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from mappings.inbound.careplan_fills import concept_label
 from mappings.profile import (
     EXT_ANCHOR_DATE,
     EXT_DAYS_SUPPLY,
@@ -100,13 +101,7 @@ def _quantity(value: object) -> str:
 
 
 def _name(concept: object) -> str:
-    if isinstance(concept, dict):
-        if concept.get("text"):
-            return str(concept["text"])
-        for coding in concept.get("coding") or ():
-            if coding.get("display"):
-                return str(coding["display"])
-    return "unnamed medicine"
+    return concept_label(concept) or "unnamed medicine"
 
 
 def _fills(detail: JsonObject, only: date | None = None) -> list[Fill]:

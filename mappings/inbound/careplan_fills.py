@@ -25,14 +25,20 @@ def _ext(node: JsonObject, url: str) -> Any:
     return next((e for e in node.get("extension") or () if e.get("url") == url), None)
 
 
+def concept_label(concept: object) -> str | None:
+    """What a stored CodeableConcept is called: its text, else its first coding's display;
+    None when it has neither (or is not an object)."""
+    if isinstance(concept, dict):
+        if concept.get("text"):
+            return str(concept["text"])
+        for coding in concept.get("coding") or ():
+            if coding.get("display"):
+                return str(coding["display"])
+    return None
+
+
 def _medication(detail: JsonObject) -> str:
-    concept = detail.get("productCodeableConcept") or {}
-    if concept.get("text"):
-        return str(concept["text"])
-    for coding in concept.get("coding") or ():
-        if coding.get("display"):
-            return str(coding["display"])
-    return "medicine"
+    return concept_label(detail.get("productCodeableConcept")) or "medicine"
 
 
 def careplan_fills(careplan: JsonObject, pickup: date, *, first: bool) -> tuple[CycleFill, ...]:

@@ -20,6 +20,9 @@ from mappings.fhir_values import (
     get_object,
     get_str,
     item_object,
+    list_objects,
+    member_of,
+    required_code,
     resource_id,
     show_code,
     subject_patient_id,
@@ -69,11 +72,7 @@ def map_check_in_response(res: JsonObject) -> CheckInInput:
     """Map a completed (or amended) response to fhir-sync's check-in Questionnaire."""
     rid = resource_id(res, QR)
     _check_questionnaire(res)
-    status = get_code(res, "status", "")
-    if status is None:
-        raise MappingError("status is required", ".status", "required")
-    if status not in QR_STATUS:
-        raise MappingError(f"unknown status {show_code(status)}", ".status", "code-invalid")
+    status = required_code(res, "status", QR_STATUS)
     if status not in ACCEPTED_STATUS:
         raise MappingError(
             f"status {status} is not a finished check-in (completed or amended)",
@@ -85,10 +84,8 @@ def map_check_in_response(res: JsonObject) -> CheckInInput:
     if authored is None:
         raise MappingError("authored is required: it dates the answers", ".authored", "required")
     fields: dict[str, Any] = {}
-    items = get_list(res, "item", "") or []
     seen: set[str] = set()
-    for index in range(len(items)):
-        item = item_object(items, index, "", "item")
+    for index, item in list_objects(res, "item", ""):
         try:
             _read_item(item, seen, fields)
         except MappingError as error:
@@ -159,9 +156,4 @@ def _pickup_choice(answer: JsonObject, where: str) -> PickupChoice:
         raise MappingError(
             f"valueCoding must be a code of {CS_PICKUP_CHOICE}", where + ".valueCoding", "value"
         )
-    try:
-        return PickupChoice(code)
-    except ValueError:
-        raise MappingError(
-            f"unknown pickup answer {show_code(code)}", where + ".valueCoding.code", "code-invalid"
-        ) from None
+    return member_of(PickupChoice, code, "pickup answer", where + ".valueCoding.code")

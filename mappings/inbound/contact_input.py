@@ -16,11 +16,10 @@ from mappings.fhir_values import (
     JsonObject,
     get_code,
     get_date,
-    get_list,
     get_object,
     get_str,
-    item_object,
-    show_code,
+    list_objects,
+    member_of,
     subject_patient_id,
 )
 from mappings.outbound.outreach import CALL_KINDS
@@ -64,9 +63,7 @@ def map_contact_communication(res: JsonObject) -> ContactInput:
 
 
 def _request_item_id(res: JsonObject) -> str:
-    identifiers = get_list(res, "identifier", "") or []
-    for index in range(len(identifiers)):
-        ident = item_object(identifiers, index, "", "identifier")
+    for index, ident in list_objects(res, "identifier", ""):
         if get_str(ident, "system", f".identifier[{index}]") == SID_CONTACT:
             value = get_str(ident, "value", f".identifier[{index}]")
             if value is not None:
@@ -75,9 +72,7 @@ def _request_item_id(res: JsonObject) -> str:
 
 
 def _outcome(res: JsonObject) -> ContactOutcome:
-    extensions = get_list(res, "extension", "") or []
-    for index in range(len(extensions)):
-        ext = item_object(extensions, index, "", "extension")
+    for index, ext in list_objects(res, "extension", ""):
         if ext.get("url") != EXT_CONTACT_OUTCOME:
             continue
         where = f".extension[{index}]"
@@ -88,10 +83,5 @@ def _outcome(res: JsonObject) -> ContactOutcome:
                 f"valueCoding must be a code of {CS_CONTACT_OUTCOME}", where + ".valueCoding",
                 "value",
             )  # fmt: skip
-        try:
-            return ContactOutcome(code)
-        except ValueError:
-            raise MappingError(
-                f"unknown outcome {show_code(code)}", where + ".valueCoding.code", "code-invalid"
-            ) from None
+        return member_of(ContactOutcome, code, "outcome", where + ".valueCoding.code")
     raise MappingError("the contact-outcome extension is required", ".extension", "required")

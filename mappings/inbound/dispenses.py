@@ -19,13 +19,12 @@ from mappings.fhir_values import (
     JsonObject,
     duration_days,
     get_code,
-    get_list,
     get_object,
     get_str,
-    item_object,
+    list_objects,
     reference_id,
+    required_code,
     resource_id,
-    show_code,
     subject_patient_id,
 )
 from mappings.inbound.dispenses_fast import common_dispense
@@ -74,11 +73,7 @@ def map_medication_dispense(res: JsonObject) -> FillInput | None:
 def map_dispense_in_full(res: JsonObject) -> FillInput | None:
     """The full mapper alone, without the common-shape shortcut (tests compare the two)."""
     fill_id = resource_id(res, MD)
-    status = get_code(res, "status", "")
-    if status is None:
-        raise MappingError("status is required", ".status", "required")
-    if status not in MEDICATION_DISPENSE_STATUS:
-        raise MappingError(f"unknown status {show_code(status)}", ".status", "code-invalid")
+    status = required_code(res, "status", MEDICATION_DISPENSE_STATUS)
     pending = False
     if status != "completed":
         if status not in WAITING_DISPENSE_STATUS or res.get("whenPrepared") is None:
@@ -132,9 +127,7 @@ def map_dispense_in_full(res: JsonObject) -> FillInput | None:
 
 def _order_id(res: JsonObject) -> str | None:
     """The first authorizingPrescription that is a MedicationRequest reference."""
-    prescriptions = get_list(res, "authorizingPrescription", "") or []
-    for index in range(len(prescriptions)):
-        item = item_object(prescriptions, index, "", "authorizingPrescription")
+    for index, item in list_objects(res, "authorizingPrescription", ""):
         reference = get_str(item, "reference", f".authorizingPrescription[{index}]")
         if reference is not None:
             order_id = reference_id(reference, "MedicationRequest")
@@ -149,9 +142,7 @@ def _supply_type(res: JsonObject) -> tuple[bool, bool]:
     if supply_type is None:
         return False, False
     completes = partial = False
-    codings = get_list(supply_type, "coding", ".type") or []
-    for index in range(len(codings)):
-        coding = item_object(codings, index, ".type", "coding")
+    for index, coding in list_objects(supply_type, "coding", ".type"):
         where = f".type.coding[{index}]"
         if get_str(coding, "system", where) == V3_ACT_CODE:
             code = get_code(coding, "code", where)

@@ -32,6 +32,7 @@ from mappings.fhir_values import (
     get_object,
     get_str,
     item_object,
+    list_objects,
     show_code,
 )
 from mappings.inbound.medications import concept_text
@@ -287,9 +288,7 @@ def _timing_code(timing: JsonObject) -> tuple[Fraction, Fraction | None]:
     code = get_object(timing, "code", ".timing")
     if code is None:
         return _ONE, None
-    codings = get_list(code, "coding", ".timing.code") or []
-    for index in range(len(codings)):
-        coding = item_object(codings, index, ".timing.code", "coding")
+    for index, coding in list_objects(code, "coding", ".timing.code"):
         where = f".timing.code.coding[{index}]"
         system = get_str(coding, "system", where)
         value = get_code(coding, "code", where)

@@ -35,7 +35,8 @@ from mappings.fhir_values import (
     get_list,
     get_object,
     get_str,
-    item_object,
+    list_objects,
+    required_code,
     resource_id,
     show_code,
     subject_patient_id,
@@ -111,8 +112,8 @@ class OrderInput:
 def map_medication_request(res: JsonObject) -> OrderInput:
     """Map one MedicationRequest; raises MappingError for anything it cannot trust."""
     order_id = resource_id(res, MR)
-    status = _required_code(res, "status", MEDICATION_REQUEST_STATUS)
-    intent = _required_code(res, "intent", MEDICATION_REQUEST_INTENT)
+    status = required_code(res, "status", MEDICATION_REQUEST_STATUS)
+    intent = required_code(res, "intent", MEDICATION_REQUEST_INTENT)
     patient_id = subject_patient_id(res)
 
     concept, concept_where, contained = resolve_medication(res)
@@ -273,22 +274,9 @@ def _names(concept: JsonObject) -> list[str]:
     return names
 
 
-def _required_code(res: JsonObject, key: str, allowed: frozenset[str]) -> str:
-    code = get_code(res, key, "")
-    if code is None:
-        raise MappingError(f"{key} is required", f".{key}", "required")
-    if code not in allowed:
-        raise MappingError(f"unknown {key} {show_code(code)}", f".{key}", "code-invalid")
-    return code
-
-
 def _category_codes(res: JsonObject) -> tuple[str, ...]:
-    categories = get_list(res, "category", "")
-    if not categories:
-        return ()
     codes: list[str] = []
-    for index in range(len(categories)):
-        category = item_object(categories, index, "", "category")
+    for index, category in list_objects(res, "category", ""):
         try:
             _concept_codes(category, codes)
         except MappingError as error:
@@ -297,11 +285,7 @@ def _category_codes(res: JsonObject) -> tuple[str, ...]:
 
 
 def _concept_codes(concept: JsonObject, into: list[str]) -> None:
-    codings = get_list(concept, "coding", "")
-    if not codings:
-        return
-    for index in range(len(codings)):
-        coding = item_object(codings, index, "", "coding")
+    for index, coding in list_objects(concept, "coding", ""):
         code = coding.get("code")
         if code is None:
             continue
@@ -330,12 +314,8 @@ def _extensions(
     res: JsonObject,
 ) -> tuple[tuple[float, str | None] | None, str | None, date | None]:
     """The package-size, controlled-substance-schedule and earliest-fill extensions."""
-    extensions = get_list(res, "extension", "")
-    if not extensions:
-        return None, None, None
     package_size = schedule = earliest = None
-    for index in range(len(extensions)):
-        extension = item_object(extensions, index, "", "extension")
+    for index, extension in list_objects(res, "extension", ""):
         url = extension.get("url")
         if url in (EXT_PACKAGE_SIZE, EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_EARLIEST_FILL):
             try:
@@ -354,9 +334,7 @@ def _extensions(
 
 def _earliest_fill(element: JsonObject, where: str) -> date | None:
     """The earliest-fill extension on an element (dispenseRequest.initialFill)."""
-    extensions = get_list(element, "extension", where) or []
-    for index in range(len(extensions)):
-        extension = item_object(extensions, index, where, "extension")
+    for index, extension in list_objects(element, "extension", where):
         if extension.get("url") == EXT_EARLIEST_FILL:
             try:
                 return _earliest_value(extension)

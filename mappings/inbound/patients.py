@@ -8,10 +8,9 @@ from typing import Final
 from mappings.errors import rooted_at
 from mappings.fhir_values import (
     JsonObject,
-    get_list,
     get_object,
     get_str,
-    item_object,
+    list_objects,
     resource_id,
 )
 
@@ -33,9 +32,7 @@ def map_patient(res: JsonObject) -> PatientInput:
     if managing is not None:
         organization = get_str(managing, "reference", ".managingOrganization")
     practitioners = []
-    items = get_list(res, "generalPractitioner", "") or []
-    for index in range(len(items)):
-        item = item_object(items, index, "", "generalPractitioner")
+    for index, item in list_objects(res, "generalPractitioner", ""):
         reference = get_str(item, "reference", f".generalPractitioner[{index}]")
         if reference is not None:
             practitioners.append(reference)

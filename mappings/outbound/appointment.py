@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from mappings.fhir_literals import JsonObject, identifier, instant, reference
+from mappings.fhir_literals import JsonObject, concept, identifier, instant, reference
 from mappings.profile import CS_APPOINTMENT_SERVICE, SID_SYNC_APPOINTMENT
 
 DEFAULT_PICKUP_TIME: Final = time(9, 0, tzinfo=UTC)
@@ -17,16 +17,7 @@ DEFAULT_PICKUP_MINUTES: Final = 15
 
 
 def _service_type() -> JsonObject:
-    # A new dict per resource: callers may edit what they get back.
-    return {
-        "coding": [
-            {
-                "system": CS_APPOINTMENT_SERVICE,
-                "code": "med-sync-pickup",
-                "display": "Synchronized medication pickup",
-            }
-        ]
-    }
+    return concept(CS_APPOINTMENT_SERVICE, "med-sync-pickup", "Synchronized medication pickup")
 
 
 def pickup_appointment(

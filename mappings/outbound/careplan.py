@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from fhir_sync.engine.types import OrderPlan, PatientPlan, PlannedFill
 from fhir_sync.engine.units import DISPENSE_CODES
 from mappings.exclusion_codes import exclusion_reason
-from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
+from mappings.fhir_literals import JsonObject, concept, days, identifier, quantity, reference
 from mappings.inbound.orders import OrderInput
 from mappings.profile import (
     CS_CARE_PLAN_CATEGORY,
@@ -40,16 +40,7 @@ from mappings.profile import (
 
 
 def _category() -> JsonObject:
-    # A new dict per resource: callers may edit what they get back.
-    return {
-        "coding": [
-            {
-                "system": CS_CARE_PLAN_CATEGORY,
-                "code": "med-sync",
-                "display": "Medication synchronization",
-            }
-        ]
-    }
+    return concept(CS_CARE_PLAN_CATEGORY, "med-sync", "Medication synchronization")
 
 
 def sync_careplan(

@@ -13,7 +13,14 @@ from datetime import date
 from typing import Final
 
 from fhir_sync.engine.cycle_types import Contact, ContactOutcome, CycleFill, CycleItem, ItemKind
-from mappings.fhir_literals import JsonObject, conditional_url, decimal, identifier, reference
+from mappings.fhir_literals import (
+    JsonObject,
+    concept,
+    conditional_url,
+    decimal,
+    identifier,
+    reference,
+)
 from mappings.profile import (
     CS_CONTACT_OUTCOME,
     CS_CYCLE_ITEM,
@@ -75,17 +82,7 @@ def call_request(item: CycleItem, *, careplan: str, sender: str | None = None) -
         "resourceType": "CommunicationRequest",
         "identifier": identifier(SID_CYCLE_ITEM, item.id),
         "status": "active",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": CS_CYCLE_ITEM,
-                        "code": item.kind.value,
-                        "display": _KIND_DISPLAY[item.kind],
-                    }
-                ]
-            }
-        ],
+        "category": [concept(CS_CYCLE_ITEM, item.kind.value, _KIND_DISPLAY[item.kind])],
         "priority": "urgent" if item.urgent else "routine",
         "subject": reference(f"Patient/{item.patient_id}"),
         "about": [reference(careplan)],

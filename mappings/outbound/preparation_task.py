@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from fhir_sync.engine.cycle_types import CycleFill, CycleItem, ItemKind, PrepStatus
-from mappings.fhir_literals import JsonObject, days, identifier, quantity, reference
+from mappings.fhir_literals import JsonObject, concept, days, identifier, quantity, reference
 from mappings.profile import (
     CS_TASK_CODE,
     CS_TASK_INPUT,
@@ -33,12 +33,7 @@ NEXT_STATUS: Final[dict[str, frozenset[str]]] = {
 
 
 def _code() -> JsonObject:
-    return {
-        "coding": [
-            {"system": CS_TASK_CODE, "code": TASK_CODE_PREPARE_FILLS, "display": "Prepare fills"}
-        ],
-        "text": "Prepare fills",
-    }
+    return concept(CS_TASK_CODE, TASK_CODE_PREPARE_FILLS, "Prepare fills", text="Prepare fills")
 
 
 def _fill_input(fill: CycleFill) -> JsonObject:

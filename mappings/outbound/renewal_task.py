@@ -8,18 +8,14 @@ due date, lead days ahead) and `.end` when the new prescription must be in hand.
 from __future__ import annotations
 
 from fhir_sync.engine.types import Renewal
-from mappings.fhir_literals import JsonObject, identifier, reference
+from mappings.fhir_literals import JsonObject, concept, identifier, reference
 from mappings.profile import CS_TASK_CODE, SID_RENEWAL_TASK
 
 
 def _task_code() -> JsonObject:
-    # A new dict per resource: callers may edit what they get back.
-    return {
-        "coding": [
-            {"system": CS_TASK_CODE, "code": "renew-prescription", "display": "Renew prescription"}
-        ],
-        "text": "Renew prescription",
-    }
+    return concept(
+        CS_TASK_CODE, "renew-prescription", "Renew prescription", text="Renew prescription"
+    )
 
 
 def renewal_task_value(patient_id: str, order_id: str) -> str:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
+
+import pytest
+
+from mappings.errors import MappingError
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -114,3 +119,10 @@ def with_path(resource: dict[str, Any], path: str, value: Any) -> dict[str, Any]
 
 
 DELETE = object()
+
+
+def rejected(mapper: Callable[[Any], object], resource: Any) -> MappingError:
+    """The MappingError `mapper` raises for `resource`; the test fails when it raises none."""
+    with pytest.raises(MappingError) as caught:
+        mapper(resource)
+    return caught.value

@@ -33,7 +33,7 @@ from mappings.errors import MappingError
 from mappings.inbound.dispenses import FillInput, map_medication_dispense
 from mappings.inbound.orders import OrderInput, map_medication_request
 from mappings.outbound.bundle import plan_bundle
-from tests.mappings.builders import medication_dispense, medication_request, with_path
+from tests.mappings.builders import medication_dispense, medication_request, rejected, with_path
 
 TODAY = date(2026, 11, 22)
 DOSE = "dosageInstruction.0.doseAndRate.0.doseQuantity.value"
@@ -183,10 +183,9 @@ def test_accepted_numbers_plan_and_serialize(
     ],
 )
 def test_orders_past_a_bound_name_the_element(path: str, value: Any, expression: str) -> None:
-    with pytest.raises(MappingError) as caught:
-        map_medication_request(with_path(medication_request(), path, value))
-    assert caught.value.expression.endswith(expression)
-    assert caught.value.code == "value"
+    error = rejected(map_medication_request, with_path(medication_request(), path, value))
+    assert error.expression.endswith(expression)
+    assert error.code == "value"
 
 
 @pytest.mark.parametrize(
@@ -200,10 +199,9 @@ def test_orders_past_a_bound_name_the_element(path: str, value: Any, expression:
     ],
 )
 def test_dispenses_past_a_bound_name_the_element(path: str, value: Any, expression: str) -> None:
-    with pytest.raises(MappingError) as caught:
-        map_medication_dispense(with_path(medication_dispense(), path, value))
-    assert caught.value.expression == expression
-    assert caught.value.code == "value"
+    error = rejected(map_medication_dispense, with_path(medication_dispense(), path, value))
+    assert error.expression == expression
+    assert error.code == "value"
 
 
 @pytest.mark.parametrize(

@@ -275,53 +275,38 @@ def test_careplan() -> None:
     assert careplan["activity"][-1]["reference"]["reference"].startswith("urn:uuid:")
 
 
+def _tablets(value: float) -> dict[str, Any]:
+    """A UCUM quantity of tablets, as the CarePlan writes it."""
+    return {
+        "value": value,
+        "unit": "tablet",
+        "system": "http://unitsofmeasure.org",
+        "code": "{tbl}",
+    }
+
+
 def test_synced_activities() -> None:
     activities = _resources(_bundle(pharmacy="pharm-1"))["CarePlan"]["activity"]
     anchor_fill, short_fill = activities[0]["detail"], activities[1]["detail"]
     assert anchor_fill["status"] == "scheduled"
     assert anchor_fill["scheduledPeriod"] == {"start": "2025-03-15", "end": "2025-03-15"}
-    assert anchor_fill["quantity"] == {
-        "value": 30,
-        "unit": "tablet",
-        "system": "http://unitsofmeasure.org",
-        "code": "{tbl}",
-    }
-    assert anchor_fill["dailyAmount"] == {
-        "value": 1,
-        "unit": "tablet",
-        "system": "http://unitsofmeasure.org",
-        "code": "{tbl}",
-    }
+    assert anchor_fill["quantity"] == _tablets(30)
+    assert anchor_fill["dailyAmount"] == _tablets(1)
     assert anchor_fill["location"] == {"reference": "Location/pharm-1"}
     assert anchor_fill["productCodeableConcept"] == ORDERS["mr-a"].medication
     assert _ext(anchor_fill, EXT_SHORT_FILL) is False
     assert _ext(anchor_fill, EXT_REFILLS_REMAINING) == 3
     assert _ext(short_fill, EXT_SHORT_FILL) is True
     assert short_fill["scheduledPeriod"] == {"start": "2025-03-05", "end": "2025-03-15"}
-    assert short_fill["quantity"] == {
-        "value": 3,
-        "unit": "tablet",
-        "system": "http://unitsofmeasure.org",
-        "code": "{tbl}",
-    }
-    assert short_fill["dailyAmount"] == {
-        "value": 0.3,
-        "unit": "tablet",
-        "system": "http://unitsofmeasure.org",
-        "code": "{tbl}",
-    }
+    assert short_fill["quantity"] == _tablets(3)
+    assert short_fill["dailyAmount"] == _tablets(0.3)
     assert _ext(short_fill, EXT_DAYS_SUPPLY) == {
         "value": 10,
         "unit": "days",
         "system": "http://unitsofmeasure.org",
         "code": "d",
     }
-    assert _ext(short_fill, EXT_CYCLE_QUANTITY) == {
-        "value": 9,
-        "unit": "tablet",
-        "system": "http://unitsofmeasure.org",
-        "code": "{tbl}",
-    }
+    assert _ext(short_fill, EXT_CYCLE_QUANTITY) == _tablets(9)
     assert _ext(short_fill, EXT_REFILLS_REMAINING) == 0
 
 

@@ -13,7 +13,13 @@ from mappings.inbound.dispenses import FillInput, map_medication_dispense
 from mappings.inbound.orders import OrderInput
 from mappings.inbound.patients import PatientInput, map_patient
 from mappings.inbound.resources import map_resource
-from tests.mappings.builders import DELETE, medication_dispense, medication_request, with_path
+from tests.mappings.builders import (
+    DELETE,
+    medication_dispense,
+    medication_request,
+    rejected,
+    with_path,
+)
 from tests.mappings.corruption import json_values, paths, replaced
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -185,23 +191,20 @@ CASES: list[tuple[str, Any, str, str]] = [
 @pytest.mark.parametrize(("path", "value", "expression", "code"), CASES)
 def test_dispense_rejections(path: str, value: Any, expression: str, code: str) -> None:
     res = with_path(medication_dispense(), path, value)
-    with pytest.raises(MappingError) as caught:
-        map_medication_dispense(res)
-    assert (caught.value.expression, caught.value.code) == (expression, code)
+    error = rejected(map_medication_dispense, res)
+    assert (error.expression, error.code) == (expression, code)
 
 
 def test_when_prepared_is_checked_when_used() -> None:
     res = medication_dispense(whenHandedOver=None, whenPrepared="2025-13-01")
-    with pytest.raises(MappingError) as caught:
-        map_medication_dispense(res)
-    assert (caught.value.expression, caught.value.code) == (f"{MD}.whenPrepared", "value")
+    error = rejected(map_medication_dispense, res)
+    assert (error.expression, error.code) == (f"{MD}.whenPrepared", "value")
 
 
 def test_a_completed_dispense_needs_a_date() -> None:
     res = medication_dispense(whenHandedOver=None, whenPrepared=None)
-    with pytest.raises(MappingError) as caught:
-        map_medication_dispense(res)
-    assert (caught.value.expression, caught.value.code) == (f"{MD}.whenHandedOver", "required")
+    error = rejected(map_medication_dispense, res)
+    assert (error.expression, error.code) == (f"{MD}.whenHandedOver", "required")
 
 
 # --- patients and dispatch ---------------------------------------------------------------------
@@ -238,9 +241,8 @@ def test_patient() -> None:
     ],
 )
 def test_patient_rejections(res: dict[str, Any], expression: str) -> None:
-    with pytest.raises(MappingError) as caught:
-        map_patient(res)
-    assert caught.value.expression == expression
+    error = rejected(map_patient, res)
+    assert error.expression == expression
 
 
 def test_map_resource_dispatches() -> None:
@@ -249,9 +251,8 @@ def test_map_resource_dispatches() -> None:
     assert map_resource({"resourceType": "Patient", "id": "p"}) == PatientInput("p")
     unsupported: list[dict[str, Any]] = [{"resourceType": "Observation"}, {}, {"resourceType": 1}]
     for res in unsupported:
-        with pytest.raises(MappingError) as caught:
-            map_resource(res)
-        assert caught.value.code == "not-supported"
+        error = rejected(map_resource, res)
+        assert error.code == "not-supported"
 
 
 @settings(max_examples=200, deadline=None)

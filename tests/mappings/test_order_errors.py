@@ -9,7 +9,7 @@ import pytest
 from mappings.errors import MappingError
 from mappings.inbound.orders import map_medication_request
 from mappings.profile import EXT_CONTROLLED_SUBSTANCE_SCHEDULE, EXT_PACKAGE_SIZE
-from tests.mappings.builders import DELETE, medication_request, with_path
+from tests.mappings.builders import DELETE, medication_request, rejected, with_path
 
 MR = "MedicationRequest"
 DOSE = "dosageInstruction.0"
@@ -232,10 +232,9 @@ CASES: list[tuple[str, Any, str, str]] = [
 @pytest.mark.parametrize(("path", "value", "expression", "code"), CASES)
 def test_rejections(path: str, value: Any, expression: str, code: str) -> None:
     res = with_path(medication_request(), path, value)
-    with pytest.raises(MappingError) as caught:
-        map_medication_request(res)
-    assert (caught.value.expression, caught.value.code) == (expression, code)
-    assert str(caught.value) == f"{expression}: {caught.value.message}"
+    error = rejected(map_medication_request, res)
+    assert (error.expression, error.code) == (expression, code)
+    assert str(error) == f"{expression}: {error.message}"
 
 
 MEDICATION_REFERENCE_CASES: list[tuple[dict[str, Any], str, str]] = [
@@ -269,16 +268,14 @@ def test_medication_reference_rejections(
     changes: dict[str, Any], expression: str, code: str
 ) -> None:
     res = medication_request(medicationCodeableConcept=None, **changes)
-    with pytest.raises(MappingError) as caught:
-        map_medication_request(res)
-    assert (caught.value.expression, caught.value.code) == (expression, code)
+    error = rejected(map_medication_request, res)
+    assert (error.expression, error.code) == (expression, code)
 
 
 @pytest.mark.parametrize("res", [None, [], "MedicationRequest", 3])
 def test_non_objects_are_rejected(res: Any) -> None:
-    with pytest.raises(MappingError) as caught:
-        map_medication_request(res)
-    assert caught.value.expression == MR
+    error = rejected(map_medication_request, res)
+    assert error.expression == MR
 
 
 def test_messages_hold_no_values() -> None:
@@ -292,17 +289,15 @@ def test_messages_hold_no_values() -> None:
         with_path(medication_request(), "requester.reference", {"name": secret}),
     ]
     for res in cases:
-        with pytest.raises(MappingError) as caught:
-            map_medication_request(res)
-        assert secret not in caught.value.message
-        assert secret not in caught.value.expression
+        error = rejected(map_medication_request, res)
+        assert secret not in error.message
+        assert secret not in error.expression
 
 
 def test_offending_codes_are_quoted_and_cut_short() -> None:
     res = with_path(medication_request(), "status", "x" * 500)
-    with pytest.raises(MappingError) as caught:
-        map_medication_request(res)
-    assert len(caught.value.message) < 80
+    error = rejected(map_medication_request, res)
+    assert len(error.message) < 80
 
 
 def test_mapping_errors_survive_pickling() -> None:

@@ -87,14 +87,16 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-def _page(browser: object, base: str, user: str, password: str, *, js: bool = True):  # type: ignore[no-untyped-def]
+def _page(browser: object, server: tuple[str, dict[str, str]], user: str, *, js: bool = True):  # type: ignore[no-untyped-def]
+    """A new browser page signed in as `user` (a login of the `server` fixture), on Today."""
+    base, logins = server
     context = browser.new_context(  # type: ignore[attr-defined]
         base_url=base, java_script_enabled=js, viewport={"width": 1280, "height": 900}
     )
     page = context.new_page()
     page.goto("/app/login")
     page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password").fill(logins[user])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/app/today")
     return page
@@ -117,8 +119,7 @@ def _shot(page: object, name: str) -> None:
 def test_sign_in_and_see_the_demo_worklist(
     server: tuple[str, dict[str, str]], browser: object
 ) -> None:
-    base, logins = server
-    page = _page(browser, base, "demo", logins["demo"])
+    page = _page(browser, server, "demo")
     assert page.get_by_role("heading", level=1).inner_text().startswith("Today")
     calls = page.locator("#g-calls ~ article, section:has(#g-calls) article")
     assert calls.count() >= 1
@@ -131,8 +132,7 @@ def test_sign_in_and_see_the_demo_worklist(
 def test_record_a_call_with_a_hospital_stay(
     server: tuple[str, dict[str, str]], browser: object
 ) -> None:
-    base, logins = server
-    page = _page(browser, base, "tech", logins["tech"])
+    page = _page(browser, server, "tech")
     call = page.locator("form.call").first
     call.get_by_label("reached").check()
     call.locator("summary").click()  # the questions are folded away until needed
@@ -149,8 +149,7 @@ def test_record_a_call_with_a_hospital_stay(
 def test_preparation_done_and_pickup_and_no_show(
     server: tuple[str, dict[str, str]], browser: object
 ) -> None:
-    base, logins = server
-    page = _page(browser, base, "tech", logins["tech"], js=False)  # plain forms, no JavaScript
+    page = _page(browser, server, "tech", js=False)  # plain forms, no JavaScript
     days = ("2026-12-08", "2026-12-09", "2026-12-10", "2026-12-11", "2026-12-12")
     found = _first_day_with(page, days, "Mark started")
     assert found is not None, "an open preparation in the demo's last days"
@@ -175,8 +174,7 @@ def test_preparation_done_and_pickup_and_no_show(
 def test_enroll_hold_resume_and_the_timeline(
     server: tuple[str, dict[str, str]], browser: object
 ) -> None:
-    base, logins = server
-    page = _page(browser, base, "demo", logins["demo"])
+    page = _page(browser, server, "demo")
     page.goto("/app/patients")
     page.get_by_label("Status").select_option("not enrolled")
     page.get_by_role("button", name="Search").click()
@@ -199,8 +197,7 @@ def test_enroll_hold_resume_and_the_timeline(
 def test_outbox_page_and_technician_refused(
     server: tuple[str, dict[str, str]], browser: object
 ) -> None:
-    base, logins = server
-    page = _page(browser, base, "tech", logins["tech"])
+    page = _page(browser, server, "tech")
     page.goto("/app/outbox")
     assert page.get_by_role("heading", level=1).inner_text() == "Write-back to EHRs"
     _shot(page, "outbox")
