@@ -7,13 +7,13 @@ is the registry of the dispensing rules among them; the README's tables are made
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import date
-from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, create_model, model_validator
 
 from adapters.http import EndpointSettings, Quirk
 from fhir_sync.engine import ControlledPolicy, Preferences
@@ -24,12 +24,11 @@ from fhir_sync.settings.layers import (
     TOP,
     Flag,
     Key,
-    KeyedError,
     LayeredSection,
     env_name,
 )
 from fhir_sync.settings.terms import CONTROLLED_HELP, CYCLES_TEXT
-from mappings.pickup_hours import PickupHours, pickup_hours
+from mappings.pickup_hours import PickupHours
 
 ENDPOINTS: Final = ("ehr", "pharmacy", "target")
 CONFIG_ENV: Final = "FHIR_SYNC_CONFIG"
@@ -42,6 +41,8 @@ PLAN_PANEL: Final = "Planning"
 AUTH_PANEL: Final = "EHR authentication (SMART Backend Services or a bearer token)"
 RUN_PANEL: Final = "Run"
 _QUIET = (("show_default", False),)
+#: A rule named by `fhir-sync cycle run`'s flag, none of `sync`'s.
+_NO_SYNC_FLAG: Final = Flag()
 
 
 def _plan(type_: Any = str, *, name: str = "", options: tuple[tuple[str, Any], ...] = ()) -> Flag:
@@ -63,9 +64,135 @@ def _engine(kind: type[Any], key: str) -> Any:
     return next(f.default for f in fields(kind) if f.name == key)
 
 
-class SyncSection(LayeredSection):
-    """`[sync]`: the plan's terms, the dispensing rules and the run's limits
-    (`FHIR_SYNC_<KEY>`)."""
+def _names(kind: type[Any]) -> set[str]:
+    return {f.name for f in fields(kind)}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A dispensing rule (docs/fill-dates.md) or a rule of the monthly cycle (docs/cycle.md):
+    a `[sync]` key and FHIR_SYNC_<KEY> variable that is also a `$plan`/`$enroll` parameter and
+    a flag (of `plan` and `sync`, or of `cycle run`: `panel` None), with the engine's default
+    (`Preferences` or `CycleSettings`). Read as a registry by `fhir_sync.fill_settings`."""
+
+    key: str
+    parameter: str
+    check: Callable[[Any], Any]
+    help: str
+    flag: Flag = _NO_SYNC_FLAG
+    shown: str | None = None
+
+    def field(self) -> Any:
+        owner = next(kind for kind in (Preferences, CycleSettings) if self.key in _names(kind))
+        declared = Key(self.check, self.help, (self.flag,), self.shown, self.parameter)
+        return Annotated[Any, declared], _engine(owner, self.key)
+
+
+_SYNC_RULE = _plan(int, options=_QUIET)
+RULES: Final = (
+    Rule(
+        "window_days",
+        "windowDays",
+        v.int_in(0, MAX_WINDOW_DAYS),
+        "Grouping window: a fill due this many days after a pickup is dispensed at it "
+        "when the payer pays it then (default 3).",
+        _SYNC_RULE,
+    ),
+    Rule(
+        "tolerance_days",
+        "toleranceDays",
+        v.int_in(0, MAX_TOLERANCE_DAYS),
+        "Days a patient may go without a medicine when a fill moves off a closed day (default 0).",
+        _SYNC_RULE,
+    ),
+    Rule(
+        "refill_threshold",
+        "refillThreshold",
+        v.threshold,
+        "Share of the previous days supply the payer wants used before a refill (default 0.80).",
+        _plan(options=_QUIET),
+        "`0.80`",
+    ),
+    Rule(
+        "form_thresholds",
+        "formThreshold",
+        v.form_thresholds,
+        "Per dose-form group, FORM=SHARE, comma-separated (default ophthalmic=0.70).",
+        _plan(name="--form-threshold", options=_QUIET),
+        "`{ ophthalmic = 0.70 }`",
+    ),
+    Rule(
+        "daily_limit",
+        "dailyLimit",
+        v.daily_limit,
+        "Pickups an open day can take; 0 means no limit (default 40).",
+        _SYNC_RULE,
+    ),
+    Rule(
+        "priming_units",
+        "primingUnits",
+        v.int_in(0, 20),
+        "Insulin units primed before each pen injection (safety test on pen labels; default 2).",
+        _plan(int),
+    ),
+    Rule(
+        "drops_per_ml",
+        "dropsPerMl",
+        v.int_in(10, 40),
+        "Eye drops per mL when figuring days supply (default 20).",
+        _plan(int),
+    ),
+    Rule(
+        "prep_days",
+        "prepDays",
+        v.int_in(0, 29),
+        "Days before the pickup the fills are prepared (a prepare-fills Task; default 3).",
+    ),
+    Rule(
+        "call_retries",
+        "callRetries",
+        v.int_in(0, 10),
+        "Calls made again, a day apart, after no answer or a wrong number (default 2).",
+    ),
+    Rule(
+        "renewal_follow_up_business_days",
+        "renewalFollowUpDays",
+        v.int_in(1, 60),
+        "Business days without the prescriber's answer before a renewal is sent again (default 3).",
+        Flag(name="--renewal-follow-up-days"),
+    ),
+    Rule(
+        "renewal_escalation_business_days",
+        "renewalEscalationDays",
+        v.int_in(1, 60),
+        "Further business days without an answer before a renewal is escalated (default 2).",
+        Flag(name="--renewal-escalation-days"),
+    ),
+    Rule(
+        "return_to_stock_days",
+        "returnToStockDays",
+        v.int_in(1, 60),
+        "Days after a missed pickup before its fills go back to stock (default 10).",
+    ),
+    Rule(
+        "unconfirmed_pickup_days",
+        "unconfirmedPickupDays",
+        v.int_in(1, 60),
+        "Days after a pickup with no dispense recorded before it is a pharmacist's item "
+        "(default 2).",
+    ),
+)
+
+if TYPE_CHECKING:
+    _Rules = LayeredSection
+else:
+    # The rules are read by key (fill_settings.BY_KEY), so they are fields made from the table.
+    _Rules = create_model("_Rules", __base__=LayeredSection, **{r.key: r.field() for r in RULES})
+
+
+class SyncSection(_Rules):
+    """`[sync]`: the plan's terms, the run's limits and the rules (`RULES`), each a
+    `FHIR_SYNC_<KEY>` variable."""
 
     tables = (TOP,)
 
@@ -81,7 +208,7 @@ class SyncSection(LayeredSection):
     anchor_day: Annotated[
         int | None,
         Key(
-            v.at_most(31, "must be a day of month 1-31", v.positive_int),
+            v.within(v.positive_int, lambda n: n <= 31, "must be a day of month 1-31"),
             "Preferred pickup day of month; default: automatic.",
             (_plan(int),),
             shown="automatic",
@@ -98,7 +225,7 @@ class SyncSection(LayeredSection):
     lead_days: Annotated[
         int,
         Key(
-            v.at_most(90, "must be 0-90", v.non_negative_int),
+            v.within(v.non_negative_int, lambda n: n <= 90, "must be 0-90"),
             "Days before a fill for outreach/preparation (default: 7).",
             (_plan(int),),
         ),
@@ -163,145 +290,11 @@ class SyncSection(LayeredSection):
         ),
     ] = DEFAULT_PAGE_SIZE
 
-    # The dispensing rules (docs/fill-dates.md): flags of `plan` and `sync`, `[sync]` keys,
-    # FHIR_SYNC_<KEY> variables and `$plan`/`$enroll` parameters alike (fhir_sync.fill_settings).
-    window_days: Annotated[
-        int,
-        Key(
-            v.int_in(0, MAX_WINDOW_DAYS),
-            "Grouping window: a fill due this many days after a pickup is dispensed at it "
-            "when the payer pays it then (default 3).",
-            (_plan(int, options=_QUIET),),
-            parameter="windowDays",
-        ),
-    ] = _engine(Preferences, "window_days")
-    tolerance_days: Annotated[
-        int,
-        Key(
-            v.int_in(0, MAX_TOLERANCE_DAYS),
-            "Days a patient may go without a medicine when a fill moves off a closed day "
-            "(default 0).",
-            (_plan(int, options=_QUIET),),
-            parameter="toleranceDays",
-        ),
-    ] = _engine(Preferences, "tolerance_days")
-    refill_threshold: Annotated[
-        Fraction,
-        Key(
-            v.threshold,
-            "Share of the previous days supply the payer wants used before a refill "
-            "(default 0.80).",
-            (_plan(options=_QUIET),),
-            shown="`0.80`",
-            parameter="refillThreshold",
-        ),
-    ] = _engine(Preferences, "refill_threshold")
-    form_thresholds: Annotated[
-        tuple[tuple[str, Fraction], ...],
-        Key(
-            v.form_thresholds,
-            "Per dose-form group, FORM=SHARE, comma-separated (default ophthalmic=0.70).",
-            (_plan(name="--form-threshold", options=_QUIET),),
-            shown="`{ ophthalmic = 0.70 }`",
-            parameter="formThreshold",
-        ),
-    ] = _engine(Preferences, "form_thresholds")
-    daily_limit: Annotated[
-        int | None,
-        Key(
-            v.daily_limit,
-            "Pickups an open day can take; 0 means no limit (default 40).",
-            (_plan(int, options=_QUIET),),
-            parameter="dailyLimit",
-        ),
-    ] = _engine(Preferences, "daily_limit")
-    priming_units: Annotated[
-        int,
-        Key(
-            v.int_in(0, 20),
-            "Insulin units primed before each pen injection (safety test on pen labels; "
-            "default 2).",
-            (_plan(int),),
-            parameter="primingUnits",
-        ),
-    ] = _engine(Preferences, "priming_units")
-    drops_per_ml: Annotated[
-        int,
-        Key(
-            v.int_in(10, 40),
-            "Eye drops per mL when figuring days supply (default 20).",
-            (_plan(int),),
-            parameter="dropsPerMl",
-        ),
-    ] = _engine(Preferences, "drops_per_ml")
-    # The monthly cycle's rules (CycleSettings; docs/cycle.md): flags of `fhir-sync cycle
-    # run`, given like the dispensing rules; `sync` has no flags for them.
-    prep_days: Annotated[
-        int,
-        Key(
-            v.int_in(0, 29),
-            "Days before the pickup the fills are prepared (a prepare-fills Task; default 3).",
-            (Flag(),),
-            parameter="prepDays",
-        ),
-    ] = _engine(CycleSettings, "prep_days")
-    call_retries: Annotated[
-        int,
-        Key(
-            v.int_in(0, 10),
-            "Calls made again, a day apart, after no answer or a wrong number (default 2).",
-            (Flag(),),
-            parameter="callRetries",
-        ),
-    ] = _engine(CycleSettings, "call_retries")
-    renewal_follow_up_business_days: Annotated[
-        int,
-        Key(
-            v.int_in(1, 60),
-            "Business days without the prescriber's answer before a renewal is sent again "
-            "(default 3).",
-            (Flag(name="--renewal-follow-up-days"),),
-            parameter="renewalFollowUpDays",
-        ),
-    ] = _engine(CycleSettings, "renewal_follow_up_business_days")
-    renewal_escalation_business_days: Annotated[
-        int,
-        Key(
-            v.int_in(1, 60),
-            "Further business days without an answer before a renewal is escalated (default 2).",
-            (Flag(name="--renewal-escalation-days"),),
-            parameter="renewalEscalationDays",
-        ),
-    ] = _engine(CycleSettings, "renewal_escalation_business_days")
-    return_to_stock_days: Annotated[
-        int,
-        Key(
-            v.int_in(1, 60),
-            "Days after a missed pickup before its fills go back to stock (default 10).",
-            (Flag(),),
-            parameter="returnToStockDays",
-        ),
-    ] = _engine(CycleSettings, "return_to_stock_days")
-    unconfirmed_pickup_days: Annotated[
-        int,
-        Key(
-            v.int_in(1, 60),
-            "Days after a pickup with no dispense recorded before it is a pharmacist's item "
-            "(default 2).",
-            (Flag(),),
-            parameter="unconfirmedPickupDays",
-        ),
-    ] = _engine(CycleSettings, "unconfirmed_pickup_days")
-
     _pickup: PickupHours = PrivateAttr(default_factory=PickupHours)
 
     @model_validator(mode="after")
     def _pickup_hours(self) -> SyncSection:
-        try:
-            self._pickup = pickup_hours(self.pickup_hours, self.time_zone)
-        except ValueError as exc:
-            key = "pickup_hours" if self.pickup_hours else "time_zone"
-            raise KeyedError(key, str(exc)) from None
+        self._pickup = v.pickup(self.pickup_hours, self.time_zone)
         return self
 
     @property
@@ -508,13 +501,13 @@ def sync_readme_table() -> str:
 
 
 def _rows(model: type[LayeredSection]) -> list[tuple[str, Key, str]]:
+    """The keys with their `fhir-sync sync` flags; the rules after the terms."""
     named: dict[str, list[str]] = {}
     for key, _, flag in model.flags():
         if flag.panel is not None:
             named.setdefault(key, []).append(f"`{flag.name}`")
-    return [
-        (key, declared, ", ".join(named.get(key, [])) or "") for key, declared in model.declared()
-    ]
+    rows = [(key, declared, ", ".join(named.get(key, []))) for key, declared in model.declared()]
+    return sorted(rows, key=lambda row: row[1].parameter is not None)
 
 
 def _default(model: type[LayeredSection], key: str, declared: Key) -> str:

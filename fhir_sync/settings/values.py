@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.http import Quirk
 from fhir_sync.engine import ControlledPolicy
 from fhir_sync.engine.types import MIN_REFILL_THRESHOLD
+from fhir_sync.settings.layers import KeyedError
 from fhir_sync.settings.terms import parse_closed_days, supported_cycle
 from mappings.fhir_literals import local_reference
+from mappings.pickup_hours import PickupHours, pickup_hours
+
+T = TypeVar("T")
 
 
 def text(value: Any) -> str:
@@ -42,30 +46,20 @@ def whole(value: Any) -> int:
     raise ValueError("must be a whole number")
 
 
-def positive_int(value: Any) -> int:
-    number = whole(value)
-    if number < 1:
-        raise ValueError("must be 1 or more")
-    return number
+def within(check: Callable[[Any], T], ok: Callable[[T], bool], message: str) -> Callable[[Any], T]:
+    """`check`, then `ok` of its result (`message` otherwise)."""
 
-
-def non_negative_int(value: Any) -> int:
-    number = whole(value)
-    if number < 0:
-        raise ValueError("must be 0 or more")
-    return number
-
-
-def at_most(high: int, message: str, check: Callable[[Any], int]) -> Callable[[Any], int]:
-    """`check`, then no more than `high` (`message` otherwise)."""
-
-    def parse(value: Any) -> int:
-        number = check(value)
-        if number > high:
+    def parse(value: Any) -> T:
+        found = check(value)
+        if not ok(found):
             raise ValueError(message)
-        return number
+        return found
 
     return parse
+
+
+positive_int = within(whole, lambda n: n >= 1, "must be 1 or more")
+non_negative_int = within(whole, lambda n: n >= 0, "must be 0 or more")
 
 
 def cycle_days(value: Any) -> int:
@@ -85,18 +79,8 @@ def number(value: Any) -> float:
     raise ValueError("must be a number")
 
 
-def positive_float(value: Any) -> float:
-    found = number(value)
-    if not found > 0:
-        raise ValueError("must be more than 0")
-    return found
-
-
-def non_negative_float(value: Any) -> float:
-    found = number(value)
-    if found < 0:
-        raise ValueError("must be 0 or more")
-    return found
+positive_float = within(number, lambda n: n > 0, "must be more than 0")
+non_negative_float = within(number, lambda n: n >= 0, "must be 0 or more")
 
 
 def flag(value: Any) -> bool:
@@ -172,6 +156,15 @@ def one_of(*names: str, upper: bool = False) -> Callable[[Any], str]:
 
 def location(value: Any) -> str:
     return local_reference(text(value), "Location")
+
+
+def pickup(hours: str | None, zone: str | None) -> PickupHours:
+    """The pickup window of `hours` in `zone`; a KeyedError names the key at fault
+    (`pickup_hours` when given, else `time_zone`), for `[sync]` and the server alike."""
+    try:
+        return pickup_hours(hours, zone)
+    except ValueError as exc:
+        raise KeyedError("pickup_hours" if hours else "time_zone", str(exc)) from None
 
 
 # ---------------------------------------------------------------- dispensing rules
