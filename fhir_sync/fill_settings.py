@@ -1,8 +1,8 @@
 """The pharmacy's dispensing-rule settings as a registry, read from their declarations.
 
-Each rule is one field of `fhir_sync.settings.sync.SyncSection` (its check, default and help
-text, its `fhir-sync plan`/`sync`/`cycle` flag, its `[sync]` key and FHIR_SYNC_<KEY> variable,
-and its `$plan`/`$enroll` parameter); this module lists those that have a parameter, for the
+Each rule is one row of `fhir_sync.settings.sync.RULES`, a field of `SyncSection` (its check,
+default and help text, its `fhir-sync plan`/`sync`/`cycle run` flag, its `[sync]` key and
+FHIR_SYNC_<KEY> variable, and its `$plan`/`$enroll` parameter); this module lists them for the
 operations, the CLI and the stored enrollments, and applies them to the engine's
 `Preferences`. The rules themselves are in docs/fill-dates.md and docs/cycle.md.
 """

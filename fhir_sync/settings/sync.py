@@ -41,7 +41,7 @@ PLAN_PANEL: Final = "Planning"
 AUTH_PANEL: Final = "EHR authentication (SMART Backend Services or a bearer token)"
 RUN_PANEL: Final = "Run"
 _QUIET = (("show_default", False),)
-#: A rule named by `fhir-sync cycle run`'s flag, none of `sync`'s.
+#: The flag of a rule `fhir-sync sync` does not take (`cycle run` does; messages name it).
 _NO_SYNC_FLAG: Final = Flag()
 
 

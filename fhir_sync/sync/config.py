@@ -37,19 +37,15 @@ from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
 from fhir_sync.engine import Preferences
 from fhir_sync.fill_settings import apply_fill_settings, given_fill_settings
-from fhir_sync.settings.layers import ENV_PREFIX as ENV_PREFIX
 from fhir_sync.settings.layers import ConfigError as ConfigError
-from fhir_sync.settings.layers import Found as Found
-from fhir_sync.settings.layers import Layers as Layers
-from fhir_sync.settings.layers import check_tables, env_name, read_toml, unknown_keys
+from fhir_sync.settings.layers import Layers, check_tables, read_toml, unknown_keys
+from fhir_sync.settings.layers import env_name as env_name
 from fhir_sync.settings.sync import CONFIG_ENV as CONFIG_ENV
 from fhir_sync.settings.sync import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
 from fhir_sync.settings.sync import ENDPOINTS as ENDPOINTS
 from fhir_sync.settings.sync import TABLES, EndpointSection, SyncSection, flag_names
 from mappings.fhir_values import ID_PATTERN
 from mappings.pickup_hours import PickupHours
-
-__all__ = ["ENV_PREFIX", "ConfigError", "Found", "Layers", "env_name"]
 
 #: What an EHR / target token needs: read orders and fills, read and write the plan.
 WRITE_SCOPES = (
