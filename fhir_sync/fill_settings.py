@@ -43,11 +43,6 @@ BY_KEY: Final = {s.key: s for s in FILL_SETTINGS}
 BY_PARAMETER: Final = {s.parameter: s for s in FILL_SETTINGS}
 
 
-def given_fill_settings(section: SyncSection) -> dict[str, Any]:
-    """The settings the layers gave (by key, parsed), for `apply_fill_settings`."""
-    return {key: getattr(section, key) for key in BY_KEY if key in section.model_fields_set}
-
-
 def apply_fill_settings(prefs: Preferences, values: Mapping[str, Any]) -> Preferences:
     """`prefs` with the settings given (by key, already parsed); None values are skipped,
     except `daily_limit`, where None is the parsed 'no limit'."""

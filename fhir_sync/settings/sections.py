@@ -198,10 +198,10 @@ class ServerSection(Section):
     def _public_url(cls, value: Any) -> str | None:
         return None if value is None else _text(value).rstrip("/") or None
 
-    @field_validator("auth", mode="before")
+    @field_validator("auth", "api_docs", mode="before")
     @classmethod
-    def _auth(cls, value: Any) -> bool | None:
-        return _auto_flag(value, "FHIR_SYNC_AUTH")
+    def _auto(cls, value: Any, info: ValidationInfo) -> bool | None:
+        return _auto_flag(value, cls.variable(str(info.field_name)))
 
     @field_validator("migrate_on_start", mode="before")
     @classmethod
@@ -226,11 +226,6 @@ class ServerSection(Section):
         if text not in ("production", "development"):
             raise ValueError("FHIR_SYNC_ENV must be production or development")
         return text
-
-    @field_validator("api_docs", mode="before")
-    @classmethod
-    def _api_docs(cls, value: Any) -> bool | None:
-        return _auto_flag(value, "FHIR_SYNC_API_DOCS")
 
     @field_validator("max_body_bytes", mode="before")
     @classmethod

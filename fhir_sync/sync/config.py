@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
@@ -36,7 +36,6 @@ from adapters.http import (
 from adapters.http.credentials import SigningAlgorithm
 from adapters.http.media import format_instant, parse_instant
 from fhir_sync.engine import Preferences
-from fhir_sync.fill_settings import apply_fill_settings, given_fill_settings
 from fhir_sync.settings.layers import ConfigError as ConfigError
 from fhir_sync.settings.layers import Layers, check_tables, read_toml, unknown_keys
 from fhir_sync.settings.layers import env_name as env_name
@@ -62,6 +61,7 @@ READ_SCOPES = ("system/MedicationDispense.rs", "system/Medication.rs")
 
 ENDPOINT_KEYS = EndpointSection.keys()
 SYNC_KEYS = SyncSection.keys()
+PREFERENCE_KEYS = tuple(f.name for f in fields(Preferences) if f.name in SYNC_KEYS)
 #: (section, key) -> the flag that sets it, for messages and for the CLI's mapping.
 FLAGS: dict[tuple[str, str], str] = flag_names()
 
@@ -114,19 +114,14 @@ def load_config(
     if pharmacy is not None and pharmacy.base_url == ehr.base_url:
         pharmacy = None
 
-    prefs = Preferences(
-        cycle_days=sync.cycle_days,
-        anchor_day=sync.anchor_day,
-        closed_weekdays=sync.closed,
-        lead_days=sync.lead_days,
-        controlled=sync.controlled,
-    )
+    # The [sync] keys named like the engine's preferences are them (their defaults too).
+    terms = {name: getattr(sync, name) for name in PREFERENCE_KEYS}
     return SyncConfig(
         ehr=ehr,
         pharmacy=pharmacy,
         target=target,
         today=sync.today or date.today(),
-        prefs=apply_fill_settings(prefs, given_fill_settings(sync)),
+        prefs=Preferences(closed_weekdays=sync.closed, **terms),
         location=sync.location,
         concurrency=sync.concurrency,
         keep_anchor=sync.keep_anchor,
