@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from fhir_sync.services.plan_terms import parse_closed_days
+from fhir_sync.settings.terms import CONTROLLED_HELP as CONTROLLED_HELP
 
 __all__ = ["AUTO_JOBS_MIN_BYTES", "auto_jobs", "parse_closed_days", "parse_today"]
 
@@ -29,9 +30,3 @@ def parse_today(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"--today: {text!r} is not a date (YYYY-MM-DD)") from None
-
-
-CONTROLLED_HELP = (
-    "Controlled substances: sync (all; a renewal Task for every Schedule II fill), "
-    "skip-cii (leave Schedule II out of the sync) or skip-all (leave Schedules II-V out)."
-)

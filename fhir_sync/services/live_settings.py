@@ -5,7 +5,6 @@ workers, change notifications. From the environment, like `ServerSettings`, so t
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Final
 
 from adapters.http import EndpointSettings
 from fhir_sync.settings import LiveSection
+from fhir_sync.settings.layers import read_toml
 from fhir_sync.sync.config import ConfigError, endpoint_from_table
 
 ENDPOINTS_ENV: Final = LiveSection.variable("endpoints")
@@ -76,18 +76,13 @@ class LiveSettings:
 
 
 def read_endpoints_file(path: Path) -> dict[str, EndpointSettings]:
-    """`[endpoint.<name>]` tables with the keys of `fhir-sync sync`'s `[ehr]` section.
+    """`[endpoint.<name>]` tables with the keys of `fhir-sync sync`'s `[ehr]` section, read and
+    checked by the same declarations (`settings.sync.EndpointSection`).
 
     Credentials go only to the URL they are listed with: an enrollment naming another URL
     gets no token, whatever the file holds.
     """
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {ENDPOINTS_ENV} file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{ENDPOINTS_ENV} file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, f"{ENDPOINTS_ENV} file")
     unknown = sorted(set(data) - {"endpoint"})
     tables = data.get("endpoint", {})
     if unknown or not isinstance(tables, dict):

@@ -23,7 +23,12 @@ from mappings.errors import MappingError
 from mappings.fhir_values import ID_PATTERN
 from mappings.inbound.dispenses import map_medication_dispense
 from mappings.inbound.orders import map_medication_request
-from mappings.outcome import input_identity, mapping_error_outcome, rejected_input_outcome
+from mappings.outcome import (
+    InputPlace,
+    input_identity,
+    mapping_error_outcome,
+    rejected_input_outcome,
+)
 from mappings.pickup_hours import PickupHours
 
 JsonObject = dict[str, Any]
@@ -47,30 +52,20 @@ def gather(patient_id: str, resources: Iterable[JsonObject]) -> PatientInputs:
     issues: list[JsonObject] = []
     for position, resource in flatten(resources):
         kind, rid = input_identity(resource)
+        where: InputPlace = {
+            "source": SOURCE,
+            "position": position,
+            "resource_type": kind,
+            "resource_id": rid,
+        }
         try:
             problem = _add(data, patient_id, resource)
         except MappingError as error:
-            issues.append(
-                mapping_error_outcome(
-                    error,
-                    source=SOURCE,
-                    position=position,
-                    resource_type=kind,
-                    resource_id=rid,
-                )["issue"][0]
-            )
+            issues.append(mapping_error_outcome(error, **where)["issue"][0])
             continue
         if problem is not None:
-            issues.append(
-                rejected_input_outcome(
-                    message=problem,
-                    source=SOURCE,
-                    position=position,
-                    code="invariant",
-                    resource_type=kind,
-                    resource_id=rid,
-                )["issue"][0]
-            )
+            outcome = rejected_input_outcome(message=problem, code="invariant", **where)
+            issues.append(outcome["issue"][0])
     if issues:
         raise InputsRejectedError("some resources cannot be used", issues=issues)
     return data

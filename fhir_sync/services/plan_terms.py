@@ -5,29 +5,14 @@ names of closed days (`sat,sun`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 # Declared in the settings package; kept importable from here, with the other plan terms.
 from fhir_sync.settings.terms import CYCLES_TEXT as CYCLES_TEXT
 from fhir_sync.settings.terms import SUPPORTED_CYCLES as SUPPORTED_CYCLES
+from fhir_sync.settings.terms import WEEKDAYS as WEEKDAYS
+from fhir_sync.settings.terms import parse_closed_days as parse_closed_days
 from fhir_sync.settings.terms import supported_cycle as supported_cycle
-
-WEEKDAYS: Final = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-def parse_closed_days(text: str) -> frozenset[int]:
-    """`sat,sun` -> {5, 6}; full names and any case accepted."""
-    days: set[int] = set()
-    for part in text.split(","):
-        word = part.strip().lower()[:3]
-        if not word:
-            continue
-        if word not in WEEKDAYS:
-            raise ValueError(f"--closed: unknown weekday {part.strip()!r} (use mon,tue,...,sun)")
-        days.add(WEEKDAYS[word])
-    if len(days) == 7:
-        raise ValueError("--closed: the pharmacy must be open at least one day a week")
-    return frozenset(days)
 
 
 @dataclass(slots=True)

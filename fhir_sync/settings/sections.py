@@ -5,6 +5,8 @@ checked; the README's table of variables is made from the `help` texts (tests/se
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Final
@@ -14,8 +16,10 @@ from pydantic import PrivateAttr, ValidationInfo, field_validator, model_validat
 from pydantic_settings import NoDecode
 
 from fhir_sync.settings.base import Section, setting
+from fhir_sync.settings.layers import KeyedError
+from fhir_sync.settings.values import pickup
 from fhir_sync.store.location import DATABASE_FILE
-from mappings.pickup_hours import PickupHours, pickup_hours
+from mappings.pickup_hours import PickupHours
 
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 TRUE_WORDS: Final = ("1", "true", "yes", "on")
@@ -58,11 +62,34 @@ def _number(value: Any, name: str, kind: type[int] | type[float]) -> int | float
         raise ValueError(f"{name} must be a number") from None
 
 
-def _at_least(value: Any, name: str, kind: type[int] | type[float], low: float) -> Any:
-    number = _number(value, name, kind)
-    if number < low:
-        raise ValueError(f"{name} must be 0 or more")
-    return number
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A numeric variable: its kind and the range it must be in (`message` says which)."""
+
+    kind: type[int] | type[float]
+    ok: Callable[[float], bool] = lambda _: True
+    message: str = ""
+
+
+class _Numbers(Section):
+    """A section whose numeric variables are checked by one table (`numbers`)."""
+
+    numbers: ClassVar[dict[str, Bound]] = {}
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _number(cls, value: Any, info: ValidationInfo) -> Any:
+        bound = cls.numbers.get(str(info.field_name))
+        if bound is None:
+            return value
+        name = cls.variable(str(info.field_name))
+        number = _number(value, name, bound.kind)
+        if not bound.ok(number):
+            raise ValueError(f"{name} {bound.message}")
+        return number
+
+
+_ZERO_OR_MORE: Final = "must be 0 or more"
 
 
 class StoreSection(Section):
@@ -171,10 +198,10 @@ class ServerSection(Section):
     def _public_url(cls, value: Any) -> str | None:
         return None if value is None else _text(value).rstrip("/") or None
 
-    @field_validator("auth", mode="before")
+    @field_validator("auth", "api_docs", mode="before")
     @classmethod
-    def _auth(cls, value: Any) -> bool | None:
-        return _auto_flag(value, "FHIR_SYNC_AUTH")
+    def _auto(cls, value: Any, info: ValidationInfo) -> bool | None:
+        return _auto_flag(value, cls.variable(str(info.field_name)))
 
     @field_validator("migrate_on_start", mode="before")
     @classmethod
@@ -200,11 +227,6 @@ class ServerSection(Section):
             raise ValueError("FHIR_SYNC_ENV must be production or development")
         return text
 
-    @field_validator("api_docs", mode="before")
-    @classmethod
-    def _api_docs(cls, value: Any) -> bool | None:
-        return _auto_flag(value, "FHIR_SYNC_API_DOCS")
-
     @field_validator("max_body_bytes", mode="before")
     @classmethod
     def _max_body(cls, value: Any) -> int:
@@ -221,10 +243,9 @@ class ServerSection(Section):
     @model_validator(mode="after")
     def _pickup_hours(self) -> ServerSection:
         try:
-            self._pickup = pickup_hours(self.pickup_hours, self.time_zone)
-        except ValueError as exc:
-            name = "FHIR_SYNC_PICKUP_HOURS" if self.pickup_hours else "FHIR_SYNC_TIME_ZONE"
-            raise ValueError(f"{name}: {exc}") from None
+            self._pickup = pickup(self.pickup_hours, self.time_zone)
+        except KeyedError as exc:
+            raise ValueError(f"{self.variable(exc.key)}: {exc}") from None
         return self
 
     @property
@@ -240,10 +261,19 @@ class ServerSection(Section):
         return self._pickup
 
 
-class EdgeSection(Section):
+class EdgeSection(_Numbers):
     """Whom the server believes about where it is and who is asking."""
 
     section: ClassVar[str] = "edge"
+    numbers: ClassVar[dict[str, Bound]] = {
+        **dict.fromkeys(
+            ("token_rate_per_client", "token_rate_per_address"),
+            Bound(int, lambda n: n >= 0, _ZERO_OR_MORE),
+        ),
+        **dict.fromkeys(
+            ("jwks_timeout", "jwks_failure_cache"), Bound(float, lambda n: n >= 0, _ZERO_OR_MORE)
+        ),
+    }
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = setting(
         (),
         "addresses or networks (`10.0.0.5,10.1.0.0/16`) whose `X-Forwarded-For` and "
@@ -297,21 +327,17 @@ class EdgeSection(Section):
                 raise ValueError(f"FHIR_SYNC_TOKEN_URLS: {url!r} is not an http(s) URL")
         return urls
 
-    @field_validator("token_rate_per_client", "token_rate_per_address", mode="before")
-    @classmethod
-    def _rates(cls, value: Any, info: ValidationInfo) -> Any:
-        return _at_least(value, f"FHIR_SYNC_{str(info.field_name).upper()}", int, 0)
 
-    @field_validator("jwks_timeout", "jwks_failure_cache", mode="before")
-    @classmethod
-    def _seconds(cls, value: Any, info: ValidationInfo) -> Any:
-        return _at_least(value, f"FHIR_SYNC_{str(info.field_name).upper()}", float, 0)
-
-
-class LiveSection(Section):
+class LiveSection(_Numbers):
     """How the server works with live FHIR endpoints: credentials, write-back, notifications."""
 
     section: ClassVar[str] = "live"
+    numbers: ClassVar[dict[str, Bound]] = {
+        "outbox_workers": Bound(int, lambda n: n >= 0, _ZERO_OR_MORE),
+        "outbox_lease": Bound(float, lambda n: n >= 2, "must be at least 2 seconds"),
+        "outbox_max_attempts": Bound(int, lambda n: n >= 1, "must be 1 or more"),
+        "poll_interval": Bound(float, lambda n: n > 0, "must be more than 0"),
+    }
     endpoints: Path | None = setting(
         None,
         "a TOML file of the EHR/pharmacy endpoints and their credentials (below)",
@@ -342,56 +368,20 @@ class LiveSection(Section):
     def _endpoints(cls, value: Any) -> Path | None:
         return None if value is None else Path(_text(value)) if _text(value) else None
 
-    @field_validator("outbox_workers", mode="before")
-    @classmethod
-    def _workers(cls, value: Any) -> Any:
-        number = _number(value, "FHIR_SYNC_OUTBOX_WORKERS", int)
-        if number < 0:
-            raise ValueError("FHIR_SYNC_OUTBOX_WORKERS must be 0 or more")
-        return number
-
-    @field_validator("outbox_lease", mode="before")
-    @classmethod
-    def _lease(cls, value: Any) -> Any:
-        number = _number(value, "FHIR_SYNC_OUTBOX_LEASE", float)
-        if number < 2:
-            raise ValueError("FHIR_SYNC_OUTBOX_LEASE must be at least 2 seconds")
-        return number
-
-    @field_validator("outbox_max_attempts", mode="before")
-    @classmethod
-    def _attempts(cls, value: Any) -> Any:
-        number = _number(value, "FHIR_SYNC_OUTBOX_MAX_ATTEMPTS", int)
-        if number < 1:
-            raise ValueError("FHIR_SYNC_OUTBOX_MAX_ATTEMPTS must be 1 or more")
-        return number
-
-    @field_validator("poll_interval", mode="before")
-    @classmethod
-    def _poll(cls, value: Any) -> Any:
-        number = _number(value, "FHIR_SYNC_POLL_INTERVAL", float)
-        if number <= 0:
-            raise ValueError("FHIR_SYNC_POLL_INTERVAL must be more than 0")
-        return number
-
     @field_validator("notification_token", mode="before")
     @classmethod
     def _token(cls, value: Any) -> str | None:
         return None if value is None else _text(value) or None
 
 
-class WorkerSection(Section):
+class WorkerSection(_Numbers):
     """The background loops that run without HTTP (`fhir-sync worker`, and inside `serve`)."""
 
     section: ClassVar[str] = "worker"
+    numbers: ClassVar[dict[str, Bound]] = {"cycle_interval": Bound(float)}
     cycle_interval: float = setting(
         900.0, "seconds between two runs of the day's cycle derivation", shown="`900`"
     )
-
-    @field_validator("cycle_interval", mode="before")
-    @classmethod
-    def _interval(cls, value: Any) -> Any:
-        return _number(value, "FHIR_SYNC_CYCLE_INTERVAL", float)
 
 
 class AppSection(Section):

@@ -9,24 +9,17 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict
 from pydantic.fields import FieldInfo
 
+from fhir_sync.settings import sections as s
 from fhir_sync.settings.base import Section
-from fhir_sync.settings.sections import (
-    AppSection,
-    EdgeSection,
-    LiveSection,
-    ServerSection,
-    StoreSection,
-    WorkerSection,
-)
 
 #: The sections in the README's order.
 SECTIONS: Final[tuple[type[Section], ...]] = (
-    StoreSection,
-    ServerSection,
-    EdgeSection,
-    LiveSection,
-    WorkerSection,
-    AppSection,
+    s.StoreSection,
+    s.ServerSection,
+    s.EdgeSection,
+    s.LiveSection,
+    s.WorkerSection,
+    s.AppSection,
 )
 
 
@@ -35,12 +28,12 @@ class FhirSyncSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    store: StoreSection
-    server: ServerSection
-    edge: EdgeSection
-    live: LiveSection
-    worker: WorkerSection
-    app: AppSection
+    store: s.StoreSection
+    server: s.ServerSection
+    edge: s.EdgeSection
+    live: s.LiveSection
+    worker: s.WorkerSection
+    app: s.AppSection
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> FhirSyncSettings:

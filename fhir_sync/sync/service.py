@@ -26,6 +26,7 @@ from adapters.http import FhirClient, FhirError, PreconditionFailedError
 from fhir_sync.engine import PatientPlan, Preferences
 from fhir_sync.services.collect import Collected, PatientInputs
 from fhir_sync.services.plan_one import plan_in_turn
+from fhir_sync.settings.sync import DEFAULT_CONCURRENCY
 from fhir_sync.sync.bulk_pull import bulk_collect
 from fhir_sync.sync.changes import changed_patients
 from fhir_sync.sync.concurrency import both
@@ -39,7 +40,7 @@ from mappings.pickup_hours import PickupHours
 log = logging.getLogger("fhir_sync.sync")
 
 ResultCallback = Callable[[PatientResult], None]
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = DEFAULT_CONCURRENCY  # declared with `[sync] concurrency`
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from fhir_sync.settings import (
     declared_variables,
     readme_table,
 )
+from fhir_sync.settings.sync import sync_readme_table
 from fhir_sync.store.location import DATA_DIR_ENV
 from fhir_sync.sync.config import CONFIG_ENV, ENDPOINT_KEYS, ENDPOINTS, SYNC_KEYS, env_name
 
@@ -29,6 +30,11 @@ BEGIN = (
     "tests/settings -->\n"
 )
 END = "<!-- end of settings table -->"
+SYNC_BEGIN = (
+    "<!-- sync settings table: generated from fhir_sync/settings/sync.py (sync_readme_table), "
+    "checked by tests/settings -->\n"
+)
+SYNC_END = "<!-- end of sync settings table -->"
 #: Variables of the test suite and the benchmarks, not of fhir-sync.
 TEST_ONLY = {
     "FHIR_SYNC_TEST_POSTGRES_URL",
@@ -49,6 +55,12 @@ def _sync_variables() -> set[str]:
 def test_the_readme_table_is_the_declarations() -> None:
     start = README.index(BEGIN) + len(BEGIN)
     assert README[start : README.index(END, start)] == readme_table()
+
+
+def test_the_readme_sync_tables_are_the_declarations() -> None:
+    """`fhir-sync sync`'s keys (settings/sync.py): one row each, made from the declarations."""
+    start = README.index(SYNC_BEGIN) + len(SYNC_BEGIN)
+    assert README[start : README.index(SYNC_END, start)] == sync_readme_table()
 
 
 def test_the_readme_names_only_declared_variables() -> None:
