@@ -12,17 +12,10 @@ import typer
 from rich.console import Console
 
 from fhir_sync.cli import help_text
-from fhir_sync.cli.clients import clients_app
-from fhir_sync.cli.cycle import cycle_app, worklist
-from fhir_sync.cli.demo import demo
+from fhir_sync.cli.lazy_commands import LazyCommands
 from fhir_sync.cli.options import setting_option
-from fhir_sync.cli.outbox import outbox_app
 from fhir_sync.cli.output import dataset_summary, plan_summary, rich_progress
-from fhir_sync.cli.serve import db_app, serve
-from fhir_sync.cli.sync import sync
-from fhir_sync.cli.users import users_app
 from fhir_sync.cli.values import CONTROLLED_HELP, auto_jobs, parse_closed_days, parse_today
-from fhir_sync.cli.worker import worker
 from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings
 from fhir_sync.services.plan_terms import CYCLES_TEXT, supported_cycle
@@ -36,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyCommands,
 )
 out = Console()
 err = Console(stderr=True)
@@ -197,20 +191,6 @@ def generate(
     except OSError as exc:
         _usage(f"--out {out_dir}: cannot write: {exc.strerror or exc}")
     out.print(dataset_summary(stats, out_dir))
-
-
-app.command("sync")(sync)
-
-
-app.command("serve")(serve)
-app.command("worker")(worker)
-app.command("demo")(demo)
-app.add_typer(db_app, name="db")
-app.add_typer(clients_app, name="clients")
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(cycle_app, name="cycle")
-app.command("worklist")(worklist)
-app.add_typer(users_app, name="users")
 
 
 def _check_out_dir(path: Path) -> None:
