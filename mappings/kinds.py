@@ -134,11 +134,37 @@ def _identifiers(resource: JsonObject) -> Iterable[Token]:
     )
 
 
+def _single_identifier(resource: JsonObject) -> Iterable[Token]:
+    """A QuestionnaireResponse has one identifier, not a list."""
+    item = resource.get("identifier")
+    return _identifiers({"identifier": [item]} if isinstance(item, dict) else {})
+
+
 def _categories(resource: JsonObject) -> Iterable[Token]:
     for category in resource.get("category") or ():
         for coding in category.get("coding") or ():
             if isinstance(coding.get("code"), str):
                 yield coding.get("system") or "", coding["code"]
+
+
+def _codings(element: str) -> Callable[[JsonObject], list[Token]]:
+    """The codings of a single CodeableConcept element (`Task.code`)."""
+
+    def extract(resource: JsonObject) -> list[Token]:
+        concept = resource.get(element)
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        return [
+            (coding.get("system") or "", coding["code"])
+            for coding in codings or ()
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str)
+        ]
+
+    return extract
+
+
+def _canonical(resource: JsonObject) -> list[Token]:
+    url = resource.get("url")
+    return [("", url)] if isinstance(url, str) else []
 
 
 def _references(
@@ -285,20 +311,45 @@ TASK: Final = ResourceKind(
     search_params=(
         *_COMMON,
         *_patient_and_subject("The patient (Task.for): Patient/<id> or <id>.", "Same as patient."),
-        SearchParam("status", "token", "status", "requested, or cancelled when no longer needed."),
+        SearchParam(
+            "status",
+            "token",
+            "status",
+            "A renewal: requested, or cancelled when no longer needed. A preparation: "
+            "requested, in-progress, on-hold, completed or cancelled.",
+        ),
         SearchParam(
             "based-on",
             "reference",
             "token:based-on",
-            "The CarePlan the renewal belongs to: CarePlan/<id>.",
+            "The CarePlan the renewal or preparation belongs to: CarePlan/<id>.",
             reference_type="CarePlan",
             extract=_references("basedOn", None, "CarePlan"),
             revinclude=True,
         ),
+        SearchParam(
+            "code",
+            "token",
+            "token:code",
+            "What the Task asks (system|code of https://fhir-sync.org/CodeSystem/task-code): "
+            "renew-prescription (a renewal) or prepare-fills (the monthly cycle's preparation).",
+            extract=_codings("code"),
+        ),
+        SearchParam(
+            "authored-on",
+            "date",
+            "period",
+            "The day a preparation was derived (renewals have none); prefixes eq, ne, gt, ge, "
+            "lt, le.",
+        ),
     ),
-    statuses=("requested", "cancelled"),
+    date=DatePath(start=("authoredOn",), end=("authoredOn",)),
+    statuses=("requested", "in-progress", "on-hold", "completed", "cancelled"),
     closed=("cancelled",),
     plan_order=2,
+    documentation="Renewal requests (part of the plan, written to EHRs) and the monthly cycle's "
+    "prepare-fills Tasks (never written to an EHR, not part of the plan; payers do not see "
+    "them).",
 )
 COMMUNICATION_REQUEST: Final = ResourceKind(
     name="CommunicationRequest",
@@ -327,6 +378,69 @@ COMMUNICATION_REQUEST: Final = ResourceKind(
     scope="",  # the pharmacy only (security/scopes.py): the calls stay in the pharmacy
     documentation="The monthly cycle's calls; they stay in the pharmacy (not written to EHRs).",
 )
+COMMUNICATION: Final = ResourceKind(
+    name="Communication",
+    patient_path="Communication.subject",
+    search_params=(
+        *_COMMON,
+        *_patient_and_subject("The patient called: Patient/<id> or <id>.", "Same as patient."),
+        SearchParam(
+            "status",
+            "token",
+            "status",
+            "completed (the patient was reached) or not-done (no answer, wrong number).",
+        ),
+        SearchParam(
+            "sent", "date", "period", "The day of the call; prefixes eq, ne, gt, ge, lt, le."
+        ),
+    ),
+    date=DatePath(start=("sent",), end=("sent",)),
+    statuses=("completed", "not-done"),
+    scope="",  # the pharmacy only (security/scopes.py): the calls stay in the pharmacy
+    documentation="The calls made ($record-contact); they stay in the pharmacy.",
+)
+QUESTIONNAIRE_RESPONSE: Final = ResourceKind(
+    name="QuestionnaireResponse",
+    patient_path="QuestionnaireResponse.subject",
+    search_params=(
+        _ID,
+        _LAST_UPDATED,
+        SearchParam(
+            "identifier",
+            "token",
+            "token:identifier",
+            "system|value, |value or value.",
+            extract=_single_identifier,
+        ),
+        *_patient_and_subject(
+            "The patient who answered: Patient/<id> or <id>.", "Same as patient."
+        ),
+        SearchParam("status", "token", "status", "completed or amended."),
+        SearchParam(
+            "authored",
+            "date",
+            "period",
+            "The day of the check-in; prefixes eq, ne, gt, ge, lt, le.",
+        ),
+    ),
+    date=DatePath(start=("authored",), end=("authored",)),
+    statuses=("completed", "amended"),
+    scope="",  # the pharmacy only (security/scopes.py): the answers stay in the pharmacy
+    documentation="The check-in answers ($check-in); they stay in the pharmacy.",
+)
+QUESTIONNAIRE: Final = ResourceKind(
+    name="Questionnaire",
+    patient_path=None,
+    search_params=(
+        _ID,
+        _LAST_UPDATED,
+        SearchParam("url", "uri", "token:url", "The canonical URL.", extract=_canonical),
+        SearchParam("status", "token", "status", "active."),
+    ),
+    statuses=("active", "retired"),
+    scope="",  # the pharmacy only (security/scopes.py): the pharmacy's own check-in form
+    documentation="The check-in Questionnaire fhir-sync ships (the pharmacy's; no patient data).",
+)
 PATIENT: Final = ResourceKind(
     name="Patient",
     patient_path="Patient.id",
@@ -353,7 +467,18 @@ GROUP: Final = ResourceKind(
 
 # In CapabilityStatement order; AuditEvent has its own search (api/audit/search.py).
 KINDS: Final[Mapping[str, ResourceKind]] = {
-    kind.name: kind for kind in (CAREPLAN, APPOINTMENT, TASK, COMMUNICATION_REQUEST, PATIENT, GROUP)
+    kind.name: kind
+    for kind in (
+        CAREPLAN,
+        APPOINTMENT,
+        TASK,
+        COMMUNICATION_REQUEST,
+        COMMUNICATION,
+        QUESTIONNAIRE_RESPONSE,
+        QUESTIONNAIRE,
+        PATIENT,
+        GROUP,
+    )
 }
 AUDIT_EVENT: Final = "AuditEvent"
 
@@ -380,3 +505,5 @@ CLOSED_STATUSES: Final[Mapping[str, tuple[str, ...]]] = {
     kind.name: kind.closed for kind in KINDS.values() if kind.closed
 }
 READ_SCOPES: Final[Mapping[str, str]] = {k.name: k.scope for k in KINDS.values() if k.scope}
+# The stored kinds no role but the pharmacy reads (scope ""): the monthly cycle's resources.
+PHARMACY_ONLY_TYPES: Final = tuple(k.name for k in KINDS.values() if k.stored and not k.scope)

@@ -77,7 +77,7 @@ async def check_in(request: Request, patient_id: str, _caller: Pharmacy) -> Resp
     if given.patient_id != patient_id:
         raise FhirError(422, "the response's subject is another patient", code="invariant")
     done = await run_in_threadpool(
-        cycle.check_in, request.app.state.engine, patient_id, given.answers
+        lambda: cycle.check_in(request.app.state.engine, patient_id, given.answers, response=body)
     )
     result = done.result
     return _parameters(

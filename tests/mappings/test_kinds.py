@@ -12,6 +12,7 @@ from mappings.kinds import (
     CLOSED_STATUSES,
     EXPORT_TYPES,
     KINDS,
+    PHARMACY_ONLY_TYPES,
     PLAN_TYPES,
     READ_SCOPES,
     STORED_TYPES,
@@ -20,12 +21,22 @@ from mappings.operations import OPERATIONS, operation_at
 
 
 def test_the_derived_lists_are_the_served_types() -> None:
-    assert STORED_TYPES == ("CarePlan", "Appointment", "Task", "CommunicationRequest", "Patient")
+    cycle = ("CommunicationRequest", "Communication", "QuestionnaireResponse")
+    assert STORED_TYPES == (
+        "CarePlan",
+        "Appointment",
+        "Task",
+        *cycle,
+        "Questionnaire",
+        "Patient",
+    )
     assert PLAN_TYPES == ("CarePlan", "Appointment", "Task")
     assert EXPORT_TYPES == ("Patient", "CarePlan", "Appointment")
-    assert AUDIT_PATIENT_TYPES == ("CarePlan", "Appointment", "Task", "CommunicationRequest")
+    assert AUDIT_PATIENT_TYPES == ("CarePlan", "Appointment", "Task", *cycle)
+    # The cycle's calls, call records, check-ins and check-in form stay in the pharmacy.
+    assert PHARMACY_ONLY_TYPES == (*cycle, "Questionnaire")
     assert dict(READ_SCOPES) == dict.fromkeys(
-        (t for t in STORED_TYPES if t != "CommunicationRequest"), "rs"
+        (t for t in STORED_TYPES if t not in PHARMACY_ONLY_TYPES), "rs"
     )
     assert CLOSED_STATUSES["Appointment"] == ("cancelled", "fulfilled", "noshow")
 
