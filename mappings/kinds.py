@@ -241,6 +241,15 @@ def _patient(name: str, documentation: str) -> SearchParam:
     return SearchParam(name, "reference", "patient_id", documentation, reference_type="Patient")
 
 
+def _status(documentation: str) -> SearchParam:
+    return SearchParam("status", "token", "status", documentation)
+
+
+def _day(name: str, what: str) -> SearchParam:
+    """A date parameter answered from the kind's date range (one day, for the cycle's)."""
+    return SearchParam(name, "date", "period", f"{what}; prefixes eq, ne, gt, ge, lt, le.")
+
+
 def _patient_and_subject(patient: str, subject: str) -> tuple[SearchParam, SearchParam]:
     """`patient` and `subject` name the same patient where only Patients are subjects."""
     return _patient("patient", patient), _patient("subject", subject)
@@ -335,13 +344,7 @@ TASK: Final = ResourceKind(
             "renew-prescription (a renewal) or prepare-fills (the monthly cycle's preparation).",
             extract=_codings("code"),
         ),
-        SearchParam(
-            "authored-on",
-            "date",
-            "period",
-            "The day a preparation was derived (renewals have none); prefixes eq, ne, gt, ge, "
-            "lt, le.",
-        ),
+        _day("authored-on", "The day a preparation was derived (renewals have none)"),
     ),
     date=DatePath(start=("authoredOn",), end=("authoredOn",)),
     statuses=("requested", "in-progress", "on-hold", "completed", "cancelled"),
@@ -357,7 +360,7 @@ COMMUNICATION_REQUEST: Final = ResourceKind(
     search_params=(
         *_COMMON,
         *_patient_and_subject("The patient to call: Patient/<id> or <id>.", "Same as patient."),
-        SearchParam("status", "token", "status", "active: a call of the monthly cycle to make."),
+        _status("active: a call of the monthly cycle to make."),
         SearchParam(
             "category",
             "token",
@@ -365,12 +368,7 @@ COMMUNICATION_REQUEST: Final = ResourceKind(
             "The call's kind (system|code of https://fhir-sync.org/CodeSystem/cycle-item).",
             extract=_categories,
         ),
-        SearchParam(
-            "occurrence",
-            "date",
-            "period",
-            "The day of the call; prefixes eq, ne, gt, ge, lt, le.",
-        ),
+        _day("occurrence", "The day of the call"),
     ),
     date=DatePath(start=("occurrenceDateTime",), end=("occurrenceDateTime",)),
     statuses=("active", "completed", "revoked"),
@@ -378,55 +376,63 @@ COMMUNICATION_REQUEST: Final = ResourceKind(
     scope="",  # the pharmacy only (security/scopes.py): the calls stay in the pharmacy
     documentation="The monthly cycle's calls; they stay in the pharmacy (not written to EHRs).",
 )
-COMMUNICATION: Final = ResourceKind(
-    name="Communication",
-    patient_path="Communication.subject",
-    search_params=(
-        *_COMMON,
-        *_patient_and_subject("The patient called: Patient/<id> or <id>.", "Same as patient."),
-        SearchParam(
-            "status",
-            "token",
-            "status",
-            "completed (the patient was reached) or not-done (no answer, wrong number).",
+
+
+def _cycle_record(
+    name: str,
+    *,
+    identifier: SearchParam,
+    patient: str,
+    status: str,
+    day: tuple[str, str, str],
+    statuses: tuple[str, ...],
+    documentation: str,
+) -> ResourceKind:
+    """A record of what happened in the monthly cycle (a call made, a check-in): its patient
+    is its `subject`, it is searched by status and by its day (`day`: the parameter, the
+    element and what it dates), and it stays in the pharmacy."""
+    param, element, what = day
+    return ResourceKind(
+        name=name,
+        patient_path=f"{name}.subject",
+        search_params=(
+            _ID,
+            _LAST_UPDATED,
+            identifier,
+            *_patient_and_subject(patient, "Same as patient."),
+            _status(status),
+            _day(param, f"The day of the {what}"),
         ),
-        SearchParam(
-            "sent", "date", "period", "The day of the call; prefixes eq, ne, gt, ge, lt, le."
-        ),
-    ),
-    date=DatePath(start=("sent",), end=("sent",)),
+        date=DatePath(start=(element,), end=(element,)),
+        statuses=statuses,
+        scope="",  # the pharmacy only (security/scopes.py): it stays in the pharmacy
+        documentation=f"{documentation}; they stay in the pharmacy.",
+    )
+
+
+COMMUNICATION: Final = _cycle_record(
+    "Communication",
+    identifier=IDENTIFIER,
+    patient="The patient called: Patient/<id> or <id>.",
+    status="completed (the patient was reached) or not-done (no answer, wrong number).",
+    day=("sent", "sent", "call"),
     statuses=("completed", "not-done"),
-    scope="",  # the pharmacy only (security/scopes.py): the calls stay in the pharmacy
-    documentation="The calls made ($record-contact); they stay in the pharmacy.",
+    documentation="The calls made ($record-contact)",
 )
-QUESTIONNAIRE_RESPONSE: Final = ResourceKind(
-    name="QuestionnaireResponse",
-    patient_path="QuestionnaireResponse.subject",
-    search_params=(
-        _ID,
-        _LAST_UPDATED,
-        SearchParam(
-            "identifier",
-            "token",
-            "token:identifier",
-            "system|value, |value or value.",
-            extract=_single_identifier,
-        ),
-        *_patient_and_subject(
-            "The patient who answered: Patient/<id> or <id>.", "Same as patient."
-        ),
-        SearchParam("status", "token", "status", "completed or amended."),
-        SearchParam(
-            "authored",
-            "date",
-            "period",
-            "The day of the check-in; prefixes eq, ne, gt, ge, lt, le.",
-        ),
+QUESTIONNAIRE_RESPONSE: Final = _cycle_record(
+    "QuestionnaireResponse",
+    identifier=SearchParam(
+        "identifier",
+        "token",
+        "token:identifier",
+        "system|value, |value or value.",
+        extract=_single_identifier,
     ),
-    date=DatePath(start=("authored",), end=("authored",)),
+    patient="The patient who answered: Patient/<id> or <id>.",
+    status="completed or amended.",
+    day=("authored", "authored", "check-in"),
     statuses=("completed", "amended"),
-    scope="",  # the pharmacy only (security/scopes.py): the answers stay in the pharmacy
-    documentation="The check-in answers ($check-in); they stay in the pharmacy.",
+    documentation="The check-in answers ($check-in)",
 )
 QUESTIONNAIRE: Final = ResourceKind(
     name="Questionnaire",
@@ -435,7 +441,7 @@ QUESTIONNAIRE: Final = ResourceKind(
         _ID,
         _LAST_UPDATED,
         SearchParam("url", "uri", "token:url", "The canonical URL.", extract=_canonical),
-        SearchParam("status", "token", "status", "active."),
+        _status("active."),
     ),
     statuses=("active", "retired"),
     scope="",  # the pharmacy only (security/scopes.py): the pharmacy's own check-in form

@@ -313,28 +313,24 @@ def _export_status() -> RouteDoc:
 
 
 _HEADER: Final[dict[str, Any]] = {"schema": {"type": "string"}}
+
+
+def _header(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
 # Read by the routes from the request (cheaper than FastAPI parameters), so declared here.
-_PREFER_STRICT: Final[dict[str, Any]] = {
-    "name": "prefer",
-    "in": "header",
-    "required": False,
-    "description": "handling=strict: unknown search parameters are a 400",
-    "schema": {"type": "string"},
-}
-_IF_NONE_MATCH: Final[dict[str, Any]] = {
-    "name": "if-none-match",
-    "in": "header",
-    "required": False,
-    "description": 'W/"<versionId>": 304 when unchanged',
-    "schema": {"type": "string"},
-}
-_IF_MATCH: Final[dict[str, Any]] = {
-    "name": "if-match",
-    "in": "header",
-    "required": True,
-    "description": 'W/"<versionId>" the update is made on: 412 when the Task has changed',
-    "schema": {"type": "string"},
-}
+_PREFER_STRICT: Final = _header("prefer", "handling=strict: unknown search parameters are a 400")
+_IF_NONE_MATCH: Final = _header("if-none-match", 'W/"<versionId>": 304 when unchanged')
+_IF_MATCH: Final = _header(
+    "if-match", 'W/"<versionId>" the update is made on: 412 when it changed', required=True
+)
 _TEXT: Final[dict[str, Any]] = {"schema": {"type": "string"}}
 
 
