@@ -11,19 +11,23 @@ pickup, the preparation 3 days before), not from the program's output.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from fhir_sync.services import cycle_resources
 from fhir_sync.services.cycle_run import run_cycle_day
 from fhir_sync.services.indexing import resource_row
 from fhir_sync.services.plan_resources import current_plan
 from fhir_sync.services.worklist import day_worklist
-from fhir_sync.store.database import write_transaction
+from fhir_sync.store.database import open_engine, write_transaction
 from fhir_sync.store.enrollments import ENROLLMENT
-from fhir_sync.store.resources import save_resources
+from fhir_sync.store.migrate import upgrade
+from fhir_sync.store.resources import insert_new_resources, save_resources
+from fhir_sync.store.search import TOKEN
 from mappings.profile import (
     CS_TASK_CODE,
     QUESTIONNAIRE_CHECK_IN,
@@ -32,6 +36,8 @@ from mappings.profile import (
     SID_RENEWAL_TASK,
 )
 from tests.server.api_support import TODAY, demo_patients, enroll_body, resources_of
+from tests.server.conftest import BACKENDS
+from tests.server.databases import database
 
 FHIR = "application/fhir+json"
 
@@ -278,3 +284,87 @@ def test_the_check_in_questionnaire_is_served(client: TestClient) -> None:
     found = client.get("/fhir/Questionnaire", params={"url": QUESTIONNAIRE_CHECK_IN}).json()
     assert [r["id"] for r in resources_of(found)] == ["med-sync-check-in"]
     assert _total(client, "Questionnaire", url="https://example.org/other") == 0
+
+
+def _worklist_ids(answer: dict[str, Any]) -> list[str]:
+    return [
+        next(p["valueString"] for p in item["part"] if p["name"] == "id")
+        for group in answer["parameter"]
+        if group["name"] == "group"
+        for item in group["part"]
+        if item["name"] == "item"
+    ]
+
+
+def _named(answer: dict[str, Any], name: str) -> Any:
+    found = [p for p in answer["parameter"] if p["name"] == name]
+    return next(v for k, v in found[0].items() if k.startswith("value")) if found else None
+
+
+def test_the_worklist_is_paged_with_count_and_a_next_link(
+    client: TestClient, engine: Engine
+) -> None:
+    for patient in demo_patients()[:6]:
+        response = client.post(f"/fhir/Patient/{patient}/$enroll", json=enroll_body(patient))
+        assert response.status_code == 200, response.text
+    run_cycle_day(engine, TODAY)
+    run_cycle_day(engine, TODAY + timedelta(days=40))  # catches up the days between
+    days = [TODAY + timedelta(days=n) for n in range(41)]
+    busiest = max(days, key=lambda d: len(day_worklist(engine, d).entries))
+    whole = client.get("/fhir/$worklist", params={"date": busiest.isoformat()})
+    assert whole.status_code == 200, whole.text
+    every = _worklist_ids(whole.json())
+    assert len(every) >= 3 and _named(whole.json(), "total") is None  # unpaged: as before
+    pages: list[str] = []
+    url: str | None = f"/fhir/$worklist?date={busiest.isoformat()}&_count=2"
+    while url is not None:
+        answer = client.get(url)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert _named(body, "total") == len(every)
+        ids = _worklist_ids(body)
+        assert 1 <= len(ids) <= 2
+        # Every group is present on every page, in the worklist's order.
+        names = [g["part"][0]["valueCode"] for g in body["parameter"] if g["name"] == "group"]
+        assert names == ["calls", "preparations", "pickups", "renewals", "reviews"]
+        pages += ids
+        following = _named(body, "next")
+        url = None if following is None else following.removeprefix("http://testserver")
+    assert pages == every  # each item once, in order
+    assert client.get("/fhir/$worklist", params={"_count": "1001"}).status_code == 400
+    assert client.get("/fhir/$worklist", params={"_count": "2", "_page": "0"}).status_code == 400
+    assert client.get("/fhir/$worklist", params={"_count": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_0012_indexes_the_codes_of_the_tasks_stored_before_it(
+    backend: str, tmp_path: Path
+) -> None:
+    renewal = {
+        "resourceType": "Task",
+        "id": "renewal-1",
+        "identifier": [{"system": SID_RENEWAL_TASK, "value": "p1:order-1"}],
+        "status": "requested",
+        "intent": "order",
+        "code": {"coding": [{"system": CS_TASK_CODE, "code": "renew-prescription"}]},
+        "for": {"reference": "Patient/p1"},
+    }
+    row = resource_row(renewal, version_id=1, last_updated=datetime.now(UTC), payer=None)
+    with database(backend, tmp_path) as url:
+        engine = open_engine(url)
+        try:
+            upgrade(engine, "0011")
+            with write_transaction(engine) as connection:
+                insert_new_resources(connection, [row])
+                # as stored before 0012: without the code entries
+                connection.execute(delete(TOKEN).where(TOKEN.c.param == "code"))
+            upgrade(engine)
+            with engine.connect() as connection:
+                found = connection.execute(
+                    select(TOKEN.c.resource_id, TOKEN.c.system, TOKEN.c.code).where(
+                        TOKEN.c.param == "code"
+                    )
+                ).all()
+            assert [tuple(r) for r in found] == [("renewal-1", CS_TASK_CODE, "renew-prescription")]
+        finally:
+            engine.dispose()
