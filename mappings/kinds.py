@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from mappings.profile import SID_RENEWAL_TASK
+
 JsonObject = dict[str, Any]
 Token = tuple[str, str]  # (system, code)
 
@@ -73,7 +75,10 @@ class ResourceKind:
     in the transaction written to EHRs (None: not part of a plan). `closed`: the statuses
     after which nobody acts on it; a re-plan that no longer has the resource cancels it
     unless it is already in one. `scope`: the SMART letters every reading role is granted.
-    `audit_entity`: accepted as an AuditEvent `entity`.
+    `audit_entity`: accepted as an AuditEvent `entity`. `shared_identifier`: for a type
+    some of whose resources stay in the pharmacy (the cycle's preparation Tasks among the
+    renewal Tasks), the identifier system of those every reading role sees; the others only
+    the pharmacy reads.
     """
 
     name: str
@@ -89,11 +94,21 @@ class ResourceKind:
     audit_entity: bool = True
     documentation: str | None = None
     lookups: tuple[Lookup, ...] = ()
+    shared_identifier: str | None = None
     patient: Callable[[JsonObject], str | None] | None = field(init=False)
 
     def __post_init__(self) -> None:
         reader = None if self.patient_path is None else _patient_reader(self.patient_path)
         object.__setattr__(self, "patient", reader)
+
+    def shared(self, resource: JsonObject) -> bool:
+        """Whether every role that reads the type may read this one (see `shared_identifier`)."""
+        if self.shared_identifier is None:
+            return True
+        return any(
+            isinstance(item, dict) and item.get("system") == self.shared_identifier
+            for item in resource.get("identifier") or ()
+        )
 
 
 def _patient_reader(path: str) -> Callable[[JsonObject], str | None]:
@@ -350,9 +365,10 @@ TASK: Final = ResourceKind(
     statuses=("requested", "in-progress", "on-hold", "completed", "cancelled"),
     closed=("cancelled",),
     plan_order=2,
+    shared_identifier=SID_RENEWAL_TASK,
     documentation="Renewal requests (part of the plan, written to EHRs) and the monthly cycle's "
-    "prepare-fills Tasks (never written to an EHR, not part of the plan; payers do not see "
-    "them).",
+    "prepare-fills Tasks (never written to an EHR, not part of the plan; only the pharmacy "
+    "reads them).",
 )
 COMMUNICATION_REQUEST: Final = ResourceKind(
     name="CommunicationRequest",
