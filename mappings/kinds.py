@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from mappings.profile import SID_RENEWAL_TASK
+
 JsonObject = dict[str, Any]
 Token = tuple[str, str]  # (system, code)
 
@@ -73,7 +75,10 @@ class ResourceKind:
     in the transaction written to EHRs (None: not part of a plan). `closed`: the statuses
     after which nobody acts on it; a re-plan that no longer has the resource cancels it
     unless it is already in one. `scope`: the SMART letters every reading role is granted.
-    `audit_entity`: accepted as an AuditEvent `entity`.
+    `audit_entity`: accepted as an AuditEvent `entity`. `shared_identifier`: for a type
+    some of whose resources stay in the pharmacy (the cycle's preparation Tasks among the
+    renewal Tasks), the identifier system of those every reading role sees; the others only
+    the pharmacy reads.
     """
 
     name: str
@@ -89,11 +94,21 @@ class ResourceKind:
     audit_entity: bool = True
     documentation: str | None = None
     lookups: tuple[Lookup, ...] = ()
+    shared_identifier: str | None = None
     patient: Callable[[JsonObject], str | None] | None = field(init=False)
 
     def __post_init__(self) -> None:
         reader = None if self.patient_path is None else _patient_reader(self.patient_path)
         object.__setattr__(self, "patient", reader)
+
+    def shared(self, resource: JsonObject) -> bool:
+        """Whether every role that reads the type may read this one (see `shared_identifier`)."""
+        if self.shared_identifier is None:
+            return True
+        return any(
+            isinstance(item, dict) and item.get("system") == self.shared_identifier
+            for item in resource.get("identifier") or ()
+        )
 
 
 def _patient_reader(path: str) -> Callable[[JsonObject], str | None]:
@@ -134,11 +149,37 @@ def _identifiers(resource: JsonObject) -> Iterable[Token]:
     )
 
 
+def _single_identifier(resource: JsonObject) -> Iterable[Token]:
+    """A QuestionnaireResponse has one identifier, not a list."""
+    item = resource.get("identifier")
+    return _identifiers({"identifier": [item]} if isinstance(item, dict) else {})
+
+
 def _categories(resource: JsonObject) -> Iterable[Token]:
     for category in resource.get("category") or ():
         for coding in category.get("coding") or ():
             if isinstance(coding.get("code"), str):
                 yield coding.get("system") or "", coding["code"]
+
+
+def _codings(element: str) -> Callable[[JsonObject], list[Token]]:
+    """The codings of a single CodeableConcept element (`Task.code`)."""
+
+    def extract(resource: JsonObject) -> list[Token]:
+        concept = resource.get(element)
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        return [
+            (coding.get("system") or "", coding["code"])
+            for coding in codings or ()
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str)
+        ]
+
+    return extract
+
+
+def _canonical(resource: JsonObject) -> list[Token]:
+    url = resource.get("url")
+    return [("", url)] if isinstance(url, str) else []
 
 
 def _references(
@@ -215,6 +256,15 @@ def _patient(name: str, documentation: str) -> SearchParam:
     return SearchParam(name, "reference", "patient_id", documentation, reference_type="Patient")
 
 
+def _status(documentation: str) -> SearchParam:
+    return SearchParam("status", "token", "status", documentation)
+
+
+def _day(name: str, what: str) -> SearchParam:
+    """A date parameter answered from the kind's date range (one day, for the cycle's)."""
+    return SearchParam(name, "date", "period", f"{what}; prefixes eq, ne, gt, ge, lt, le.")
+
+
 def _patient_and_subject(patient: str, subject: str) -> tuple[SearchParam, SearchParam]:
     """`patient` and `subject` name the same patient where only Patients are subjects."""
     return _patient("patient", patient), _patient("subject", subject)
@@ -285,20 +335,40 @@ TASK: Final = ResourceKind(
     search_params=(
         *_COMMON,
         *_patient_and_subject("The patient (Task.for): Patient/<id> or <id>.", "Same as patient."),
-        SearchParam("status", "token", "status", "requested, or cancelled when no longer needed."),
+        SearchParam(
+            "status",
+            "token",
+            "status",
+            "A renewal: requested, or cancelled when no longer needed. A preparation: "
+            "requested, in-progress, on-hold, completed or cancelled.",
+        ),
         SearchParam(
             "based-on",
             "reference",
             "token:based-on",
-            "The CarePlan the renewal belongs to: CarePlan/<id>.",
+            "The CarePlan the renewal or preparation belongs to: CarePlan/<id>.",
             reference_type="CarePlan",
             extract=_references("basedOn", None, "CarePlan"),
             revinclude=True,
         ),
+        SearchParam(
+            "code",
+            "token",
+            "token:code",
+            "What the Task asks (system|code of https://fhir-sync.org/CodeSystem/task-code): "
+            "renew-prescription (a renewal) or prepare-fills (the monthly cycle's preparation).",
+            extract=_codings("code"),
+        ),
+        _day("authored-on", "The day a preparation was derived (renewals have none)"),
     ),
-    statuses=("requested", "cancelled"),
+    date=DatePath(start=("authoredOn",), end=("authoredOn",)),
+    statuses=("requested", "in-progress", "on-hold", "completed", "cancelled"),
     closed=("cancelled",),
     plan_order=2,
+    shared_identifier=SID_RENEWAL_TASK,
+    documentation="Renewal requests (part of the plan, written to EHRs) and the monthly cycle's "
+    "prepare-fills Tasks (never written to an EHR, not part of the plan; only the pharmacy "
+    "reads them).",
 )
 COMMUNICATION_REQUEST: Final = ResourceKind(
     name="CommunicationRequest",
@@ -306,7 +376,7 @@ COMMUNICATION_REQUEST: Final = ResourceKind(
     search_params=(
         *_COMMON,
         *_patient_and_subject("The patient to call: Patient/<id> or <id>.", "Same as patient."),
-        SearchParam("status", "token", "status", "active: a call of the monthly cycle to make."),
+        _status("active: a call of the monthly cycle to make."),
         SearchParam(
             "category",
             "token",
@@ -314,18 +384,84 @@ COMMUNICATION_REQUEST: Final = ResourceKind(
             "The call's kind (system|code of https://fhir-sync.org/CodeSystem/cycle-item).",
             extract=_categories,
         ),
-        SearchParam(
-            "occurrence",
-            "date",
-            "period",
-            "The day of the call; prefixes eq, ne, gt, ge, lt, le.",
-        ),
+        _day("occurrence", "The day of the call"),
     ),
     date=DatePath(start=("occurrenceDateTime",), end=("occurrenceDateTime",)),
     statuses=("active", "completed", "revoked"),
     closed=("completed", "revoked"),
     scope="",  # the pharmacy only (security/scopes.py): the calls stay in the pharmacy
     documentation="The monthly cycle's calls; they stay in the pharmacy (not written to EHRs).",
+)
+
+
+def _cycle_record(
+    name: str,
+    *,
+    identifier: SearchParam,
+    patient: str,
+    status: str,
+    day: tuple[str, str, str],
+    statuses: tuple[str, ...],
+    documentation: str,
+) -> ResourceKind:
+    """A record of what happened in the monthly cycle (a call made, a check-in): its patient
+    is its `subject`, it is searched by status and by its day (`day`: the parameter, the
+    element and what it dates), and it stays in the pharmacy."""
+    param, element, what = day
+    return ResourceKind(
+        name=name,
+        patient_path=f"{name}.subject",
+        search_params=(
+            _ID,
+            _LAST_UPDATED,
+            identifier,
+            *_patient_and_subject(patient, "Same as patient."),
+            _status(status),
+            _day(param, f"The day of the {what}"),
+        ),
+        date=DatePath(start=(element,), end=(element,)),
+        statuses=statuses,
+        scope="",  # the pharmacy only (security/scopes.py): it stays in the pharmacy
+        documentation=f"{documentation}; they stay in the pharmacy.",
+    )
+
+
+COMMUNICATION: Final = _cycle_record(
+    "Communication",
+    identifier=IDENTIFIER,
+    patient="The patient called: Patient/<id> or <id>.",
+    status="completed (the patient was reached) or not-done (no answer, wrong number).",
+    day=("sent", "sent", "call"),
+    statuses=("completed", "not-done"),
+    documentation="The calls made ($record-contact)",
+)
+QUESTIONNAIRE_RESPONSE: Final = _cycle_record(
+    "QuestionnaireResponse",
+    identifier=SearchParam(
+        "identifier",
+        "token",
+        "token:identifier",
+        "system|value, |value or value.",
+        extract=_single_identifier,
+    ),
+    patient="The patient who answered: Patient/<id> or <id>.",
+    status="completed or amended.",
+    day=("authored", "authored", "check-in"),
+    statuses=("completed", "amended"),
+    documentation="The check-in answers ($check-in)",
+)
+QUESTIONNAIRE: Final = ResourceKind(
+    name="Questionnaire",
+    patient_path=None,
+    search_params=(
+        _ID,
+        _LAST_UPDATED,
+        SearchParam("url", "uri", "token:url", "The canonical URL.", extract=_canonical),
+        _status("active."),
+    ),
+    statuses=("active", "retired"),
+    scope="",  # the pharmacy only (security/scopes.py): the pharmacy's own check-in form
+    documentation="The check-in Questionnaire fhir-sync ships (the pharmacy's; no patient data).",
 )
 PATIENT: Final = ResourceKind(
     name="Patient",
@@ -353,7 +489,18 @@ GROUP: Final = ResourceKind(
 
 # In CapabilityStatement order; AuditEvent has its own search (api/audit/search.py).
 KINDS: Final[Mapping[str, ResourceKind]] = {
-    kind.name: kind for kind in (CAREPLAN, APPOINTMENT, TASK, COMMUNICATION_REQUEST, PATIENT, GROUP)
+    kind.name: kind
+    for kind in (
+        CAREPLAN,
+        APPOINTMENT,
+        TASK,
+        COMMUNICATION_REQUEST,
+        COMMUNICATION,
+        QUESTIONNAIRE_RESPONSE,
+        QUESTIONNAIRE,
+        PATIENT,
+        GROUP,
+    )
 }
 AUDIT_EVENT: Final = "AuditEvent"
 
@@ -380,3 +527,5 @@ CLOSED_STATUSES: Final[Mapping[str, tuple[str, ...]]] = {
     kind.name: kind.closed for kind in KINDS.values() if kind.closed
 }
 READ_SCOPES: Final[Mapping[str, str]] = {k.name: k.scope for k in KINDS.values() if k.scope}
+# The stored kinds no role but the pharmacy reads (scope ""): the monthly cycle's resources.
+PHARMACY_ONLY_TYPES: Final = tuple(k.name for k in KINDS.values() if k.stored and not k.scope)

@@ -106,7 +106,8 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
             "",
             "E",
             "The day's cycle items grouped (calls, preparations, pickups, renewals, reviews), "
-            "each with what to do and its resource (GET; date, kind, open).",
+            "each with what to do and its resource (GET; date, kind, open; _count and _page "
+            "page it: total, and a next link while more follow).",
             method="GET",
             id_param="",
         ),

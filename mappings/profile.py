@@ -53,6 +53,8 @@ SID_RENEWAL_TASK: Final = f"{BASE}/sid/renewal-task"
 # The monthly cycle's: the value of each is a cycle item identifier (see engine.cycle.item_id).
 SID_CYCLE_ITEM: Final = f"{BASE}/sid/cycle-item"
 SID_CONTACT: Final = f"{BASE}/sid/contact"
+# A check-in response posted without an identifier: `<patient id>:<the response's id>`.
+SID_CHECK_IN: Final = f"{BASE}/sid/check-in"
 
 # Code systems fhir-sync owns.
 CS_CARE_PLAN_CATEGORY: Final = f"{BASE}/CodeSystem/care-plan-category"

@@ -16,6 +16,7 @@ from fhir_sync.api import (
     export_routes,
     operation_routes,
     read_routes,
+    task_routes,
 )
 from fhir_sync.api.audit import install_audit
 from fhir_sync.api.body_limit import BodyLimit
@@ -72,6 +73,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             upgrade(database)
+        cycle_resources.ensure_questionnaire(database)
         running = (
             workers(database, enrollment, endpoint_clients, exports, settings) if workers else None
         )
@@ -114,6 +116,7 @@ def create_app(
     app.include_router(read_routes.router)
     app.include_router(operation_routes.router)
     app.include_router(cycle_routes.router)
+    app.include_router(task_routes.router)
     cycle_resources.install()
     app.include_router(notifications_router)
     app.include_router(export_routes.router)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, Final, Protocol, TypeVar
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from fhir_sync.api.context import Today
+from fhir_sync.api.context import Today, fhir_base
 from fhir_sync.api.errors import FhirError
 from fhir_sync.api.fhirjson import fhir_response
-from fhir_sync.api.input_limits import parsed_json
+from fhir_sync.api.input_limits import parsed_json, whole_number
 from fhir_sync.api.operation_parameters import parse_parameters
 from fhir_sync.api.operation_route import operation_route
 from fhir_sync.api.patient_operation import Pharmacy, checked_patient_id, json_body
@@ -32,6 +33,8 @@ _PICKUP_PARTS = {
     "dispensed": ("valueBoolean",),
 }
 _CHECK_IN_PARTS = {"response": ("resource",)}
+#: The most items one page of `$worklist` holds (`_count`); without `_count`, the whole day.
+MAX_WORKLIST_PAGE: Final = 1000
 
 
 async def _json(request: Request) -> Any:
@@ -79,7 +82,7 @@ async def check_in(request: Request, patient_id: str, _caller: Pharmacy) -> Resp
         body = parts[0]["resource"] if parts else None
     given = _mapped(map_check_in_response, body, "QuestionnaireResponse", "response's", patient_id)
     done = await run_in_threadpool(
-        cycle.check_in, request.app.state.engine, patient_id, given.answers
+        lambda: cycle.check_in(request.app.state.engine, patient_id, given.answers, response=body)
     )
     result = done.result
     return _parameters(
@@ -150,19 +153,36 @@ async def worklist(
     day: Annotated[str | None, Query(alias="date")] = None,
     kind: Annotated[list[str] | None, Query()] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
+    count: Annotated[str | None, Query(alias="_count")] = None,
+    page: Annotated[str | None, Query(alias="_page")] = None,
 ) -> Response:
     try:
         when = date.fromisoformat(day) if day else today
     except ValueError:
         raise FhirError(400, "date must be YYYY-MM-DD", code="value") from None
+    size = None if count is None else whole_number("_count", count)
+    number = 1 if page is None else whole_number("_page", page)
+    if (size is not None and size > MAX_WORKLIST_PAGE) or number < 1:
+        raise FhirError(400, f"_count is at most {MAX_WORKLIST_PAGE}, _page from 1", code="value")
     groups = [g for k in kind or () for g in k.split(",") if g] or None
     found = await run_in_threadpool(
         lambda: cycle.day_worklist(
             request.app.state.engine, when, groups=groups, open_only=open_only
         )
     )
+    paging: list[dict[str, Any]] = []
+    if size is not None:
+        total = len(found.entries)
+        found = _page_of(found, size, number)
+        paging.append({"name": "total", "valueInteger": total})
+        if number * size < total:
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "_page"]
+            query.append(("_page", str(number + 1)))
+            following = f"{fhir_base(request)}/$worklist?{urlencode(query)}"
+            paging.append({"name": "next", "valueUri": following})
     return _parameters(
         {"name": "date", "valueDate": found.day.isoformat()},
+        *paging,
         *(
             {
                 "name": "group",
@@ -174,6 +194,18 @@ async def worklist(
             for g in found.groups
         ),
     )
+
+
+def _page_of(found: cycle.Worklist, size: int, number: int) -> cycle.Worklist:
+    """Page `number` (from 1) of `size` items, in group order; every group stays, with the
+    page's items of it (as the staff app's Today page shows a page)."""
+    first = (number - 1) * size
+    chosen = {e.item_id for e in found.entries[first : first + size]}
+    kept = (
+        cycle.WorklistGroup(g.name, tuple(e for e in g.entries if e.item_id in chosen))
+        for g in found.groups
+    )
+    return cycle.Worklist(found.day, tuple(kept))
 
 
 def _entry_parts(e: cycle.WorklistEntry) -> list[dict[str, Any]]:

@@ -38,8 +38,10 @@ _ERROR_TEXT: Final = {
     409: "Conflicts with the enrollment's state",
     412: "If-Match names an older version",
     413: "The body is larger than FHIR_SYNC_MAX_BODY_BYTES",
+    405: "The resource is not updated through the API",
     415: "The body is not FHIR JSON",
     422: "A business rule refuses the request",
+    428: "If-Match is required",
     500: "Internal error (the outcome carries only a reference)",
     501: "Not available on this server",
     502: "A live FHIR endpoint failed",
@@ -200,6 +202,15 @@ def route_doc(path: str, method: str) -> RouteDoc | None:
             success["304"] = {"description": "Not modified (If-None-Match)"}
             headers = (_IF_NONE_MATCH,)
         return RouteDoc(success, errors=(401, 403, 404), headers=headers)
+    if read and method == "PUT":  # a preparation Task's state (api/task_routes.py)
+        success = _fhir(200, "The Task as now stored", "Resource")
+        success["200"]["headers"] = {"ETag": _HEADER, "Last-Modified": _HEADER}
+        return RouteDoc(
+            success,
+            errors=(400, 401, 403, 404, 405, 409, 412, 415, 422, 428),
+            headers=(_IF_MATCH,),
+            body={"required": True, "content": {FHIR_JSON: {"schema": ref("Resource")}}},
+        )
     return None
 
 
@@ -314,6 +325,10 @@ _PREFER_STRICT: Final = _optional_header(
     "prefer", "handling=strict: unknown search parameters are a 400"
 )
 _IF_NONE_MATCH: Final = _optional_header("if-none-match", 'W/"<versionId>": 304 when unchanged')
+_IF_MATCH: Final = {
+    **_optional_header("if-match", 'W/"<versionId>" the update is made on: 412 when it changed'),
+    "required": True,
+}
 
 
 def _query(name: str, schema: JsonSchema, description: str) -> dict[str, Any]:

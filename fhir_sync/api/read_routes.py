@@ -14,6 +14,7 @@ Heavier searches still go to the pool, so that one of them cannot hold up every 
 from dataclasses import replace
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +47,8 @@ from fhir_sync.store.resources import fetch_resource
 from fhir_sync.store.search import (
     ColumnIn,
     ResourceQuery,
+    TokenIn,
+    TokenValue,
     count_matches,
     read_bodies,
     referencing,
@@ -53,7 +56,9 @@ from fhir_sync.store.search import (
     token_codes,
 )
 from fhir_sync.store.tables import PayerGroup
-from mappings.kinds import STORED_TYPES
+from mappings.kinds import KINDS, STORED_TYPES
+
+PHARMACY = "pharmacy"  # the role that reads every stored resource (api/security/scopes.py)
 
 router = APIRouter()
 
@@ -86,7 +91,11 @@ def _read(kind: str, scope: str) -> None:
             served = await reads.fetch_resource(kind, resource_id)
         else:
             served = fetch_resource(database, kind, resource_id)
-        if served is None or (caller.payer is not None and served.payer != caller.payer):
+        if (
+            served is None
+            or (caller.payer is not None and served.payer != caller.payer)
+            or not _shared_with(caller, kind, served.body)
+        ):
             raise FhirError(404, f"{kind}/{resource_id} is not known")
         etag = f'W/"{served.version_id}"'
         headers = {"ETag": etag, "Last-Modified": http_date(served.last_updated)}
@@ -231,15 +240,30 @@ def _included(
         included += [
             (source, rid, body)
             for rid, body in referencing(connection, source, param, targets, payer=caller.payer)
+            if _shared_with(caller, source, body)
         ]
     return included
 
 
+def _shared_with(caller: Caller, kind: str, body: bytes) -> bool:
+    """A resource some roles do not see (mappings/kinds.py `shared_identifier`: the cycle's
+    preparation Tasks) is read by the pharmacy only."""
+    registered = KINDS.get(kind)
+    if caller.role == PHARMACY or registered is None or registered.shared_identifier is None:
+        return True
+    return registered.shared(orjson.loads(body))
+
+
 def _query(parsed: SearchRequest, caller: Caller) -> ResourceQuery:
     """The store query of a search: one row more than a page, to know whether one follows."""
+    filters = tuple(parsed.filters)
+    registered = KINDS.get(parsed.resource_type)
+    shared = registered.shared_identifier if registered is not None else None
+    if shared is not None and caller.role != PHARMACY:  # only what every role sees
+        filters += (TokenIn("identifier", (TokenValue(shared, None),)),)
     return ResourceQuery(
         parsed.resource_type,
-        filters=tuple(parsed.filters),
+        filters=filters,
         payer=caller.payer,
         after=parsed.cursor,
         limit=parsed.count + 1,

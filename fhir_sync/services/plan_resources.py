@@ -24,7 +24,7 @@ from fhir_sync.store.search import read_bodies
 from mappings.fhir_literals import urn_for
 from mappings.kinds import CLOSED_STATUSES, PLAN_TYPES
 from mappings.outbound.plan_digest import DIGEST_PREFIX, plan_digest
-from mappings.profile import SID_SYNC_PLAN
+from mappings.profile import SID_CYCLE_ITEM, SID_SYNC_PLAN
 
 URN: Final = "urn:uuid:"
 ACTIVE: Final = "active"
@@ -118,12 +118,19 @@ class StoredPlan:
 
 
 def current_plan(connection: Connection, patient_id: str) -> list[JsonObject]:
-    """The stored plan resources of a patient, as served."""
+    """The stored plan resources of a patient, as served. The monthly cycle's Tasks (its
+    preparations, identified by their cycle item) are stored as Tasks too but are not part
+    of the plan: never written to an EHR, never cancelled by a re-plan."""
     found: list[JsonObject] = []
     for kind in PLAN_TYPES:
         ids = ids_for_patient(connection, kind, patient_id)
         found.extend(orjson.loads(body) for _, body in read_bodies(connection, kind, ids))
-    return sorted(found, key=_transaction_order)
+    return sorted((r for r in found if not _cycle_resource(r)), key=_transaction_order)
+
+
+def _cycle_resource(resource: JsonObject) -> bool:
+    identifiers = resource.get("identifier") or [{}]
+    return bool(identifiers[0].get("system") == SID_CYCLE_ITEM)
 
 
 def store_plan(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine
 
@@ -32,6 +32,7 @@ from fhir_sync.engine.cycle_types import (
     ItemKind,
     PickupStatus,
 )
+from fhir_sync.services import cycle_resources
 from fhir_sync.services.cycle_facts import dump_facts, load_facts, load_item
 from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, store_items
 from fhir_sync.services.errors import NotEnrolledError, StateConflictError, VersionMismatchError
@@ -327,9 +328,11 @@ def record_contact(
             raise ActionRefusedError("the call's outcome is already recorded")
         row, state, facts = _load(connection, patient_id)
         _cycle(facts, anchor)
-        facts = replace(facts, contacts=(*facts.contacts, Contact(anchor, day, outcome)))
+        contact = Contact(anchor, day, outcome)
+        facts = replace(facts, contacts=(*facts.contacts, contact))
         created = _save(connection, row, state, facts, day, stamp, defaults)
         store.close_item(connection, item_id, stamp)
+        cycle_resources.store_contact(connection, item_id, patient_id, contact, stamp)
     return ContactRecorded(item_id, outcome, created)
 
 
@@ -348,13 +351,15 @@ def check_in(
     anchor: date | None = None,
     defaults: CycleSettings | None = None,
     now: datetime | None = None,
+    response: dict[str, Any] | None = None,
 ) -> CheckInRecorded:
     """The check-in answers of the patient's next pickup (or of the cycle `anchor`) acted on:
     reviews for the pharmacist; a new date re-anchors the enrollment; away over the pickup
     moves it earlier as a vacation supply; stop the program unenrolls from the next day.
     A re-plan (hospital stay, new, stopped or changed medicines) puts review items on today's
     list and, for an enrollment with a live EHR endpoint, queues a sync (fresh orders, a new
-    plan) for the worker."""
+    plan) for the worker. `response`: the QuestionnaireResponse the answers came from, stored
+    (once per identifier) with them."""
     stamp = now or datetime.now(UTC)
     today = answers.answered_on
     with write_transaction(engine) as connection:
@@ -393,6 +398,8 @@ def check_in(
 
             save_enrollment(connection, row, new=False)
         created = _save(connection, row, state, facts, today, stamp, defaults)
+        if response is not None:
+            cycle_resources.store_check_in(connection, response, patient_id, stamp)
     return CheckInRecorded(result, cycle.anchor, created)
 
 
@@ -455,11 +462,13 @@ def set_preparation_status(
     *,
     reason: str | None = None,
     expected: str | None = None,
+    version: int | None = None,
     now: datetime | None = None,
 ) -> PreparationState:
     """Move a prepare-fills Task: requested -> in-progress -> completed, or on-hold with a
     reason (waiting for a renewal, out of stock), or cancelled. `expected`: the state the
-    caller saw (an If-Match); another state refuses the change."""
+    caller saw; another state refuses the change. `version`: the stored Task's version the
+    caller saw (an If-Match); another refuses it too. The stored Task follows the change."""
     stamp = now or datetime.now(UTC)
     _, kind, _, _ = _parse(item_id)
     if kind is not ItemKind.PREPARE:
@@ -469,11 +478,18 @@ def set_preparation_status(
     with write_transaction(engine) as connection:
         stored = _stored_item(connection, item_id)
         current = _entry(stored).task_status or "requested"
+        if version is not None and version != cycle_resources.preparation_task_version(
+            connection, item_id
+        ):
+            raise VersionMismatchError("the Task has changed since that version")
         if expected is not None and expected != current:
             raise VersionMismatchError(f"the Task is {current}, not {expected}")
         if status not in PREP_NEXT.get(current, frozenset()):
             raise ActionRefusedError(f"a preparation Task cannot go from {current} to {status}")
         store.set_item_state(connection, item_id, status, reason, stamp)
+        cycle_resources.update_preparation_task(
+            connection, item_id, status, reason, stamp, expected_version=version
+        )
     return PreparationState(item_id, status, reason)
 
 

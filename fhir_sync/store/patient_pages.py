@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, Select, exists, func, or_, select
 
 from fhir_sync.store.enrollments import ENROLLMENT
 from fhir_sync.store.search import RESOURCE, TOKEN
@@ -197,12 +197,25 @@ def patient_body(connection: Connection, patient_id: str) -> bytes | None:
     return bytes(row[0]) if row is not None else None
 
 
-def open_renewal_tasks(connection: Connection, limit: int) -> list[tuple[str, bytes]]:
-    """The first open (requested) Tasks by date (ix_fhir_resource_status)."""
+def open_renewal_tasks(
+    connection: Connection, limit: int, *, identifier_system: str | None = None
+) -> list[tuple[str, bytes]]:
+    """The first open (requested) Tasks by date (ix_fhir_resource_status); with
+    `identifier_system`, only the Tasks that have an identifier of that system (the
+    renewals, not the monthly cycle's preparation Tasks)."""
     statement = (
         select(RESOURCE.c.patient_id, RESOURCE.c.body)
         .where(RESOURCE.c.resource_type == "Task", RESOURCE.c.status == "requested")
         .order_by(RESOURCE.c.date_start, RESOURCE.c.id)
         .limit(limit)
     )
+    if identifier_system is not None:
+        statement = statement.where(
+            exists().where(
+                TOKEN.c.resource_type == "Task",
+                TOKEN.c.resource_id == RESOURCE.c.id,
+                TOKEN.c.param == "identifier",
+                TOKEN.c.system == identifier_system,
+            )
+        )
     return [(str(pid), bytes(body)) for pid, body in connection.execute(statement)]

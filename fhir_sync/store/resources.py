@@ -218,3 +218,23 @@ def insert_new_resources(connection: Connection, rows: Sequence[ResourceRow]) ->
     ]
     if tokens:
         connection.execute(insert(TOKEN), tokens)
+
+
+def replace_version(connection: Connection, row: ResourceRow, previous: int) -> bool:
+    """Replace the stored resource with `row` only if it is still at version `previous`
+    (an optimistic update: `If-Match`); False, and nothing written, when it is not."""
+    key = (RESOURCE.c.resource_type == row.resource_type, RESOURCE.c.id == row.id)
+    changed = connection.execute(
+        update(RESOURCE)
+        .where(*key, RESOURCE.c.version_id == previous)
+        .values(**_stored_columns(row))
+    )
+    if not changed.rowcount:
+        return False
+    connection.execute(
+        delete(TOKEN).where(
+            TOKEN.c.resource_type == row.resource_type, TOKEN.c.resource_id == row.id
+        )
+    )
+    _insert_tokens(connection, row)
+    return True

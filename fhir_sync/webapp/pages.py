@@ -64,6 +64,7 @@ from fhir_sync.webapp.security import (
     set_cookie,
 )
 from mappings.kinds import BIRTH_DATE, NAME_WORD, name_words
+from mappings.profile import SID_RENEWAL_TASK
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -525,7 +526,7 @@ class RenewalLine:
 def renewals_waiting(engine: Engine, day: date) -> list[RenewalLine]:
     lines = []
     with read_transaction(engine) as connection:
-        tasks = open_renewal_tasks(connection, PAGE_SIZE)
+        tasks = open_renewal_tasks(connection, PAGE_SIZE, identifier_system=SID_RENEWAL_TASK)
         names = patient_bodies_by_id(connection, [patient_id for patient_id, _ in tasks])
         for patient_id, body in tasks:
             task = orjson.loads(body)

@@ -55,8 +55,9 @@ def _fill_input(fill: CycleFill) -> JsonObject:
     }
 
 
-def preparation_task(item: CycleItem, *, careplan: str, pharmacy: str) -> JsonObject:
-    """The Task; `pharmacy` is the owning Organization's reference, `careplan` the plan's."""
+def preparation_task(item: CycleItem, *, careplan: str, pharmacy: str | None) -> JsonObject:
+    """The Task; `pharmacy` is the owning Organization's reference (None: not known, no
+    owner), `careplan` the plan's."""
     if item.kind is not ItemKind.PREPARE or item.pickup is None:
         raise ValueError("a preparation Task is made from a prepare item")
     status = item.status or PrepStatus.REQUESTED
@@ -76,7 +77,7 @@ def preparation_task(item: CycleItem, *, careplan: str, pharmacy: str) -> JsonOb
             "description": item.action,
             "for": reference(f"Patient/{item.patient_id}"),
             "authoredOn": item.day.isoformat(),
-            "owner": reference(pharmacy),
+            **({} if pharmacy is None else {"owner": reference(pharmacy)}),
             "restriction": {
                 "period": {"start": item.day.isoformat(), "end": item.pickup.isoformat()}
             },

@@ -201,6 +201,11 @@ def _act(
             json=_communication({"id": _value(item, "id")}, patient, day, outcome),
         )
         assert response.status_code == 200, response.text
+        recorded = http.get(
+            "/Communication",
+            params={"patient": patient, "sent": day.isoformat(), "_summary": "count"},
+        )
+        assert recorded.status_code == 200 and recorded.json()["total"] >= 1, recorded.text
         if kind == "outreach" and patient == hospital and outcome == "reached":
             qr = _hospital_check_in(patient)
             qr["authored"] = day.isoformat()
@@ -211,6 +216,7 @@ def _act(
     if kind == "prepare":
         fills = _parts(item, "fill")
         assert fills, "a preparation lists the fills of its pickup"
+        _prepare(http, item, patient, len(fills))
     if kind == "pickup" and _value(item, "state") == "open":
         anchor = item_anchor(item)
         status = "fulfilled"
@@ -229,6 +235,31 @@ def _act(
             },
         )
         assert response.status_code == 200, response.text
+
+
+def _prepare(http: httpx.Client, item: dict[str, Any], patient: str, fills: int) -> None:
+    """The preparation's Task, read as stored, then started and done with If-Match."""
+    resource = _value(item, "resource")["reference"]
+    assert resource.startswith("Task/")
+    read = http.get(f"/{resource}")
+    assert read.status_code == 200, read.text
+    task = read.json()
+    assert task["code"]["coding"][0]["code"] == "prepare-fills"
+    assert len(task["input"]) == fills
+    if task["status"] != "requested":
+        return  # on hold: waiting for a renewal, for the pharmacist to decide
+    found = http.get(
+        "/Task", params={"patient": patient, "code": "prepare-fills", "_summary": "count"}
+    )
+    assert found.status_code == 200 and found.json()["total"] >= 1, found.text
+    for version, status in ((1, "in-progress"), (2, "completed")):
+        task = {**task, "status": status}
+        response = http.put(f"/{resource}", json=task, headers={"If-Match": f'W/"{version}"'})
+        assert response.status_code == 200, response.text
+        assert response.headers["etag"] == f'W/"{version + 1}"'
+        task = response.json()
+    stale = http.put(f"/{resource}", json=task, headers={"If-Match": 'W/"1"'})
+    assert stale.status_code == 412, stale.text
 
 
 def item_anchor(item: dict[str, Any]) -> date:

@@ -12,6 +12,7 @@ from mappings.kinds import (
     CLOSED_STATUSES,
     EXPORT_TYPES,
     KINDS,
+    PHARMACY_ONLY_TYPES,
     PLAN_TYPES,
     READ_SCOPES,
     STORED_TYPES,
@@ -20,12 +21,24 @@ from mappings.operations import OPERATIONS, operation_at
 
 
 def test_the_derived_lists_are_the_served_types() -> None:
-    assert STORED_TYPES == ("CarePlan", "Appointment", "Task", "CommunicationRequest", "Patient")
+    assert STORED_TYPES == (
+        "CarePlan",
+        "Appointment",
+        "Task",
+        "CommunicationRequest",
+        "Communication",
+        "QuestionnaireResponse",
+        "Questionnaire",
+        "Patient",
+    )
     assert PLAN_TYPES == ("CarePlan", "Appointment", "Task")
     assert EXPORT_TYPES == ("Patient", "CarePlan", "Appointment")
-    assert AUDIT_PATIENT_TYPES == ("CarePlan", "Appointment", "Task", "CommunicationRequest")
+    # Every stored kind that names a patient, but the Patient: the audit finds it from them.
+    assert STORED_TYPES[:6] == AUDIT_PATIENT_TYPES
+    # The cycle's calls, call records, check-ins and check-in form stay in the pharmacy.
+    assert STORED_TYPES[3:7] == PHARMACY_ONLY_TYPES
     assert dict(READ_SCOPES) == dict.fromkeys(
-        (t for t in STORED_TYPES if t != "CommunicationRequest"), "rs"
+        (t for t in STORED_TYPES if t not in PHARMACY_ONLY_TYPES), "rs"
     )
     assert CLOSED_STATUSES["Appointment"] == ("cancelled", "fulfilled", "noshow")
 

@@ -80,7 +80,8 @@ def access_of(scope: MutableMapping[str, Any], status: int) -> Access | None:
         interaction, action = "search-type", "E"
         query = _query(scope.get("query_string", b""))
     elif resource_type and len(parts) == 2 and parts[1].startswith("{"):
-        interaction, action = "read", "R"
+        # A PUT is an update (a preparation Task's state); it answers the Task, as a read does.
+        interaction, action = ("update", "U") if scope.get("method") == "PUT" else ("read", "R")
         if status < 400 and resource_id is not None:
             disclosed += ((resource_type, (resource_id,)),)
     elif resource_type and len(parts) == 3 and parts[2].startswith("$"):

@@ -53,7 +53,7 @@ def audit_event(record: AuditRecord) -> JsonObject:
 
 
 def _subtype(interaction: str) -> list[JsonObject]:
-    if interaction in ("read", "search-type"):
+    if interaction in ("read", "search-type", "update"):
         return [{"system": _INTERACTIONS, "code": interaction}]
     if interaction.startswith("$"):
         return [

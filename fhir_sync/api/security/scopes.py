@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from mappings.kinds import READ_SCOPES
+from mappings.kinds import PHARMACY_ONLY_TYPES, READ_SCOPES
 
 ROLES: Final = ("ehr", "prescriber", "payer", "pharmacy")
 LETTERS: Final = "cruds"  # SMART v2 order: create, read, update, delete, search
@@ -30,13 +30,16 @@ ROLE_SCOPES: Final[Mapping[str, Mapping[str, str]]] = {
     # Payers read only their own members' resources: the filter comes from the token's payer.
     "payer": {**_READ_PLANS, "Group": "rs"},
     # Patient.u: the enrollment operations ($enroll, $unenroll, $hold, $resume, $sync, $plan).
-    # CommunicationRequest: the monthly cycle's calls, which stay in the pharmacy.
+    # The monthly cycle's calls, call records and check-ins, which stay in the pharmacy (the
+    # kinds mappings/kinds.py gives no scope: CommunicationRequest, Communication,
+    # QuestionnaireResponse). Task.u: a preparation's state (PUT with If-Match).
     "pharmacy": {
         **_READ_PLANS,
+        **dict.fromkeys(PHARMACY_ONLY_TYPES, "rs"),
         "Patient": "rus",
+        "Task": "rus",
         "Group": "rs",
         "AuditEvent": "rs",
-        "CommunicationRequest": "rs",
     },
 }
 

@@ -26,8 +26,9 @@ from tests.server.security.keys import ClientKey, assertion, jwks, token_form
 READS = "system/Appointment.rs system/CarePlan.rs system/Patient.rs system/Task.rs"
 PAYER = "system/Appointment.rs system/CarePlan.rs system/Group.rs system/Patient.rs system/Task.rs"
 PHARMACY = (
-    "system/Appointment.rs system/AuditEvent.rs system/CarePlan.rs "
-    "system/CommunicationRequest.rs system/Group.rs system/Patient.rus system/Task.rs"
+    "system/Appointment.rs system/AuditEvent.rs system/CarePlan.rs system/Communication.rs "
+    "system/CommunicationRequest.rs system/Group.rs system/Patient.rus "
+    "system/Questionnaire.rs system/QuestionnaireResponse.rs system/Task.rus"
 )
 
 
