@@ -183,6 +183,26 @@ def new_rows(items: Sequence[CycleItem]) -> list[store.NewItem]:
     return rows
 
 
+def save_facts(
+    connection: Connection,
+    row: EnrollmentRow,
+    state: store.StoredState,
+    facts: Enrollment,
+    since: date,
+    now: datetime,
+    defaults: CycleSettings | None = None,
+) -> int:
+    """Store an enrollment's new facts (an action, a re-plan) and derive again the days from
+    `since` already derived, so an item they make due today appears at once; items created."""
+    through = state.derived_through
+    created = 0
+    if through is not None and since <= through:
+        facts, items = derive_and_roll(facts, since, through, cycle_settings_of(row, defaults))
+        created = store_items(connection, items, now)
+    store.save_state(connection, row.patient_id, dump_facts(facts), through, now, previous=state)
+    return created
+
+
 def run_patient(
     connection: Connection,
     row: EnrollmentRow,

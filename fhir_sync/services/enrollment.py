@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
 from fhir_sync.services.collect import PatientInputs
+from fhir_sync.services.cycle_replan import answered_renewals, feed_replan
 from fhir_sync.services.errors import (
     InputsRejectedError,
     NotAvailableError,
@@ -449,7 +450,9 @@ class EnrollmentService:
             apply_enrollment_status(resources, enrollment.status)
         if plan.anchor is not None:
             enrollment.anchor_date = plan.anchor
-        return store_plan(
+        before = current_plan(connection, enrollment.patient_id)
+        resources = answered_renewals(before, resources, today)
+        stored = store_plan(
             connection,
             enrollment.patient_id,
             resources,
@@ -457,6 +460,8 @@ class EnrollmentService:
             now=now,
             validate=validate,
         )
+        feed_replan(connection, enrollment, before, stored.resources, today, now)
+        return stored
 
     def _store_patient(
         self,

@@ -32,13 +32,8 @@ from fhir_sync.engine.cycle_types import (
     ItemKind,
     PickupStatus,
 )
-from fhir_sync.services.cycle_facts import dump_facts, load_facts, load_item
-from fhir_sync.services.cycle_run import (
-    careplan_of,
-    cycle_settings_of,
-    derive_and_roll,
-    store_items,
-)
+from fhir_sync.services.cycle_facts import load_facts, load_item
+from fhir_sync.services.cycle_run import careplan_of, cycle_settings_of, save_facts
 from fhir_sync.services.enrollment import EnrollmentService, endpoints_of
 from fhir_sync.services.errors import NotEnrolledError, StateConflictError, VersionMismatchError
 from fhir_sync.store import cycle as store
@@ -284,13 +279,7 @@ def _save(
     defaults: CycleSettings | None,
 ) -> int:
     """Store the new facts and derive again the days from `since` already derived."""
-    through = state.derived_through
-    created = 0
-    if through is not None and since <= through:
-        facts, items = derive_and_roll(facts, since, through, cycle_settings_of(row, defaults))
-        created = store_items(connection, items, now)
-    store.save_state(connection, row.patient_id, dump_facts(facts), through, now, previous=state)
-    return created
+    return save_facts(connection, row, state, facts, since, now, defaults)
 
 
 def _cycle(facts: Enrollment, anchor: date) -> Cycle:
