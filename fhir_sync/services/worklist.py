@@ -269,19 +269,6 @@ def _load(
     return row, state, load_facts(state.facts)
 
 
-def _save(
-    connection: Connection,
-    row: EnrollmentRow,
-    state: store.StoredState,
-    facts: Enrollment,
-    since: date,
-    now: datetime,
-    defaults: CycleSettings | None,
-) -> int:
-    """Store the new facts and derive again the days from `since` already derived."""
-    return save_facts(connection, row, state, facts, since, now, defaults)
-
-
 def _cycle(facts: Enrollment, anchor: date) -> Cycle:
     found = next((c for c in facts.cycles if c.anchor == anchor), None)
     if found is None:
@@ -324,7 +311,7 @@ def record_contact(
         row, state, facts = _load(connection, patient_id)
         _cycle(facts, anchor)
         facts = replace(facts, contacts=(*facts.contacts, Contact(anchor, day, outcome)))
-        created = _save(connection, row, state, facts, day, stamp, defaults)
+        created = save_facts(connection, row, state, facts, day, stamp, defaults)
         store.close_item(connection, item_id, stamp)
     return ContactRecorded(item_id, outcome, created)
 
@@ -399,7 +386,7 @@ def check_in(
             row.version += 1
             row.updated_at = stamp
             save_enrollment(connection, row, new=False)
-        created = _save(connection, row, state, facts, today, stamp, defaults)
+        created = save_facts(connection, row, state, facts, today, stamp, defaults)
     return CheckInRecorded(result, cycle.anchor, created)
 
 
@@ -442,7 +429,7 @@ def record_pickup(
         if status is PickupStatus.FULFILLED and dispensed:
             changed = replace(changed, dispensed_on=day)
         facts = _replace_cycle(facts, changed)
-        created = _save(connection, row, state, facts, day, stamp, defaults)
+        created = save_facts(connection, row, state, facts, day, stamp, defaults)
         if status is PickupStatus.FULFILLED:
             store.close_item(connection, cycle_item_id(patient_id, ItemKind.PICKUP, anchor), stamp)
     return PickupRecorded(anchor, status, created)
