@@ -350,6 +350,12 @@ def check_in(
         cycle = _pending_cycle(facts, today) if anchor is None else _cycle(facts, anchor)
         settings = cycle_settings_of(row, defaults)
         result = interpret_check_in(answers, cycle.pickup_day, settings)
+        planned = None
+        if result.new_anchor is not None and not result.unenroll:
+            planned = plans.reanchor_locked(connection, row, result.new_anchor, stamp)
+            if planned is not None:  # the re-plan may have added its changes to the facts
+                state = store.get_state(connection, patient_id) or state
+                facts = load_facts(state.facts)
         if result.reviews:
             changes = tuple(Change(c.kind, c.order_id, c.words) for c in result.reviews)
             facts = replace(
@@ -358,24 +364,20 @@ def check_in(
         if result.early_pickup is not None:
             moved = replace(cycle, pickup=result.early_pickup, vacation=True, moved_on=today)
             facts = _replace_cycle(facts, moved)
-        saved = False  # the enrollment use case saved the row (and wrote the plan back)
+        saved = planned is not None  # the enrollment use case saved the row, sent the plan
         if result.unenroll:
             facts = replace(facts, ended_on=date.fromordinal(today.toordinal() + 1))
             saved = plans.revoke_locked(connection, row, stamp)
         if result.new_anchor is not None:
             fills, anchor_now = cycle.fills, result.new_anchor
-            if result.unenroll:
+            if planned is not None:
+                anchor_now = row.anchor_date or anchor_now
+                careplan = careplan_of(connection, patient_id) or {}
+                fills = careplan_fills(careplan, anchor_now, first=True)
+            elif result.unenroll:
                 row.anchor_date = anchor_now
-            else:
-                planned = plans.reanchor_locked(connection, row, result.new_anchor, stamp)
-                if planned is None and endpoints_of(row).any:  # the queued sync re-plans it
-                    request_sync(connection, [patient_id], stamp)
-                elif planned is not None:
-                    saved = True
-                    anchor_now = row.anchor_date or anchor_now
-                    fills = careplan_fills(
-                        careplan_of(connection, patient_id) or {}, anchor_now, first=True
-                    )
+            elif endpoints_of(row).any:  # the queued sync re-plans it on the new anchor
+                request_sync(connection, [patient_id], stamp)
             kept = tuple(c for c in facts.cycles if c.anchor < cycle.anchor)
             facts = replace(facts, cycles=(*kept, Cycle(anchor_now, fills, planned_on=today)))
         if result.replan:
