@@ -2,6 +2,7 @@
 SIGKILL while it derives the day for thousands of enrollments, started again, and the day ends
 with every enrollment's items stored exactly once (SQLite and PostgreSQL).
 
+The enrollments are the cycle benchmark's: the i-th has its pickup i % 30 days after the day.
 Expected items from the rules (docs/cycle.md; defaults lead 7, prep 3; the pharmacy closes no
 day; an enrollment first seen today starts today): an enrollment whose pickup is k days ahead
 (k = 0..29) has today its outreach call when k <= 7 (7 days before, or today when later), its
@@ -11,42 +12,22 @@ preparation when k <= 3, and its pickup when k = 0; nothing else.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 
+from bench.cycle_bench import START as TODAY
+from bench.cycle_bench import enroll_patients
 from fhir_sync.services.cycle_run import BATCH
 from fhir_sync.store.cycle import ITEM, STATE
-from fhir_sync.store.enrollments import ENROLLMENT
 from fhir_sync.store.search import RESOURCE
 from tests.server.databases import database, migrated_engine
 
-from .server_support import TODAY, fhir_sync_env, start_process, stopping, wait_until
+from .server_support import fhir_sync_env, start_process, stopping, wait_until
 
 BACKENDS = ("sqlite", "postgresql")
 PATIENTS = 12 * BATCH  # a dozen batches: the kill lands after some and before the last
-
-
-def _enroll(engine: Engine) -> None:
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "patient_id": f"k{i:06d}",
-            "status": "active",
-            "cycle_days": 30,
-            "anchor_date": TODAY + timedelta(days=i % 30),
-            "closed_weekdays": "",
-            "lead_days": 7,
-            "enrolled_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-        for i in range(PATIENTS)
-    ]
-    with engine.begin() as connection:
-        connection.execute(insert(ENROLLMENT), rows)
 
 
 def _states(engine: Engine) -> int:
@@ -58,7 +39,7 @@ def _expected() -> Counter[tuple[str, str]]:
     wanted: Counter[tuple[str, str]] = Counter()
     for i in range(PATIENTS):
         k = i % 30
-        patient = f"k{i:06d}"
+        patient = f"b{i:07d}"
         if k <= 7:
             wanted[(patient, "outreach")] += 1
         if k <= 3:
@@ -73,8 +54,10 @@ def test_a_worker_killed_mid_day_loses_and_repeats_nothing(backend: str, tmp_pat
     with database(backend, tmp_path) as url:
         engine = migrated_engine(url)
         try:
-            _enroll(engine)
-            env = fhir_sync_env(url, FHIR_SYNC_CYCLE_INTERVAL="3600")
+            enroll_patients(url, PATIENTS)
+            env = fhir_sync_env(
+                url, FHIR_SYNC_CYCLE_INTERVAL="3600", FHIR_SYNC_TODAY=TODAY.isoformat()
+            )
             worker = start_process(tmp_path, "worker-1", ["worker"], env)
             with stopping(worker):
                 wait_until(lambda: _states(engine) > 0, 120, "the first batch of the day")
