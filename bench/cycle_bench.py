@@ -36,7 +36,9 @@ from fhir_sync.store.tables import Enrollment
 START = date(2027, 1, 1)
 
 
-def _load(url: str, patients: int) -> None:
+def enroll_patients(url: str, patients: int) -> None:
+    """`patients` active enrollments `b0000000`... on a migrated database, the i-th anchored
+    on START + i % 30 (one cycle's pickups spread over its days)."""
     engine = open_engine(url)
     upgrade(engine)
     now = datetime.now(UTC)
@@ -82,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.postgres or f"sqlite:///{Path(folder) / 'cycle.sqlite3'}"
-        _load(url, args.patients)
+        enroll_patients(url, args.patients)
         engine = open_engine(url)
         began = time.perf_counter()
         first = run_cycle_day(engine, START)

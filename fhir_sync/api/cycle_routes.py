@@ -81,8 +81,11 @@ async def check_in(request: Request, patient_id: str, _caller: Pharmacy) -> Resp
         parts = parse_parameters(orjson.dumps(body), _CHECK_IN_PARTS)
         body = parts[0]["resource"] if parts else None
     given = _mapped(map_check_in_response, body, "QuestionnaireResponse", "response's", patient_id)
+    state = request.app.state
     done = await run_in_threadpool(
-        lambda: cycle.check_in(request.app.state.engine, patient_id, given.answers, response=body)
+        lambda: cycle.check_in(
+            state.engine, patient_id, given.answers, response=body, plans=state.enrollment
+        )
     )
     result = done.result
     return _parameters(

@@ -183,6 +183,26 @@ def new_rows(items: Sequence[CycleItem]) -> list[store.NewItem]:
     return rows
 
 
+def save_facts(
+    connection: Connection,
+    row: EnrollmentRow,
+    state: store.StoredState,
+    facts: Enrollment,
+    since: date,
+    now: datetime,
+    defaults: CycleSettings | None = None,
+) -> int:
+    """Store an enrollment's new facts (an action, a re-plan) and derive again the days from
+    `since` already derived, so an item they make due today appears at once; items created."""
+    through = state.derived_through
+    created = 0
+    if through is not None and since <= through:
+        facts, items = derive_and_roll(facts, since, through, cycle_settings_of(row, defaults))
+        created = store_items(connection, items, now)
+    store.save_state(connection, row.patient_id, dump_facts(facts), through, now, previous=state)
+    return created
+
+
 def run_patient(
     connection: Connection,
     row: EnrollmentRow,
@@ -192,8 +212,11 @@ def run_patient(
     state: store.StoredState | None = None,
     *,
     read_state: bool = True,
+    unchanged: list[str] | None = None,
 ) -> tuple[int, int]:
-    """Derive and store one enrollment's items up to `day`: (items created, days derived)."""
+    """Derive and store one enrollment's items up to `day`: (items created, days derived).
+    `unchanged`: where to put the enrollment when the day left its facts as they were (the
+    caller marks those derived in one statement) instead of writing its facts row again."""
     if read_state:
         state = store.get_state(connection, row.patient_id)
     settings = cycle_settings_of(row, defaults)
@@ -207,7 +230,11 @@ def run_patient(
         first = day if state.derived_through is None else state.derived_through + timedelta(1)
     facts, items = derive_and_roll(facts, first, day, settings)
     created = store_items(connection, items, now)
-    store.save_state(connection, row.patient_id, dump_facts(facts), day, now, previous=state)
+    text = dump_facts(facts)
+    if unchanged is not None and state is not None and text == state.facts:
+        unchanged.append(row.patient_id)  # a steady day: nothing new to keep
+    else:
+        store.save_state(connection, row.patient_id, text, day, now, previous=state)
     return created, (day - first).days + 1
 
 
@@ -229,6 +256,7 @@ def run_cycle_day(
                 break
             states = store.get_states(connection, [r.patient_id for r in rows])
             stamp = now()
+            unchanged: list[str] = []
             for row in rows:
                 made, days = run_patient(
                     connection,
@@ -238,9 +266,11 @@ def run_cycle_day(
                     defaults,
                     states.get(row.patient_id),
                     read_state=False,
+                    unchanged=unchanged,
                 )
                 created += made
                 caught = max(caught, days - 1)
+            store.advance_states(connection, unchanged, day)
             total += len(rows)
             after = rows[-1].patient_id
         if progress is not None:

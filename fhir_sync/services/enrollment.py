@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine
 from fhir_sync.engine import ControlledPolicy, Preferences
 from fhir_sync.fill_settings import apply_fill_settings, parse_fill_settings, stored_form
 from fhir_sync.services.collect import PatientInputs
+from fhir_sync.services.cycle_replan import answered_renewals, feed_replan
 from fhir_sync.services.errors import (
     InputsRejectedError,
     NotAvailableError,
@@ -224,15 +225,7 @@ class EnrollmentService:
         return OperationResult(enrollment.status, plan.resources)
 
     def unenroll(self, patient_id: str, *, if_match: str | None) -> OperationResult:
-        def change(enrollment: Enrollment, now: datetime) -> bool:
-            if enrollment.status == REVOKED:
-                return False
-            enrollment.status = REVOKED
-            enrollment.hold_until = None
-            enrollment.revoked_at = now
-            return True
-
-        return self._change_status(patient_id, if_match, change, touches_group=True)
+        return self._change_status(patient_id, if_match, _revoke, touches_group=True)
 
     def hold(self, patient_id: str, until: date, *, if_match: str | None) -> OperationResult:
         def change(enrollment: Enrollment, _now: datetime) -> bool:
@@ -376,21 +369,58 @@ class EnrollmentService:
             enrollment = self._locked(connection, patient_id, if_match)
             if not change(enrollment, now):
                 return OperationResult(enrollment.status, current_plan(connection, patient_id))
-            resources = [without_meta(r) for r in current_plan(connection, patient_id)]
-            apply_enrollment_status(resources, enrollment.status)
-            plan = store_plan(
-                connection,
-                patient_id,
-                resources,
-                payer=enrollment.payer,
-                now=now,
-                validate=checked,
-            )
-            if touches_group and enrollment.payer is not None:
-                payer = enrollment.payer
-                touch_payer_group(connection, payer, payer_group_id(payer), now)
-            self._finish(connection, enrollment, plan, now)
+            plan = self._store_status(connection, enrollment, now, checked, touches_group)
         return OperationResult(enrollment.status, plan.resources)
+
+    def _store_status(
+        self,
+        connection: Connection,
+        enrollment: Enrollment,
+        now: datetime,
+        validate: Validator,
+        touches_group: bool,
+    ) -> StoredPlan:
+        """The stored plan with the enrollment's new status (CarePlan, Appointments, Tasks),
+        the payer's Group touched when membership changed, queued for the EHR, saved."""
+        patient_id = enrollment.patient_id
+        resources = [without_meta(r) for r in current_plan(connection, patient_id)]
+        apply_enrollment_status(resources, enrollment.status)
+        plan = store_plan(
+            connection, patient_id, resources, payer=enrollment.payer, now=now, validate=validate
+        )
+        if touches_group and enrollment.payer is not None:
+            payer = enrollment.payer
+            touch_payer_group(connection, payer, payer_group_id(payer), now)
+        self._finish(connection, enrollment, plan, now)
+        return plan
+
+    # -- the cycle's check-in acts through these, in its own transaction ------------------
+
+    def revoke_locked(self, connection: Connection, enrollment: Enrollment, now: datetime) -> bool:
+        """`$unenroll` of an enrollment the caller has locked, in the caller's transaction (a
+        check-in answering "stop the program" also records its cycle facts there): the plan
+        revoked and written back to the EHR exactly as `$unenroll` does. False, and nothing
+        written, when the enrollment is already revoked (a second "stop" changes nothing)."""
+        if not _revoke(enrollment, now):
+            return False
+        self._store_status(connection, enrollment, now, self.validate, touches_group=True)
+        return True
+
+    def reanchor_locked(
+        self, connection: Connection, enrollment: Enrollment, anchor: date, now: datetime
+    ) -> StoredPlan | None:
+        """The enrollment (locked by the caller) re-anchored on `anchor` and re-planned from its
+        stored orders in the caller's transaction, as `$enroll` with a new anchor plans it, so
+        that the short fills and the Appointment fall on the new date. None when its orders
+        come from a live endpoint (pulling never happens inside a transaction, so the caller
+        queues a sync and the worker re-plans on the anchor set here), and when it has no
+        stored orders to plan from."""
+        enrollment.anchor_date = anchor
+        if endpoints_of(enrollment).any or enrollment.inputs is None:
+            return None
+        plan = self._replan(connection, enrollment, self._inputs_of(enrollment), now)
+        self._finish(connection, enrollment, plan, now)
+        return plan
 
     def _replan(
         self,
@@ -420,7 +450,9 @@ class EnrollmentService:
             apply_enrollment_status(resources, enrollment.status)
         if plan.anchor is not None:
             enrollment.anchor_date = plan.anchor
-        return store_plan(
+        before = current_plan(connection, enrollment.patient_id)
+        resources = answered_renewals(before, resources, today)
+        stored = store_plan(
             connection,
             enrollment.patient_id,
             resources,
@@ -428,6 +460,8 @@ class EnrollmentService:
             now=now,
             validate=validate,
         )
+        feed_replan(connection, enrollment, before, stored.resources, today, now)
+        return stored
 
     def _store_patient(
         self,
@@ -478,6 +512,16 @@ class EnrollmentService:
         enrollment.updated_at = now
         enrollment.version = 1 if new else enrollment.version + 1
         save_enrollment(connection, enrollment, new=new)
+
+
+def _revoke(enrollment: Enrollment, now: datetime) -> bool:
+    """Unenroll: revoked from `now`; False when it already was."""
+    if enrollment.status == REVOKED:
+        return False
+    enrollment.status = REVOKED
+    enrollment.hold_until = None
+    enrollment.revoked_at = now
+    return True
 
 
 def _nothing_in(data: PatientInputs) -> bool:

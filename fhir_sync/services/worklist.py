@@ -33,14 +33,20 @@ from fhir_sync.engine.cycle_types import (
     PickupStatus,
 )
 from fhir_sync.services import cycle_resources
-from fhir_sync.services.cycle_facts import dump_facts, load_facts, load_item
-from fhir_sync.services.cycle_run import cycle_settings_of, derive_and_roll, store_items
+from fhir_sync.services.cycle_facts import load_facts, load_item
+from fhir_sync.services.cycle_run import (
+    careplan_of,
+    cycle_settings_of,
+    save_facts,
+)
+from fhir_sync.services.enrollment import EnrollmentService, endpoints_of
 from fhir_sync.services.errors import NotEnrolledError, StateConflictError, VersionMismatchError
 from fhir_sync.store import cycle as store
 from fhir_sync.store.database import write_transaction
-from fhir_sync.store.enrollments import get_enrollment
+from fhir_sync.store.enrollments import get_enrollment, save_enrollment
 from fhir_sync.store.sync_requests import request_sync
 from fhir_sync.store.tables import Enrollment as EnrollmentRow
+from mappings.inbound.careplan_fills import careplan_fills
 
 #: The worklist's groups, in the order staff work them, and the item kinds in each.
 GROUPS: Final = (
@@ -268,25 +274,6 @@ def _load(
     return row, state, load_facts(state.facts)
 
 
-def _save(
-    connection: Connection,
-    row: EnrollmentRow,
-    state: store.StoredState,
-    facts: Enrollment,
-    since: date,
-    now: datetime,
-    defaults: CycleSettings | None,
-) -> int:
-    """Store the new facts and derive again the days from `since` already derived."""
-    through = state.derived_through
-    created = 0
-    if through is not None and since <= through:
-        facts, items = derive_and_roll(facts, since, through, cycle_settings_of(row, defaults))
-        created = store_items(connection, items, now)
-    store.save_state(connection, row.patient_id, dump_facts(facts), through, now, previous=state)
-    return created
-
-
 def _cycle(facts: Enrollment, anchor: date) -> Cycle:
     found = next((c for c in facts.cycles if c.anchor == anchor), None)
     if found is None:
@@ -330,7 +317,7 @@ def record_contact(
         _cycle(facts, anchor)
         contact = Contact(anchor, day, outcome)
         facts = replace(facts, contacts=(*facts.contacts, contact))
-        created = _save(connection, row, state, facts, day, stamp, defaults)
+        created = save_facts(connection, row, state, facts, day, stamp, defaults)
         store.close_item(connection, item_id, stamp)
         cycle_resources.store_contact(connection, item_id, patient_id, contact, stamp)
     return ContactRecorded(item_id, outcome, created)
@@ -352,21 +339,33 @@ def check_in(
     defaults: CycleSettings | None = None,
     now: datetime | None = None,
     response: dict[str, Any] | None = None,
+    plans: EnrollmentService | None = None,
 ) -> CheckInRecorded:
     """The check-in answers of the patient's next pickup (or of the cycle `anchor`) acted on:
     reviews for the pharmacist; a new date re-anchors the enrollment; away over the pickup
     moves it earlier as a vacation supply; stop the program unenrolls from the next day.
     A re-plan (hospital stay, new, stopped or changed medicines) puts review items on today's
     list and, for an enrollment with a live EHR endpoint, queues a sync (fresh orders, a new
-    plan) for the worker. `response`: the QuestionnaireResponse the answers came from, stored
-    (once per identifier) with them."""
+    plan) for the worker. "Stop the program" and a new date go through the enrollment's own
+    use cases (`plans`, the server's EnrollmentService): the CarePlan and Appointment are
+    revoked or re-planned on the new anchor and written back to the EHR, in this transaction.
+    `response`: the QuestionnaireResponse the answers came from, stored (once per identifier)
+    with them."""
     stamp = now or datetime.now(UTC)
     today = answers.answered_on
+    if plans is None:
+        plans = EnrollmentService(engine, today=lambda: today)
     with write_transaction(engine) as connection:
         row, state, facts = _load(connection, patient_id)
         cycle = _pending_cycle(facts, today) if anchor is None else _cycle(facts, anchor)
         settings = cycle_settings_of(row, defaults)
         result = interpret_check_in(answers, cycle.pickup_day, settings)
+        planned = None
+        if result.new_anchor is not None and not result.unenroll:
+            planned = plans.reanchor_locked(connection, row, result.new_anchor, stamp)
+            if planned is not None:  # the re-plan may have added its changes to the facts
+                state = store.get_state(connection, patient_id) or state
+                facts = load_facts(state.facts)
         if result.reviews:
             changes = tuple(Change(c.kind, c.order_id, c.words) for c in result.reviews)
             facts = replace(
@@ -375,29 +374,31 @@ def check_in(
         if result.early_pickup is not None:
             moved = replace(cycle, pickup=result.early_pickup, vacation=True, moved_on=today)
             facts = _replace_cycle(facts, moved)
-        if result.new_anchor is not None:
-            later = tuple(c for c in facts.cycles if c.anchor < cycle.anchor or c is cycle)
-            kept = tuple(c for c in later if c.anchor != cycle.anchor)
-            facts = replace(
-                facts,
-                cycles=(*kept, Cycle(result.new_anchor, cycle.fills, planned_on=today)),
-            )
-            row.anchor_date = result.new_anchor
+        saved = planned is not None  # the enrollment use case saved the row, sent the plan
         if result.unenroll:
             facts = replace(facts, ended_on=date.fromordinal(today.toordinal() + 1))
-            row.status = "revoked"
-            row.revoked_at = stamp
+            saved = plans.revoke_locked(connection, row, stamp)
+        if result.new_anchor is not None:
+            fills, anchor_now = cycle.fills, result.new_anchor
+            if planned is not None:
+                anchor_now = row.anchor_date or anchor_now
+                careplan = careplan_of(connection, patient_id) or {}
+                fills = careplan_fills(careplan, anchor_now, first=True)
+            elif result.unenroll:
+                row.anchor_date = anchor_now
+            elif endpoints_of(row).any:  # the queued sync re-plans it on the new anchor
+                request_sync(connection, [patient_id], stamp)
+            kept = tuple(c for c in facts.cycles if c.anchor < cycle.anchor)
+            facts = replace(facts, cycles=(*kept, Cycle(anchor_now, fills, planned_on=today)))
         if result.replan:
             row.plan_hash = None  # the next sync re-plans even an unchanged input
             if row.ehr_endpoint is not None:  # pull fresh orders: the worker's requested sync
                 request_sync(connection, [patient_id], stamp)
-        if result.new_anchor is not None or result.unenroll or result.replan:
+        if result.replan or (not saved and (result.new_anchor is not None or result.unenroll)):
             row.version += 1
             row.updated_at = stamp
-            from fhir_sync.store.enrollments import save_enrollment
-
             save_enrollment(connection, row, new=False)
-        created = _save(connection, row, state, facts, today, stamp, defaults)
+        created = save_facts(connection, row, state, facts, today, stamp, defaults)
         if response is not None:
             cycle_resources.store_check_in(connection, response, patient_id, stamp)
     return CheckInRecorded(result, cycle.anchor, created)
@@ -442,7 +443,7 @@ def record_pickup(
         if status is PickupStatus.FULFILLED and dispensed:
             changed = replace(changed, dispensed_on=day)
         facts = _replace_cycle(facts, changed)
-        created = _save(connection, row, state, facts, day, stamp, defaults)
+        created = save_facts(connection, row, state, facts, day, stamp, defaults)
         if status is PickupStatus.FULFILLED:
             store.close_item(connection, cycle_item_id(patient_id, ItemKind.PICKUP, anchor), stamp)
     return PickupRecorded(anchor, status, created)

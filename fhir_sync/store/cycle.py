@@ -97,6 +97,19 @@ def save_state(
     )
 
 
+def advance_states(
+    connection: Connection, patient_ids: Collection[str], derived_through: date
+) -> None:
+    """Mark enrollments derived through a day when the day changed none of their facts: one
+    statement for the batch, the facts (and their version) left as they were."""
+    if patient_ids:
+        connection.execute(
+            update(STATE)
+            .where(STATE.c.patient_id.in_(list(patient_ids)))
+            .values(derived_through=derived_through)
+        )
+
+
 def insert_new_items(
     connection: Connection, items: Sequence[NewItem], now: datetime
 ) -> list[NewItem]:

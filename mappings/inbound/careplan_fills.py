@@ -8,11 +8,14 @@ that day where the plan has one (a short fill's pickup), else the cycle quantity
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from fhir_sync.engine.cycle_types import CycleFill
+from fhir_sync.engine.plan_changes import PlannedOrder
+from fhir_sync.engine.therapy import product_of
 from mappings.fhir_literals import JsonObject
 from mappings.profile import (
+    CS_SYNC_EXCLUSION,
     EXT_CYCLE_QUANTITY,
     EXT_DAYS_SUPPLY,
     EXT_EARLIEST_FILL,
@@ -84,3 +87,43 @@ def careplan_fills(careplan: JsonObject, pickup: date, *, first: bool) -> tuple[
             )
         )
     return tuple(sorted(fills, key=lambda f: f.order_id))
+
+
+#: Why a not-synchronized activity's order is no treatment going on (sync-exclusion codes):
+#: it is no longer active, expired, or replaced by another order of the same therapy.
+_NOT_GOING_ON: Final = frozenset({"inactive", "expired", "replaced", "not-an-order"})
+_AS_NEEDED: Final = frozenset({"as-needed", "as-needed-text"})
+
+
+def careplan_orders(careplan: JsonObject) -> tuple[PlannedOrder, ...]:
+    """The orders a stored CarePlan planned, as the engine compares two plans (a re-plan
+    against the plan before it: engine.plan_changes). Read from the CarePlan itself, so a plan
+    made from a live pull compares as well as one made from stored orders. The therapy is the
+    ingredient and form of the medication's name (a new strength is the same therapy)."""
+    out = []
+    for activity in careplan.get("activity") or ():
+        detail = activity.get("detail") or {}
+        link = _ext(detail, EXT_MEDICATION_REQUEST)
+        if link is None:
+            continue
+        order = str(link["valueReference"]["reference"]).rsplit("/", 1)[-1]
+        codes = {
+            str(c.get("code"))
+            for c in ((detail.get("statusReason") or {}).get("coding") or ())
+            if c.get("system") == CS_SYNC_EXCLUSION
+        }
+        name = _medication(detail)
+        product = product_of(name)
+        daily = (detail.get("dailyAmount") or {}).get("value")
+        out.append(
+            PlannedOrder(
+                order_id=order,
+                medication=name,
+                therapy=product.therapy if product is not None else name.lower(),
+                drug_key=product.key if product is not None else name.lower(),
+                active=detail.get("status") == "scheduled" or not codes & _NOT_GOING_ON,
+                as_needed=bool(codes & _AS_NEEDED),
+                daily_dose=None if daily is None else float(daily),
+            )
+        )
+    return tuple(sorted(out, key=lambda o: o.order_id))

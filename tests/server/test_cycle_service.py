@@ -181,3 +181,40 @@ def test_a_hospital_stay_queues_a_sync_for_a_live_enrollment(engine: Engine) -> 
         queued = connection.execute(select(SYNC_REQUEST.c.patient_id)).scalars().all()
     assert queued == ["p7"]
     assert ("p7", "review") in _kinds(engine, date(2027, 1, 22))
+
+
+def test_a_steady_day_writes_no_facts_row(engine: Engine) -> None:
+    """Facts only grow by dated events (docs/cycle.md "Facts the derivation reads"): a day on
+    which nothing happened to an enrollment leaves its facts row as it was (same text, same
+    version), one statement marks the batch derived through the day, and the next days still
+    bring their items (outreach 7 days before 01-29: 01-22)."""
+    from sqlalchemy import event
+
+    for patient in ("s1", "s2", "s3"):
+        _enroll(engine, patient)
+    run_cycle_day(engine, date(2027, 1, 18))
+    with engine.connect() as connection:
+        first = store.get_states(connection, ["s1", "s2", "s3"])
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        run_cycle_day(engine, date(2027, 1, 19))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with engine.connect() as connection:
+        steady = store.get_states(connection, ["s1", "s2", "s3"])
+    assert {p: (s.facts, s.version) for p, s in steady.items()} == {
+        p: (s.facts, s.version) for p, s in first.items()
+    }
+    assert {s.derived_through for s in steady.values()} == {date(2027, 1, 19)}
+    assert sum(s.startswith("update cycle_state") for s in statements) == 1
+    run_cycle_day(engine, date(2027, 1, 22))
+    assert sorted(_kinds(engine, date(2027, 1, 22))) == [
+        ("s1", "outreach"),
+        ("s2", "outreach"),
+        ("s3", "outreach"),
+    ]
