@@ -12,6 +12,7 @@ from fractions import Fraction
 from fhir_sync.engine import Dosage, Fill, Order, Preferences, plan_patient
 from fhir_sync.engine.dispensing import (
     FLAG_DOSE_SUPPLY,
+    FLAG_NO_UNIT,
     FLAG_PACK_CYCLE,
     FLAG_PRN_PART,
     Dispensing,
@@ -333,3 +334,52 @@ def test_exact_arithmetic_does_not_overshoot() -> None:
     assert plan.cycle_quantity == 24
     # Every 8 hours: 3 a day exactly (1 / (8/24)); days billed floor, never more.
     assert resolved(order(Dosage(1, 1, F(1, 3), dose_unit="tablet"))).daily == 3
+
+
+def test_a_bare_count_dose_takes_the_unit_the_prescription_dispenses_in() -> None:
+    # Synthea-style "1" (no unit), once a day, prescription 90 tablet for 90 days
+    # (docs/dispensing-rules.md s.1, "A dose with no unit"): an unqualified count is read in
+    # the unit the drug is dispensed in, so 1 tablet a day; a 30-day cycle is 30 x 1 = 30
+    # tablets, and the unit's source is the prescription.
+    counted = order(dose(1, None), supply_quantity=90, supply_days=90, supply_unit="tablet")
+    plan = only(counted)
+    assert plan.synced and plan.unit == "tablet" and plan.daily_dose == 1
+    assert plan.cycle_quantity == 30
+    assert ("unit", "prescription") in plan.sources
+    assert FLAG_NO_UNIT not in dict(plan.flags)
+
+
+def test_a_bare_count_dose_takes_the_unit_of_the_last_dispense() -> None:
+    # No prescription quantity; the last dispense was 60 capsules for 30 days. Dose "2" a day:
+    # 2 capsules a day (the count read in the unit dispensed), 30 days x 2 = 60 capsules.
+    fill = Fill(
+        "f", TODAY - timedelta(days=20), "a", quantity=F(60), days_supply=30, unit="capsule"
+    )
+    plan = only(order(dose(2, None)), fills=[fill])
+    assert plan.synced and plan.unit == "capsule" and plan.daily_dose == 2
+    assert plan.cycle_quantity == 60
+    assert ("unit", "dispenses") in plan.sources
+
+
+def test_a_bare_count_with_no_unit_anywhere_is_flagged_not_billed_as_a_unit() -> None:
+    # "Simvistatin 10 MG", dose "1" daily, nothing naming a form or a unit (synthea): the plan
+    # counts doses (1 a day, 30 a cycle) and says so, for the pharmacist to confirm the unit.
+    plan = only(order(dose(1, None)))
+    assert plan.synced and plan.unit is None and plan.cycle_quantity == 30
+    assert ("daily", "dose-count") in plan.sources
+    assert "confirm the dosage form and unit" in dict(plan.flags)[FLAG_NO_UNIT]
+
+
+def test_a_prescription_quantity_without_a_unit_is_flagged_not_billed_as_a_unit() -> None:
+    # Synthea-style dispenseRequest.quantity 90 with no unit, expectedSupplyDuration 90 days,
+    # dose 10 mg and nothing naming a strength or a form: planned from the prescription
+    # (90 / 90 = 1 a day, 30 a cycle), the numbers are the prescription's own, and the plan
+    # asks the pharmacist to confirm what they count.
+    plan = only(order(dose(10, "mg"), supply_quantity=90, supply_days=90))
+    assert plan.synced and plan.unit is None and plan.cycle_quantity == 30
+    assert ("daily", "prescription") in plan.sources
+    assert "prescription's quantity has no unit" in dict(plan.flags)[FLAG_NO_UNIT]
+    # With a dose form in the drug name the same bare 90 counts tablets: no flag.
+    named = order(dose(10, "mg"), supply_quantity=90, supply_days=90, facts=(name("Oral Tablet"),))
+    plan = only(named)
+    assert plan.synced and plan.unit == "tablet" and FLAG_NO_UNIT not in dict(plan.flags)
