@@ -37,8 +37,26 @@ def fill_days(fill: Fill, dispensing: Dispensing) -> int | None:
     return None
 
 
+def on_hand_days(fill: Fill, dispensing: Dispensing) -> int | None:
+    """Whole days a dispense keeps the patient supplied: what its quantity lasts at the daily
+    use when that is longer than the days supply billed, else the days supply.
+
+    The claim's days supply is the payer's figure (it dates the refill-too-soon limit:
+    `fill_days`); the tablets in the patient's hand are what cover the days. 30 tablets at 1 a
+    day billed as 28 days last 30: a fill due on day 28 with the pickup on day 30 needs no
+    2-day short fill and no extra trip (issue 10, grouping window; docs/fill-dates.md s.1).
+    """
+    billed = fill_days(fill, dispensing)
+    if fill.days_supply is None or fill.days_supply <= 0:
+        return billed
+    amount = fill_amount(fill, dispensing)
+    if amount is None or billed is None:
+        return billed
+    return max(billed, min(MAX_ON_HAND_DAYS, math.floor(amount / dispensing.daily)))
+
+
 def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
-    """The day the supply from `fills` (sorted by date) is used up.
+    """The day the supply from `fills` (sorted by date) is used up (`on_hand_days` each).
 
     An early refill does not waste what is left: its supply starts when the previous one ends.
     A late refill starts on the day it was handed over (the gap is lost adherence, not supply).
@@ -47,7 +65,7 @@ def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
     """
     end: date | None = None
     for fill in fills:
-        days = fill_days(fill, dispensing)
+        days = on_hand_days(fill, dispensing)
         if days is None:
             continue
         start = fill.handed_over if end is None or fill.handed_over >= end else end
