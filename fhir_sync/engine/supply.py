@@ -64,8 +64,14 @@ def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
     usable dispense.
     """
     end: date | None = None
+    partial: tuple[Fill, int] | None = None  # the partial fill just counted, and its days
     for fill in fills:
         days = on_hand_days(fill, dispensing)
+        if fill.completes_partial and partial is not None:
+            together = pair_days(partial[0], fill, dispensing)
+            if together is not None:
+                days = max(0, together - partial[1])
+        partial = (fill, days) if fill.partial and days is not None else None
         if days is None:
             continue
         start = fill.handed_over if end is None or fill.handed_over >= end else end
@@ -77,12 +83,34 @@ def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
 def last_fill_days(fills: Sequence[Fill], dispensing: Dispensing) -> tuple[date, int] | None:
     """The latest usable dispense (by hand-over date) and the whole days it lasts, at most
     MAX_ON_HAND_DAYS (as `run_out` counts it: a tiny daily dose must not run past the calendar
-    when the payer's earliest date is added to the hand-over)."""
-    for fill in reversed(fills):
+    when the payer's earliest date is added to the hand-over).
+
+    The completion of a partial fill is one fill with it: the payer dates the next refill from
+    the partial fill, for the days both quantities give together (NCPDP partial fills carry the
+    quantity and days supply intended for the whole fill).
+    """
+    for index in range(len(fills) - 1, -1, -1):
+        fill = fills[index]
         days = fill_days(fill, dispensing)
-        if days is not None:
-            return fill.handed_over, min(days, MAX_ON_HAND_DAYS)
+        if days is None:
+            continue
+        if fill.completes_partial and index > 0 and fills[index - 1].partial:
+            together = pair_days(fills[index - 1], fill, dispensing)
+            if together is not None:
+                return fills[index - 1].handed_over, together
+        return fill.handed_over, min(days, MAX_ON_HAND_DAYS)
     return None
+
+
+def pair_days(partial: Fill, completion: Fill, dispensing: Dispensing) -> int | None:
+    """Whole days a partial fill and its completion give together, from their quantities
+    (whatever days supply each claim states: a partial fill recorded with the days of the
+    whole fill must not count them twice). None when a quantity is not in the dispense unit."""
+    first = fill_amount(partial, dispensing)
+    rest = fill_amount(completion, dispensing)
+    if first is None or rest is None:
+        return None
+    return min(MAX_ON_HAND_DAYS, math.floor((first + rest) / dispensing.daily))
 
 
 def units_for(days: int, daily: Fraction, step: Fraction) -> Fraction:
