@@ -30,6 +30,14 @@ FLAG_DOSE_SUPPLY: Final = "dose-supply-mismatch"
 FLAG_PRN_PART: Final = "prn-part-not-synced"
 FLAG_PACK_CYCLE: Final = "pack-cycle-mismatch"
 FLAG_NO_UNIT: Final = "dispense-unit-unknown"
+FLAG_IN_USE: Final = "pen-in-use-expiry"
+
+# Days an insulin pen may be used once opened, from the product labels (domain.md s.7): 28 for
+# insulin glargine U-100 (Lantus SoloStar) and most insulin pens; 42 for insulin detemir
+# (Levemir FlexPen), 56 for insulin degludec (Tresiba FlexTouch) and glargine U-300 (Toujeo).
+DEFAULT_IN_USE_DAYS: Final = 28
+_IN_USE_DAYS: Final = (("degludec", 56), ("detemir", 42))
+_U300_IN_USE_DAYS: Final = 56
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,8 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
                     if product is None:
                         flags.append((FLAG_NO_UNIT, _NO_UNIT_NOTE))
                     unit = product.unit if product is not None else None
+                    if product is not None and product.form is Form.INSULIN_PEN:
+                        daily = _in_use_daily(daily, product, order, flags)
                     return Dispensing(daily, unit, step, source, product, whole, text, tuple(flags))
     elif order.dosages:
         missing = "every instruction is as needed"
@@ -154,6 +164,49 @@ _NO_UNIT_QUANTITY_NOTE: Final = (
     "dose form in the drug name): the quantities are that quantity's bare numbers; confirm the "
     "dosage form and unit before filling"
 )
+
+
+def _in_use_daily(
+    daily: Fraction, product: Product, order: Order, flags: list[tuple[str, str]]
+) -> Fraction:
+    """The mL a day an insulin pen is used up, counting that an opened pen is thrown away
+    after its in-use days even with units left (days supply = units / daily units, capped by
+    in-use expiry: domain.md s.7). A pen of 3 mL at 5 + 2 units a day would last
+    floor(300 / 7) = 42 days but is discarded after 28: it is used up at 3 / 28 mL a day."""
+    pen = min(_pen_ml(product, order), DEFAULT_PEN_ML)
+    days = _in_use_days(product, order)
+    if pen / daily <= days:
+        return daily
+    flags.append(
+        (
+            FLAG_IN_USE,
+            f"an opened pen is discarded after {days} days (product label) with insulin left: "
+            f"each {show(pen)} mL pen counts {days} days",
+        )
+    )
+    return pen / days
+
+
+def _pen_ml(product: Product, order: Order) -> Fraction:
+    """The volume of one pen: the product's own amount in mL (not a carton's), else 3 mL."""
+    for fact in order.facts:
+        if (
+            fact.source is not Source.PACKAGE_EXTENSION
+            and fact.amount
+            and canonical(fact.amount_unit) == ML
+        ):
+            return fact.amount
+    return DEFAULT_PEN_ML
+
+
+def _in_use_days(product: Product, order: Order) -> int:
+    name = (order.name or "").lower()
+    for ingredient, days in _IN_USE_DAYS:
+        if ingredient in name:
+            return days
+    if product.per_unit_of == "unit" and product.per_unit == 300:
+        return _U300_IN_USE_DAYS
+    return DEFAULT_IN_USE_DAYS
 
 
 def _least_direct(a: Source, b: Source) -> Source:
