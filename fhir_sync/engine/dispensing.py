@@ -29,6 +29,15 @@ DEFAULT_PEN_ML: Final = Fraction(3)
 FLAG_DOSE_SUPPLY: Final = "dose-supply-mismatch"
 FLAG_PRN_PART: Final = "prn-part-not-synced"
 FLAG_PACK_CYCLE: Final = "pack-cycle-mismatch"
+FLAG_NO_UNIT: Final = "dispense-unit-unknown"
+FLAG_IN_USE: Final = "pen-in-use-expiry"
+
+# Days an insulin pen may be used once opened, from the product labels (domain.md s.7): 28 for
+# insulin glargine U-100 (Lantus SoloStar) and most insulin pens; 42 for insulin detemir
+# (Levemir FlexPen), 56 for insulin degludec (Tresiba FlexTouch) and glargine U-300 (Toujeo).
+DEFAULT_IN_USE_DAYS: Final = 28
+_IN_USE_DAYS: Final = (("degludec", 56), ("detemir", 42))
+_U300_IN_USE_DAYS: Final = 56
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,8 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
     if scheduled:
         if product is None:
             product = _product_from_dose_unit(scheduled)
+        if product is None and all(d.dose_unit is None for d in _groups(scheduled)):
+            product = _product_for_a_count(order, fills)
         joined = _from_dosages(tuple(scheduled), product, prefs)
         if isinstance(joined, str):
             missing = joined
@@ -100,10 +111,14 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
                             step,
                         )
                     )
-                    source = product.form_source if product is not None else Source.DOSE_UNIT
+                    source = product.form_source if product is not None else Source.DOSE_COUNT
                     if product is not None and product.strength_source is not None:
                         source = _least_direct(source, product.strength_source)
+                    if product is None:
+                        flags.append((FLAG_NO_UNIT, _NO_UNIT_NOTE))
                     unit = product.unit if product is not None else None
+                    if product is not None and product.form is Form.INSULIN_PEN:
+                        daily = _in_use_daily(daily, product, order, flags)
                     return Dispensing(daily, unit, step, source, product, whole, text, tuple(flags))
     elif order.dosages:
         missing = "every instruction is as needed"
@@ -113,6 +128,8 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
     if from_rx is not None:
         daily, unit = from_rx
         step, whole, text = _fallback_increment(product, unit, order)
+        if unit is None:
+            flags.append((FLAG_NO_UNIT, _NO_UNIT_QUANTITY_NOTE.format(what="prescription's")))
         return Dispensing(
             daily, unit, step, Source.PRESCRIPTION, product, whole, text, tuple(flags)
         )
@@ -120,6 +137,8 @@ def resolve(order: Order, fills: Sequence[Fill], prefs: Preferences) -> Dispensi
     if from_fills is not None:
         daily, unit = from_fills
         step, whole, text = _fallback_increment(product, unit, order)
+        if unit is None:
+            flags.append((FLAG_NO_UNIT, _NO_UNIT_QUANTITY_NOTE.format(what="last dispense's")))
         return Dispensing(daily, unit, step, Source.DISPENSES, product, whole, text, tuple(flags))
     return Unresolved(missing or "no daily dose")
 
@@ -131,8 +150,63 @@ _TRUST: Final = (
     Source.DRUG_NAME,
     Source.PACKAGE_EXTENSION,
     Source.DOSE_UNIT,
+    Source.DOSE_COUNT,
     Source.DEFAULT,
 )
+
+_NO_UNIT_NOTE: Final = (
+    "the dose is a bare number with no unit and nothing names what is dispensed (no Medication, "
+    "no dose form in the drug name, no unit on the prescription's or a past dispense's "
+    "quantity): the quantities count doses; confirm the dosage form and unit before filling"
+)
+_NO_UNIT_QUANTITY_NOTE: Final = (
+    "the {what} quantity has no unit and nothing names what is dispensed (no Medication, no "
+    "dose form in the drug name): the quantities are that quantity's bare numbers; confirm the "
+    "dosage form and unit before filling"
+)
+
+
+def _in_use_daily(
+    daily: Fraction, product: Product, order: Order, flags: list[tuple[str, str]]
+) -> Fraction:
+    """The mL a day an insulin pen is used up, counting that an opened pen is thrown away
+    after its in-use days even with units left (days supply = units / daily units, capped by
+    in-use expiry: domain.md s.7). A pen of 3 mL at 5 + 2 units a day would last
+    floor(300 / 7) = 42 days but is discarded after 28: it is used up at 3 / 28 mL a day."""
+    pen = min(_pen_ml(product, order), DEFAULT_PEN_ML)
+    days = _in_use_days(product, order)
+    if pen / daily <= days:
+        return daily
+    flags.append(
+        (
+            FLAG_IN_USE,
+            f"an opened pen is discarded after {days} days (product label) with insulin left: "
+            f"each {show(pen)} mL pen counts {days} days",
+        )
+    )
+    return pen / days
+
+
+def _pen_ml(product: Product, order: Order) -> Fraction:
+    """The volume of one pen: the product's own amount in mL (not a carton's), else 3 mL."""
+    for fact in order.facts:
+        if (
+            fact.source is not Source.PACKAGE_EXTENSION
+            and fact.amount
+            and canonical(fact.amount_unit) == ML
+        ):
+            return fact.amount
+    return DEFAULT_PEN_ML
+
+
+def _in_use_days(product: Product, order: Order) -> int:
+    name = (order.name or "").lower()
+    for ingredient, days in _IN_USE_DAYS:
+        if ingredient in name:
+            return days
+    if product.per_unit_of == "unit" and product.per_unit == 300:
+        return _U300_IN_USE_DAYS
+    return DEFAULT_IN_USE_DAYS
 
 
 def _least_direct(a: Source, b: Source) -> Source:
@@ -142,18 +216,40 @@ def _least_direct(a: Source, b: Source) -> Source:
 def _product_from_dose_unit(dosages: Sequence[Dosage]) -> Product | None:
     """A product named only by a dispensable dose unit ("1 tablet", "5 mL", "1 patch")."""
     for dosage in dosages:
-        unit = canonical(dosage.dose_unit)
-        if unit is not None and is_dispensable(dosage.dose_unit):
-            form = {
-                "tablet": Form.SOLID,
-                "capsule": Form.SOLID,
-                ML: Form.LIQUID,
-                "inhaler": Form.INHALER,
-                "patch": Form.PATCH,
-                "pen": Form.PEN,
-            }.get(unit, Form.INJECTION)
-            return Product(form, unit, Source.DOSE_UNIT)
+        found = _product_of_unit(dosage.dose_unit, Source.DOSE_UNIT)
+        if found is not None:
+            return found
     return None
+
+
+def _product_for_a_count(order: Order, fills: Sequence[Fill]) -> Product | None:
+    """The dispense unit of a dose written as a bare count ("1", no unit): the unit of the
+    prescription's own quantity ("90 tablet": the dose counts tablets), else of the last
+    dispense that states one. A pharmacist reads an unqualified count in the unit the drug is
+    dispensed in; without such a unit nothing says what the count counts."""
+    found = _product_of_unit(order.supply_unit, Source.PRESCRIPTION)
+    if found is not None:
+        return found
+    for fill in reversed(fills):
+        found = _product_of_unit(fill.unit, Source.DISPENSES)
+        if found is not None:
+            return found
+    return None
+
+
+def _product_of_unit(written: str | None, source: Source) -> Product | None:
+    unit = canonical(written)
+    if unit is None or not is_dispensable(written):
+        return None
+    form = {
+        "tablet": Form.SOLID,
+        "capsule": Form.SOLID,
+        ML: Form.LIQUID,
+        "inhaler": Form.INHALER,
+        "patch": Form.PATCH,
+        "pen": Form.PEN,
+    }.get(unit, Form.INJECTION)
+    return Product(form, unit, source)
 
 
 def _groups(dosages: Sequence[Dosage]) -> list[Dosage]:

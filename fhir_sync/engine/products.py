@@ -27,6 +27,7 @@ class Source(StrEnum):
     DRUG_NAME = "drug-name"
     PACKAGE_EXTENSION = "package-size"
     DOSE_UNIT = "dose-unit"
+    DOSE_COUNT = "dose-count"  # a bare count with no unit anywhere: flagged, never billed as-is
     DEFAULT = "default"
 
 

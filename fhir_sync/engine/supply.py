@@ -37,8 +37,26 @@ def fill_days(fill: Fill, dispensing: Dispensing) -> int | None:
     return None
 
 
+def on_hand_days(fill: Fill, dispensing: Dispensing) -> int | None:
+    """Whole days a dispense keeps the patient supplied: what its quantity lasts at the daily
+    use when that is longer than the days supply billed, else the days supply.
+
+    The claim's days supply is the payer's figure (it dates the refill-too-soon limit:
+    `fill_days`); the tablets in the patient's hand are what cover the days. 30 tablets at 1 a
+    day billed as 28 days last 30: a fill due on day 28 with the pickup on day 30 needs no
+    2-day short fill and no extra trip (issue 10, grouping window; docs/fill-dates.md s.1).
+    """
+    billed = fill_days(fill, dispensing)
+    if fill.days_supply is None or fill.days_supply <= 0:
+        return billed
+    amount = fill_amount(fill, dispensing)
+    if amount is None or billed is None:
+        return billed
+    return max(billed, min(MAX_ON_HAND_DAYS, math.floor(amount / dispensing.daily)))
+
+
 def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
-    """The day the supply from `fills` (sorted by date) is used up.
+    """The day the supply from `fills` (sorted by date) is used up (`on_hand_days` each).
 
     An early refill does not waste what is left: its supply starts when the previous one ends.
     A late refill starts on the day it was handed over (the gap is lost adherence, not supply).
@@ -46,8 +64,14 @@ def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
     usable dispense.
     """
     end: date | None = None
+    partial: tuple[Fill, int] | None = None  # the partial fill just counted, and its days
     for fill in fills:
-        days = fill_days(fill, dispensing)
+        days = on_hand_days(fill, dispensing)
+        if fill.completes_partial and partial is not None:
+            together = pair_days(partial[0], fill, dispensing)
+            if together is not None:
+                days = max(0, together - partial[1])
+        partial = (fill, days) if fill.partial and days is not None else None
         if days is None:
             continue
         start = fill.handed_over if end is None or fill.handed_over >= end else end
@@ -59,12 +83,34 @@ def run_out(fills: Sequence[Fill], dispensing: Dispensing) -> date | None:
 def last_fill_days(fills: Sequence[Fill], dispensing: Dispensing) -> tuple[date, int] | None:
     """The latest usable dispense (by hand-over date) and the whole days it lasts, at most
     MAX_ON_HAND_DAYS (as `run_out` counts it: a tiny daily dose must not run past the calendar
-    when the payer's earliest date is added to the hand-over)."""
-    for fill in reversed(fills):
+    when the payer's earliest date is added to the hand-over).
+
+    The completion of a partial fill is one fill with it: the payer dates the next refill from
+    the partial fill, for the days both quantities give together (NCPDP partial fills carry the
+    quantity and days supply intended for the whole fill).
+    """
+    for index in range(len(fills) - 1, -1, -1):
+        fill = fills[index]
         days = fill_days(fill, dispensing)
-        if days is not None:
-            return fill.handed_over, min(days, MAX_ON_HAND_DAYS)
+        if days is None:
+            continue
+        if fill.completes_partial and index > 0 and fills[index - 1].partial:
+            together = pair_days(fills[index - 1], fill, dispensing)
+            if together is not None:
+                return fills[index - 1].handed_over, together
+        return fill.handed_over, min(days, MAX_ON_HAND_DAYS)
     return None
+
+
+def pair_days(partial: Fill, completion: Fill, dispensing: Dispensing) -> int | None:
+    """Whole days a partial fill and its completion give together, from their quantities
+    (whatever days supply each claim states: a partial fill recorded with the days of the
+    whole fill must not count them twice). None when a quantity is not in the dispense unit."""
+    first = fill_amount(partial, dispensing)
+    rest = fill_amount(completion, dispensing)
+    if first is None or rest is None:
+        return None
+    return min(MAX_ON_HAND_DAYS, math.floor((first + rest) / dispensing.daily))
 
 
 def units_for(days: int, daily: Fraction, step: Fraction) -> Fraction:

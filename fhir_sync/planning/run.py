@@ -35,7 +35,9 @@ from fhir_sync.planning.stale_plans import earlier_plans, remove_stale
 from fhir_sync.services.collect import (
     Collected,
     Rejection,
+    add,
     collect,
+    map_deferred,
     reject_orphans,
     rejection_outcome,
 )
@@ -167,7 +169,7 @@ def plan_files(
 def _plan_here(
     files: list[Path], settings: PlanSettings, ui: Progress
 ) -> tuple[PlanReport, list[Rejection]]:
-    collected = Collected()
+    collected = Collected(medications={})
     total = sum(f.stat().st_size for f in files)
     done = 0
     for index, path in enumerate(files):
@@ -175,6 +177,8 @@ def _plan_here(
         collect(records, collected, file_index=index)
         done += path.stat().st_size
         ui.reading(done, total)
+    for mapped in map_deferred(collected):
+        add(collected, mapped)
     reject_orphans(collected)
     report = plan_collected(collected, settings, ui.planning)
     return report, collected.rejections

@@ -41,7 +41,16 @@ from fhir_sync.planning.run import (
     plan_collected,
     validated,
 )
-from fhir_sync.services.collect import Collected, Mapped, Rejection, add, map_record, reject_orphans
+from fhir_sync.services.collect import (
+    Collected,
+    Mapped,
+    Rejection,
+    add,
+    map_deferred,
+    map_record,
+    reject_orphans,
+    remember_medication,
+)
 
 PROGRESS_EVERY = 20_000  # lines between progress messages
 
@@ -158,7 +167,7 @@ def _worker(
     worker: int, jobs: int, files: list[Path], settings: PlanSettings, conn: Connection
 ) -> None:
     try:
-        collected = Collected()
+        collected = Collected(medications={})
         strays: list[Mapped] = []
         done_bytes = 0
 
@@ -168,16 +177,14 @@ def _worker(
             conn.send(("progress", ("reading", done_bytes)))
 
         for file_index, path in enumerate(files):
-            records = _records_of(path, worker, jobs, read_progress)
+            records = _records_of(path, worker, jobs, read_progress, collected.medications)
             records = validated(records, settings.validate, collected, file_index)
             for record in records:
                 mapped = map_record(record, collected, file_index)
-                if mapped is None:
-                    continue
-                if shard_of(mapped.patient_id, jobs) == worker:
-                    add(collected, mapped)
-                else:
-                    strays.append(mapped)
+                if mapped is not None:
+                    _keep(collected, strays, mapped, worker, jobs)
+        for mapped in map_deferred(collected):
+            _keep(collected, strays, mapped, worker, jobs)
         conn.send(("mapped", (strays, bool(collected.declared), len(collected.patients))))
 
         inbox, any_declared = conn.recv()
@@ -201,12 +208,28 @@ def _worker(
         conn.close()
 
 
+def _keep(
+    collected: Collected, strays: list[Mapped], mapped: Mapped, worker: int, jobs: int
+) -> None:
+    """File a mapped record here when this worker owns its patient, else send it on."""
+    if shard_of(mapped.patient_id, jobs) == worker:
+        add(collected, mapped)
+    else:
+        strays.append(mapped)
+
+
 def _records_of(
-    path: Path, worker: int, jobs: int, progress: Callable[[int], None]
+    path: Path,
+    worker: int,
+    jobs: int,
+    progress: Callable[[int], None],
+    medications: dict[str, Any] | None = None,
 ) -> Iterator[RawResource | InputError]:
     """The records of one file that this worker should map.
 
     NDJSON lines are split by their patient; other JSON documents go whole to worker 0.
+    A Medication line belongs to no patient and any worker's orders may name it: its owner
+    maps (and counts) it, every other worker only remembers it in `medications`.
     """
     if not is_ndjson(path):
         if worker == 0:
@@ -228,10 +251,25 @@ def _records_of(
                 if number % PROGRESS_EVERY == 0:
                     progress(unreported)
                     unreported = 0
-                if not line.strip() or zlib.crc32(route_key(line)) % jobs != worker:
+                if not line.strip():
+                    continue
+                if zlib.crc32(route_key(line)) % jobs != worker:
+                    if medications is not None and _may_be_medication(line):
+                        _remember_line(line, medications)
                     continue
                 yield from parse_line(line, source, number)
     except CORRUPT_GZIP as exc:
         if worker == 0:
             yield InputError(source, "file", corrupt_gzip_message(exc))
     progress(unreported)
+
+
+def _may_be_medication(line: bytes) -> bool:
+    """Cheap test before parsing: a Medication names no subject."""
+    return b'"Medication"' in line and b'"subject"' not in line
+
+
+def _remember_line(line: bytes, medications: dict[str, Any]) -> None:
+    for record in parse_line(line, "", 0):
+        if isinstance(record, RawResource) and record.resource.get("resourceType") == "Medication":
+            remember_medication(medications, record.resource)

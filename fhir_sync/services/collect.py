@@ -21,6 +21,7 @@ from adapters.files import InputError, RawResource
 from fhir_sync.engine import Fill
 from mappings.errors import MappingError
 from mappings.inbound.dispenses import map_medication_dispense
+from mappings.inbound.medication_refs import external_medication_ids, inline_medication
 from mappings.inbound.orders import OrderInput, map_medication_request
 from mappings.inbound.patients import map_patient
 from mappings.outcome import rejected_input_outcome
@@ -83,9 +84,15 @@ class Collected:
     duplicates: int = 0  # identical copies of a resource already read
     not_dispensed: int = 0  # dispenses that were not handed over (cancelled, in progress...)
     not_dispensed_seen: set[str] = field(default_factory=set)
+    # `Medication/<id>` -> a Medication read from the input, when the input may carry them
+    # (`fhir-sync plan`'s files; None: a live pull, which makes them contained itself)
+    medications: dict[str, dict[str, Any]] | None = None
+    # orders and fills naming a Medication not read yet: mapped by `map_deferred` at the end
+    deferred: list[tuple[RawResource, int]] = field(default_factory=list)
 
 
 KNOWN = frozenset({"Patient", "MedicationRequest", "MedicationDispense"})
+DRUG_KINDS = frozenset({"MedicationRequest", "MedicationDispense"})
 
 
 def collect(
@@ -116,9 +123,27 @@ def map_record(
     out.resources += 1
     res = record.resource
     kind = res["resourceType"]
+    if out.medications is not None:
+        if kind == "Medication":
+            remember_medication(out.medications, res)
+            return None
+        if kind in DRUG_KINDS and external_medication_ids((res,)):
+            inlined = inline_medication(res, out.medications)
+            if inlined is res:  # its Medication may come later in the input
+                out.deferred.append((record, file_index))
+                return None
+            record = RawResource(record.source, record.position, inlined, record.rank)
+            res = inlined
     if kind not in KNOWN:
         out.ignored += 1
         return None
+    return _mapped_or_rejected(kind, record, rank, out)
+
+
+def _mapped_or_rejected(
+    kind: str, record: RawResource, rank: Rank, out: Collected
+) -> Mapped | None:
+    res = record.resource
     try:
         return _map(kind, res, record, rank, out)
     except MappingError as exc:
@@ -135,6 +160,33 @@ def map_record(
             )
         )
         return None
+
+
+def remember_medication(medications: dict[str, dict[str, Any]], res: dict[str, Any]) -> None:
+    """Keep a Medication of the input for the orders and fills that reference it."""
+    rid = res.get("id")
+    if isinstance(rid, str):
+        medications.setdefault(f"Medication/{rid}", res)
+
+
+def map_deferred(out: Collected) -> list[Mapped]:
+    """The orders and fills whose Medication was not read before them, mapped now that the
+    whole input is read: with their Medication made contained when the input had it, else
+    as they are (the reference's display names the drug)."""
+    medications = out.medications or {}
+    mapped_all = []
+    for record, file_index in out.deferred:
+        res = inline_medication(record.resource, medications)
+        mapped = _mapped_or_rejected(
+            res["resourceType"],
+            RawResource(record.source, record.position, res, record.rank),
+            (file_index, *record.rank),
+            out,
+        )
+        if mapped is not None:
+            mapped_all.append(mapped)
+    out.deferred = []
+    return mapped_all
 
 
 def _map(

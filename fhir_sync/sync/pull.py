@@ -8,14 +8,19 @@ patient id.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from adapters.files import InputError, RawResource
 from adapters.http import FhirClient, SearchPage
 from fhir_sync.services.collect import Collected, collect
 from fhir_sync.sync.concurrency import both
-from fhir_sync.sync.medication_refs import Resource, inline_medication, medications_by_reference
+from fhir_sync.sync.medication_refs import (
+    MedicationCache,
+    Resource,
+    inline_medication,
+    medications_by_reference,
+)
 
 #: The orders a sync plans: what a pharmacy may still fill. Stopped, completed and cancelled
 #: orders drop out of the plan (and the CarePlan) once the EHR records it.
@@ -24,10 +29,12 @@ ORDER_STATUSES = ("active", "on-hold")
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """A FHIR client and the name reports use for it (`ehr`, `pharmacy`, `target`)."""
+    """A FHIR client and the name reports use for it (`ehr`, `pharmacy`, `target`), with the
+    Medications it has answered for in this run (fetched once, used by every patient)."""
 
     name: str
     client: FhirClient
+    medications: MedicationCache = field(default_factory=MedicationCache, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +53,12 @@ async def pull_patient(sources: Sources, patient_id: str) -> Collected:
         _pages(sources.dispenses.client.medication_dispenses(subject, include_medication=True)),
     )
     collected = Collected()
-    feed_pages(collected, sources.orders.name, "MedicationRequest", order_pages)
-    feed_pages(collected, sources.dispenses.name, "MedicationDispense", fill_pages)
+    for endpoint, kind, pages in (
+        (sources.orders, "MedicationRequest", order_pages),
+        (sources.dispenses, "MedicationDispense", fill_pages),
+    ):
+        drugs = [await endpoint.medications.complete(endpoint.client, page) for page in pages]
+        feed_pages(collected, endpoint.name, kind, pages, drugs)
     return collected
 
 
@@ -56,12 +67,22 @@ async def _pages(pages: AsyncIterator[SearchPage]) -> list[SearchPage]:
 
 
 def feed_pages(
-    collected: Collected, endpoint: str, resource_type: str, pages: Sequence[SearchPage]
+    collected: Collected,
+    endpoint: str,
+    resource_type: str,
+    pages: Sequence[SearchPage],
+    medications_of_pages: Sequence[Mapping[str, Resource]] | None = None,
 ) -> None:
-    """Maps every match of every page into `collected`, included Medications made contained."""
+    """Maps every match of every page into `collected`, referenced Medications made contained:
+    those the page included, or `medications_of_pages[n]` for page n when given (included and
+    fetched ones, `MedicationCache.complete`)."""
     source = f"{endpoint} {resource_type} search"
     for number, page in enumerate(pages, start=1):
-        medications = medications_by_reference(page.included)
+        medications = (
+            medications_of_pages[number - 1]
+            if medications_of_pages is not None
+            else medications_by_reference(page.included)
+        )
         records: list[RawResource | InputError] = []
         for index, resource in enumerate(page.matches, start=1):
             position = f"page {number} match {index}"

@@ -236,6 +236,23 @@ def test_a_completed_partial_fill_owes_nothing() -> None:
     assert o.run_out == date(2026, 12, 17) and o.note is None  # 10 + 20 days from day -5
 
 
+def test_a_partial_fill_recorded_with_the_whole_fills_days_is_not_counted_twice() -> None:
+    # docs/prescription-rules.md s.6: an RFP of 10 tablets on day -5 whose claim states the
+    # days supply of the whole fill (30, as NCPDP's "days supply intended"), completed (RFC)
+    # with 20 tablets on day -4 also stating 30 days. 10 + 20 = 30 tablets at 1 a day last 30
+    # days from day -5: supply ends day +25 (2026-12-17), not 30 + 30 = day +55.
+    rx = order("a", supply_quantity=30.0)
+    fills = [
+        fill("1", "a", day(-5), days=30, quantity=10, partial=True),
+        fill("2", "a", day(-4), days=30, quantity=20, completes_partial=True),
+    ]
+    (o,) = plan_patient("p", [rx], fills, TODAY, Preferences()).orders
+    assert o.run_out == date(2026, 12, 17)
+    # The payer dates the next refill from the partial fill for the 30 days both give:
+    # day -5 + ceil(0.8 x 30) = day -5 + 24 = day +19 (2026-12-11), not from the completion.
+    assert o.fills[0].earliest == date(2026, 12, 11)
+
+
 # --- fills waiting for pickup and fills from elsewhere ---
 
 

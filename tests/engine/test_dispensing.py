@@ -12,6 +12,8 @@ from fractions import Fraction
 from fhir_sync.engine import Dosage, Fill, Order, Preferences, plan_patient
 from fhir_sync.engine.dispensing import (
     FLAG_DOSE_SUPPLY,
+    FLAG_IN_USE,
+    FLAG_NO_UNIT,
     FLAG_PACK_CYCLE,
     FLAG_PRN_PART,
     Dispensing,
@@ -333,3 +335,93 @@ def test_exact_arithmetic_does_not_overshoot() -> None:
     assert plan.cycle_quantity == 24
     # Every 8 hours: 3 a day exactly (1 / (8/24)); days billed floor, never more.
     assert resolved(order(Dosage(1, 1, F(1, 3), dose_unit="tablet"))).daily == 3
+
+
+def test_a_bare_count_dose_takes_the_unit_the_prescription_dispenses_in() -> None:
+    # Synthea-style "1" (no unit), once a day, prescription 90 tablet for 90 days
+    # (docs/dispensing-rules.md s.1, "A dose with no unit"): an unqualified count is read in
+    # the unit the drug is dispensed in, so 1 tablet a day; a 30-day cycle is 30 x 1 = 30
+    # tablets, and the unit's source is the prescription.
+    counted = order(dose(1, None), supply_quantity=90, supply_days=90, supply_unit="tablet")
+    plan = only(counted)
+    assert plan.synced and plan.unit == "tablet" and plan.daily_dose == 1
+    assert plan.cycle_quantity == 30
+    assert ("unit", "prescription") in plan.sources
+    assert FLAG_NO_UNIT not in dict(plan.flags)
+
+
+def test_a_bare_count_dose_takes_the_unit_of_the_last_dispense() -> None:
+    # No prescription quantity; the last dispense was 60 capsules for 30 days. Dose "2" a day:
+    # 2 capsules a day (the count read in the unit dispensed), 30 days x 2 = 60 capsules.
+    fill = Fill(
+        "f", TODAY - timedelta(days=20), "a", quantity=F(60), days_supply=30, unit="capsule"
+    )
+    plan = only(order(dose(2, None)), fills=[fill])
+    assert plan.synced and plan.unit == "capsule" and plan.daily_dose == 2
+    assert plan.cycle_quantity == 60
+    assert ("unit", "dispenses") in plan.sources
+
+
+def test_a_bare_count_with_no_unit_anywhere_is_flagged_not_billed_as_a_unit() -> None:
+    # "Simvistatin 10 MG", dose "1" daily, nothing naming a form or a unit (synthea): the plan
+    # counts doses (1 a day, 30 a cycle) and says so, for the pharmacist to confirm the unit.
+    plan = only(order(dose(1, None)))
+    assert plan.synced and plan.unit is None and plan.cycle_quantity == 30
+    assert ("daily", "dose-count") in plan.sources
+    assert "confirm the dosage form and unit" in dict(plan.flags)[FLAG_NO_UNIT]
+
+
+def test_a_prescription_quantity_without_a_unit_is_flagged_not_billed_as_a_unit() -> None:
+    # Synthea-style dispenseRequest.quantity 90 with no unit, expectedSupplyDuration 90 days,
+    # dose 10 mg and nothing naming a strength or a form: planned from the prescription
+    # (90 / 90 = 1 a day, 30 a cycle), the numbers are the prescription's own, and the plan
+    # asks the pharmacist to confirm what they count.
+    plan = only(order(dose(10, "mg"), supply_quantity=90, supply_days=90))
+    assert plan.synced and plan.unit is None and plan.cycle_quantity == 30
+    assert ("daily", "prescription") in plan.sources
+    assert "prescription's quantity has no unit" in dict(plan.flags)[FLAG_NO_UNIT]
+    # With a dose form in the drug name the same bare 90 counts tablets: no flag.
+    named = order(dose(10, "mg"), supply_quantity=90, supply_days=90, facts=(name("Oral Tablet"),))
+    plan = only(named)
+    assert plan.synced and plan.unit == "tablet" and FLAG_NO_UNIT not in dict(plan.flags)
+
+
+def test_an_insulin_pen_lasts_at_most_its_in_use_days() -> None:
+    # insulin glargine 100 UNT/ML, 3 mL pen (300 units), 5 units at bedtime + 2 units priming
+    # = 7 units a day: by units one pen lasts floor(300 / 7) = 42 days, but the Lantus SoloStar
+    # label discards an opened pen after 28 days (domain.md s.7: days supply capped by in-use
+    # expiry). So a pen is used up at 3 mL / 28 days = 3/28 mL a day, and n pens bill n x 28
+    # days: 1 pen 28 days, 2 pens 56 days.
+    facts = (
+        name("Pen Injector", strength=F(100), strength_unit="UNT", strength_per="ML",
+             amount=F(3), amount_unit="ML", unbreakable=True),
+    )  # fmt: skip
+    glargine = order(dose(5, "unit"), facts=facts, name="insulin glargine 100 UNT/ML Pen Injector")
+    found = resolved(glargine)
+    assert found.unit == "mL" and found.step == 3 and found.daily == F(3, 28)
+    assert "discarded after 28 days" in dict(found.flags)[FLAG_IN_USE]
+    plan = only(glargine)
+    assert plan.synced or plan.own_date
+    assert plan.fill_days == 28 * plan.quantity / 3
+    # Insulin degludec (Tresiba FlexTouch label: 56 days in use): the same 7 units a day last
+    # 42 days by units, within 56: not capped, 0.07 mL a day.
+    degludec = order(dose(5, "unit"), facts=facts, name="insulin degludec 100 UNT/ML Pen Injector")
+    assert resolved(degludec).daily == F(7, 100) and not resolved(degludec).flags
+    # 20 + 2 units = 0.22 mL a day: a pen lasts floor(3 / 0.22) = 13 days, far within 28.
+    assert resolved(order(dose(20, "unit"), facts=facts)).daily == F(22, 100)
+
+
+def test_weekly_alternating_doses_add_up_over_the_week() -> None:
+    # warfarin 5 mg: 2 tablets Mon/Wed/Fri and 1 tablet Tue/Thu/Sat/Sun (two instructions with
+    # timing.repeat.dayOfWeek, mapped as 3 and 4 doses per 7 days; concurrent, so they add
+    # up, docs/dispensing-rules.md s.2 and s.4): 2 x 3 + 1 x 4 = 10 tablets a week = 10/7 a
+    # day. A 30-day cycle: ceil(30 x 10/7) = ceil(42.86) = 43 tablets, billed
+    # floor(43 / (10/7)) = floor(30.1) = 30 days. (Any 30 days hold 4 whole weeks, 40 tablets,
+    # and 2 more days needing at most 2 + 1 = 3: 43 always covers them.)
+    mwf = Dosage(2, 3, 7, dose_unit="tablet")
+    rest = Dosage(1, 4, 7, dose_unit="tablet")
+    found = resolved(order(mwf, rest))
+    assert found.daily == F(10, 7) and found.step == 1
+    plan = only(order(mwf, rest), prefs=Preferences())
+    assert plan.synced and plan.cycle_quantity == 43
+    assert plan.quantity == 43 and plan.fill_days == 30

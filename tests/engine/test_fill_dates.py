@@ -302,3 +302,42 @@ def test_no_pickup_is_counted_for_an_anchor_with_nothing_to_dispense() -> None:
     assert plan.anchor is not None and o.sync_date is not None
     assert plan.anchor_fills == 1 and plan.anchor == o.sync_date == date(2027, 3, 1)
     assert o.short_fill and o.fill_days == 11
+
+
+def test_a_fill_due_two_days_before_the_pickup_is_not_short_filled_when_its_tablets_cover() -> None:
+    """Tolerance 0 (the default), grouping window (issue 10; docs/fill-dates.md s.1).
+
+    Drug a: 30 tablets for 30 days on 2026-11-02, due 2026-12-02. Drug b: 30 tablets on
+    2026-10-31 billed as 28 days (1 a day): by the claim due 2026-11-28, but 30 tablets at 1 a
+    day last 30 days, to 2026-11-30. Pickup (anchor) 2026-11-30. b's supply in hand reaches the
+    pickup: no 2-day short fill, no trip on 2026-11-28; b refills 30 on 2026-11-30, and the
+    payer's earliest day still counts from the 28 days billed: 2026-10-31 + ceil(0.8 x 28) =
+    + 23 days = 2026-11-23."""
+    a = Fill("fa", date(2026, 11, 2), "a", quantity=Fraction(30), days_supply=30, unit="tablet")
+    b = Fill("fb", date(2026, 10, 31), "b", quantity=Fraction(30), days_supply=28, unit="tablet")
+    tablets = (Dosage(1, 1, 1, dose_unit="tablet"),)
+    orders = [order("a", dosages=tablets), order("b", dosages=tablets)]
+    prefs = Preferences(anchor_date=date(2026, 11, 30), daily_limit=None)
+    plan = plan_patient("p", orders, [a, b], TODAY, prefs)
+    by_id = {o.order_id: o for o in plan.orders}
+    assert by_id["b"].run_out == date(2026, 11, 30)
+    assert not by_id["b"].short_fill and by_id["b"].next_fill == date(2026, 11, 30)
+    assert by_id["b"].quantity == 30 and by_id["b"].fills[0].earliest == date(2026, 11, 23)
+    assert plan.short_fills == ()
+
+
+def test_with_tolerance_0_a_fill_due_two_days_early_and_not_covered_is_short_filled() -> None:
+    """The same drug b with 28 tablets for 28 days: the supply ends 2026-11-28, two days before
+    the pickup. Tolerance 0 means no day without medicine: a short fill of
+    s = (2026-11-30 - 2026-11-28) mod 30 = 2 days, 2 tablets, on 2026-11-28. With the
+    pharmacy's tolerance at 2 days the refill waits for the pickup and the 2-day gap is said."""
+    b = Fill("fb", date(2026, 10, 31), "b", quantity=Fraction(28), days_supply=28, unit="tablet")
+    tablets = (Dosage(1, 1, 1, dose_unit="tablet"),)
+    prefs = Preferences(anchor_date=date(2026, 11, 30), daily_limit=None)
+    (o,) = plan_patient("p", [order("b", dosages=tablets)], [b], TODAY, prefs).orders
+    assert o.short_fill and o.next_fill == date(2026, 11, 28) and o.quantity == 2
+    (waits,) = plan_patient(
+        "p", [order("b", dosages=tablets)], [b], TODAY, replace(prefs, tolerance_days=2)
+    ).orders
+    assert not waits.short_fill and waits.next_fill == date(2026, 11, 30)
+    assert "2 day(s) without supply" in waits.reason

@@ -28,6 +28,7 @@ from adapters.http import (
     new_http_client,
     sekmet_settings,
 )
+from fhir_sync.sync.medication_refs import MedicationCache
 
 from .conftest import SekmetServer
 
@@ -274,6 +275,26 @@ async def test_include_medication_is_marked_as_include(client: FhirClient) -> No
 
     assert [r["resourceType"] for r in pages[0].matches] == ["MedicationRequest"]
     assert [r["resourceType"] for r in pages[0].included] == ["Medication"]
+
+
+async def test_a_medication_not_included_is_fetched_by_id(client: FhirClient) -> None:
+    # A page without its included Medications (a server that ignores _include): the sync's
+    # MedicationCache finds the order's Medication with one `Medication?_id=` search.
+    sys = system()
+    await client.transaction(linked_transaction(sys))
+    [pat] = await count(client, "Patient", {"identifier": f"{sys}|"})
+    [med] = await count(client, "Medication", {"identifier": f"{sys}|"})
+    subject = f"Patient/{pat['id']}"
+    pages = [p async for p in client.medication_requests(subject, include_medication=False)]
+    assert pages[0].included == []
+    cache = MedicationCache()
+
+    found = await cache.complete(client, pages[0])
+
+    assert found[f"Medication/{med['id']}"]["code"] == {"text": "metformin 500 mg tablet"}
+    assert cache.searches == 1
+    await cache.complete(client, pages[0])
+    assert cache.searches == 1  # answered from the cache
 
 
 async def test_unknown_search_parameter_is_rejected_not_ignored(client: FhirClient) -> None:
