@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from fhir_sync.engine.checkin import CheckInAnswers
+from fhir_sync.engine.checkin import CheckInAnswers, PickupChoice
 from fhir_sync.engine.cycle_types import ContactOutcome, PickupStatus
 from fhir_sync.services import worklist
 from fhir_sync.services.errors import DomainError
@@ -64,6 +64,7 @@ from fhir_sync.webapp.security import (
     set_cookie,
 )
 from mappings.kinds import BIRTH_DATE, NAME_WORD, name_words
+from mappings.outbound.checkin_questionnaire import PICKUP_CHOICES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -245,6 +246,32 @@ def router(context: AppContext) -> APIRouter:
             prep_next=worklist.PREP_NEXT,
             previous=day - timedelta(days=1),
             next=day + timedelta(days=1),
+        )
+
+    @routes.get("/today/check-in/{item_id}", response_class=HTMLResponse)
+    async def check_in_page(request: Request, item_id: str) -> Response:
+        """A call's check-in questions on their own page, linked from its item on Today: Today
+        carries one short outcome form per call instead of every call's questions."""
+        session = await signed_in(request)
+        day = parse_day(request.query_params.get("date"), context.today())
+        number = page_number(request.query_params.get("page"))
+        patient_id = valid_id(item_id.split(":")[0])
+        found = await run_in_threadpool(call_entry, engine, patient_id, item_id)
+        await note(session.staff, "check-in", patient_id=patient_id, status=200 if found else 404)
+        if found is None:
+            return page(request, session, "missing.html", patient_id=patient_id)
+        entry, name = found
+        back = f"/app/today?date={day.isoformat()}" + (f"&page={number}" if number > 1 else "")
+        return page(
+            request,
+            session,
+            "checkin.html",
+            entry=entry,
+            name=name,
+            day=day,
+            number=number,
+            back=back,
+            pickup_choices=[(c.value, words) for c, words in PICKUP_CHOICES.items()],
         )
 
     @routes.get("/pickups", response_class=HTMLResponse)
@@ -688,6 +715,42 @@ def worklist_of(
     return work, names
 
 
+#: The worklist kinds that are calls (recorded with an outcome and, when reached, a check-in).
+CALL_KINDS: Final = ("outreach", "call-retry", "no-show-follow-up")
+
+
+def call_entry(
+    engine: Engine, patient_id: str, item_id: str
+) -> tuple[worklist.WorklistEntry, str] | None:
+    """The call item `item_id` of the patient and the patient's name (None: no such call)."""
+    entry = next(
+        (e for e in worklist.patient_entries(engine, patient_id) if e.item_id == item_id), None
+    )
+    if entry is None or entry.kind not in CALL_KINDS:
+        return None
+    with read_transaction(engine) as connection:
+        return entry, patient_name(patient_body(connection, patient_id))
+
+
+def _date(form: dict[str, str], name: str) -> date | None:
+    value = form.get(name, "").strip()
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise ValueError(f"{name.replace('_', ' ')} is not a date (YYYY-MM-DD)") from None
+
+
+def _pickup_choice(form: dict[str, str]) -> PickupChoice | None:
+    """The answer to "is the pickup date still right?"; a new date given alone is a new date."""
+    value = form.get("pickup", "")
+    if not value:
+        return PickupChoice.NEW_DATE if form.get("new_date", "").strip() else None
+    try:
+        return PickupChoice(value)
+    except ValueError:
+        raise ValueError("not an answer to the pickup question") from None
+
+
 def _yes(form: dict[str, str], name: str) -> bool | None:
     value = form.get(name, "")
     return True if value == "yes" else False if value == "no" else None
@@ -702,7 +765,6 @@ async def _call(context: AppContext, form: dict[str, str], day: date) -> str:
     await run_in_threadpool(worklist.record_contact, context.engine, item_id, outcome, day)
     if outcome is not ContactOutcome.REACHED:
         return f"Call recorded: {outcome.value.replace('-', ' ')}."
-    new_date = form.get("new_date", "").strip()
     answers = CheckInAnswers(
         answered_on=day,
         taking_as_directed=_yes(form, "taking_as_directed"),
@@ -711,7 +773,10 @@ async def _call(context: AppContext, form: dict[str, str], day: date) -> str:
         new_medicines=_yes(form, "new_medicines"),
         stopped_or_changed=_yes(form, "stopped_or_changed"),
         side_effects=_yes(form, "side_effects"),
-        new_date=date.fromisoformat(new_date) if new_date else None,
+        pickup=_pickup_choice(form),
+        new_date=_date(form, "new_date"),
+        away_from=_date(form, "away_from"),
+        away_until=_date(form, "away_until"),
         stop_program=_yes(form, "stop_program"),
         details=form.get("details", "").strip()[:2000] or None,
     )
@@ -720,6 +785,12 @@ async def _call(context: AppContext, form: dict[str, str], day: date) -> str:
     words = "Call recorded with the check-in."
     if done.result.reviews:
         words += f" {len(done.result.reviews)} change(s) to review."
+    if done.result.new_anchor is not None:
+        words += f" Pickups move to {done.result.new_anchor.isoformat()}."
+    if done.result.early_pickup is not None:
+        words += f" This pickup moves to {done.result.early_pickup.isoformat()} (away)."
+    if done.result.delivery:
+        words += " Deliver the medicines instead of a pickup at the counter."
     if done.result.replan:
         try:
             await context.actions.sync_now(patient_id)
@@ -766,6 +837,7 @@ CLOSABLE: Final = {
     "roll-forward": "Handled",
 }
 templates.globals["closable"] = CLOSABLE
+templates.globals["call_kinds"] = CALL_KINDS
 
 
 def close_item(engine: Engine, item_id: str) -> bool:

@@ -133,9 +133,12 @@ def test_record_a_call_with_a_hospital_stay(
     server: tuple[str, dict[str, str]], browser: object
 ) -> None:
     page = _page(browser, server, "tech")
-    call = page.locator("form.call").first
+    # Today links each call to its own check-in page (one form there, not one per item)
+    page.get_by_role("link", name="Reached: ask the check-in questions").first.click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Check-in call")
+    _shot(page, "check-in")
+    call = page.locator("form.call")
     call.get_by_label("reached").check()
-    call.locator("summary").click()  # the questions are folded away until needed
     call.get_by_label("Hospital or emergency visit since the last pickup?").select_option("yes")
     call.get_by_role("button", name="Record the call").click()
     page.wait_for_load_state()

@@ -359,3 +359,57 @@ def test_a_review_item_is_confirmed_from_today(
     )
     assert refused.status_code == 303
     assert "Not done" in app_client.get("/app/today").text
+
+
+def test_today_links_each_call_to_its_own_check_in_page(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    """Today carries a short outcome form per call; the check-in questions are on the call's
+    own page (a plain GET link with no patient data in its query string)."""
+    sign_in(app_client, "tech", passwords["tech"])
+    today = app_client.get("/app/today").text
+    assert "Hospital or emergency visit" not in today
+    links = re.findall(r'href="(/app/today/check-in/[^"?]+:outreach:[^"?]+)\?date=([^"&]+)"', today)
+    assert links, "every call item links to its check-in page"
+    page = app_client.get(f"{links[0][0]}?date={links[0][1]}").text
+    assert "Hospital or emergency visit since the last pickup?" in page
+    assert "Is the pickup date still right (or delivery, or a new date)?" in page
+    assert 'value="delivery"' in page and 'value="new-date"' in page
+    assert app_client.get("/app/today/check-in/pt-000005:outreach:1999-01-01").status_code == 200
+    assert "Unknown patient" in app_client.get("/app/today/check-in/pt-000005:nothing").text
+
+
+def test_a_check_in_asking_for_delivery_or_a_new_date_is_acted_on(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "tech", passwords["tech"])
+    today = app_client.get("/app/today").text
+    calls = re.findall(r'name="item_id" value="([^"]+:outreach:[^"]+)"', today)
+    assert len(calls) >= 2, "the demo has two calls to make on its today"
+    app_client.post(
+        "/app/today/call",
+        data={
+            "csrf": token,
+            "day": TODAY.isoformat(),
+            "item_id": calls[0],
+            "outcome": "reached",
+            "pickup": "delivery",
+        },
+    )
+    assert "Deliver the medicines instead of a pickup" in app_client.get("/app/today").text
+    patient = calls[1].split(":")[0]
+    app_client.post(
+        "/app/today/call",
+        data={
+            "csrf": token,
+            "day": TODAY.isoformat(),
+            "item_id": calls[1],
+            "outcome": "reached",
+            "pickup": "new-date",
+            "new_date": "2027-01-04",
+        },
+    )
+    assert "Pickups move to 2027-01-04." in app_client.get("/app/today").text
+    with demo_engine.connect() as connection:
+        enrollment = get_enrollment(connection, patient)
+    assert enrollment is not None and enrollment.anchor_date.isoformat() == "2027-01-04"
