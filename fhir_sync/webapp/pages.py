@@ -298,17 +298,16 @@ def router(context: AppContext) -> APIRouter:
     @routes.get("/patients", response_class=HTMLResponse)
     async def patients_page(request: Request) -> Response:
         session = await signed_in(request)
-        number = page_number(request.query_params.get("page"))
-        rows = await run_in_threadpool(patients_paged, engine, number)
+        after, before = (request.query_params.get(k) for k in ("after", "before"))
+        listed = await run_in_threadpool(
+            patients_paged,
+            engine,
+            valid_id(after) if after else None,
+            valid_id(before) if before else None,
+        )
         await note(session.staff, "patients")
         return page(
-            request,
-            session,
-            "patients.html",
-            rows=rows[:PAGE_SIZE],
-            more=len(rows) > PAGE_SIZE,
-            number=number,
-            searched=None,
+            request, session, "patients.html", rows=listed.rows, listed=listed, searched=None
         )
 
     @routes.post("/patients", response_class=HTMLResponse)
@@ -330,8 +329,7 @@ def router(context: AppContext) -> APIRouter:
             session,
             "patients.html",
             rows=rows[:PAGE_SIZE],
-            more=False,
-            number=1,
+            listed=None,
             searched=form,
         )
 
@@ -440,12 +438,36 @@ def _line(row: PatientRow) -> PatientLine:
     )
 
 
-def patients_paged(engine: Engine, number: int) -> list[PatientLine]:
+@dataclass(frozen=True, slots=True)
+class PatientsPage:
+    """A page of the patients list; `after` / `before` are the ids its Next / Previous links
+    page from (None: no such page)."""
+
+    rows: list[PatientLine]
+    after: str | None
+    before: str | None
+
+
+def patients_paged(engine: Engine, after: str | None, before: str | None) -> PatientsPage:
+    """The page after the id `after` or before the id `before` (neither: the first page)."""
     with read_transaction(engine) as connection:
         rows = patient_rows(
-            connection, after=None, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+            connection, after=None if before else after, before=before, limit=PAGE_SIZE + 1
         )
-    return [_line(r) for r in rows]
+    if before is not None:
+        earlier = len(rows) > PAGE_SIZE
+        rows = rows[-PAGE_SIZE:]
+        later = True
+    else:
+        earlier = after is not None
+        later = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+    lines = [_line(r) for r in rows]
+    return PatientsPage(
+        lines,
+        lines[-1].patient_id if later and lines else None,
+        lines[0].patient_id if earlier and lines else None,
+    )
 
 
 #: The status a search asks for -> the enrollment statuses it finds (None: never enrolled).
