@@ -872,6 +872,11 @@ async def _close(context: AppContext, form: dict[str, str], day: date) -> str:
     parts = item_id.split(":")
     if len(parts) < 3 or parts[1] not in CLOSABLE:
         raise ValueError("this item is closed by its own action")
+    if parts[1] in ("renewal-resend", "renewal-escalate"):
+        done = await run_in_threadpool(worklist.follow_up_renewal, context.engine, item_id, day)
+        if done.task is None:
+            return f"{CLOSABLE[parts[1]]}: the item is done (no open renewal Task to mark)."
+        return f"{CLOSABLE[parts[1]]}: {done.note}; the renewal Task says so. The item is done."
     if not await run_in_threadpool(close_item, context.engine, item_id):
         raise ValueError("the item is already done")
     return f"{CLOSABLE[parts[1]]}: the item is done."

@@ -5,6 +5,7 @@ JavaScript, security headers, audit rows, and accessibility basics of every page
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -413,3 +414,61 @@ def test_a_check_in_asking_for_delivery_or_a_new_date_is_acted_on(
     with demo_engine.connect() as connection:
         enrollment = get_enrollment(connection, patient)
     assert enrollment is not None and enrollment.anchor_date.isoformat() == "2027-01-04"
+
+
+@pytest.mark.parametrize(
+    ("kind", "priority", "words"),
+    [("renewal-resend", "asap", "Sent again on"), ("renewal-escalate", "urgent", "Escalated on")],
+)
+def test_a_renewal_sent_again_or_escalated_marks_the_renewal_task(
+    app_client: TestClient,
+    demo_engine: Engine,
+    passwords: dict[str, str],
+    kind: str,
+    priority: str,
+    words: str,
+) -> None:
+    """Closing a renewal follow-up records it: the renewal Task gets a new version with its
+    priority raised and a dated note, and the item is done."""
+    import orjson
+
+    from fhir_sync.engine.cycle import item_id
+    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
+    from fhir_sync.services.cycle_run import new_rows
+    from fhir_sync.store import cycle as store
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.search import RESOURCE
+
+    with demo_engine.connect() as connection:
+        tasks = connection.execute(
+            select(RESOURCE.c.id, RESOURCE.c.patient_id, RESOURCE.c.body, RESOURCE.c.version_id)
+            .where(RESOURCE.c.resource_type == "Task", RESOURCE.c.status == "requested")
+            .order_by(RESOURCE.c.id)
+        ).all()
+    renewal = next(
+        t for t in tasks if "MedicationRequest/" in str(orjson.loads(t.body).get("focus"))
+    )
+    order = orjson.loads(renewal.body)["focus"]["reference"].split("/")[1]
+    what = ItemKind(kind)
+    the_id = item_id(renewal.patient_id, what, TODAY, order)
+    item = CycleItem(the_id, renewal.patient_id, what, TODAY, TODAY, "follow up", order_id=order)
+    with write_transaction(demo_engine) as connection:
+        store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    token = sign_in(app_client, "demo", passwords["demo"])
+    assert the_id in app_client.get("/app/today").text
+    app_client.post(
+        "/app/today/close", data={"csrf": token, "day": TODAY.isoformat(), "item_id": the_id}
+    )
+    after = app_client.get("/app/today").text
+    assert "the renewal Task says so. The item is done." in after
+    assert f'name="item_id" value="{the_id}"' not in after
+    with demo_engine.connect() as connection:
+        body, version = connection.execute(
+            select(RESOURCE.c.body, RESOURCE.c.version_id).where(
+                RESOURCE.c.resource_type == "Task", RESOURCE.c.id == renewal.id
+            )
+        ).one()
+    task = orjson.loads(body)
+    assert version == renewal.version_id + 1 and task["priority"] == priority
+    assert task["note"][-1] == {"time": TODAY.isoformat(), "text": task["note"][-1]["text"]}
+    assert task["note"][-1]["text"].startswith(f"{words} {TODAY.isoformat()}")
