@@ -179,6 +179,8 @@ def main() -> None:
         for name, request in pages.items():
             p50, p99 = _times(request, name, args.repeat)
             print(f"{name:32} {p50:8.1f} {p99:8.1f}")
+        today_html = client.get(f"/app/today?date={day.isoformat()}").content
+        print(f"Today's page: {len(today_html) / 1000:.0f} KB of HTML")
     engine.dispose()
 
 
