@@ -546,3 +546,31 @@ def follow_up_renewal(
             break
         store.close_item(connection, item_id, stamp)
     return RenewalFollowedUp(item_id, changed, note)
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedToStock:
+    item_id: str
+    anchor: date
+    fills: int
+
+
+def return_to_stock(
+    engine: Engine, item_id: str, day: date, *, now: datetime | None = None
+) -> ReturnedToStock:
+    """The fills of a pickup not picked up returned to stock on `day`: a dated fact of the
+    cycle (`Cycle.returned_on`, kept with the enrollment's facts) and the item closed."""
+    stamp = now or datetime.now(UTC)
+    patient_id, kind, anchor, _ = _parse(item_id)
+    if kind is not ItemKind.RETURN_TO_STOCK:
+        raise ActionRefusedError(f"a {kind.value} item is not a return to stock")
+    with write_transaction(engine) as connection:
+        stored = _stored_item(connection, item_id)
+        if stored.state != "open":
+            raise ActionRefusedError("the item is already done")
+        row, state, facts = _load(connection, patient_id)
+        cycle = _cycle(facts, anchor)
+        facts = _replace_cycle(facts, replace(cycle, returned_on=day))
+        _save(connection, row, state, facts, day, stamp, None)
+        store.close_item(connection, item_id, stamp)
+    return ReturnedToStock(item_id, anchor, len(cycle.fills))

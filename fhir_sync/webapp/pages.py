@@ -378,7 +378,10 @@ def router(context: AppContext) -> APIRouter:
             status = 200
         except (ActionRefusedError, DomainError, ValueError) as exc:
             message, status = f"Not done: {exc}", 409
-        await note(session.staff, f"today-{what}", action="E", patient_id=patient_id, status=status)
+        # a return to stock is its own audit event (stock and claims change), not a "close"
+        kind = form.get("item_id", "").split(":")[1:2]
+        event = "today-return-to-stock" if kind == ["return-to-stock"] else f"today-{what}"
+        await note(session.staff, event, action="E", patient_id=patient_id, status=status)
         await run_in_threadpool(set_flash, engine, session.token_hash, message)
         number = page_number(form.get("page"))
         back = f"/app/today?date={day.isoformat()}" + (f"&page={number}" if number > 1 else "")
@@ -872,6 +875,9 @@ async def _close(context: AppContext, form: dict[str, str], day: date) -> str:
     parts = item_id.split(":")
     if len(parts) < 3 or parts[1] not in CLOSABLE:
         raise ValueError("this item is closed by its own action")
+    if parts[1] == "return-to-stock":
+        back = await run_in_threadpool(worklist.return_to_stock, context.engine, item_id, day)
+        return f"Returned to stock: {back.fills} fill(s) back on the shelf. The item is done."
     if parts[1] in ("renewal-resend", "renewal-escalate"):
         done = await run_in_threadpool(worklist.follow_up_renewal, context.engine, item_id, day)
         if done.task is None:

@@ -23,6 +23,9 @@ from tests.conftest import REPO
 
 CHROMIUM = Path(os.environ.get("FHIR_SYNC_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = REPO / "docs" / "screenshots"
+#: The data folder of each running demo server (by its base URL): a test that needs a state
+#: the demo does not have (a dead write, an item due) writes it into the demo's database.
+DATA_DIRS: dict[str, Path] = {}
 LOGIN = re.compile(r"sign in as (\S+) / (\S+) \((\w+)\)")
 
 
@@ -50,6 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
+    DATA_DIRS[base] = folder
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -284,3 +288,88 @@ def test_no_serious_or_critical_axe_violations(
             found[path] = violations
     context.close()
     assert not found, found
+
+
+def _demo_engine(server: tuple[str, dict[str, str]]):  # type: ignore[no-untyped-def]
+    """The running demo's database (SQLite in its data folder), for writing a test's state."""
+    from fhir_sync.store.database import open_engine
+    from fhir_sync.store.location import DATABASE_FILE
+
+    return open_engine(f"sqlite:///{DATA_DIRS[server[0]] / DATABASE_FILE}")
+
+
+def test_outbox_retry_a_dead_write(server: tuple[str, dict[str, str]], browser: object) -> None:
+    from datetime import UTC, datetime
+
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.outbox import OUTBOX
+
+    engine = _demo_engine(server)
+    now = datetime.now(UTC)
+    try:
+        with write_transaction(engine) as connection:
+            connection.execute(
+                OUTBOX.insert().values(
+                    endpoint="http://ehr.example/fhir",
+                    patient_id="pt-000005",
+                    bundle=b"{}",
+                    state="dead",
+                    attempts=8,
+                    next_attempt_at=now,
+                    last_error="HTTP 422 from the EHR",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    finally:
+        engine.dispose()
+    page = _page(browser, server, "tech", js=False)
+    page.goto("/app/outbox")
+    assert "HTTP 422 from the EHR" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Retry write").first.click()
+    assert page.locator(".flash").inner_text() == "1 write(s) queued again."
+    assert "No dead writes." in page.locator("main").inner_text()
+
+
+def test_return_to_stock_from_today(server: tuple[str, dict[str, str]], browser: object) -> None:
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import select
+
+    from fhir_sync.engine.cycle import item_id
+    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
+    from fhir_sync.services.cycle_facts import load_facts
+    from fhir_sync.services.cycle_run import new_rows
+    from fhir_sync.store import cycle as store
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.enrollments import ENROLLMENT
+
+    day = "2026-12-15"
+    engine = _demo_engine(server)
+    try:
+        with write_transaction(engine) as connection:
+            active = connection.scalars(
+                select(ENROLLMENT.c.patient_id).where(ENROLLMENT.c.status == "active")
+            ).all()
+            states = [(p, store.get_state(connection, p)) for p in sorted(active)]
+            patient, state = next((p, s) for p, s in states if s and load_facts(s.facts).cycles)
+            assert state is not None
+            cycle = load_facts(state.facts).cycles[0]
+            the_id = item_id(patient, ItemKind.RETURN_TO_STOCK, cycle.anchor)
+            item = CycleItem(
+                the_id,
+                patient,
+                ItemKind.RETURN_TO_STOCK,
+                date.fromisoformat(day),
+                cycle.anchor,
+                "Not picked up: return to stock and reverse the claims",
+                fills=cycle.fills,
+            )
+            store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    finally:
+        engine.dispose()
+    page = _page(browser, server, "tech", js=False)
+    page.goto(f"/app/today?date={day}")
+    page.get_by_role("button", name="Returned to stock").first.click()
+    assert page.locator(".flash").inner_text().startswith("Returned to stock: ")
+    assert page.get_by_text("these fills are back on the shelf").count() >= 1

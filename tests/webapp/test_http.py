@@ -472,3 +472,56 @@ def test_a_renewal_sent_again_or_escalated_marks_the_renewal_task(
     assert version == renewal.version_id + 1 and task["priority"] == priority
     assert task["note"][-1] == {"time": TODAY.isoformat(), "text": task["note"][-1]["text"]}
     assert task["note"][-1]["text"].startswith(f"{words} {TODAY.isoformat()}")
+
+
+def test_return_to_stock_is_recorded_in_the_cycle_and_the_audit(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    """A return to stock is a dated fact of the cycle, an audit event of its own, the item
+    closed, and the fills shown as returned (on Today and in the patient's cycle history)."""
+    from fhir_sync.engine.cycle import item_id
+    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
+    from fhir_sync.services.cycle_facts import load_facts
+    from fhir_sync.services.cycle_run import new_rows
+    from fhir_sync.store import cycle as store
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.enrollments import ENROLLMENT
+
+    with demo_engine.connect() as connection:
+        active = connection.scalars(
+            select(ENROLLMENT.c.patient_id).where(ENROLLMENT.c.status == "active")
+        ).all()
+        states = [(p, store.get_state(connection, p)) for p in sorted(active)]
+    patient, state = next((p, s) for p, s in states if s and load_facts(s.facts).cycles)
+    assert state is not None
+    cycle = load_facts(state.facts).cycles[0]
+    the_id = item_id(patient, ItemKind.RETURN_TO_STOCK, cycle.anchor)
+    item = CycleItem(
+        the_id,
+        patient,
+        ItemKind.RETURN_TO_STOCK,
+        TODAY,
+        cycle.anchor,
+        "return it",
+        fills=cycle.fills,
+    )
+    with write_transaction(demo_engine) as connection:
+        store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    token = sign_in(app_client, "tech", passwords["tech"])
+    app_client.post(
+        "/app/today/close", data={"csrf": token, "day": TODAY.isoformat(), "item_id": the_id}
+    )
+    after = app_client.get("/app/today").text
+    assert f"Returned to stock: {len(cycle.fills)} fill(s) back on the shelf." in after
+    assert "<strong>Returned to stock</strong>: these fills are back on the shelf." in after
+    assert f'name="item_id" value="{the_id}"' not in after
+    with demo_engine.connect() as connection:
+        saved = store.get_state(connection, patient)
+        events = connection.scalars(
+            select(AuditRecord.interaction).where(AuditRecord.patient_id == patient)
+        ).all()
+    assert saved is not None
+    returned = next(c for c in load_facts(saved.facts).cycles if c.anchor == cycle.anchor)
+    assert returned.returned_on == TODAY
+    assert "app-today-return-to-stock" in events
+    assert "returned to stock" in app_client.get(f"/app/patients/{patient}").text
