@@ -323,9 +323,7 @@ def record_contact(
     if kind not in (ItemKind.OUTREACH, ItemKind.CALL_RETRY, ItemKind.NO_SHOW_FOLLOW_UP):
         raise ActionRefusedError(f"a {kind.value} item is not a call")
     with write_transaction(engine) as connection:
-        stored = _stored_item(connection, item_id)
-        if stored.state != "open":
-            raise ActionRefusedError("the call's outcome is already recorded")
+        _open_item(connection, item_id, "the call's outcome is already recorded")
         row, state, facts = _load(connection, patient_id)
         _cycle(facts, anchor)
         facts = replace(facts, contacts=(*facts.contacts, Contact(anchor, day, outcome)))
@@ -485,6 +483,14 @@ def _stored_item(connection: Connection, item_id: str) -> store.StoredItem:
     return stored
 
 
+def _open_item(connection: Connection, item_id: str, refusal: str) -> store.StoredItem:
+    """The stored item, refused with `refusal` when staff already closed it."""
+    stored = _stored_item(connection, item_id)
+    if stored.state != "open":
+        raise ActionRefusedError(refusal)
+    return stored
+
+
 def _parse(item_id: str) -> tuple[str, ItemKind, date, tuple[str, ...]]:
     try:
         return parse_item_id(item_id)
@@ -505,6 +511,13 @@ class RenewalFollowedUp:
     note: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReturnedToStock:
+    item_id: str
+    anchor: date
+    fills: int
+
+
 def follow_up_renewal(
     engine: Engine, item_id: str, day: date, *, now: datetime | None = None
 ) -> RenewalFollowedUp:
@@ -522,9 +535,7 @@ def follow_up_renewal(
     if kind not in (ItemKind.RENEWAL_RESEND, ItemKind.RENEWAL_ESCALATE):
         raise ActionRefusedError(f"a {kind.value} item does not follow up a renewal")
     with write_transaction(engine) as connection:
-        stored = _stored_item(connection, item_id)
-        if stored.state != "open":
-            raise ActionRefusedError("the item is already done")
+        stored = _open_item(connection, item_id, "the item is already done")
         item = replace(load_item(stored.item), day=day)
         focus = f"MedicationRequest/{item.order_id}"
         changed = None
@@ -548,13 +559,6 @@ def follow_up_renewal(
     return RenewalFollowedUp(item_id, changed, note)
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnedToStock:
-    item_id: str
-    anchor: date
-    fills: int
-
-
 def return_to_stock(
     engine: Engine, item_id: str, day: date, *, now: datetime | None = None
 ) -> ReturnedToStock:
@@ -565,9 +569,7 @@ def return_to_stock(
     if kind is not ItemKind.RETURN_TO_STOCK:
         raise ActionRefusedError(f"a {kind.value} item is not a return to stock")
     with write_transaction(engine) as connection:
-        stored = _stored_item(connection, item_id)
-        if stored.state != "open":
-            raise ActionRefusedError("the item is already done")
+        _open_item(connection, item_id, "the item is already done")
         row, state, facts = _load(connection, patient_id)
         cycle = _cycle(facts, anchor)
         facts = _replace_cycle(facts, replace(cycle, returned_on=day))

@@ -20,6 +20,7 @@ import pytest
 
 from bench.server_processes import free_port
 from tests.conftest import REPO
+from tests.webapp.conftest import add_dead_write, add_return_to_stock
 
 CHROMIUM = Path(os.environ.get("FHIR_SYNC_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = REPO / "docs" / "screenshots"
@@ -299,28 +300,9 @@ def _demo_engine(server: tuple[str, dict[str, str]]):  # type: ignore[no-untyped
 
 
 def test_outbox_retry_a_dead_write(server: tuple[str, dict[str, str]], browser: object) -> None:
-    from datetime import UTC, datetime
-
-    from fhir_sync.store.database import write_transaction
-    from fhir_sync.store.outbox import OUTBOX
-
     engine = _demo_engine(server)
-    now = datetime.now(UTC)
     try:
-        with write_transaction(engine) as connection:
-            connection.execute(
-                OUTBOX.insert().values(
-                    endpoint="http://ehr.example/fhir",
-                    patient_id="pt-000005",
-                    bundle=b"{}",
-                    state="dead",
-                    attempts=8,
-                    next_attempt_at=now,
-                    last_error="HTTP 422 from the EHR",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        add_dead_write(engine)
     finally:
         engine.dispose()
     page = _page(browser, server, "tech", js=False)
@@ -332,40 +314,12 @@ def test_outbox_retry_a_dead_write(server: tuple[str, dict[str, str]], browser: 
 
 
 def test_return_to_stock_from_today(server: tuple[str, dict[str, str]], browser: object) -> None:
-    from datetime import UTC, date, datetime
-
-    from sqlalchemy import select
-
-    from fhir_sync.engine.cycle import item_id
-    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
-    from fhir_sync.services.cycle_facts import load_facts
-    from fhir_sync.services.cycle_run import new_rows
-    from fhir_sync.store import cycle as store
-    from fhir_sync.store.database import write_transaction
-    from fhir_sync.store.enrollments import ENROLLMENT
+    from datetime import date
 
     day = "2026-12-15"
     engine = _demo_engine(server)
     try:
-        with write_transaction(engine) as connection:
-            active = connection.scalars(
-                select(ENROLLMENT.c.patient_id).where(ENROLLMENT.c.status == "active")
-            ).all()
-            states = [(p, store.get_state(connection, p)) for p in sorted(active)]
-            patient, state = next((p, s) for p, s in states if s and load_facts(s.facts).cycles)
-            assert state is not None
-            cycle = load_facts(state.facts).cycles[0]
-            the_id = item_id(patient, ItemKind.RETURN_TO_STOCK, cycle.anchor)
-            item = CycleItem(
-                the_id,
-                patient,
-                ItemKind.RETURN_TO_STOCK,
-                date.fromisoformat(day),
-                cycle.anchor,
-                "Not picked up: return to stock and reverse the claims",
-                fills=cycle.fills,
-            )
-            store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+        add_return_to_stock(engine, date.fromisoformat(day))
     finally:
         engine.dispose()
     page = _page(browser, server, "tech", js=False)

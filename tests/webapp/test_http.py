@@ -17,7 +17,7 @@ from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.services.staff_accounts import MAX_FAILURES
 from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.tables import AuditRecord
-from tests.webapp.conftest import TODAY, csrf_of, sign_in
+from tests.webapp.conftest import TODAY, add_dead_write, add_return_to_stock, csrf_of, sign_in
 
 PAGES = (
     "/app/today",
@@ -293,26 +293,9 @@ def test_fhir_sync_app_0_turns_the_app_off(
 def test_outbox_page_lists_a_dead_write_and_retries_it(
     app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
 ) -> None:
-    from datetime import UTC, datetime
-
-    from fhir_sync.store.database import write_transaction
     from fhir_sync.store.outbox import OUTBOX
 
-    now = datetime.now(UTC)
-    with write_transaction(demo_engine) as connection:
-        connection.execute(
-            OUTBOX.insert().values(
-                endpoint="http://ehr.example/fhir",
-                patient_id="pt-000005",
-                bundle=b"{}",
-                state="dead",
-                attempts=8,
-                next_attempt_at=now,
-                last_error="HTTP 422 from the EHR",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    add_dead_write(demo_engine)
     token = sign_in(app_client, "tech", passwords["tech"])
     page = app_client.get("/app/outbox").text
     assert "HTTP 422 from the EHR" in page
@@ -380,6 +363,12 @@ def test_today_links_each_call_to_its_own_check_in_page(
     assert "Unknown patient" in app_client.get("/app/today/check-in/pt-000005:nothing").text
 
 
+def _reached(client: TestClient, token: str, call: str, **answers: str) -> None:
+    """Record the call `call` of today as reached, with these check-in answers."""
+    data = {"csrf": token, "day": TODAY.isoformat(), "item_id": call, "outcome": "reached"}
+    client.post("/app/today/call", data={**data, **answers})
+
+
 def test_a_check_in_asking_for_delivery_or_a_new_date_is_acted_on(
     app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
 ) -> None:
@@ -387,29 +376,10 @@ def test_a_check_in_asking_for_delivery_or_a_new_date_is_acted_on(
     today = app_client.get("/app/today").text
     calls = re.findall(r'name="item_id" value="([^"]+:outreach:[^"]+)"', today)
     assert len(calls) >= 2, "the demo has two calls to make on its today"
-    app_client.post(
-        "/app/today/call",
-        data={
-            "csrf": token,
-            "day": TODAY.isoformat(),
-            "item_id": calls[0],
-            "outcome": "reached",
-            "pickup": "delivery",
-        },
-    )
+    _reached(app_client, token, calls[0], pickup="delivery")
     assert "Deliver the medicines instead of a pickup" in app_client.get("/app/today").text
     patient = calls[1].split(":")[0]
-    app_client.post(
-        "/app/today/call",
-        data={
-            "csrf": token,
-            "day": TODAY.isoformat(),
-            "item_id": calls[1],
-            "outcome": "reached",
-            "pickup": "new-date",
-            "new_date": "2027-01-04",
-        },
-    )
+    _reached(app_client, token, calls[1], pickup="new-date", new_date="2027-01-04")
     assert "Pickups move to 2027-01-04." in app_client.get("/app/today").text
     with demo_engine.connect() as connection:
         enrollment = get_enrollment(connection, patient)
@@ -479,40 +449,17 @@ def test_return_to_stock_is_recorded_in_the_cycle_and_the_audit(
 ) -> None:
     """A return to stock is a dated fact of the cycle, an audit event of its own, the item
     closed, and the fills shown as returned (on Today and in the patient's cycle history)."""
-    from fhir_sync.engine.cycle import item_id
-    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
     from fhir_sync.services.cycle_facts import load_facts
-    from fhir_sync.services.cycle_run import new_rows
     from fhir_sync.store import cycle as store
-    from fhir_sync.store.database import write_transaction
-    from fhir_sync.store.enrollments import ENROLLMENT
 
-    with demo_engine.connect() as connection:
-        active = connection.scalars(
-            select(ENROLLMENT.c.patient_id).where(ENROLLMENT.c.status == "active")
-        ).all()
-        states = [(p, store.get_state(connection, p)) for p in sorted(active)]
-    patient, state = next((p, s) for p, s in states if s and load_facts(s.facts).cycles)
-    assert state is not None
-    cycle = load_facts(state.facts).cycles[0]
-    the_id = item_id(patient, ItemKind.RETURN_TO_STOCK, cycle.anchor)
-    item = CycleItem(
-        the_id,
-        patient,
-        ItemKind.RETURN_TO_STOCK,
-        TODAY,
-        cycle.anchor,
-        "return it",
-        fills=cycle.fills,
-    )
-    with write_transaction(demo_engine) as connection:
-        store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    the_id, anchor, fills = add_return_to_stock(demo_engine, TODAY)
+    patient = the_id.split(":")[0]
     token = sign_in(app_client, "tech", passwords["tech"])
     app_client.post(
         "/app/today/close", data={"csrf": token, "day": TODAY.isoformat(), "item_id": the_id}
     )
     after = app_client.get("/app/today").text
-    assert f"Returned to stock: {len(cycle.fills)} fill(s) back on the shelf." in after
+    assert f"Returned to stock: {fills} fill(s) back on the shelf." in after
     assert "<strong>Returned to stock</strong>: these fills are back on the shelf." in after
     assert f'name="item_id" value="{the_id}"' not in after
     with demo_engine.connect() as connection:
@@ -521,7 +468,7 @@ def test_return_to_stock_is_recorded_in_the_cycle_and_the_audit(
             select(AuditRecord.interaction).where(AuditRecord.patient_id == patient)
         ).all()
     assert saved is not None
-    returned = next(c for c in load_facts(saved.facts).cycles if c.anchor == cycle.anchor)
+    returned = next(c for c in load_facts(saved.facts).cycles if c.anchor == anchor)
     assert returned.returned_on == TODAY
     assert "app-today-return-to-stock" in events
     assert "returned to stock" in app_client.get(f"/app/patients/{patient}").text
