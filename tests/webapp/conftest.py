@@ -130,3 +130,33 @@ def add_return_to_stock(engine: Engine, day: date) -> tuple[str, date, int]:
         item = CycleItem(the_id, patient, kind, day, cycle.anchor, words, fills=cycle.fills)
         store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
     return the_id, cycle.anchor, len(cycle.fills)
+
+
+def add_renewal_follow_up(engine: Engine, kind: str, day: date) -> tuple[str, str, int]:
+    """A renewal follow-up item (`renewal-resend` or `renewal-escalate`) due on `day` for the
+    first open renewal Task: (the item's id, the Task's id, the Task's version)."""
+    import orjson
+    from sqlalchemy import select
+
+    from fhir_sync.engine.cycle import item_id
+    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
+    from fhir_sync.services.cycle_run import new_rows
+    from fhir_sync.store import cycle as store
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.search import RESOURCE
+
+    with write_transaction(engine) as connection:
+        tasks = connection.execute(
+            select(RESOURCE.c.id, RESOURCE.c.patient_id, RESOURCE.c.body, RESOURCE.c.version_id)
+            .where(RESOURCE.c.resource_type == "Task", RESOURCE.c.status == "requested")
+            .order_by(RESOURCE.c.id)
+        ).all()
+        renewal = next(
+            t for t in tasks if "MedicationRequest/" in str(orjson.loads(t.body).get("focus"))
+        )
+        order = orjson.loads(renewal.body)["focus"]["reference"].split("/")[1]
+        what = ItemKind(kind)
+        the_id = item_id(renewal.patient_id, what, day, order)
+        item = CycleItem(the_id, renewal.patient_id, what, day, day, "follow up", order_id=order)
+        store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    return the_id, str(renewal.id), int(renewal.version_id)

@@ -20,7 +20,7 @@ import pytest
 
 from bench.server_processes import free_port
 from tests.conftest import REPO
-from tests.webapp.conftest import add_dead_write, add_return_to_stock
+from tests.webapp.conftest import add_dead_write, add_renewal_follow_up, add_return_to_stock
 
 CHROMIUM = Path(os.environ.get("FHIR_SYNC_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = REPO / "docs" / "screenshots"
@@ -332,3 +332,20 @@ def test_return_to_stock_from_today(server: tuple[str, dict[str, str]], browser:
     page.get_by_role("button", name="Returned to stock").first.click()
     assert page.locator(".flash").inner_text().startswith("Returned to stock: ")
     assert page.get_by_text("these fills are back on the shelf").count() >= 1
+
+
+def test_renewal_sent_again_from_today(server: tuple[str, dict[str, str]], browser: object) -> None:
+    from datetime import date
+
+    day = "2026-12-15"
+    engine = _demo_engine(server)
+    try:
+        add_renewal_follow_up(engine, "renewal-resend", date.fromisoformat(day))
+    finally:
+        engine.dispose()
+    page = _page(browser, server, "tech", js=False)
+    page.goto(f"/app/today?date={day}")
+    page.get_by_role("button", name="Sent again").first.click()
+    flash = page.locator(".flash").inner_text()
+    assert flash.startswith(f"Sent again: Sent again on {day}")
+    assert "the renewal Task says so" in flash

@@ -5,7 +5,6 @@ JavaScript, security headers, audit rows, and accessibility basics of every page
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -17,7 +16,14 @@ from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.services.staff_accounts import MAX_FAILURES
 from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.tables import AuditRecord
-from tests.webapp.conftest import TODAY, add_dead_write, add_return_to_stock, csrf_of, sign_in
+from tests.webapp.conftest import (
+    TODAY,
+    add_dead_write,
+    add_renewal_follow_up,
+    add_return_to_stock,
+    csrf_of,
+    sign_in,
+)
 
 PAGES = (
     "/app/today",
@@ -402,28 +408,9 @@ def test_a_renewal_sent_again_or_escalated_marks_the_renewal_task(
     priority raised and a dated note, and the item is done."""
     import orjson
 
-    from fhir_sync.engine.cycle import item_id
-    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
-    from fhir_sync.services.cycle_run import new_rows
-    from fhir_sync.store import cycle as store
-    from fhir_sync.store.database import write_transaction
     from fhir_sync.store.search import RESOURCE
 
-    with demo_engine.connect() as connection:
-        tasks = connection.execute(
-            select(RESOURCE.c.id, RESOURCE.c.patient_id, RESOURCE.c.body, RESOURCE.c.version_id)
-            .where(RESOURCE.c.resource_type == "Task", RESOURCE.c.status == "requested")
-            .order_by(RESOURCE.c.id)
-        ).all()
-    renewal = next(
-        t for t in tasks if "MedicationRequest/" in str(orjson.loads(t.body).get("focus"))
-    )
-    order = orjson.loads(renewal.body)["focus"]["reference"].split("/")[1]
-    what = ItemKind(kind)
-    the_id = item_id(renewal.patient_id, what, TODAY, order)
-    item = CycleItem(the_id, renewal.patient_id, what, TODAY, TODAY, "follow up", order_id=order)
-    with write_transaction(demo_engine) as connection:
-        store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    the_id, task_id, version_before = add_renewal_follow_up(demo_engine, kind, TODAY)
     token = sign_in(app_client, "demo", passwords["demo"])
     assert the_id in app_client.get("/app/today").text
     app_client.post(
@@ -435,11 +422,11 @@ def test_a_renewal_sent_again_or_escalated_marks_the_renewal_task(
     with demo_engine.connect() as connection:
         body, version = connection.execute(
             select(RESOURCE.c.body, RESOURCE.c.version_id).where(
-                RESOURCE.c.resource_type == "Task", RESOURCE.c.id == renewal.id
+                RESOURCE.c.resource_type == "Task", RESOURCE.c.id == task_id
             )
         ).one()
     task = orjson.loads(body)
-    assert version == renewal.version_id + 1 and task["priority"] == priority
+    assert version == version_before + 1 and task["priority"] == priority
     assert task["note"][-1] == {"time": TODAY.isoformat(), "text": task["note"][-1]["text"]}
     assert task["note"][-1]["text"].startswith(f"{words} {TODAY.isoformat()}")
 
