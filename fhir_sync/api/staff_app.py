@@ -14,10 +14,13 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from fhir_sync.api.errors import FhirError
+from fhir_sync.engine.checkin import CheckInAnswers
+from fhir_sync.services import worklist
 from fhir_sync.services.collect import PatientInputs
 from fhir_sync.services.enrollment import EnrollmentService, endpoints_of
 from fhir_sync.services.plan_terms import EnrollTerms
 from fhir_sync.services.server_settings import ServerSettings, today_for
+from fhir_sync.services.worklist import CheckInRecorded
 from fhir_sync.settings import AppSection
 from fhir_sync.webapp import ActionRefusedError, EnrollChoice, staff_app
 
@@ -84,6 +87,12 @@ class ServiceActions:
             )
         result = await run_in_threadpool(self.service.sync, patient_id, data, [], if_match=None)
         return result.enrollment_status
+
+    async def check_in(self, patient_id: str, answers: CheckInAnswers) -> CheckInRecorded:
+        service = self.service
+        return await run_in_threadpool(
+            partial(worklist.check_in, service.engine, patient_id, answers, plans=service)
+        )
 
 
 def mount_staff_app(

@@ -125,7 +125,9 @@ class Cycle:
     `moved_on` is when the moved `pickup` was agreed (a vacation supply, on the call): before
     it the pickup is the anchor, and a preparation whose day has passed falls on `moved_on`.
     `outcomes` are the pickup's recorded outcomes, each (day, status): a no-show may be
-    followed by a late pickup. `dispensed_on` is when the pickup's dispenses were recorded."""
+    followed by a late pickup. `dispensed_on` is when the pickup's dispenses were recorded.
+    `returned_on` is when staff returned the fills not picked up to stock (the claims
+    reversed)."""
 
     anchor: date
     fills: tuple[CycleFill, ...]
@@ -135,6 +137,7 @@ class Cycle:
     moved_on: date | None = None
     outcomes: tuple[tuple[date, PickupStatus], ...] = ()
     dispensed_on: date | None = None
+    returned_on: date | None = None
 
     def __post_init__(self) -> None:
         if self.planned_on > self.pickup_day:

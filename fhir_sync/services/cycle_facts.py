@@ -75,6 +75,8 @@ def dump_facts(e: Enrollment) -> str:
                     "movedOn": _iso(c.moved_on),
                     "outcomes": [[d.isoformat(), s.value] for d, s in c.outcomes],
                     "dispensedOn": _iso(c.dispensed_on),
+                    # only when set: the facts of every cycle never returned stay as they were
+                    **({"returnedOn": _iso(c.returned_on)} if c.returned_on else {}),
                 }
                 for c in e.cycles
             ],
@@ -120,6 +122,7 @@ def load_facts(text: str) -> Enrollment:
                 moved_on=_d(c["movedOn"]),
                 outcomes=tuple((date.fromisoformat(d), PickupStatus(s)) for d, s in c["outcomes"]),
                 dispensed_on=_d(c["dispensedOn"]),
+                returned_on=_d(c.get("returnedOn")),
             )
             for c in v["cycles"]
         ),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import Connection, Engine
 
 from fhir_sync.engine.checkin import CheckInAnswers, CheckInResult, interpret_check_in
@@ -310,9 +311,7 @@ def record_contact(
     if kind not in (ItemKind.OUTREACH, ItemKind.CALL_RETRY, ItemKind.NO_SHOW_FOLLOW_UP):
         raise ActionRefusedError(f"a {kind.value} item is not a call")
     with write_transaction(engine) as connection:
-        stored = _stored_item(connection, item_id)
-        if stored.state != "open":
-            raise ActionRefusedError("the call's outcome is already recorded")
+        _open_item(connection, item_id, "the call's outcome is already recorded")
         row, state, facts = _load(connection, patient_id)
         _cycle(facts, anchor)
         contact = Contact(anchor, day, outcome)
@@ -501,6 +500,14 @@ def _stored_item(connection: Connection, item_id: str) -> store.StoredItem:
     return stored
 
 
+def _open_item(connection: Connection, item_id: str, refusal: str) -> store.StoredItem:
+    """The stored item, refused with `refusal` when staff already closed it."""
+    stored = _stored_item(connection, item_id)
+    if stored.state != "open":
+        raise ActionRefusedError(refusal)
+    return stored
+
+
 def _parse(item_id: str) -> tuple[str, ItemKind, date, tuple[str, ...]]:
     try:
         return parse_item_id(item_id)
@@ -512,3 +519,77 @@ def patient_entries(engine: Engine, patient_id: str) -> Sequence[WorklistEntry]:
     """Every item of the patient, by day (the patient's cycle history)."""
     with engine.connect() as connection:
         return [_entry(r) for r in store.patient_items(connection, patient_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalFollowedUp:
+    item_id: str
+    task: str | None  # `Task/<id>` changed; None when the plan has no open renewal Task
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedToStock:
+    item_id: str
+    anchor: date
+    fills: int
+
+
+def follow_up_renewal(
+    engine: Engine, item_id: str, day: date, *, now: datetime | None = None
+) -> RenewalFollowedUp:
+    """A renewal request sent again, or escalated, on `day`: the renewal Task of the order
+    gets a new version (mappings/outbound/renewal_follow_up.py: priority asap and a dated note
+    for a resend, urgent for an escalation), so the prescriber's system and the pharmacist see
+    it, and the item is closed. A later re-plan builds the Task afresh from the plan."""
+    from fhir_sync.services.indexing import resource_row, without_meta
+    from fhir_sync.store.patient_pages import patient_bodies
+    from fhir_sync.store.resources import read_resource, save_resources
+    from mappings.outbound.renewal_follow_up import followed_up_task
+
+    stamp = now or datetime.now(UTC)
+    patient_id, kind, _, _ = _parse(item_id)
+    if kind not in (ItemKind.RENEWAL_RESEND, ItemKind.RENEWAL_ESCALATE):
+        raise ActionRefusedError(f"a {kind.value} item does not follow up a renewal")
+    with write_transaction(engine) as connection:
+        stored = _open_item(connection, item_id, "the item is already done")
+        item = replace(load_item(stored.item), day=day)
+        focus = f"MedicationRequest/{item.order_id}"
+        changed = None
+        note = ""
+        for _, body in patient_bodies(connection, patient_id, ("Task",)):
+            task = orjson.loads(body)
+            if (task.get("focus") or {}).get("reference") != focus:
+                continue
+            if task.get("status") != "requested":
+                continue
+            served = read_resource(connection, "Task", task["id"])
+            updated = followed_up_task(without_meta(task), item)
+            note = str(updated["note"][-1]["text"])
+            version = (served.version_id if served else 0) + 1
+            payer = served.payer if served else None
+            row = resource_row(updated, version_id=version, last_updated=stamp, payer=payer)
+            save_resources(connection, [row])
+            changed = f"Task/{task['id']}"
+            break
+        store.close_item(connection, item_id, stamp)
+    return RenewalFollowedUp(item_id, changed, note)
+
+
+def return_to_stock(
+    engine: Engine, item_id: str, day: date, *, now: datetime | None = None
+) -> ReturnedToStock:
+    """The fills of a pickup not picked up returned to stock on `day`: a dated fact of the
+    cycle (`Cycle.returned_on`, kept with the enrollment's facts) and the item closed."""
+    stamp = now or datetime.now(UTC)
+    patient_id, kind, anchor, _ = _parse(item_id)
+    if kind is not ItemKind.RETURN_TO_STOCK:
+        raise ActionRefusedError(f"a {kind.value} item is not a return to stock")
+    with write_transaction(engine) as connection:
+        _open_item(connection, item_id, "the item is already done")
+        row, state, facts = _load(connection, patient_id)
+        cycle = _cycle(facts, anchor)
+        facts = _replace_cycle(facts, replace(cycle, returned_on=day))
+        save_facts(connection, row, state, facts, day, stamp, None)
+        store.close_item(connection, item_id, stamp)
+    return ReturnedToStock(item_id, anchor, len(cycle.fills))

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from fhir_sync.engine.checkin import CheckInAnswers
+from fhir_sync.services.worklist import CheckInRecorded
+
 
 class ActionRefusedError(Exception):
     """The action could not be done; the message is shown to the user as it is."""
@@ -35,3 +38,8 @@ class EnrollmentActions(Protocol):
     async def unenroll(self, patient_id: str) -> str: ...
 
     async def sync_now(self, patient_id: str) -> str: ...
+
+    async def check_in(self, patient_id: str, answers: CheckInAnswers) -> CheckInRecorded:
+        """The answers acted on as `$check-in` acts on them, with the server's own enrollment
+        service (its pickup hours and write-back) for "stop the program" and a new date."""
+        ...

@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from fhir_sync.engine.checkin import CheckInAnswers
+from fhir_sync.engine.checkin import CheckInAnswers, PickupChoice
 from fhir_sync.engine.cycle_types import ContactOutcome, PickupStatus
 from fhir_sync.services import worklist
 from fhir_sync.services.errors import DomainError
@@ -64,6 +64,7 @@ from fhir_sync.webapp.security import (
     set_cookie,
 )
 from mappings.kinds import BIRTH_DATE, NAME_WORD, name_words
+from mappings.outbound.checkin_questionnaire import PICKUP_CHOICES
 from mappings.profile import SID_RENEWAL_TASK
 
 P = ParamSpec("P")
@@ -248,6 +249,32 @@ def router(context: AppContext) -> APIRouter:
             next=day + timedelta(days=1),
         )
 
+    @routes.get("/today/check-in/{item_id}", response_class=HTMLResponse)
+    async def check_in_page(request: Request, item_id: str) -> Response:
+        """A call's check-in questions on their own page, linked from its item on Today: Today
+        carries one short outcome form per call instead of every call's questions."""
+        session = await signed_in(request)
+        day = parse_day(request.query_params.get("date"), context.today())
+        number = page_number(request.query_params.get("page"))
+        patient_id = valid_id(item_id.split(":")[0])
+        found = await run_in_threadpool(call_entry, engine, patient_id, item_id)
+        await note(session.staff, "check-in", patient_id=patient_id, status=200 if found else 404)
+        if found is None:
+            return page(request, session, "missing.html", patient_id=patient_id)
+        entry, name = found
+        back = f"/app/today?date={day.isoformat()}" + (f"&page={number}" if number > 1 else "")
+        return page(
+            request,
+            session,
+            "checkin.html",
+            entry=entry,
+            name=name,
+            day=day,
+            number=number,
+            back=back,
+            pickup_choices=[(c.value, words) for c, words in PICKUP_CHOICES.items()],
+        )
+
     @routes.get("/pickups", response_class=HTMLResponse)
     async def pickup_sheet(request: Request) -> Response:
         session = await signed_in(request)
@@ -272,17 +299,16 @@ def router(context: AppContext) -> APIRouter:
     @routes.get("/patients", response_class=HTMLResponse)
     async def patients_page(request: Request) -> Response:
         session = await signed_in(request)
-        number = page_number(request.query_params.get("page"))
-        rows = await run_in_threadpool(patients_paged, engine, number)
+        after, before = (request.query_params.get(k) for k in ("after", "before"))
+        listed = await run_in_threadpool(
+            patients_paged,
+            engine,
+            valid_id(after) if after else None,
+            valid_id(before) if before else None,
+        )
         await note(session.staff, "patients")
         return page(
-            request,
-            session,
-            "patients.html",
-            rows=rows[:PAGE_SIZE],
-            more=len(rows) > PAGE_SIZE,
-            number=number,
-            searched=None,
+            request, session, "patients.html", rows=listed.rows, listed=listed, searched=None
         )
 
     @routes.post("/patients", response_class=HTMLResponse)
@@ -304,8 +330,7 @@ def router(context: AppContext) -> APIRouter:
             session,
             "patients.html",
             rows=rows[:PAGE_SIZE],
-            more=False,
-            number=1,
+            listed=None,
             searched=form,
         )
 
@@ -354,7 +379,10 @@ def router(context: AppContext) -> APIRouter:
             status = 200
         except (ActionRefusedError, DomainError, ValueError) as exc:
             message, status = f"Not done: {exc}", 409
-        await note(session.staff, f"today-{what}", action="E", patient_id=patient_id, status=status)
+        # a return to stock is its own audit event (stock and claims change), not a "close"
+        kind = form.get("item_id", "").split(":")[1:2]
+        event = "today-return-to-stock" if kind == ["return-to-stock"] else f"today-{what}"
+        await note(session.staff, event, action="E", patient_id=patient_id, status=status)
         await run_in_threadpool(set_flash, engine, session.token_hash, message)
         number = page_number(form.get("page"))
         back = f"/app/today?date={day.isoformat()}" + (f"&page={number}" if number > 1 else "")
@@ -414,12 +442,36 @@ def _line(row: PatientRow) -> PatientLine:
     )
 
 
-def patients_paged(engine: Engine, number: int) -> list[PatientLine]:
+@dataclass(frozen=True, slots=True)
+class PatientsPage:
+    """A page of the patients list; `after` / `before` are the ids its Next / Previous links
+    page from (None: no such page)."""
+
+    rows: list[PatientLine]
+    after: str | None
+    before: str | None
+
+
+def patients_paged(engine: Engine, after: str | None, before: str | None) -> PatientsPage:
+    """The page after the id `after` or before the id `before` (neither: the first page)."""
     with read_transaction(engine) as connection:
         rows = patient_rows(
-            connection, after=None, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+            connection, after=None if before else after, before=before, limit=PAGE_SIZE + 1
         )
-    return [_line(r) for r in rows]
+    if before is not None:
+        earlier = len(rows) > PAGE_SIZE
+        rows = rows[-PAGE_SIZE:]
+        later = True
+    else:
+        earlier = after is not None
+        later = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+    lines = [_line(r) for r in rows]
+    return PatientsPage(
+        lines,
+        lines[-1].patient_id if later and lines else None,
+        lines[0].patient_id if earlier and lines else None,
+    )
 
 
 #: The status a search asks for -> the enrollment statuses it finds (None: never enrolled).
@@ -689,6 +741,42 @@ def worklist_of(
     return work, names
 
 
+#: The worklist kinds that are calls (recorded with an outcome and, when reached, a check-in).
+CALL_KINDS: Final = ("outreach", "call-retry", "no-show-follow-up")
+
+
+def call_entry(
+    engine: Engine, patient_id: str, item_id: str
+) -> tuple[worklist.WorklistEntry, str] | None:
+    """The call item `item_id` of the patient and the patient's name (None: no such call)."""
+    entry = next(
+        (e for e in worklist.patient_entries(engine, patient_id) if e.item_id == item_id), None
+    )
+    if entry is None or entry.kind not in CALL_KINDS:
+        return None
+    with read_transaction(engine) as connection:
+        return entry, patient_name(patient_body(connection, patient_id))
+
+
+def _date(form: dict[str, str], name: str) -> date | None:
+    value = form.get(name, "").strip()
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise ValueError(f"{name.replace('_', ' ')} is not a date (YYYY-MM-DD)") from None
+
+
+def _pickup_choice(form: dict[str, str]) -> PickupChoice | None:
+    """The answer to "is the pickup date still right?"; a new date given alone is a new date."""
+    value = form.get("pickup", "")
+    if not value:
+        return PickupChoice.NEW_DATE if form.get("new_date", "").strip() else None
+    try:
+        return PickupChoice(value)
+    except ValueError:
+        raise ValueError("not an answer to the pickup question") from None
+
+
 def _yes(form: dict[str, str], name: str) -> bool | None:
     value = form.get(name, "")
     return True if value == "yes" else False if value == "no" else None
@@ -703,7 +791,6 @@ async def _call(context: AppContext, form: dict[str, str], day: date) -> str:
     await run_in_threadpool(worklist.record_contact, context.engine, item_id, outcome, day)
     if outcome is not ContactOutcome.REACHED:
         return f"Call recorded: {outcome.value.replace('-', ' ')}."
-    new_date = form.get("new_date", "").strip()
     answers = CheckInAnswers(
         answered_on=day,
         taking_as_directed=_yes(form, "taking_as_directed"),
@@ -712,15 +799,24 @@ async def _call(context: AppContext, form: dict[str, str], day: date) -> str:
         new_medicines=_yes(form, "new_medicines"),
         stopped_or_changed=_yes(form, "stopped_or_changed"),
         side_effects=_yes(form, "side_effects"),
-        new_date=date.fromisoformat(new_date) if new_date else None,
+        pickup=_pickup_choice(form),
+        new_date=_date(form, "new_date"),
+        away_from=_date(form, "away_from"),
+        away_until=_date(form, "away_until"),
         stop_program=_yes(form, "stop_program"),
         details=form.get("details", "").strip()[:2000] or None,
     )
     patient_id = item_id.split(":")[0]
-    done = await run_in_threadpool(worklist.check_in, context.engine, patient_id, answers)
+    done = await context.actions.check_in(patient_id, answers)
     words = "Call recorded with the check-in."
     if done.result.reviews:
         words += f" {len(done.result.reviews)} change(s) to review."
+    if done.result.new_anchor is not None:
+        words += f" Pickups move to {done.result.new_anchor.isoformat()}."
+    if done.result.early_pickup is not None:
+        words += f" This pickup moves to {done.result.early_pickup.isoformat()} (away)."
+    if done.result.delivery:
+        words += " Deliver the medicines instead of a pickup at the counter."
     if done.result.replan:
         try:
             await context.actions.sync_now(patient_id)
@@ -767,6 +863,7 @@ CLOSABLE: Final = {
     "roll-forward": "Handled",
 }
 templates.globals["closable"] = CLOSABLE
+templates.globals["call_kinds"] = CALL_KINDS
 
 
 def close_item(engine: Engine, item_id: str) -> bool:
@@ -779,6 +876,14 @@ async def _close(context: AppContext, form: dict[str, str], day: date) -> str:
     parts = item_id.split(":")
     if len(parts) < 3 or parts[1] not in CLOSABLE:
         raise ValueError("this item is closed by its own action")
+    if parts[1] == "return-to-stock":
+        back = await run_in_threadpool(worklist.return_to_stock, context.engine, item_id, day)
+        return f"Returned to stock: {back.fills} fill(s) back on the shelf. The item is done."
+    if parts[1] in ("renewal-resend", "renewal-escalate"):
+        done = await run_in_threadpool(worklist.follow_up_renewal, context.engine, item_id, day)
+        if done.task is None:
+            return f"{CLOSABLE[parts[1]]}: the item is done (no open renewal Task to mark)."
+        return f"{CLOSABLE[parts[1]]}: {done.note}; the renewal Task says so. The item is done."
     if not await run_in_threadpool(close_item, context.engine, item_id):
         raise ValueError("the item is already done")
     return f"{CLOSABLE[parts[1]]}: the item is done."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -78,3 +78,85 @@ def sign_in(client: TestClient, username: str, password: str) -> str:
     today = client.get("/app/today")
     assert today.status_code == 200
     return csrf_of(today.text)
+
+
+def add_dead_write(engine: Engine) -> None:
+    """A write to an EHR that failed for good (HTTP 422), for the Write-back page to retry."""
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.outbox import OUTBOX
+
+    now = datetime.now(UTC)
+    with write_transaction(engine) as connection:
+        connection.execute(
+            OUTBOX.insert().values(
+                endpoint="http://ehr.example/fhir",
+                patient_id="pt-000005",
+                bundle=b"{}",
+                state="dead",
+                attempts=8,
+                next_attempt_at=now,
+                last_error="HTTP 422 from the EHR",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def add_return_to_stock(engine: Engine, day: date) -> tuple[str, date, int]:
+    """A return-to-stock item due on `day` for the first cycle of the first active patient
+    with one (the demo has none due on its today): (its id, the cycle's anchor, its fills)."""
+    from sqlalchemy import select
+
+    from fhir_sync.engine.cycle import item_id
+    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
+    from fhir_sync.services.cycle_facts import load_facts
+    from fhir_sync.services.cycle_run import new_rows
+    from fhir_sync.store import cycle as store
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.enrollments import ENROLLMENT
+
+    with write_transaction(engine) as connection:
+        active = connection.scalars(
+            select(ENROLLMENT.c.patient_id).where(ENROLLMENT.c.status == "active")
+        ).all()
+        states = [(p, store.get_state(connection, p)) for p in sorted(active)]
+        patient, facts = next(
+            (p, load_facts(s.facts)) for p, s in states if s and load_facts(s.facts).cycles
+        )
+        cycle = facts.cycles[0]
+        kind = ItemKind.RETURN_TO_STOCK
+        the_id = item_id(patient, kind, cycle.anchor)
+        words = "Not picked up: return to stock and reverse the claims"
+        item = CycleItem(the_id, patient, kind, day, cycle.anchor, words, fills=cycle.fills)
+        store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    return the_id, cycle.anchor, len(cycle.fills)
+
+
+def add_renewal_follow_up(engine: Engine, kind: str, day: date) -> tuple[str, str, int]:
+    """A renewal follow-up item (`renewal-resend` or `renewal-escalate`) due on `day` for the
+    first open renewal Task: (the item's id, the Task's id, the Task's version)."""
+    import orjson
+    from sqlalchemy import select
+
+    from fhir_sync.engine.cycle import item_id
+    from fhir_sync.engine.cycle_types import CycleItem, ItemKind
+    from fhir_sync.services.cycle_run import new_rows
+    from fhir_sync.store import cycle as store
+    from fhir_sync.store.database import write_transaction
+    from fhir_sync.store.search import RESOURCE
+
+    with write_transaction(engine) as connection:
+        tasks = connection.execute(
+            select(RESOURCE.c.id, RESOURCE.c.patient_id, RESOURCE.c.body, RESOURCE.c.version_id)
+            .where(RESOURCE.c.resource_type == "Task", RESOURCE.c.status == "requested")
+            .order_by(RESOURCE.c.id)
+        ).all()
+        renewal = next(
+            t for t in tasks if "MedicationRequest/" in str(orjson.loads(t.body).get("focus"))
+        )
+        order = orjson.loads(renewal.body)["focus"]["reference"].split("/")[1]
+        what = ItemKind(kind)
+        the_id = item_id(renewal.patient_id, what, day, order)
+        item = CycleItem(the_id, renewal.patient_id, what, day, day, "follow up", order_id=order)
+        store.insert_new_items(connection, new_rows([item]), datetime.now(UTC))
+    return the_id, str(renewal.id), int(renewal.version_id)

@@ -20,9 +20,13 @@ import pytest
 
 from bench.server_processes import free_port
 from tests.conftest import REPO
+from tests.webapp.conftest import add_dead_write, add_renewal_follow_up, add_return_to_stock
 
 CHROMIUM = Path(os.environ.get("FHIR_SYNC_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = REPO / "docs" / "screenshots"
+#: The data folder of each running demo server (by its base URL): a test that needs a state
+#: the demo does not have (a dead write, an item due) writes it into the demo's database.
+DATA_DIRS: dict[str, Path] = {}
 LOGIN = re.compile(r"sign in as (\S+) / (\S+) \((\w+)\)")
 
 
@@ -50,6 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
+    DATA_DIRS[base] = folder
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -133,9 +138,12 @@ def test_record_a_call_with_a_hospital_stay(
     server: tuple[str, dict[str, str]], browser: object
 ) -> None:
     page = _page(browser, server, "tech")
-    call = page.locator("form.call").first
+    # Today links each call to its own check-in page (one form there, not one per item)
+    page.get_by_role("link", name="Reached: ask the check-in questions").first.click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Check-in call")
+    _shot(page, "check-in")
+    call = page.locator("form.call")
     call.get_by_label("reached").check()
-    call.locator("summary").click()  # the questions are folded away until needed
     call.get_by_label("Hospital or emergency visit since the last pickup?").select_option("yes")
     call.get_by_role("button", name="Record the call").click()
     page.wait_for_load_state()
@@ -243,6 +251,7 @@ AXE_PAGES = (
     "/app/patients/pt-000005",
     "/app/outbox",
     "/app/pickups?date=2026-12-22",
+    "check-in",  # the first call's check-in page, reached by its link on Today
 )
 
 
@@ -267,6 +276,10 @@ def test_no_serious_or_critical_axe_violations(
             page.get_by_label("Password").fill(logins["demo"])
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url("**/app/today")
+        if path == "check-in":
+            page.goto("/app/today")
+            link = page.get_by_role("link", name="Reached: ask the check-in questions")
+            path = str(link.first.get_attribute("href"))
         page.goto(path)
         page.add_script_tag(path=str(AXE))
         result = page.evaluate(
@@ -281,3 +294,58 @@ def test_no_serious_or_critical_axe_violations(
             found[path] = violations
     context.close()
     assert not found, found
+
+
+def _demo_engine(server: tuple[str, dict[str, str]]):  # type: ignore[no-untyped-def]
+    """The running demo's database (SQLite in its data folder), for writing a test's state."""
+    from fhir_sync.store.database import open_engine
+    from fhir_sync.store.location import DATABASE_FILE
+
+    return open_engine(f"sqlite:///{DATA_DIRS[server[0]] / DATABASE_FILE}")
+
+
+def test_outbox_retry_a_dead_write(server: tuple[str, dict[str, str]], browser: object) -> None:
+    engine = _demo_engine(server)
+    try:
+        add_dead_write(engine)
+    finally:
+        engine.dispose()
+    page = _page(browser, server, "tech", js=False)
+    page.goto("/app/outbox")
+    assert "HTTP 422 from the EHR" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Retry write").first.click()
+    assert page.locator(".flash").inner_text() == "1 write(s) queued again."
+    assert "No dead writes." in page.locator("main").inner_text()
+
+
+def test_return_to_stock_from_today(server: tuple[str, dict[str, str]], browser: object) -> None:
+    from datetime import date
+
+    day = "2026-12-15"
+    engine = _demo_engine(server)
+    try:
+        add_return_to_stock(engine, date.fromisoformat(day))
+    finally:
+        engine.dispose()
+    page = _page(browser, server, "tech", js=False)
+    page.goto(f"/app/today?date={day}")
+    page.get_by_role("button", name="Returned to stock").first.click()
+    assert page.locator(".flash").inner_text().startswith("Returned to stock: ")
+    assert page.get_by_text("these fills are back on the shelf").count() >= 1
+
+
+def test_renewal_sent_again_from_today(server: tuple[str, dict[str, str]], browser: object) -> None:
+    from datetime import date
+
+    day = "2026-12-15"
+    engine = _demo_engine(server)
+    try:
+        add_renewal_follow_up(engine, "renewal-resend", date.fromisoformat(day))
+    finally:
+        engine.dispose()
+    page = _page(browser, server, "tech", js=False)
+    page.goto(f"/app/today?date={day}")
+    page.get_by_role("button", name="Sent again").first.click()
+    flash = page.locator(".flash").inner_text()
+    assert flash.startswith(f"Sent again: Sent again on {day}")
+    assert "the renewal Task says so" in flash

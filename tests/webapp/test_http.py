@@ -16,7 +16,14 @@ from fhir_sync.services.server_settings import ServerSettings
 from fhir_sync.services.staff_accounts import MAX_FAILURES
 from fhir_sync.store.enrollments import get_enrollment
 from fhir_sync.store.tables import AuditRecord
-from tests.webapp.conftest import TODAY, csrf_of, sign_in
+from tests.webapp.conftest import (
+    TODAY,
+    add_dead_write,
+    add_renewal_follow_up,
+    add_return_to_stock,
+    csrf_of,
+    sign_in,
+)
 
 PAGES = (
     "/app/today",
@@ -292,26 +299,9 @@ def test_fhir_sync_app_0_turns_the_app_off(
 def test_outbox_page_lists_a_dead_write_and_retries_it(
     app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
 ) -> None:
-    from datetime import UTC, datetime
-
-    from fhir_sync.store.database import write_transaction
     from fhir_sync.store.outbox import OUTBOX
 
-    now = datetime.now(UTC)
-    with write_transaction(demo_engine) as connection:
-        connection.execute(
-            OUTBOX.insert().values(
-                endpoint="http://ehr.example/fhir",
-                patient_id="pt-000005",
-                bundle=b"{}",
-                state="dead",
-                attempts=8,
-                next_attempt_at=now,
-                last_error="HTTP 422 from the EHR",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    add_dead_write(demo_engine)
     token = sign_in(app_client, "tech", passwords["tech"])
     page = app_client.get("/app/outbox").text
     assert "HTTP 422 from the EHR" in page
@@ -359,3 +349,113 @@ def test_a_review_item_is_confirmed_from_today(
     )
     assert refused.status_code == 303
     assert "Not done" in app_client.get("/app/today").text
+
+
+def test_today_links_each_call_to_its_own_check_in_page(
+    app_client: TestClient, passwords: dict[str, str]
+) -> None:
+    """Today carries a short outcome form per call; the check-in questions are on the call's
+    own page (a plain GET link with no patient data in its query string)."""
+    sign_in(app_client, "tech", passwords["tech"])
+    today = app_client.get("/app/today").text
+    assert "Hospital or emergency visit" not in today
+    links = re.findall(r'href="(/app/today/check-in/[^"?]+:outreach:[^"?]+)\?date=([^"&]+)"', today)
+    assert links, "every call item links to its check-in page"
+    page = app_client.get(f"{links[0][0]}?date={links[0][1]}").text
+    assert "Hospital or emergency visit since the last pickup?" in page
+    assert "Is the pickup date still right (or delivery, or a new date)?" in page
+    assert 'value="delivery"' in page and 'value="new-date"' in page
+    assert app_client.get("/app/today/check-in/pt-000005:outreach:1999-01-01").status_code == 200
+    assert "Unknown patient" in app_client.get("/app/today/check-in/pt-000005:nothing").text
+
+
+def _reached(client: TestClient, token: str, call: str, **answers: str) -> None:
+    """Record the call `call` of today as reached, with these check-in answers."""
+    data = {"csrf": token, "day": TODAY.isoformat(), "item_id": call, "outcome": "reached"}
+    client.post("/app/today/call", data={**data, **answers})
+
+
+def test_a_check_in_asking_for_delivery_or_a_new_date_is_acted_on(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    token = sign_in(app_client, "tech", passwords["tech"])
+    today = app_client.get("/app/today").text
+    calls = re.findall(r'name="item_id" value="([^"]+:outreach:[^"]+)"', today)
+    assert len(calls) >= 2, "the demo has two calls to make on its today"
+    _reached(app_client, token, calls[0], pickup="delivery")
+    assert "Deliver the medicines instead of a pickup" in app_client.get("/app/today").text
+    patient = calls[1].split(":")[0]
+    _reached(app_client, token, calls[1], pickup="new-date", new_date="2027-01-04")
+    assert "Pickups move to 2027-01-04." in app_client.get("/app/today").text
+    with demo_engine.connect() as connection:
+        enrollment = get_enrollment(connection, patient)
+    assert enrollment is not None and enrollment.anchor_date.isoformat() == "2027-01-04"
+
+
+@pytest.mark.parametrize(
+    ("kind", "priority", "words"),
+    [("renewal-resend", "asap", "Sent again on"), ("renewal-escalate", "urgent", "Escalated on")],
+)
+def test_a_renewal_sent_again_or_escalated_marks_the_renewal_task(
+    app_client: TestClient,
+    demo_engine: Engine,
+    passwords: dict[str, str],
+    kind: str,
+    priority: str,
+    words: str,
+) -> None:
+    """Closing a renewal follow-up records it: the renewal Task gets a new version with its
+    priority raised and a dated note, and the item is done."""
+    import orjson
+
+    from fhir_sync.store.search import RESOURCE
+
+    the_id, task_id, version_before = add_renewal_follow_up(demo_engine, kind, TODAY)
+    token = sign_in(app_client, "demo", passwords["demo"])
+    assert the_id in app_client.get("/app/today").text
+    app_client.post(
+        "/app/today/close", data={"csrf": token, "day": TODAY.isoformat(), "item_id": the_id}
+    )
+    after = app_client.get("/app/today").text
+    assert "the renewal Task says so. The item is done." in after
+    assert f'name="item_id" value="{the_id}"' not in after
+    with demo_engine.connect() as connection:
+        body, version = connection.execute(
+            select(RESOURCE.c.body, RESOURCE.c.version_id).where(
+                RESOURCE.c.resource_type == "Task", RESOURCE.c.id == task_id
+            )
+        ).one()
+    task = orjson.loads(body)
+    assert version == version_before + 1 and task["priority"] == priority
+    assert task["note"][-1] == {"time": TODAY.isoformat(), "text": task["note"][-1]["text"]}
+    assert task["note"][-1]["text"].startswith(f"{words} {TODAY.isoformat()}")
+
+
+def test_return_to_stock_is_recorded_in_the_cycle_and_the_audit(
+    app_client: TestClient, demo_engine: Engine, passwords: dict[str, str]
+) -> None:
+    """A return to stock is a dated fact of the cycle, an audit event of its own, the item
+    closed, and the fills shown as returned (on Today and in the patient's cycle history)."""
+    from fhir_sync.services.cycle_facts import load_facts
+    from fhir_sync.store import cycle as store
+
+    the_id, anchor, fills = add_return_to_stock(demo_engine, TODAY)
+    patient = the_id.split(":")[0]
+    token = sign_in(app_client, "tech", passwords["tech"])
+    app_client.post(
+        "/app/today/close", data={"csrf": token, "day": TODAY.isoformat(), "item_id": the_id}
+    )
+    after = app_client.get("/app/today").text
+    assert f"Returned to stock: {fills} fill(s) back on the shelf." in after
+    assert "<strong>Returned to stock</strong>: these fills are back on the shelf." in after
+    assert f'name="item_id" value="{the_id}"' not in after
+    with demo_engine.connect() as connection:
+        saved = store.get_state(connection, patient)
+        events = connection.scalars(
+            select(AuditRecord.interaction).where(AuditRecord.patient_id == patient)
+        ).all()
+    assert saved is not None
+    returned = next(c for c in load_facts(saved.facts).cycles if c.anchor == anchor)
+    assert returned.returned_on == TODAY
+    assert "app-today-return-to-stock" in events
+    assert "returned to stock" in app_client.get(f"/app/patients/{patient}").text

@@ -163,3 +163,31 @@ def test_a_worklist_page_is_read_in_group_order_on_both_databases(
         "reviews": (1, 1),
     }
     assert pages_of[0].pages == 3 and pages_of[0].total == 7
+
+
+def test_the_patients_list_pages_by_id_forward_and_back(
+    app_client: TestClient, passwords: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keyset paging: Next is the page after the last id shown, Previous the page before the
+    first; walking forward and back again shows the same pages, each id once."""
+    monkeypatch.setattr(pages, "PAGE_SIZE", 4)
+    sign_in(app_client, "demo", passwords["demo"])
+    shown = []
+    path: str | None = "/app/patients"
+    walked: list[list[str]] = []
+    while path is not None:
+        html = app_client.get(path).text
+        ids = re.findall(r"<td>(pt-[^<]+)</td>", html)
+        walked.append(ids)
+        shown.extend(ids)
+        found = re.search(r'href="(/app/patients\?after=[^"]+)">Next page', html)
+        path = found.group(1) if found else None
+        assert len(walked) < 100
+    assert shown == sorted(set(shown)) and shown
+    assert len(walked) > 2 and all(len(ids) == 4 for ids in walked[:-1])
+    if len(walked) > 1:
+        back = re.search(r'href="(/app/patients\?before=[^"]+)">Previous page', html)
+        assert back is not None
+        assert re.findall(r"<td>(pt-[^<]+)</td>", app_client.get(back.group(1)).text) == walked[-2]
+    first = app_client.get("/app/patients").text
+    assert "Previous page" not in first
