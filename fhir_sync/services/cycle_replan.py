@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Final
 
 from sqlalchemy import Connection
 
@@ -23,13 +22,10 @@ from fhir_sync.engine.plan_changes import PlannedOrder, diff_plans, renewals_ans
 from fhir_sync.services.cycle_facts import load_facts
 from fhir_sync.services.cycle_run import save_facts
 from fhir_sync.services.indexing import JsonObject, without_meta
+from fhir_sync.services.renewal_tracks import WAITING, renewal_order, track_plan
 from fhir_sync.store import cycle as store
 from fhir_sync.store.tables import Enrollment as EnrollmentRow
 from mappings.inbound.careplan_fills import careplan_orders
-from mappings.profile import SID_RENEWAL_TASK
-
-#: Task states of a renewal still waiting for the prescriber.
-_WAITING: Final = frozenset({"requested", "received", "accepted", "in-progress", "on-hold"})
 
 
 def _orders(resources: list[JsonObject]) -> tuple[PlannedOrder, ...]:
@@ -38,12 +34,8 @@ def _orders(resources: list[JsonObject]) -> tuple[PlannedOrder, ...]:
 
 
 def _renewal_order(task: JsonObject) -> str | None:
-    if task.get("resourceType") != "Task" or task.get("status") not in _WAITING:
-        return None
-    if not any(i.get("system") == SID_RENEWAL_TASK for i in task.get("identifier") or ()):
-        return None
-    focus = str((task.get("focus") or {}).get("reference", ""))
-    return focus.rsplit("/", 1)[-1] if focus.startswith("MedicationRequest/") else None
+    """The order of a renewal Task still waiting for the prescriber."""
+    return renewal_order(task) if task.get("status") in WAITING else None
 
 
 def answered_renewals(
@@ -84,8 +76,9 @@ def feed_replan(
     day: date,
     now: datetime,
 ) -> int:
-    """The re-plan's changes and renewal answers as the enrollment's cycle facts (nothing
-    when it has no cycle yet, or when nothing changed); the items that made due today."""
+    """The re-plan's changes, renewal answers and renewal tracks (services.renewal_tracks)
+    as the enrollment's cycle facts (nothing when it has no cycle yet: its first run tracks
+    the stored plan's renewals; nothing when nothing changed); the items made due today."""
     if not before:
         return 0
     state = store.get_state(connection, enrollment.patient_id)
@@ -94,7 +87,7 @@ def feed_replan(
     facts = load_facts(state.facts)
     old, new = _orders(before), _orders(after)
     changes = diff_plans(old, new)
-    renewals = renewals_answered(facts.renewals, old, new, day)
+    renewals = track_plan(renewals_answered(facts.renewals, old, new, day), after, day)
     anchor = _pending_anchor(facts, day)
     if anchor is None or (not changes and renewals == facts.renewals):
         return 0

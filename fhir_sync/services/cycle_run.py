@@ -29,6 +29,8 @@ from fhir_sync.engine.cycle_types import (
 )
 from fhir_sync.fill_settings import cycle_values, parse_fill_settings
 from fhir_sync.services.cycle_facts import dump_facts, dump_item, load_facts
+from fhir_sync.services.plan_resources import current_plan
+from fhir_sync.services.renewal_tracks import track_plan
 from fhir_sync.store import cycle as store
 from fhir_sync.store.database import write_transaction
 from fhir_sync.store.resources import ids_for_patient, read_resource
@@ -118,7 +120,8 @@ def careplan_of(connection: Connection, patient_id: str) -> dict[str, Any] | Non
 
 def first_facts(connection: Connection, row: EnrollmentRow, day: date) -> Enrollment:
     """A newly seen enrollment: one cycle on its anchor, planned today, with the CarePlan's
-    fills (the first anchor that is not before today)."""
+    fills (the first anchor that is not before today), and a renewal track for each waiting
+    renewal Task of the stored plan (none is sent before today)."""
     assert row.anchor_date is not None
     anchor = row.anchor_date
     while anchor < day:
@@ -129,6 +132,7 @@ def first_facts(connection: Connection, row: EnrollmentRow, day: date) -> Enroll
         patient_id=row.patient_id,
         cycle_days=row.cycle_days,
         cycles=(Cycle(anchor, fills, planned_on=day),),
+        renewals=track_plan((), current_plan(connection, row.patient_id), day),
     )
 
 

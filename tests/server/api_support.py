@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -71,3 +72,22 @@ def break_reads_by_id(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
 
     monkeypatch.setattr("fhir_sync.api.read_routes.fetch_resource", explode)
     monkeypatch.setattr("fhir_sync.store.async_reads.AsyncReads.fetch_resource", explode_async)
+
+
+def renewed_bundle(bundle: JsonObject, order_id: str, day: date) -> JsonObject:
+    """`bundle` where the prescriber answered the renewal of `order_id` on `day`: a new
+    prescription for the same drug (`<order>-r`, a year of refills) and the old one completed
+    (../shared/domain.md section 1: a renewal is a new prescription for the same therapy)."""
+    renewed = copy.deepcopy(bundle)
+    old = next(e["resource"] for e in renewed["entry"] if e["resource"].get("id") == order_id)
+    new = copy.deepcopy(old)
+    new["id"] = f"{order_id}-r"
+    new["identifier"] = [{"system": "https://fhir-sync.org/sid/demo-rx", "value": "3006r"}]
+    new["authoredOn"] = day.isoformat()
+    validity = new["dispenseRequest"].setdefault("validityPeriod", {})
+    validity["start"] = day.isoformat()
+    validity["end"] = (day + timedelta(days=365)).isoformat()
+    new["dispenseRequest"]["numberOfRepeatsAllowed"] = 11
+    old["status"] = "completed"
+    renewed["entry"].append({"resource": new})
+    return renewed

@@ -11,7 +11,6 @@ therapy), never from the program's output.
 
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,13 @@ from sqlalchemy import Engine, select
 from fhir_sync.services.cycle_run import run_cycle_day
 from fhir_sync.services.worklist import day_worklist
 from fhir_sync.store.enrollments import ENROLLMENT
-from tests.server.api_support import TODAY, data_bundle, parameters, resources_of
+from tests.server.api_support import (
+    TODAY,
+    data_bundle,
+    parameters,
+    renewed_bundle,
+    resources_of,
+)
 
 PATIENT = "pt-000003"  # the demo patient whose donepezil order needs a renewal
 RENEWED = "mr-000003-06"
@@ -67,19 +72,8 @@ def test_a_new_prescription_answers_the_renewal_and_changes_are_reviewed(
     assert _reviews(engine) == []
     # The prescriber writes a new prescription for the same drug (the renewal), and the old
     # one is completed; another order is stopped.
-    renewed = copy.deepcopy(bundle)
+    renewed = renewed_bundle(bundle, RENEWED, TODAY)
     orders = _orders(renewed)
-    old = orders[RENEWED]
-    new = copy.deepcopy(old)
-    new["id"] = f"{RENEWED}-r"
-    new["identifier"] = [{"system": "https://fhir-sync.org/sid/demo-rx", "value": "3006r"}]
-    new["authoredOn"] = TODAY.isoformat()
-    validity = new["dispenseRequest"].setdefault("validityPeriod", {})
-    validity["start"] = TODAY.isoformat()
-    validity["end"] = (TODAY + timedelta(days=365)).isoformat()
-    new["dispenseRequest"]["numberOfRepeatsAllowed"] = 11
-    old["status"] = "completed"
-    renewed["entry"].append({"resource": new})
     stopped = next(o for o in sorted(orders) if o != RENEWED and _scheduled(client, o))
     orders[stopped]["status"] = "stopped"
     _sync(client, renewed)
